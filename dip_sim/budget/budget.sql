@@ -1,0 +1,39 @@
+-- DIP fund, fund ratio and budget point value (dip_rules.md §4, issue 2 §3).
+-- Reads: int_history_grouped, mart_catalog_groups, mart_case_groups, case_features,
+--   run_params, run_history. Writes temp tables int_year_cases (grain: grouped case of the
+--   simulation year) and int_budget (1 row).
+
+CREATE OR REPLACE TEMP TABLE int_year_cases AS
+SELECT f.*, g.group_code, g.group_type
+FROM mart_case_groups g JOIN case_features f USING (case_id)
+WHERE g.grouped AND f.year = (SELECT sim_year FROM run_params);
+
+CREATE OR REPLACE TEMP TABLE int_budget AS
+WITH hist AS (
+    -- per history year: total cost of its grouped cases and the Σ of their groups' rw
+    SELECT h.year, any_value(h.weight) AS weight,
+           sum(h.total_cost_yuan) AS total_cost_yuan, sum(c.rw) AS total_rw
+    FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
+    GROUP BY h.year
+), prev AS (
+    -- fund payments of the grouped cases of the year before the simulation year
+    SELECT coalesce(sum(h.fund_paid_yuan), 0) AS fund_paid_yuan, count(*) AS n_cases
+    FROM int_history_grouped h
+    WHERE h.year = (SELECT sim_year - 1 FROM run_params)
+), sim AS (
+    SELECT sum(fund_paid_yuan) AS fund_paid_yuan, sum(total_cost_yuan) AS total_cost_yuan,
+           count(*) AS n_cases
+    FROM int_year_cases
+)
+SELECT
+    -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0]
+    (SELECT sum(weight * total_cost_yuan) / sum(weight * total_rw) FROM hist) AS pv_budget_yuan,
+    -- growth: last year's DIP fund payments × (1 + g) × (1 − reserve); fixed: the given fund
+    CASE WHEN p.budget_method = 'fixed' THEN p.fixed_fund_yuan
+         ELSE prev.fund_paid_yuan * (1 + p.growth_rate) * (1 - p.reserve_rate) END
+        AS dip_fund_yuan,
+    -- 医保支付比例 R = Σ fund payments ÷ Σ total cost of the year's grouped cases
+    sim.fund_paid_yuan / sim.total_cost_yuan AS fund_ratio,
+    prev.n_cases AS n_cases_prev_year,
+    sim.n_cases AS n_cases_sim_year
+FROM run_params p, prev, sim;

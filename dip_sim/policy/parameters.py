@@ -1,0 +1,153 @@
+"""Parameter files: one YAML per section in ``data/policy/``, one entry per concept.
+
+Each entry holds a description, a unit, a type, the source (``reference``) and ``values``
+keyed by the date they take effect (OpenFisca style). A run reads the value in force on
+1 January of the simulation year. Types are checked here so that a scenario overlay with a
+wrong value is refused before any stage runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dip_sim.paths import POLICY_DIR
+
+
+class PolicyError(ValueError):
+    """A parameter file or a scenario is not valid; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One policy parameter with its metadata and dated values."""
+
+    name: str  # dotted: section.key, e.g. "budget.growth_rate"
+    description: str
+    unit: str
+    type: str
+    reference: str
+    values: dict[dt.date, Any]
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+    def value_on(self, day: dt.date) -> Any:
+        """The value in force on ``day``: the one with the latest start date not after it."""
+        starts = [d for d in self.values if d <= day]
+        if not starts:
+            first = min(self.values)
+            raise PolicyError(f"参数 {self.name} 在 {day} 尚未生效（最早生效日 {first}）")
+        return self.values[max(starts)]
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` normalised to this parameter's type, or raise naming the parameter."""
+        return check_value(self, value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_value(param: Parameter, value: Any) -> Any:
+    """Validate and normalise one value for ``param`` (see the ``type`` field of the files)."""
+    name, kind = param.name, param.type
+
+    def bounded(x: float) -> float:
+        if param.min is not None and x < param.min:
+            raise PolicyError(f"参数 {name} 的值 {x} 小于下限 {param.min}")
+        if param.max is not None and x > param.max:
+            raise PolicyError(f"参数 {name} 的值 {x} 大于上限 {param.max}")
+        return x
+
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PolicyError(f"参数 {name} 应为整数，收到 {value!r}")
+        return int(bounded(value))
+    if kind == "float":
+        if not _is_number(value):
+            raise PolicyError(f"参数 {name} 应为数值，收到 {value!r}")
+        return float(bounded(value))
+    if kind == "float_or_null":
+        if value is None:
+            return None
+        if not _is_number(value):
+            raise PolicyError(f"参数 {name} 应为数值或 null，收到 {value!r}")
+        return float(bounded(value))
+    if kind == "enum":
+        if value not in param.choices:
+            raise PolicyError(f"参数 {name} 应为 {list(param.choices)} 之一，收到 {value!r}")
+        return value
+    if kind == "weights":
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(_is_number(v) and v >= 0 for v in value)
+            or sum(value) <= 0
+        ):
+            raise PolicyError(f"参数 {name} 应为非负数值列表（至少一个为正），收到 {value!r}")
+        return [float(v) for v in value]
+    if kind == "level_map":
+        if not isinstance(value, dict) or not value:
+            raise PolicyError(f"参数 {name} 应为 等级 → 系数 的映射，收到 {value!r}")
+        out = {}
+        for level, coef in value.items():
+            try:
+                level_int = int(level)
+            except (TypeError, ValueError):
+                raise PolicyError(f"参数 {name} 的键 {level!r} 不是医院等级 (1/2/3)") from None
+            if level_int not in (1, 2, 3) or not _is_number(coef) or coef <= 0:
+                raise PolicyError(f"参数 {name} 的项 {level!r}: {coef!r} 无效（等级 1/2/3，系数 > 0）")
+            out[level_int] = float(coef)
+        return out
+    raise PolicyError(f"参数 {name} 的类型 {kind!r} 未知")
+
+
+def _as_date(key: Any, name: str) -> dt.date:
+    if isinstance(key, dt.date):
+        return key
+    try:
+        return dt.date.fromisoformat(str(key))
+    except ValueError:
+        raise PolicyError(f"参数 {name} 的生效日期 {key!r} 不是 YYYY-MM-DD") from None
+
+
+def load_baseline(policy_dir: Path = POLICY_DIR) -> dict[str, Parameter]:
+    """Read every ``*.yaml`` in ``policy_dir`` into parameters named ``file_stem.key``."""
+    params: dict[str, Parameter] = {}
+    files = sorted(policy_dir.glob("*.yaml"))
+    if not files:
+        raise PolicyError(f"政策参数目录 {policy_dir} 中没有 *.yaml 文件")
+    for path in files:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, spec in content.items():
+            name = f"{path.stem}.{key}"
+            missing = [f for f in ("description", "unit", "type", "reference", "values")
+                       if f not in spec]
+            if missing:
+                raise PolicyError(f"{path.name}: 参数 {name} 缺少字段 {missing}")
+            param = Parameter(
+                name=name,
+                description=spec["description"],
+                unit=str(spec["unit"]),
+                type=spec["type"],
+                reference=spec["reference"],
+                values={},
+                choices=tuple(spec.get("choices", ())),
+                min=spec.get("min"),
+                max=spec.get("max"),
+            )
+            for start, value in spec["values"].items():
+                param.values[_as_date(start, name)] = check_value(param, value)
+            params[name] = param
+    return params
+
+
+def parameters_for_year(params: dict[str, Parameter], year: int) -> dict[str, Any]:
+    """The value of every parameter in force on 1 January of ``year``."""
+    day = dt.date(year, 1, 1)
+    return {name: p.value_on(day) for name, p in params.items()}

@@ -1,0 +1,107 @@
+"""Building ``case_issues``, ``case_status`` and ``case_features`` from the loaded tables.
+
+- ``case_issues``: one row per (case, issue) with the issue's severity and a readable detail.
+- ``case_status``: one row per input case (a case record, or a settlement without one), with
+  ``status`` = the case's first critical issue, else its first warning, else ``ok``; and
+  ``reason`` = every issue's detail, most severe first.
+- ``case_features``: one row per case record, holding what grouping needs, computed once for
+  every scenario: diagnosis subcategory (亚目, 5 characters) and category (类目, 3),
+  the procedure keys (``all``: every valid non-conservative procedure, distinct, sorted,
+  joined by ``+``; ``main_only``: the main procedure), the case's highest procedure class,
+  cost and fund payment, and ``eligible`` (no critical issue).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from dip_sim.quality.checks import CHECKS
+
+_SEVERITY_RANK = {"critical": 0, "warning": 1}
+
+
+def _issue_types_sql() -> str:
+    rows = ", ".join(
+        f"('{c.code}', '{c.severity}', {_SEVERITY_RANK[c.severity]}, {i}, '{c.label_zh}')"
+        for i, c in enumerate(CHECKS))
+    return f"SELECT * FROM (VALUES {rows}) AS t(code, severity, severity_rank, priority, label_zh)"
+
+
+def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> dict[str, int]:
+    """Run every check and rebuild the quality tables; return the count of cases by severity."""
+    con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
+    checks = " UNION ALL ".join(
+        f"SELECT '{c.code}' AS code, * FROM ({c.sql}) AS q(case_id, detail)" for c in CHECKS)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE issue_types AS {_issue_types_sql()};
+        CREATE OR REPLACE TABLE case_issues AS
+        SELECT i.case_id, i.code, t.severity, t.label_zh, i.detail
+        FROM ({checks}) i JOIN issue_types t USING (code);
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE case_status AS
+        WITH universe AS (
+            SELECT case_id, min(year) AS year, min(hospital_id) AS hospital_id
+            FROM cases GROUP BY case_id
+            UNION ALL
+            SELECT case_id, min(CAST(year(settle_date) AS INTEGER)), NULL
+            FROM settlements ANTI JOIN cases USING (case_id) GROUP BY case_id
+        ), worst AS (
+            SELECT i.case_id,
+                   arg_min(i.code, t.severity_rank * 1000 + t.priority) AS status,
+                   arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
+                   string_agg(t.label_zh || '：' || i.detail, '；'
+                              ORDER BY t.severity_rank, t.priority) AS reason
+            FROM case_issues i JOIN issue_types t USING (code)
+            GROUP BY i.case_id
+        )
+        SELECT u.case_id, u.year, u.hospital_id,
+               coalesce(w.status, 'ok') AS status,
+               coalesce(w.severity, 'ok') AS severity,
+               coalesce(w.reason, '') AS reason
+        FROM universe u LEFT JOIN worst w USING (case_id);
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE case_features AS
+        WITH c1 AS (
+            SELECT * FROM cases
+            QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY source_file, source_row) = 1
+        ), s1 AS (
+            SELECT * FROM settlements
+            QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY source_file, source_row) = 1
+        ), proc_lists AS (
+            SELECT case_id, main_proc,
+                   list_concat(CASE WHEN main_proc IS NULL THEN [] ELSE [main_proc] END,
+                               coalesce(string_split(other_procs, ';'), [])) AS codes
+            FROM c1 WHERE main_proc IS NOT NULL OR other_procs IS NOT NULL
+        ), procs AS (
+            SELECT case_id, main_proc, unnest(codes) AS code FROM proc_lists
+        ), proc_keys AS (
+            -- only codes of the list count; conservative (保守治疗) ones stay out of the key
+            SELECT p.case_id,
+                   coalesce(string_agg(DISTINCT p.code, '+' ORDER BY p.code)
+                            FILTER (WHERE r.proc_class <> 'conservative'), '') AS proc_key_all,
+                   coalesce(max(p.code) FILTER (WHERE p.code = p.main_proc
+                                                AND r.proc_class <> 'conservative'), '')
+                       AS proc_key_main,
+                   max(r.class_rank) AS class_rank_max
+            FROM procs p JOIN ref_proc r USING (code)
+            GROUP BY p.case_id
+        )
+        SELECT c1.case_id, c1.year, CAST(month(c1.discharge_date) AS INTEGER) AS month,
+               c1.hospital_id, h.level, c1.insurance_type,
+               substr(c1.main_dx, 1, 5) AS dx5, substr(c1.main_dx, 1, 3) AS dx3,
+               coalesce(k.proc_key_all, '') AS proc_key_all,
+               coalesce(k.proc_key_main, '') AS proc_key_main,
+               coalesce(rank.proc_class, 'conservative') AS proc_class_max,
+               c1.los_days, s1.total_cost_yuan, s1.fund_paid_yuan,
+               st.severity <> 'critical' AS eligible
+        FROM c1
+        JOIN case_status st ON st.case_id = c1.case_id
+        LEFT JOIN s1 ON s1.case_id = c1.case_id
+        LEFT JOIN hospitals h ON h.hospital_id = c1.hospital_id
+        LEFT JOIN proc_keys k ON k.case_id = c1.case_id
+        LEFT JOIN ref_proc_class_rank rank ON rank.class_rank = k.class_rank_max;
+    """)
+    rows = con.execute("SELECT severity, count(*) FROM case_status GROUP BY severity").fetchall()
+    return {severity: n for severity, n in rows}

@@ -1,0 +1,274 @@
+"""The column contract of every input file and every warehouse table.
+
+Input files (the canonical form, issue 2 §2) are read as text and typed in SQL, so each
+input column carries the DuckDB type it is parsed to and whether it may be empty. Output
+tables carry their DDL; stages create them from here so that the dashboard, reports and
+outside tools can rely on one definition. Column names carry their units (``*_yuan``,
+``*_days``, ``*_g``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One column of an input file: its name, the type it is parsed to, and if required."""
+
+    name: str
+    sql_type: str
+    required: bool = True  # the column must be present in the header
+    nullable: bool = False  # an empty value is allowed
+    label_zh: str = ""
+
+
+# hospitals*: one row per hospital
+HOSPITAL_COLUMNS: tuple[InputColumn, ...] = (
+    InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
+    InputColumn("hospital_name", "VARCHAR", label_zh="医疗机构名称"),
+    InputColumn("level", "INTEGER", label_zh="医院等级"),
+    InputColumn("county", "VARCHAR", nullable=True, label_zh="区县"),
+)
+
+# cases*: one row per discharge (病案首页)
+CASE_COLUMNS: tuple[InputColumn, ...] = (
+    InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
+    InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
+    InputColumn("patient_id", "VARCHAR", nullable=True, label_zh="医保个人编码"),
+    InputColumn("sex", "INTEGER", nullable=True, label_zh="性别"),
+    InputColumn("age_years", "INTEGER", nullable=True, label_zh="年龄"),
+    InputColumn("age_days", "INTEGER", nullable=True, label_zh="天龄"),
+    InputColumn("birth_weight_g", "DOUBLE", nullable=True, label_zh="新生儿出生体重"),
+    InputColumn("insurance_type", "VARCHAR", nullable=True, label_zh="险种类型"),
+    InputColumn("admit_date", "DATE", label_zh="入院时间"),
+    InputColumn("discharge_date", "DATE", label_zh="出院时间"),
+    InputColumn("los_days", "INTEGER", nullable=True, label_zh="实际住院天数"),
+    InputColumn("discharge_disposition", "INTEGER", nullable=True, label_zh="离院方式"),
+    InputColumn("main_dx", "VARCHAR", nullable=True, label_zh="主要诊断编码"),
+    InputColumn("other_dx", "VARCHAR", nullable=True, label_zh="其他诊断编码"),
+    InputColumn("main_proc", "VARCHAR", nullable=True, label_zh="主要手术及操作编码"),
+    InputColumn("other_procs", "VARCHAR", nullable=True, label_zh="其他手术及操作编码"),
+)
+
+COST_PART_COLUMNS: tuple[str, ...] = (
+    "drug_yuan",
+    "consumable_yuan",
+    "exam_yuan",
+    "lab_yuan",
+    "treatment_yuan",
+    "surgery_yuan",
+    "nursing_yuan",
+    "bed_yuan",
+    "other_yuan",
+)
+
+_COST_PART_LABELS = ("药品费", "耗材费", "检查费", "化验费", "治疗费", "手术费", "护理费", "床位费", "其他费")
+
+# settlements*: one row per discharge (结算)
+SETTLEMENT_COLUMNS: tuple[InputColumn, ...] = (
+    InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
+    InputColumn("settle_date", "DATE", nullable=True, label_zh="结算日期"),
+    InputColumn("total_cost_yuan", "DOUBLE", label_zh="医疗总费用"),
+    InputColumn("fund_paid_yuan", "DOUBLE", label_zh="统筹基金支付"),
+    InputColumn("patient_paid_yuan", "DOUBLE", nullable=True, label_zh="个人支付"),
+) + tuple(
+    InputColumn(name, "DOUBLE", nullable=True, label_zh=label)
+    for name, label in zip(COST_PART_COLUMNS, _COST_PART_LABELS, strict=True)
+)
+
+INPUT_TABLES: dict[str, tuple[InputColumn, ...]] = {
+    "hospitals": HOSPITAL_COLUMNS,
+    "cases": CASE_COLUMNS,
+    "settlements": SETTLEMENT_COLUMNS,
+}
+
+# The key of each input table: a row without it cannot be attached to anything.
+INPUT_KEYS: dict[str, str] = {
+    "hospitals": "hospital_id",
+    "cases": "case_id",
+    "settlements": "case_id",
+}
+
+
+def _columns_ddl(columns: tuple[InputColumn, ...]) -> str:
+    return ",\n    ".join(f"{c.name} {c.sql_type}" for c in columns)
+
+
+# Warehouse tables. Grain is stated once, in the comment above each table.
+WAREHOUSE_DDL: dict[str, str] = {
+    # one row per file read by an ingest run
+    "load_batches": """
+CREATE TABLE IF NOT EXISTS load_batches (
+    batch_id VARCHAR,
+    loaded_at TIMESTAMP,
+    file_path VARCHAR,
+    file_kind VARCHAR,
+    file_size_bytes BIGINT,
+    file_sha256 VARCHAR,
+    rows_read BIGINT,
+    rows_loaded BIGINT,
+    rows_duplicate BIGINT,
+    rows_rejected BIGINT,
+    status VARCHAR,
+    message VARCHAR
+)""",
+    # one row per problem found while reading a file: a refused file, a rejected row,
+    # or a value that could not be parsed (the row is kept, the value set empty)
+    "load_errors": """
+CREATE TABLE IF NOT EXISTS load_errors (
+    batch_id VARCHAR,
+    file_path VARCHAR,
+    row_number BIGINT,
+    field VARCHAR,
+    value VARCHAR,
+    reason VARCHAR,
+    outcome VARCHAR
+)""",
+    # one row per hospital
+    "hospitals": f"""
+CREATE TABLE IF NOT EXISTS hospitals (
+    {_columns_ddl(HOSPITAL_COLUMNS)},
+    source_file VARCHAR,
+    source_row BIGINT
+)""",
+    # one row per distinct (case_id, content); the same case_id with two contents is a conflict
+    "cases": f"""
+CREATE TABLE IF NOT EXISTS cases (
+    {_columns_ddl(CASE_COLUMNS)},
+    year INTEGER,
+    invalid_codes VARCHAR,
+    row_hash VARCHAR,
+    source_file VARCHAR,
+    source_row BIGINT,
+    batch_id VARCHAR
+)""",
+    # one row per distinct (case_id, content)
+    "settlements": f"""
+CREATE TABLE IF NOT EXISTS settlements (
+    {_columns_ddl(SETTLEMENT_COLUMNS)},
+    row_hash VARCHAR,
+    source_file VARCHAR,
+    source_row BIGINT,
+    batch_id VARCHAR
+)""",
+}
+
+# Output tables of the simulation (issue 2 §5). Grain: see each comment.
+OUTPUT_DDL: dict[str, str] = {
+    # one row per input case (case record or orphan settlement): the quality verdict
+    "case_status": """
+CREATE TABLE IF NOT EXISTS case_status (
+    case_id VARCHAR,
+    year INTEGER,
+    hospital_id VARCHAR,
+    status VARCHAR,
+    severity VARCHAR,
+    reason VARCHAR
+)""",
+    # one row per scenario and group
+    "catalog_groups": """
+CREATE TABLE IF NOT EXISTS catalog_groups (
+    scenario VARCHAR,
+    group_code VARCHAR,
+    group_type VARCHAR,
+    dx_key VARCHAR,
+    proc_key VARCHAR,
+    proc_class VARCHAR,
+    n_cases BIGINT,
+    mean_cost_yuan DOUBLE,
+    cv DOUBLE,
+    rw DOUBLE
+)""",
+    # one row per scenario and input case (every year): the group and the rule that gave it
+    "case_groups": """
+CREATE TABLE IF NOT EXISTS case_groups (
+    scenario VARCHAR,
+    year INTEGER,
+    case_id VARCHAR,
+    hospital_id VARCHAR,
+    group_code VARCHAR,
+    group_type VARCHAR,
+    grouped BOOLEAN,
+    rule VARCHAR
+)""",
+    # one row per scenario and grouped case of the simulation year
+    "case_scores": """
+CREATE TABLE IF NOT EXISTS case_scores (
+    scenario VARCHAR,
+    year INTEGER,
+    case_id VARCHAR,
+    hospital_id VARCHAR,
+    month INTEGER,
+    group_code VARCHAR,
+    group_type VARCHAR,
+    rw DOUBLE,
+    level_coefficient DOUBLE,
+    cost_ratio DOUBLE,
+    outlier VARCHAR,
+    case_points DOUBLE,
+    total_cost_yuan DOUBLE,
+    fund_paid_yuan DOUBLE
+)""",
+    # one row per scenario (and its simulation year)
+    "point_values": """
+CREATE TABLE IF NOT EXISTS point_values (
+    scenario VARCHAR,
+    year INTEGER,
+    dip_fund_yuan DOUBLE,
+    fund_ratio DOUBLE,
+    total_points DOUBLE,
+    pv_budget_yuan DOUBLE,
+    pv_settlement_yuan DOUBLE
+)""",
+    # one row per scenario and hospital with grouped cases in the simulation year
+    "hospital_settlement": """
+CREATE TABLE IF NOT EXISTS hospital_settlement (
+    scenario VARCHAR,
+    year INTEGER,
+    hospital_id VARCHAR,
+    n_cases BIGINT,
+    total_points DOUBLE,
+    dip_amount_yuan DOUBLE,
+    ffs_fund_paid_yuan DOUBLE,
+    diff_yuan DOUBLE,
+    prepaid_yuan DOUBLE,
+    clearing_yuan DOUBLE
+)""",
+    # one row per scenario, hospital and month of the simulation year
+    "hospital_monthly": """
+CREATE TABLE IF NOT EXISTS hospital_monthly (
+    scenario VARCHAR,
+    year INTEGER,
+    hospital_id VARCHAR,
+    month INTEGER,
+    n_cases BIGINT,
+    points DOUBLE,
+    prepaid_yuan DOUBLE,
+    ffs_fund_paid_yuan DOUBLE
+)""",
+    # one row per scenario: what was run, with which parameters
+    "runs": """
+CREATE TABLE IF NOT EXISTS runs (
+    scenario VARCHAR,
+    description VARCHAR,
+    year INTEGER,
+    history_years VARCHAR,
+    run_at TIMESTAMP,
+    params_json VARCHAR,
+    params_sha256 VARCHAR,
+    n_cases_year BIGINT,
+    n_grouped_year BIGINT
+)""",
+}
+
+# The scenario-keyed outputs one simulate run replaces.
+SCENARIO_TABLES: tuple[str, ...] = (
+    "catalog_groups",
+    "case_groups",
+    "case_scores",
+    "point_values",
+    "hospital_settlement",
+    "hospital_monthly",
+    "runs",
+)

@@ -1,0 +1,1 @@
+"""Settlement (结算清算): settlement point value, hospital amounts, prepayment, clearing."""

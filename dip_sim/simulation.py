@@ -1,0 +1,167 @@
+"""Running the simulation stages for a scenario: catalog → group → budget → score → settle.
+
+Each stage is a SQL file next to its package (``grouping/catalog.sql`` …) reading the
+warehouse and the run's parameter tables (``run_params``, ``run_history``, ``run_levels``)
+and writing temp tables; the results of a scenario then replace its earlier results in the
+output tables, in one transaction. A scenario is parameters, never a code path: the baseline
+and every scenario run the same SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from dip_sim.policy import PolicyError, Scenario, resolve
+from dip_sim.policy.parameters import Parameter
+from dip_sim.policy.scenarios import params_fingerprint
+from dip_sim.schema import OUTPUT_DDL, SCENARIO_TABLES
+
+Progress = Callable[[str], None]
+
+# (package, file, what it does) in run order
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("dip_sim.grouping", "catalog.sql", "病种目录与分值"),
+    ("dip_sim.grouping", "assign.sql", "病例入组"),
+    ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
+    ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
+    ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
+)
+
+# output table ← the temp table holding a scenario's new rows
+MARTS: dict[str, str] = {
+    "catalog_groups": "mart_catalog_groups",
+    "case_groups": "mart_case_groups",
+    "case_scores": "mart_case_scores",
+    "point_values": "mart_point_values",
+    "hospital_settlement": "mart_hospital_settlement",
+    "hospital_monthly": "mart_hospital_monthly",
+}
+
+
+class SimulationError(RuntimeError):
+    """The warehouse cannot support the requested run; the message says what is missing."""
+
+
+def stage_sql(package: str, name: str) -> str:
+    """The text of a stage's SQL file."""
+    return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+
+def default_history(year: int, n_years: int = 3) -> list[int]:
+    """The history years of a simulation year: the ``n_years`` years before it."""
+    return list(range(year - n_years, year))
+
+
+def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
+                    history: Sequence[int], values: dict[str, Any]) -> None:
+    weights = values["catalog.history_weights"]
+    if len(weights) != len(history):
+        raise PolicyError(
+            f"参数 catalog.history_weights 有 {len(weights)} 个权重，历史年度有 {len(history)} 个"
+            f"（{', '.join(map(str, history))}）")
+    if values["budget.method"] == "fixed" and values["budget.fixed_fund_yuan"] is None:
+        raise PolicyError("参数 budget.method = fixed 时必须给出 budget.fixed_fund_yuan")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE run_params AS
+        SELECT ?::VARCHAR AS scenario, ?::INTEGER AS sim_year,
+               ?::INTEGER AS core_min_cases, ?::VARCHAR AS procedure_key,
+               ?::DOUBLE AS points_scale, ?::DOUBLE AS low_ratio, ?::DOUBLE AS high_ratio,
+               ?::DOUBLE AS extreme_ratio, ?::VARCHAR AS budget_method,
+               ?::DOUBLE AS growth_rate, ?::DOUBLE AS fixed_fund_yuan,
+               ?::DOUBLE AS reserve_rate, ?::DOUBLE AS withhold_rate""",
+        [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
+         values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
+         values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
+         values["budget.fixed_fund_yuan"], values["budget.reserve_rate"],
+         values["settlement.withhold_rate"]])
+    con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
+    con.executemany("INSERT INTO run_history VALUES (?, ?)",
+                    [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
+    con.execute("CREATE OR REPLACE TEMP TABLE run_levels (level INTEGER, coefficient DOUBLE)")
+    con.executemany("INSERT INTO run_levels VALUES (?, ?)",
+                    [[lv, c] for lv, c in sorted(values["coefficients.hospital_level"].items())])
+
+
+def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    if "case_features" not in tables:
+        raise SimulationError("仓库中没有病例数据：请先运行 dip-sim ingest DIR")
+    counts = dict(con.execute(
+        "SELECT year, count(*) FILTER (WHERE eligible) FROM case_features GROUP BY year"
+    ).fetchall())
+    if not counts.get(year):
+        raise SimulationError(f"模拟年度 {year} 没有可入组的病例（已有年度: "
+                              f"{', '.join(str(y) for y in sorted(k for k in counts if k))}）")
+    if not any(counts.get(y) for y in history):
+        raise SimulationError(f"历史年度 {', '.join(map(str, history))} 没有可入组的病例")
+
+
+def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
+                 params: dict[str, Parameter], year: int, history: Sequence[int],
+                 progress: Progress = print) -> dict[str, Any]:
+    """Run every stage for one scenario and replace its rows in the output tables.
+
+    Returns the scenario's point values and case counts.
+    """
+    values = resolve(params, scenario, year)
+    _check_inputs(con, year, history)
+    for ddl in OUTPUT_DDL.values():
+        con.execute(ddl)
+    _set_run_tables(con, scenario.name, year, history, values)
+    for package, name, label in STAGES:
+        started = time.perf_counter()
+        con.execute(stage_sql(package, name))
+        progress(f"  [{scenario.name}] {label} ({time.perf_counter() - started:.1f} 秒)")
+    budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
+                         "n_cases_prev_year FROM int_budget").fetchall()[0]
+    if budget[0] is None or budget[2] is None or budget[2] <= 0:
+        raise SimulationError(f"情景 {scenario.name}: 无法计算预算点值或医保支付比例 {budget}")
+    if values["budget.method"] == "growth" and not budget[3]:
+        raise SimulationError(f"情景 {scenario.name}: 上一年度 {year - 1} 没有入组病例，"
+                              "无法按增长率法测算 DIP 基金")
+    params_json, params_sha = params_fingerprint(values)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in SCENARIO_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE scenario = ?", [scenario.name])
+        for table, mart in MARTS.items():
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {mart}")
+        con.execute("""
+            INSERT INTO runs
+            SELECT ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT count(*) FROM case_status WHERE year = ?),
+                   (SELECT count(*) FROM mart_case_scores)""",
+            [scenario.name, scenario.description, year, ",".join(map(str, history)),
+             dt.datetime.now(), params_json, params_sha, year])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
+    for mart in [*MARTS.values(), "int_keyed", "int_history", "int_core_keys",
+                 "int_history_grouped", "int_group_year", "int_all_mean", "int_group_stats",
+                 "int_key_class", "int_year_cases", "int_budget"]:
+        con.execute(f"DROP TABLE IF EXISTS {mart}")
+    return row
+
+
+def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] | None,
+             scenarios: Sequence[Scenario], params: dict[str, Parameter],
+             progress: Progress = print) -> list[dict[str, Any]]:
+    """Run the baseline and each scenario for simulation year ``year``."""
+    history = list(history) if history else default_history(year)
+    if year in history:
+        raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
+    results = []
+    for scenario in scenarios:
+        started = time.perf_counter()
+        results.append(run_scenario(con, scenario, params, year, history, progress))
+        progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
+    return results

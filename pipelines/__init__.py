@@ -1,0 +1,1 @@
+"""Batch entry points: each runs stages of dip_sim against the warehouse file."""

@@ -1,0 +1,236 @@
+"""Every formula of issue 2 §3 on a small city whose numbers are worked out by hand.
+
+The city (hospitals H1 level 3, H2 level 2, H3 level 1), history 2017–2019 at 1:2:7,
+``catalog.core_min_cases`` = 3 so that a handful of cases make core groups:
+
+group                          2017          2018      2019               cases
+A  K35.3|47.0901 (core)        900, 1100     1250      1500, 1700         5
+B  J18.0 (core, none in 2018)  700, 1300     -         600                3 (= threshold)
+D  K35:comp:diagnostic         -             750       300 (key K35.2|88.7600, 2 cases < 3)
+S  K35:comp:surgery            -             -         900 (K35.8|47.0100+88.7600: surgery
+                                                            beats diagnostic)
+year mean of all grouped cases 4000/4=1000   2000/2=1000  5000/5=1000  → M = 1000
+
+m_A = (1·1000 + 2·1250 + 7·1600) / 10 = 14700 / 10 = 1470 → rw 1470
+m_B = (1·1000 + 7·600) / (1 + 7) = 5200 / 8 = 650 → rw 650  (B has no 2018 cases)
+m_D = (2·750 + 7·300) / (2 + 7) = 3600 / 9 = 400 → rw 400
+m_S = 7·900 / 7 = 900 → rw 900
+
+pv_budget = Σ w·cost / Σ w·points
+  2017: cost 4000, points 2·1470 + 2·650 = 4240
+  2018: cost 2000, points 1470 + 400 = 1870
+  2019: cost 5000, points 2·1470 + 650 + 900 + 400 = 4890
+  = (4000 + 2·2000 + 7·5000) / (4240 + 2·1870 + 7·4890) = 43000 / 42210
+
+DIP fund = 2019 fund payments of grouped cases (1200+1360+480+720+240 = 4000) × 1.05 = 4200
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from dip_sim.policy import Scenario, load_baseline
+from dip_sim.simulation import simulate
+from pipelines.ingest import run_ingest
+from tests.inputs import case_row, settlement_row, write_inputs
+
+PV_BUDGET = 43000 / 42210
+QUIET = lambda message: None  # noqa: E731
+
+
+def _history():
+    """History cases of the module docstring: (id, hospital, date, dx, procs, cost, fund)."""
+    a = ("K35.300", ("47.0901",))
+    b = ("J18.000", ())
+    d = ("K35.200", ("88.7600",))
+    s = ("K35.800x001", ("47.0100", "88.7600"))
+    return [
+        ("A17a", "H1", "2017-03-01", *a, 900, 720), ("A17b", "H1", "2017-05-01", *a, 1100, 880),
+        ("B17a", "H1", "2017-03-01", *b, 700, 560), ("B17b", "H1", "2017-06-01", *b, 1300, 1040),
+        ("A18", "H1", "2018-04-01", *a, 1250, 1000), ("D18", "H1", "2018-04-02", *d, 750, 600),
+        ("A19a", "H1", "2019-02-01", *a, 1500, 1200), ("A19b", "H1", "2019-03-01", *a, 1700, 1360),
+        ("B19", "H1", "2019-03-05", *b, 600, 480), ("S19", "H1", "2019-07-01", *s, 900, 720),
+        ("D19", "H1", "2019-08-01", *d, 300, 240),
+    ]
+
+
+def _year_2020():
+    """Simulation-year cases, chosen to hit every branch (see each comment)."""
+    return [
+        # base 1470×1.0; ratio 1500/(1470·PV) ≈ 1.00 → none, points 1470; January
+        ("c1", "H1", "2020-01-15", "K35.300", ("47.0901",), 1500, 1200),
+        # B at level 2: base 650×0.85 = 552.5; ratio ≈ 0.99 → none; January
+        ("c2", "H2", "2020-01-20", "J18.000", (), 560, 420),
+        # A at level 1: base 1029; ratio 200/(1029·PV) ≈ 0.19 → low, points = ratio × base
+        #   = 200 / PV; February
+        ("c3", "H3", "2020-02-10", "K35.300", ("47.0901",), 200, 160),
+        # key K35.8|47.0100 is not core → K35:comp:surgery, base 900; ratio ≈ 3.27 → high,
+        #   points = (ratio − 1) × base = 3000/PV − 900; February
+        ("c4", "H1", "2020-02-11", "K35.800x001", ("47.0100",), 3000, 2400),
+        # A at level 2: base 1249.5; ratio ≈ 7.86 > 5 → extreme, points = 10000/PV − 1249.5
+        ("c5", "H2", "2020-03-01", "K35.300", ("47.0901",), 10000, 8000),
+        # I21: no history cases in its comprehensive group → not grouped
+        ("c6", "H3", "2020-03-02", "I21.000", (), 5000, 4000),
+        # invalid main diagnosis → critical, not grouped
+        ("c7", "H1", "2020-03-03", "Z99.999x999", (), 800, 640),
+        # 99.1800 (electrolyte infusion) is conservative: left out of the key → core B
+        ("c8", "H1", "2020-03-04", "J18.000", ("99.1800",), 650, 520),
+    ]
+
+
+def _write_city(tmp_path):
+    rows = _history() + _year_2020()
+    cases = [case_row(cid, h, date, dx, procs) for cid, h, date, dx, procs, _, _ in rows]
+    settlements = [settlement_row(cid, date, cost, fund)
+                   for cid, _, date, _, _, cost, fund in rows]
+    return write_inputs(tmp_path / "in", cases, settlements)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """The hand-computed city ingested and simulated for 2020; yields an open connection."""
+    tmp_path = tmp_path_factory.mktemp("city")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
+    db = tmp_path / "w.duckdb"
+    run_ingest(_write_city(tmp_path), db, progress=QUIET)
+    con = duckdb.connect(str(db))
+    params = load_baseline()
+    simulate(con, 2020, None, [
+        Scenario("t3", changes={"catalog.core_min_cases": 3}),
+        Scenario("t4", changes={"catalog.core_min_cases": 4}),
+        Scenario("fixed", changes={"catalog.core_min_cases": 3, "budget.method": "fixed",
+                                   "budget.fixed_fund_yuan": 10000.0}),
+    ], params, progress=QUIET)
+    yield con
+    con.close()
+    mp.undo()
+
+
+def _groups(con, scenario="t3"):
+    rows = con.execute("SELECT group_code, group_type, n_cases, mean_cost_yuan, rw, proc_class "
+                       "FROM catalog_groups WHERE scenario = ?", [scenario]).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_points_weighted_1_2_7_including_group_missing_a_year(city):
+    groups = _groups(city)
+    assert groups["K35.3|47.0901"][:2] == ("core", 5)
+    assert groups["K35.3|47.0901"][2] == pytest.approx(1470)  # (1000 + 2·1250 + 7·1600)/10
+    assert groups["K35.3|47.0901"][3] == pytest.approx(1470)  # 1470 / M(1000) × 1000
+    assert groups["J18.0"][3] == pytest.approx(650)  # (1000 + 7·600) / 8, no 2018 cases
+    assert groups["K35:comp:diagnostic"][3] == pytest.approx(400)  # (2·750 + 7·300) / 9
+    assert groups["K35:comp:surgery"][3] == pytest.approx(900)  # 7·900 / 7
+
+
+def test_core_threshold_and_comprehensive_fallback(city):
+    groups = _groups(city)
+    # B has exactly 3 = core_min_cases cases → core; K35.2|88.7600 has 2 → comprehensive
+    assert groups["J18.0"][0] == "core"
+    assert "K35.2|88.7600" not in groups
+    assert groups["K35:comp:diagnostic"][:2] == ("comprehensive", 2)
+    assert set(groups) == {"K35.3|47.0901", "J18.0", "K35:comp:diagnostic", "K35:comp:surgery"}
+    # threshold 4: B (3 cases) falls into its comprehensive group J18 × conservative
+    groups4 = _groups(city, "t4")
+    assert "J18.0" not in groups4
+    assert groups4["J18:comp:conservative"][:2] == ("comprehensive", 3)
+
+
+def test_comprehensive_class_is_highest_procedure_class(city):
+    # K35.8 with 47.0100 (surgery) and 88.7600 (diagnostic) → surgery; 88.7600 alone → diagnostic
+    groups = _groups(city)
+    assert groups["K35:comp:surgery"][4] == "surgery"
+    assert groups["K35:comp:diagnostic"][4] == "diagnostic"
+    assert groups["K35.3|47.0901"][4] == "surgery"
+    assert groups["J18.0"][4] == "conservative"
+
+
+def test_group_assignment_and_not_grouped(city):
+    rows = dict(city.execute("SELECT case_id, group_code FROM case_groups "
+                             "WHERE scenario = 't3' AND year = 2020").fetchall())
+    assert rows["c1"] == "K35.3|47.0901"
+    assert rows["c4"] == "K35:comp:surgery"
+    assert rows["c8"] == "J18.0"  # the conservative 99.1800 is not part of the key
+    assert rows["c6"] is None and rows["c7"] is None
+    rules = dict(city.execute("SELECT case_id, rule FROM case_groups WHERE scenario = 't3' "
+                              "AND case_id IN ('c6', 'c7')").fetchall())
+    assert "无历史病例" in rules["c6"] and "main_dx_invalid" in rules["c7"]
+
+
+def test_budget_point_value_fund_and_ratio(city):
+    pv = city.execute("SELECT dip_fund_yuan, fund_ratio, pv_budget_yuan FROM point_values "
+                      "WHERE scenario = 't3'").fetchall()[0]
+    assert pv[2] == pytest.approx(43000 / 42210)
+    assert pv[0] == pytest.approx(4000 * 1.05)  # 2019 grouped fund payments × (1 + 5%)
+    # R over grouped 2020 cases c1 c2 c3 c4 c5 c8:
+    #   fund 1200+420+160+2400+8000+520 = 12700; cost 1500+560+200+3000+10000+650 = 15910
+    assert pv[1] == pytest.approx(12700 / 15910)
+    fixed = city.execute("SELECT dip_fund_yuan FROM point_values WHERE scenario = 'fixed'")
+    assert fixed.fetchall()[0][0] == pytest.approx(10000)
+
+
+def test_case_points_and_outlier_branches(city):
+    rows = {r[0]: r[1:] for r in city.execute(
+        "SELECT case_id, outlier, case_points, level_coefficient, cost_ratio FROM case_scores "
+        "WHERE scenario = 't3'").fetchall()}
+    assert set(rows) == {"c1", "c2", "c3", "c4", "c5", "c8"}
+    assert rows["c1"][:2] == ("none", pytest.approx(1470))
+    assert rows["c2"][:3] == ("none", pytest.approx(552.5), 0.85)  # 650 × 0.85
+    assert rows["c3"][0] == "low"
+    assert rows["c3"][1] == pytest.approx(200 / PV_BUDGET)  # ratio × 1029 = 200 / PV
+    assert rows["c3"][3] == pytest.approx(200 / (1470 * 0.70 * PV_BUDGET))
+    assert rows["c4"][0] == "high"
+    assert rows["c4"][1] == pytest.approx(3000 / PV_BUDGET - 900)  # (ratio − 1) × 900
+    assert rows["c5"][0] == "extreme"
+    assert rows["c5"][1] == pytest.approx(10000 / PV_BUDGET - 1249.5)  # scored as high
+    assert rows["c8"][:2] == ("none", pytest.approx(650))
+
+
+def _total_points():
+    # 1470 + 552.5 + 200/PV + (3000/PV − 900) + (10000/PV − 1249.5) + 650
+    return 1470 + 552.5 - 900 - 1249.5 + 650 + 13200 / PV_BUDGET
+
+
+def test_settlement_point_value_and_hospital_amounts(city):
+    r = 12700 / 15910
+    pv = city.execute("SELECT total_points, pv_settlement_yuan FROM point_values "
+                      "WHERE scenario = 't3'").fetchall()[0]
+    assert pv[0] == pytest.approx(_total_points())
+    assert pv[1] == pytest.approx((4200 / r) / _total_points())  # (fund ÷ R) ÷ Σ points
+    amounts = {h: (n, pts, dip, ffs) for h, n, pts, dip, ffs in city.execute(
+        "SELECT hospital_id, n_cases, total_points, dip_amount_yuan, ffs_fund_paid_yuan "
+        "FROM hospital_settlement WHERE scenario = 't3'").fetchall()}
+    # amount = points × pv_settlement × R = 4200 × hospital points ÷ Σ points
+    h1_points = 1470 + (3000 / PV_BUDGET - 900) + 650
+    assert amounts["H1"][1] == pytest.approx(h1_points)
+    assert amounts["H1"][2] == pytest.approx(4200 * h1_points / _total_points())
+    assert amounts["H1"][3] == pytest.approx(1200 + 2400 + 520)  # FFS: fund paid of c1 c4 c8
+    assert amounts["H3"][:2] == (1, pytest.approx(200 / PV_BUDGET))  # c6 is not grouped
+    assert sum(a[2] for a in amounts.values()) == pytest.approx(4200, abs=0.01)
+
+
+def test_monthly_prepayment_and_clearing(city):
+    r = 12700 / 15910
+    months = {(h, m): (pts, pre) for h, m, pts, pre in city.execute(
+        "SELECT hospital_id, month, points, prepaid_yuan FROM hospital_monthly "
+        "WHERE scenario = 't3'").fetchall()}
+    # H1 January: c1 only, 1470 points × PV × R × (1 − 5%)
+    assert months[("H1", 1)][1] == pytest.approx(1470 * PV_BUDGET * r * 0.95)
+    # H1 February: c4; March: c8
+    assert months[("H1", 2)][1] == pytest.approx((3000 / PV_BUDGET - 900) * PV_BUDGET * r * 0.95)
+    h1 = city.execute("SELECT dip_amount_yuan, prepaid_yuan, clearing_yuan FROM "
+                      "hospital_settlement WHERE scenario = 't3' AND hospital_id = 'H1'")
+    dip, prepaid, clearing = h1.fetchall()[0]
+    h1_points = 1470 + (3000 / PV_BUDGET - 900) + 650
+    assert prepaid == pytest.approx(h1_points * PV_BUDGET * r * 0.95)
+    assert clearing == pytest.approx(dip - prepaid)  # year-end clearing = DIP − Σ prepayments
+
+
+def test_every_case_has_one_status_and_one_group_row(city):
+    n_status = city.execute("SELECT count(*), count(DISTINCT case_id) FROM case_status")
+    assert n_status.fetchall()[0] == (19, 19)
+    counts = city.execute("SELECT count(*) FILTER (WHERE grouped), count(*) FILTER "
+                          "(WHERE NOT grouped), count(*) FROM case_groups WHERE scenario = 't3'")
+    grouped, not_grouped, total = counts.fetchall()[0]
+    assert (grouped, not_grouped, total) == (17, 2, 19)
