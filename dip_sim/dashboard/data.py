@@ -1,0 +1,516 @@
+"""Every read the dashboard makes from the warehouse.
+
+The warehouse is the DuckDB file named by ``$DIP_SIM_DB`` (default ``data/warehouse.duckdb``
+under the project root). Each read opens the file read-only, runs one parameterised query,
+fetches the result into pandas and closes the connection at once, so that a batch
+``dip-sim simulate`` can take the write lock between two reruns of the page. Results are
+cached with ``st.cache_data``; the cache key holds the path and the modification times of the
+file and its WAL, so new simulation results show up on the next rerun.
+
+All aggregation over the large tables (``case_scores``, ``case_status``) is done here in SQL
+(``GROUP BY``), never by loading cases into pandas.
+
+Hospital-user mode: when ``$DIP_SIM_HOSPITAL_ID`` is set, every query that returns rows per
+hospital (or per case) carries ``WHERE hospital_id = ?`` with that id, so a hospital user
+sees only its own hospital. Values always travel as query parameters, never in the SQL text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
+ENV_DB = "DIP_SIM_DB"
+ENV_HOSPITAL = "DIP_SIM_HOSPITAL_ID"
+BASELINE = "baseline"
+OUTLIER_CASE_LIMIT = 500
+CACHE_TTL_SECONDS = 300
+
+NO_RESULTS_MESSAGE = "尚无模拟结果：请先运行 `make run` 或 `dip-sim simulate --year 2020`。"
+LOCKED_MESSAGE = (
+    "暂时无法读取数据仓库：可能正在运行模拟（`dip-sim simulate` 正在写入）。请稍后刷新页面。"
+)
+
+# The point-value metrics compared between two scenarios, in display order.
+POINT_VALUE_METRICS: tuple[str, ...] = (
+    "dip_fund_yuan",
+    "fund_ratio",
+    "total_points",
+    "pv_budget_yuan",
+    "pv_settlement_yuan",
+)
+
+# One row per hospital even if the hospitals table holds a hospital twice.
+_HOSP_CTE = """hosp AS (
+    SELECT hospital_id,
+           any_value(hospital_name) AS hospital_name,
+           any_value(level) AS level,
+           any_value(county) AS county
+    FROM hospitals
+    GROUP BY hospital_id
+)"""
+
+
+class DataUnavailable(RuntimeError):
+    """The warehouse, or a table a page needs, cannot be read; the message is for the user."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+def warehouse_path() -> Path:
+    """The warehouse file: ``$DIP_SIM_DB`` if set, else ``data/warehouse.duckdb``."""
+    env = os.environ.get(ENV_DB, "").strip()
+    return Path(env).expanduser() if env else DEFAULT_DB
+
+
+def hospital_scope() -> str | None:
+    """The hospital id of hospital-user mode (``$DIP_SIM_HOSPITAL_ID``), or None."""
+    value = os.environ.get(ENV_HOSPITAL, "").strip()
+    return value or None
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    """Modification time and size of the file and its WAL: part of the cache key."""
+    parts: list[int] = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st_ = p.stat()
+            parts += [st_.st_mtime_ns, st_.st_size]
+        except FileNotFoundError:
+            parts += [0, 0]
+    return tuple(parts)  # type: ignore[return-value]
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=512, show_spinner=False)
+def _cached_query(
+    path: str, stamp: tuple[int, ...], sql: str, params: tuple[Any, ...]
+) -> pd.DataFrame:
+    """Run one query on a read-only connection that is closed before returning."""
+    del stamp  # only part of the cache key
+    # No replacement scans: a missing table must be an error, not a Python variable of that name.
+    con = duckdb.connect(path, read_only=True, config={"python_enable_replacements": False})
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+def _query(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """Run ``sql`` with ``params`` on the warehouse; raise DataUnavailable with a message."""
+    path = warehouse_path()
+    if not path.is_file():
+        raise DataUnavailable(NO_RESULTS_MESSAGE, f"未找到数据仓库文件：{path}")
+    try:
+        return _cached_query(str(path), _stamp(path), sql, tuple(params))
+    except duckdb.CatalogException as exc:
+        raise DataUnavailable(NO_RESULTS_MESSAGE, f"数据仓库 {path} 缺少结果表：{exc}") from exc
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        # another process (or, in tests, this one) holds the write lock
+        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
+
+
+def _scope(column: str = "hospital_id") -> tuple[str, list[Any]]:
+    """The hospital-user filter on ``column`` (a fixed identifier) and its parameter."""
+    hospital_id = hospital_scope()
+    if hospital_id is None:
+        return "TRUE", []
+    return f"{column} = ?", [hospital_id]
+
+
+def _in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN (?, ...)`` for a non-empty ``values``; ``TRUE`` when it is empty."""
+    if not values:
+        return "TRUE", []
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+# --- scenarios and point values ------------------------------------------------------------
+
+
+def scenarios() -> pd.DataFrame:
+    """The simulated scenarios, baseline first.
+
+    Columns: scenario, year, description, history_years, run_at.
+    """
+    return _query(
+        """
+        SELECT p.scenario, p.year, r.description, r.history_years, r.run_at
+        FROM point_values p
+        LEFT JOIN (
+            SELECT scenario, any_value(description) AS description,
+                   any_value(history_years) AS history_years, max(run_at) AS run_at
+            FROM runs GROUP BY scenario
+        ) r USING (scenario)
+        ORDER BY p.scenario <> ?, p.scenario
+        """,
+        [BASELINE],
+    )
+
+
+def point_values() -> pd.DataFrame:
+    """The point values of every scenario (one row each), baseline first.
+
+    Columns: scenario, year, dip_fund_yuan, fund_ratio, total_points, pv_budget_yuan,
+    pv_settlement_yuan.
+    """
+    return _query(
+        """
+        SELECT scenario, year, dip_fund_yuan, fund_ratio, total_points,
+               pv_budget_yuan, pv_settlement_yuan
+        FROM point_values
+        ORDER BY scenario <> ?, scenario
+        """,
+        [BASELINE],
+    )
+
+
+def point_value_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
+    """The point-value metrics of ``scenario`` beside those of ``base``.
+
+    One row per metric of :data:`POINT_VALUE_METRICS`. Columns: metric, base_value,
+    scenario_value, change, change_pct (change ÷ base value).
+    """
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS ord, '{col}' AS metric, b.{col} AS base_value, s.{col} AS scenario_value "
+        "FROM b, s"
+        for i, col in enumerate(POINT_VALUE_METRICS)
+    )
+    return _query(
+        f"""
+        WITH b AS (SELECT * FROM point_values WHERE scenario = ?),
+             s AS (SELECT * FROM point_values WHERE scenario = ?),
+             u AS ({union})
+        SELECT metric, base_value, scenario_value,
+               scenario_value - base_value AS change,
+               (scenario_value - base_value) / NULLIF(base_value, 0) AS change_pct
+        FROM u ORDER BY ord
+        """,
+        [base, scenario],
+    )
+
+
+# --- hospitals and their settlement ----------------------------------------------------------
+
+
+def hospitals() -> pd.DataFrame:
+    """The hospitals the user may see (all, or the own one in hospital-user mode).
+
+    Columns: hospital_id, hospital_name, level, county.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        WITH {_HOSP_CTE}
+        SELECT hospital_id, hospital_name, level, county
+        FROM hosp WHERE {where}
+        ORDER BY level DESC NULLS LAST, hospital_id
+        """,
+        params,
+    )
+
+
+def hospital_settlement(scenario: str, hospital_id: str | None = None) -> pd.DataFrame:
+    """The year's settlement of each hospital in ``scenario`` (or of ``hospital_id`` only).
+
+    Columns: hospital_id, hospital_name, level, county, n_cases, total_points,
+    dip_amount_yuan, ffs_fund_paid_yuan, diff_yuan, diff_pct (diff ÷ FFS), prepaid_yuan,
+    clearing_yuan. Sorted by diff_yuan, largest first.
+    """
+    where, params = _scope("s.hospital_id")
+    one, one_params = ("s.hospital_id = ?", [hospital_id]) if hospital_id else ("TRUE", [])
+    return _query(
+        f"""
+        WITH {_HOSP_CTE}
+        SELECT s.hospital_id, coalesce(h.hospital_name, s.hospital_id) AS hospital_name,
+               h.level, h.county, s.n_cases, s.total_points, s.dip_amount_yuan,
+               s.ffs_fund_paid_yuan, s.diff_yuan,
+               s.diff_yuan / NULLIF(s.ffs_fund_paid_yuan, 0) AS diff_pct,
+               s.prepaid_yuan, s.clearing_yuan
+        FROM hospital_settlement s
+        LEFT JOIN hosp h ON h.hospital_id = s.hospital_id
+        WHERE s.scenario = ? AND {where} AND {one}
+        ORDER BY s.diff_yuan DESC NULLS LAST, s.hospital_id
+        """,
+        [scenario, *params, *one_params],
+    )
+
+
+def settlement_totals(scenario: str) -> pd.DataFrame:
+    """The sum of the hospital settlements of ``scenario`` (one row; own hospital if scoped).
+
+    Columns: n_hospitals, n_cases, total_points, dip_amount_yuan, ffs_fund_paid_yuan,
+    diff_yuan, diff_pct, prepaid_yuan, clearing_yuan.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT count(*) AS n_hospitals,
+               CAST(sum(n_cases) AS BIGINT) AS n_cases,
+               sum(total_points) AS total_points,
+               sum(dip_amount_yuan) AS dip_amount_yuan,
+               sum(ffs_fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(diff_yuan) AS diff_yuan,
+               sum(diff_yuan) / NULLIF(sum(ffs_fund_paid_yuan), 0) AS diff_pct,
+               sum(prepaid_yuan) AS prepaid_yuan,
+               sum(clearing_yuan) AS clearing_yuan
+        FROM hospital_settlement
+        WHERE scenario = ? AND {where}
+        """,
+        [scenario, *params],
+    )
+
+
+def scenario_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
+    """DIP amount of each hospital under ``base`` and under ``scenario``.
+
+    Columns: hospital_id, hospital_name, level, dip_base_yuan, dip_scenario_yuan,
+    change_yuan, change_pct (change ÷ base), points_base, points_scenario. Sorted by
+    change_yuan, largest first.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        WITH {_HOSP_CTE},
+        b AS (SELECT hospital_id, dip_amount_yuan, total_points FROM hospital_settlement
+              WHERE scenario = ? AND {where}),
+        s AS (SELECT hospital_id, dip_amount_yuan, total_points FROM hospital_settlement
+              WHERE scenario = ? AND {where}),
+        j AS (
+            SELECT coalesce(b.hospital_id, s.hospital_id) AS hospital_id,
+                   b.dip_amount_yuan AS dip_base_yuan, s.dip_amount_yuan AS dip_scenario_yuan,
+                   b.total_points AS points_base, s.total_points AS points_scenario
+            FROM b FULL OUTER JOIN s ON b.hospital_id = s.hospital_id
+        )
+        SELECT j.hospital_id, coalesce(h.hospital_name, j.hospital_id) AS hospital_name,
+               h.level, j.dip_base_yuan, j.dip_scenario_yuan,
+               coalesce(j.dip_scenario_yuan, 0) - coalesce(j.dip_base_yuan, 0) AS change_yuan,
+               (coalesce(j.dip_scenario_yuan, 0) - coalesce(j.dip_base_yuan, 0))
+                   / NULLIF(j.dip_base_yuan, 0) AS change_pct,
+               j.points_base, j.points_scenario
+        FROM j LEFT JOIN hosp h ON h.hospital_id = j.hospital_id
+        ORDER BY change_yuan DESC, j.hospital_id
+        """,
+        [base, *params, scenario, *params],
+    )
+
+
+def hospital_groups(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's cases of the year in ``scenario`` aggregated per DIP group.
+
+    Columns: group_code, group_type, n_cases, points, mean_cost_yuan, mean_cost_ratio,
+    n_low, n_high, n_extreme, n_outliers. Sorted by points, largest first.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT group_code, any_value(group_type) AS group_type,
+               count(*) AS n_cases,
+               sum(case_points) AS points,
+               avg(total_cost_yuan) AS mean_cost_yuan,
+               avg(cost_ratio) AS mean_cost_ratio,
+               count(*) FILTER (WHERE outlier = 'low') AS n_low,
+               count(*) FILTER (WHERE outlier = 'high') AS n_high,
+               count(*) FILTER (WHERE outlier = 'extreme') AS n_extreme,
+               count(*) FILTER (WHERE coalesce(outlier, 'none') <> 'none') AS n_outliers
+        FROM case_scores
+        WHERE scenario = ? AND hospital_id = ? AND {where}
+        GROUP BY group_code
+        ORDER BY points DESC NULLS LAST, group_code
+        """,
+        [scenario, hospital_id, *params],
+    )
+
+
+def hospital_outlier_cases(
+    scenario: str, hospital_id: str, limit: int = OUTLIER_CASE_LIMIT
+) -> pd.DataFrame:
+    """The hospital's outlier cases (outlier ≠ none), highest cost ratio first, ``limit`` rows.
+
+    Columns: case_id, month, group_code, group_type, outlier, cost_ratio, total_cost_yuan,
+    fund_paid_yuan, rw, level_coefficient, case_points.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT case_id, month, group_code, group_type, outlier, cost_ratio,
+               total_cost_yuan, fund_paid_yuan, rw, level_coefficient, case_points
+        FROM case_scores
+        WHERE scenario = ? AND hospital_id = ? AND coalesce(outlier, 'none') <> 'none'
+              AND {where}
+        ORDER BY cost_ratio DESC NULLS LAST, case_id
+        LIMIT ?
+        """,
+        [scenario, hospital_id, *params, int(limit)],
+    )
+
+
+def hospital_monthly(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's months in ``scenario``.
+
+    Columns: month, n_cases, points, prepaid_yuan, ffs_fund_paid_yuan. Sorted by month.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT month, n_cases, points, prepaid_yuan, ffs_fund_paid_yuan
+        FROM hospital_monthly
+        WHERE scenario = ? AND hospital_id = ? AND {where}
+        ORDER BY month
+        """,
+        [scenario, hospital_id, *params],
+    )
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+def catalog(
+    scenario: str,
+    group_types: Sequence[str] = (),
+    proc_classes: Sequence[str] = (),
+    code_contains: str = "",
+) -> pd.DataFrame:
+    """The DIP groups of ``scenario``'s catalog, filtered (an empty filter keeps all).
+
+    ``code_contains`` matches part of the group code, ignoring case. Columns: group_code,
+    group_type, dx_key, proc_key, proc_class, n_cases, mean_cost_yuan, cv, rw. Core groups
+    first, then by number of cases.
+    """
+    type_where, type_params = _in_list("group_type", group_types)
+    class_where, class_params = _in_list("proc_class", proc_classes)
+    text = code_contains.strip()
+    text_where, text_params = (
+        ("strpos(lower(group_code), lower(?)) > 0", [text]) if text else ("TRUE", [])
+    )
+    return _query(
+        f"""
+        SELECT group_code, group_type, dx_key, proc_key, proc_class, n_cases,
+               mean_cost_yuan, cv, rw
+        FROM catalog_groups
+        WHERE scenario = ? AND {type_where} AND {class_where} AND {text_where}
+        ORDER BY group_type <> 'core', n_cases DESC, group_code
+        """,
+        [scenario, *type_params, *class_params, *text_params],
+    )
+
+
+def catalog_summary(scenario: str) -> pd.DataFrame:
+    """Groups and history cases of ``scenario``'s catalog per group type.
+
+    Columns: group_type, n_groups, n_cases, case_share (share of all catalog cases).
+    """
+    return _query(
+        """
+        SELECT group_type, count(*) AS n_groups,
+               CAST(sum(n_cases) AS BIGINT) AS n_cases,
+               sum(n_cases) / NULLIF(sum(sum(n_cases)) OVER (), 0) AS case_share
+        FROM catalog_groups
+        WHERE scenario = ?
+        GROUP BY group_type
+        ORDER BY group_type <> 'core', group_type
+        """,
+        [scenario],
+    )
+
+
+# --- data quality ----------------------------------------------------------------------------
+
+
+def quality_years() -> list[int]:
+    """The years present in ``case_status`` (newest first)."""
+    where, params = _scope("hospital_id")
+    df = _query(
+        f"SELECT DISTINCT year FROM case_status WHERE year IS NOT NULL AND {where} "
+        "ORDER BY year DESC",
+        params,
+    )
+    return [int(y) for y in df["year"]]
+
+
+def _year_clause(year: int | None, column: str = "year") -> tuple[str, list[Any]]:
+    return (f"{column} = ?", [int(year)]) if year is not None else ("TRUE", [])
+
+
+def quality_severity(year: int | None = None) -> pd.DataFrame:
+    """Input cases per severity (critical, warning, ok), for one year or all.
+
+    Columns: severity, n_cases, share.
+    """
+    where, params = _scope("hospital_id")
+    year_where, year_params = _year_clause(year)
+    return _query(
+        f"""
+        SELECT severity, count(*) AS n_cases,
+               count(*) / sum(count(*)) OVER () AS share
+        FROM case_status
+        WHERE {where} AND {year_where}
+        GROUP BY severity
+        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
+                 WHEN 'ok' THEN 2 ELSE 3 END
+        """,
+        [*params, *year_params],
+    )
+
+
+def quality_summary(year: int | None = None) -> pd.DataFrame:
+    """Input cases per severity and status code, with an example reason.
+
+    Columns: severity, status, n_cases, share, reason_example. Critical first.
+    """
+    where, params = _scope("hospital_id")
+    year_where, year_params = _year_clause(year)
+    return _query(
+        f"""
+        SELECT severity, status, count(*) AS n_cases,
+               count(*) / sum(count(*)) OVER () AS share,
+               min(reason) AS reason_example
+        FROM case_status
+        WHERE {where} AND {year_where}
+        GROUP BY severity, status
+        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
+                 WHEN 'ok' THEN 2 ELSE 3 END, n_cases DESC, status
+        """,
+        [*params, *year_params],
+    )
+
+
+def quality_by_hospital(year: int | None = None) -> pd.DataFrame:
+    """Per hospital, the input cases and the share whose status is not ``ok``.
+
+    Columns: hospital_id, hospital_name, level, n_cases, n_not_ok, n_warning, n_critical,
+    not_ok_share. Highest share first.
+    """
+    where, params = _scope("c.hospital_id")
+    year_where, year_params = _year_clause(year, "c.year")
+    return _query(
+        f"""
+        WITH {_HOSP_CTE}
+        SELECT c.hospital_id,
+               coalesce(any_value(h.hospital_name), c.hospital_id, '（无医院代码）')
+                   AS hospital_name,
+               any_value(h.level) AS level,
+               count(*) AS n_cases,
+               count(*) FILTER (WHERE coalesce(c.status, '') <> 'ok') AS n_not_ok,
+               count(*) FILTER (WHERE c.severity = 'warning') AS n_warning,
+               count(*) FILTER (WHERE c.severity = 'critical') AS n_critical,
+               count(*) FILTER (WHERE coalesce(c.status, '') <> 'ok') / count(*)
+                   AS not_ok_share
+        FROM case_status c
+        LEFT JOIN hosp h ON h.hospital_id = c.hospital_id
+        WHERE {where} AND {year_where}
+        GROUP BY c.hospital_id
+        ORDER BY not_ok_share DESC, n_cases DESC, c.hospital_id
+        """,
+        [*params, *year_params],
+    )

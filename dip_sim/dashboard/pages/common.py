@@ -1,0 +1,104 @@
+"""Pieces shared by the pages: the no-data message, scenario picker and tables."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+import streamlit as st
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard import format as fmt
+
+
+def show_unavailable(exc: data.DataUnavailable) -> None:
+    """Show why the page has no data (missing warehouse or table, or a running simulation)."""
+    st.info(exc.message, icon=":material/info:")
+    if exc.detail:
+        st.caption(exc.detail)
+
+
+def guarded(render: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a page's ``render`` so that unreadable data shows a message, not a traceback."""
+
+    @functools.wraps(render)
+    def wrapper() -> None:
+        try:
+            render()
+        except data.DataUnavailable as exc:
+            show_unavailable(exc)
+
+    return wrapper
+
+
+def hospital_mode_note() -> None:
+    """In hospital-user mode, say that only the own hospital is shown."""
+    hospital_id = data.hospital_scope()
+    if hospital_id:
+        st.caption(f"医院用户模式：仅显示本院（{hospital_id}）的数据。")
+
+
+def scenario_label(row: pd.Series) -> str:
+    """``baseline（说明）`` for a row of :func:`data.scenarios`."""
+    desc = row.get("description")
+    if isinstance(desc, str) and desc.strip():
+        return f"{row['scenario']}（{desc.strip()}）"
+    return str(row["scenario"])
+
+
+def scenario_select(
+    key: str,
+    label: str = "情景",
+    exclude: Iterable[str] = (),
+    scenarios: pd.DataFrame | None = None,
+) -> str:
+    """A selectbox of the simulated scenarios (baseline preselected); the chosen name.
+
+    Raises DataUnavailable when no scenario has been simulated.
+    """
+    table = data.scenarios() if scenarios is None else scenarios
+    skip = set(exclude)
+    table = table[~table["scenario"].isin(skip)]
+    if table.empty:
+        raise data.DataUnavailable(data.NO_RESULTS_MESSAGE)
+    names = [str(s) for s in table["scenario"]]
+    labels = {str(r["scenario"]): scenario_label(r) for _, r in table.iterrows()}
+    index = names.index(data.BASELINE) if data.BASELINE in names else 0
+    return st.selectbox(label, names, index=index, format_func=labels.get, key=key)
+
+
+def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
+    """One line under the scenario picker: description, simulation year and run time."""
+    table = data.scenarios() if scenarios is None else scenarios
+    rows = table[table["scenario"] == scenario]
+    if rows.empty:
+        return
+    row = rows.iloc[0]
+    parts = []
+    if isinstance(row.get("description"), str) and row["description"]:
+        parts.append(row["description"])
+    if pd.notna(row.get("year")):
+        parts.append(f"模拟年度 {int(row['year'])}")
+    if isinstance(row.get("history_years"), str) and row["history_years"]:
+        parts.append(f"历史数据年度 {row['history_years']}")
+    if pd.notna(row.get("run_at")):
+        parts.append(f"运行时间 {pd.Timestamp(row['run_at']):%Y-%m-%d %H:%M}")
+    if parts:
+        st.caption(" · ".join(parts))
+
+
+def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None) -> None:
+    """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`)."""
+    table = fmt.for_display(df, columns)
+    if height is None:
+        st.dataframe(table, hide_index=True)
+    else:
+        st.dataframe(table, hide_index=True, height=height)
+
+
+def hospital_label(row: pd.Series) -> str:
+    """``医院名称（三级，H001）`` for a row holding hospital_id, hospital_name, level."""
+    name = row.get("hospital_name")
+    name = name if isinstance(name, str) and name else row["hospital_id"]
+    return f"{name}（{fmt.level_label(row.get('level'))}，{row['hospital_id']}）"

@@ -1,0 +1,141 @@
+"""医院: one hospital's settlement, its DIP groups, outlier cases and monthly prepayments."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard import format as fmt
+from dip_sim.dashboard.pages import common
+
+GROUP_COLUMNS = [
+    "group_code",
+    "group_type",
+    "n_cases",
+    "points",
+    "mean_cost_yuan",
+    "mean_cost_ratio",
+    "n_low",
+    "n_high",
+    "n_extreme",
+]
+OUTLIER_COLUMNS = [
+    "case_id",
+    "month",
+    "group_code",
+    "group_type",
+    "outlier",
+    "cost_ratio",
+    "total_cost_yuan",
+    "fund_paid_yuan",
+    "rw",
+    "level_coefficient",
+    "case_points",
+]
+MONTHLY_COLUMNS = ["month", "n_cases", "points", "prepaid_yuan", "ffs_fund_paid_yuan"]
+
+
+def monthly_chart(monthly: pd.DataFrame) -> alt.LayerChart:
+    """Bars of the monthly prepayment and a line of FFS fund paid, in 万元."""
+    chart_df = pd.DataFrame(
+        {
+            "month": monthly["month"].astype(int),
+            "prepaid_wan": monthly["prepaid_yuan"] / fmt.WAN,
+            "ffs_wan": monthly["ffs_fund_paid_yuan"] / fmt.WAN,
+        }
+    )
+    base = alt.Chart(chart_df).encode(x=alt.X("month:O", title="月份"))
+    bars = base.mark_bar(color="#1f77b4", opacity=0.8).encode(
+        y=alt.Y("prepaid_wan:Q", title="金额（万元）"),
+        tooltip=[
+            alt.Tooltip("month:O", title="月份"),
+            alt.Tooltip("prepaid_wan:Q", title="月度预付（万元）", format=",.2f"),
+        ],
+    )
+    line = base.mark_line(color="#ff7f0e", point=True).encode(
+        y="ffs_wan:Q",
+        tooltip=[
+            alt.Tooltip("month:O", title="月份"),
+            alt.Tooltip("ffs_wan:Q", title="按项目付费统筹支付（万元）", format=",.2f"),
+        ],
+    )
+    return alt.layer(bars, line).properties(height=280)
+
+
+@common.guarded
+def render() -> None:
+    """Draw the 医院 page."""
+    st.title("医院")
+    common.hospital_mode_note()
+    hospitals = data.hospitals()
+    if hospitals.empty:
+        if data.hospital_scope():
+            st.warning(f"未找到医院 {data.hospital_scope()}：请检查 DIP_SIM_HOSPITAL_ID。")
+        else:
+            st.info("数据仓库中没有医院信息。")
+        return
+    scenario_table = data.scenarios()
+    left, right = st.columns(2)
+    with left:
+        scenario = common.scenario_select("hospital_scenario", scenarios=scenario_table)
+    labels = {str(r["hospital_id"]): common.hospital_label(r) for _, r in hospitals.iterrows()}
+    with right:
+        hospital_id = st.selectbox("医院", list(labels), format_func=labels.get, key="hospital_id")
+    common.run_caption(scenario, scenario_table)
+    if hospital_id is None:
+        return
+
+    settlement = data.hospital_settlement(scenario, hospital_id)
+    name = labels[hospital_id]
+    st.subheader(f"{name} · 年度结算")
+    if settlement.empty:
+        st.info("该医院在此情景下没有入组病例。")
+        return
+    row = settlement.iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("病例数", fmt.fmt_number(row["n_cases"]))
+    cols[1].metric("总分值", fmt.fmt_number(row["total_points"], 2))
+    cols[2].metric("DIP 支付", fmt.fmt_yuan(row["dip_amount_yuan"]))
+    cols[3].metric("按项目付费统筹支付", fmt.fmt_yuan(row["ffs_fund_paid_yuan"]))
+    cols = st.columns(4)
+    cols[0].metric(
+        "差额（DIP − 按项目付费）",
+        fmt.fmt_signed_yuan(row["diff_yuan"]),
+        delta=fmt.fmt_delta_pct(row["diff_pct"]),
+    )
+    cols[1].metric("月度预付合计", fmt.fmt_yuan(row["prepaid_yuan"]))
+    cols[2].metric("年终清算", fmt.fmt_signed_yuan(row["clearing_yuan"]))
+    cols[3].metric("医院等级", fmt.level_label(row["level"]))
+
+    groups = data.hospital_groups(scenario, hospital_id)
+    n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
+    tab_groups, tab_outliers, tab_monthly = st.tabs(
+        [f"病种（{len(groups)}）", f"费用偏差病例（{n_outliers}）", "月度预付"]
+    )
+    with tab_groups:
+        if groups.empty:
+            st.info("没有入组病例。")
+        else:
+            common.show_table(groups, GROUP_COLUMNS)
+    with tab_outliers:
+        cases = data.hospital_outlier_cases(scenario, hospital_id)
+        if cases.empty:
+            st.info("没有费用偏差病例。")
+        else:
+            if n_outliers > len(cases):
+                st.caption(f"共 {n_outliers} 例，按费用倍率从高到低显示前 {len(cases)} 例。")
+            common.show_table(cases, OUTLIER_COLUMNS)
+    with tab_monthly:
+        monthly = data.hospital_monthly(scenario, hospital_id)
+        if monthly.empty:
+            st.info("没有月度数据。")
+        else:
+            st.altair_chart(monthly_chart(monthly))
+            st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
+            common.show_table(monthly, MONTHLY_COLUMNS)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,109 @@
+"""总览: the point values of a scenario and DIP payment against fee-for-service per hospital."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard import format as fmt
+from dip_sim.dashboard.pages import common
+
+HOSPITAL_COLUMNS = [
+    "hospital_name",
+    "level",
+    "n_cases",
+    "total_points",
+    "dip_amount_yuan",
+    "ffs_fund_paid_yuan",
+    "diff_yuan",
+    "diff_pct",
+]
+
+
+def diff_chart(settlement: pd.DataFrame) -> alt.Chart:
+    """Diverging bars of DIP − FFS (万元) per hospital, green where DIP pays more."""
+    chart_df = pd.DataFrame(
+        {
+            "hospital": settlement["hospital_name"].astype(str),
+            "diff_wan": settlement["diff_yuan"] / fmt.WAN,
+            "diff_pct": settlement["diff_pct"] * 100,
+            "direction": [
+                "DIP 高于按项目付费" if v >= 0 else "DIP 低于按项目付费"
+                for v in settlement["diff_yuan"].fillna(0)
+            ],
+        }
+    )
+    return (
+        alt.Chart(chart_df)
+        .mark_bar()
+        .encode(
+            y=alt.Y("hospital:N", sort="-x", title="医院"),
+            x=alt.X("diff_wan:Q", title="DIP 支付 − 按项目付费统筹支付（万元）"),
+            color=alt.Color(
+                "direction:N",
+                title="",
+                scale=alt.Scale(
+                    domain=["DIP 高于按项目付费", "DIP 低于按项目付费"],
+                    range=["#2e7d32", "#c62828"],
+                ),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("hospital:N", title="医院"),
+                alt.Tooltip("diff_wan:Q", title="差额（万元）", format=",.2f"),
+                alt.Tooltip("diff_pct:Q", title="差额率（%）", format=".2f"),
+            ],
+        )
+        .properties(height=max(160, 22 * len(chart_df)))
+    )
+
+
+@common.guarded
+def render() -> None:
+    """Draw the 总览 page."""
+    st.title("总览")
+    common.hospital_mode_note()
+    scenario_table = data.scenarios()
+    scenario = common.scenario_select("overview_scenario", scenarios=scenario_table)
+    common.run_caption(scenario, scenario_table)
+
+    pv = data.point_values()
+    pv = pv[pv["scenario"] == scenario]
+    if pv.empty:
+        st.info(f"情景 {scenario} 没有点值结果。")
+        return
+    row = pv.iloc[0]
+    st.subheader("基金与点值")
+    cols = st.columns(5)
+    cols[0].metric("DIP 基金总额", fmt.fmt_yuan(row["dip_fund_yuan"]))
+    cols[1].metric("预算点值", fmt.fmt_point_value(row["pv_budget_yuan"]))
+    cols[2].metric("结算点值", fmt.fmt_point_value(row["pv_settlement_yuan"]))
+    cols[3].metric("医保支付比例", fmt.fmt_pct(row["fund_ratio"]))
+    cols[4].metric("总分值", fmt.fmt_number(row["total_points"]))
+
+    scope = "本院" if data.hospital_scope() else "全市"
+    st.subheader(f"DIP 支付与按项目付费对比（{scope}）")
+    totals = data.settlement_totals(scenario).iloc[0]
+    cols = st.columns(3)
+    cols[0].metric("DIP 支付合计", fmt.fmt_yuan(totals["dip_amount_yuan"]))
+    cols[1].metric("按项目付费统筹支付", fmt.fmt_yuan(totals["ffs_fund_paid_yuan"]))
+    cols[2].metric(
+        "差额（DIP − 按项目付费）",
+        fmt.fmt_signed_yuan(totals["diff_yuan"]),
+        delta=fmt.fmt_delta_pct(totals["diff_pct"]),
+    )
+
+    settlement = data.hospital_settlement(scenario)
+    st.subheader("各医院 DIP 支付与按项目付费差额")
+    if settlement.empty:
+        st.info("该情景没有医院结算结果。")
+        return
+    st.altair_chart(diff_chart(settlement))
+    common.show_table(settlement, HOSPITAL_COLUMNS)
+    st.caption("差额 = DIP 支付 − 按项目付费统筹支付；差额率 = 差额 ÷ 按项目付费统筹支付。")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,61 @@
+"""数据质量: the quality verdict of every input case, by severity, status and hospital."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard import format as fmt
+from dip_sim.dashboard.pages import common
+
+SUMMARY_COLUMNS = ["severity", "status", "n_cases", "share", "reason_example"]
+HOSPITAL_COLUMNS = [
+    "hospital_name",
+    "level",
+    "n_cases",
+    "n_not_ok",
+    "n_warning",
+    "n_critical",
+    "not_ok_share",
+]
+
+
+@common.guarded
+def render() -> None:
+    """Draw the 数据质量 page."""
+    st.title("数据质量")
+    common.hospital_mode_note()
+    years = data.quality_years()
+    if not years:
+        st.info("没有病例质控结果。")
+        return
+    options: list[int | None] = [None, *years]
+    year = st.selectbox(
+        "年度",
+        options,
+        format_func=lambda y: "全部年度" if y is None else str(y),
+        key="quality_year",
+    )
+
+    severity = data.quality_severity(year).set_index("severity")
+    cols = st.columns(4)
+    cols[0].metric("病例总数", fmt.fmt_number(severity["n_cases"].sum()))
+    for col, code in zip(cols[1:], ("ok", "warning", "critical"), strict=True):
+        n = severity["n_cases"].get(code, 0)
+        share = severity["share"].get(code, 0.0)
+        col.metric(fmt.SEVERITY_LABELS[code], fmt.fmt_number(n), help=f"占 {fmt.fmt_pct(share)}")
+
+    st.subheader("按严重程度与状态")
+    common.show_table(data.quality_summary(year), SUMMARY_COLUMNS)
+
+    st.subheader("各医院问题病例占比")
+    by_hospital = data.quality_by_hospital(year)
+    if by_hospital.empty:
+        st.info("没有按医院的质控结果。")
+        return
+    common.show_table(by_hospital, HOSPITAL_COLUMNS)
+    st.caption("问题病例：状态不为 ok 的病例（警告与严重）。")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,407 @@
+"""Tests of the Streamlit dashboard (app.py and dip_sim.dashboard) on a hand-made warehouse.
+
+The warehouse is built in ``tmp_path`` from the DDL of ``dip_sim.schema`` and holds two
+scenarios (baseline, growth_8pct), three hospitals and a few cases of every outlier kind; the
+settlement rows are derived from the cases so that the figures agree with each other. Each
+page is rendered with ``streamlit.testing.v1.AppTest``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard import format as fmt
+from dip_sim.schema import OUTPUT_DDL, WAREHOUSE_DDL
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = "dip_sim/dashboard/pages"
+PAGE_FILES = [f"{PAGES}/{name}.py" for name in ("compare", "hospital", "catalog", "quality")]
+YEAR = 2020
+
+HOSPITALS = [
+    ("H001", "阳泉市第一人民医院", 3, "城区"),
+    ("H002", "阳泉市矿区人民医院", 2, "矿区"),
+    ("H003", "平定县冠山镇卫生院", 1, "平定县"),
+]
+# case_id, hospital, month, group_code, group_type, rw, level_coef, cost_ratio, outlier,
+# case_points, total_cost_yuan, fund_paid_yuan
+CASES = [
+    ("C001", "H001", 1, "I21.9|00.6600", "core", 200.0, 1.0, 1.0, "none", 200.0, 20000, 16000),
+    ("C002", "H001", 1, "I21.9|00.6600", "core", 200.0, 1.0, 3.5, "high", 500.0, 70000, 56000),
+    ("C003", "H001", 2, "J18.9|", "core", 50.0, 1.0, 0.3, "low", 15.0, 1500, 1200),
+    (
+        "C004",
+        "H001",
+        3,
+        "C34.9|32.4100",
+        "comprehensive",
+        400.0,
+        1.0,
+        6.2,
+        "extreme",
+        2080.0,
+        248000,
+        198400,
+    ),
+    ("C005", "H002", 1, "J18.9|", "core", 50.0, 0.9, 1.1, "none", 45.0, 5000, 4000),
+    ("C006", "H002", 2, "K35.8|47.0900", "core", 80.0, 0.9, 2.2, "high", 86.4, 17600, 14080),
+    ("C007", "H003", 2, "J18.9|", "core", 50.0, 0.8, 0.9, "none", 40.0, 3600, 2880),
+]
+# scenario: (description, pv_budget, pv_settlement)
+SCENARIOS = {
+    "baseline": ("基线：基金增长率 5%", 105.0, 100.0),
+    "growth_8pct": ("基金增长率由 5% 提高到 8%，其余同基线", 108.0, 102.0),
+}
+CATALOG = [
+    ("I21.9|00.6600", "core", "I21.9", "00.6600", "surgery", 40, 21000.0, 0.30, 200.0),
+    ("J18.9|", "core", "J18.9", "", "conservative", 120, 5000.0, 0.40, 50.0),
+    ("K35.8|47.0900", "core", "K35.8", "47.0900", "surgery", 30, 8000.0, 0.25, 80.0),
+    ("C34.9|32.4100", "comprehensive", "C34.9", "32.4100", "surgery", 5, 40000.0, 0.80, 400.0),
+    ("R10.4|88.0100", "comprehensive", "R10.4", "88.0100", "diagnostic", 5, 3000.0, 0.50, 30.0),
+]
+# case_id, year, hospital_id, status, severity, reason
+CASE_STATUS = [
+    *[(c[0], YEAR, c[1], "ok", "ok", "") for c in CASES],
+    ("C008", YEAR, "H002", "cost_breakdown_mismatch", "warning", "费用明细合计与医疗总费用不符"),
+    ("C009", YEAR, "H003", "no_settlement", "critical", "无结算记录"),
+    ("C010", 2019, "H001", "ok", "ok", ""),
+    ("S001", YEAR, None, "orphan_settlement", "critical", "结算记录找不到病案首页"),
+]
+
+
+def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
+    """Create the warehouse at ``path`` with the rows above for ``scenarios``."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(WAREHOUSE_DDL["hospitals"])
+        for ddl in OUTPUT_DDL.values():
+            con.execute(ddl)
+        con.executemany(
+            "INSERT INTO hospitals (hospital_id, hospital_name, level, county) VALUES (?,?,?,?)",
+            HOSPITALS,
+        )
+        con.executemany(
+            "INSERT INTO case_status VALUES (?, ?, ?, ?, ?, ?)",
+            [(cid, y, h, s, sev, r or None) for cid, y, h, s, sev, r in CASE_STATUS],
+        )
+        for scenario, (description, pv_budget, pv_settle) in scenarios.items():
+            total_points = sum(c[9] for c in CASES)
+            con.execute(
+                "INSERT INTO point_values VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [scenario, YEAR, total_points * pv_settle, 0.8, total_points, pv_budget, pv_settle],
+            )
+            con.execute(
+                "INSERT INTO runs (scenario, description, year, history_years, run_at) "
+                "VALUES (?, ?, ?, ?, TIMESTAMP '2024-05-01 10:00:00')",
+                [scenario, description, YEAR, "2017-2019"],
+            )
+            con.executemany(
+                "INSERT INTO catalog_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(scenario, *g) for g in CATALOG],
+            )
+            con.executemany(
+                "INSERT INTO case_scores (scenario, year, case_id, hospital_id, month, group_code,"
+                " group_type, rw, level_coefficient, cost_ratio, outlier, case_points,"
+                " total_cost_yuan, fund_paid_yuan) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(scenario, YEAR, *c) for c in CASES],
+            )
+            for hospital_id, *_ in HOSPITALS:
+                cases = [c for c in CASES if c[1] == hospital_id]
+                points = sum(c[9] for c in cases)
+                dip = points * pv_settle
+                ffs = sum(c[11] for c in cases)
+                prepaid = 0.9 * dip
+                con.execute(
+                    "INSERT INTO hospital_settlement VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        scenario,
+                        YEAR,
+                        hospital_id,
+                        len(cases),
+                        points,
+                        dip,
+                        ffs,
+                        dip - ffs,
+                        prepaid,
+                        dip - prepaid,
+                    ],
+                )
+                for month in sorted({c[2] for c in cases}):
+                    m_cases = [c for c in cases if c[2] == month]
+                    m_points = sum(c[9] for c in m_cases)
+                    con.execute(
+                        "INSERT INTO hospital_monthly VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            scenario,
+                            YEAR,
+                            hospital_id,
+                            month,
+                            len(m_cases),
+                            m_points,
+                            0.9 * m_points * pv_settle,
+                            sum(c[11] for c in m_cases),
+                        ],
+                    )
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture()
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A full warehouse, named by DIP_SIM_DB; not in hospital-user mode."""
+    path = build_warehouse(tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv(data.ENV_DB, str(path))
+    monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
+    return path
+
+
+def run_app(page: str | None = None) -> AppTest:
+    """Run the app, switch to ``page`` (a file under the project root) if given."""
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    """Label → shown value of every st.metric on the page."""
+    return {m.label: m.value for m in at.metric}
+
+
+def infos(at: AppTest) -> str:
+    """The text of every st.info and st.warning on the page."""
+    return "\n".join(str(e.value) for e in [*at.info, *at.warning])
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_overview_shows_point_values_and_hospitals(warehouse: Path) -> None:
+    at = run_app()
+    assert at.title[0].value == "总览"
+    shown = metrics(at)
+    assert shown["DIP 基金总额"] == "29.66 万元"  # 2966.4 points × 100 元
+    assert shown["预算点值"] == "105.0000 元/分"
+    assert shown["结算点值"] == "100.0000 元/分"
+    assert shown["医保支付比例"] == "80.00%"
+    assert shown["总分值"] == "2,966"
+    assert shown["DIP 支付合计"] == "29.66 万元"
+    assert shown["按项目付费统筹支付"] == "29.26 万元"  # 292,560 元
+    assert shown["差额（DIP − 按项目付费）"] == "+4,080.00 元"
+    assert len(at.get("vega_lite_chart")) == 1
+    table = at.dataframe[0].value
+    assert sorted(table["医院名称"]) == sorted(h[1] for h in HOSPITALS)
+    assert set(table["医院等级"]) == {"三级", "二级", "一级"}
+    row = table.set_index("医院名称").loc["阳泉市第一人民医院"]
+    assert row["病例数"] == 4
+    assert row["DIP 支付（万元）"] == pytest.approx(27.95)
+
+    at.selectbox(key="overview_scenario").select("growth_8pct").run()
+    assert not at.exception
+    assert metrics(at)["DIP 基金总额"] == "30.26 万元"  # 2966.4 × 102 元
+
+
+def test_compare_page(warehouse: Path) -> None:
+    at = run_app(f"{PAGES}/compare.py")
+    assert at.title[0].value == "情景对比"
+    assert at.selectbox(key="compare_scenario").value == "growth_8pct"
+    settle = next(m for m in at.metric if m.label == "结算点值")
+    assert settle.value == "102.0000 元/分"
+    assert settle.delta == "+2.00%"
+    pv_table = at.dataframe[0].value.set_index("指标")
+    assert pv_table.loc["预算点值", "基线"] == "105.0000 元/分"
+    assert pv_table.loc["预算点值", "变化率"] == "+2.86%"
+    hospitals = at.dataframe[1].value
+    assert len(hospitals) == 3
+    first = hospitals.set_index("医院名称").loc["阳泉市第一人民医院"]
+    assert first["基线 DIP 支付（万元）"] == pytest.approx(27.95)
+    assert first["变化率（%）"] == pytest.approx(2.0)
+
+
+def test_compare_with_only_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = build_warehouse(tmp_path / "w.duckdb", {"baseline": SCENARIOS["baseline"]})
+    monkeypatch.setenv(data.ENV_DB, str(path))
+    monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
+    at = run_app(f"{PAGES}/compare.py")
+    assert "目前只有基线情景" in infos(at)
+    assert not at.dataframe
+
+
+def test_hospital_page(warehouse: Path) -> None:
+    at = run_app(f"{PAGES}/hospital.py")
+    assert at.title[0].value == "医院"
+    assert at.selectbox(key="hospital_id").options == [
+        "阳泉市第一人民医院（三级，H001）",
+        "阳泉市矿区人民医院（二级，H002）",
+        "平定县冠山镇卫生院（一级，H003）",
+    ]
+    shown = metrics(at)
+    assert shown["病例数"] == "4"
+    assert shown["DIP 支付"] == "27.95 万元"
+    groups, outliers, monthly = (df.value for df in at.dataframe)
+    assert list(groups["病种编码"]) == ["C34.9|32.4100", "I21.9|00.6600", "J18.9|"]
+    assert groups.set_index("病种编码").loc["I21.9|00.6600", "费用超高"] == 1
+    assert list(outliers["清单流水号"]) == ["C004", "C002", "C003"]  # cost ratio descending
+    assert list(outliers["费用偏差"]) == ["极端异常", "费用超高", "费用超低"]
+    assert list(monthly["月份"]) == [1, 2, 3]
+
+    at.selectbox(key="hospital_id").select("H002").run()
+    assert not at.exception
+    assert metrics(at)["病例数"] == "2"
+    assert list(at.dataframe[1].value["清单流水号"]) == ["C006"]
+
+
+def test_catalog_page(warehouse: Path) -> None:
+    at = run_app(f"{PAGES}/catalog.py")
+    shown = metrics(at)
+    assert shown["核心病种组数"] == "3"
+    assert shown["综合病种组数"] == "2"
+    assert shown["核心病种病例占比"] == "95.00%"  # 190 of 200 history cases
+    assert len(at.dataframe[0].value) == 5
+    at.multiselect(key="catalog_group_types").select("comprehensive").run()
+    table = at.dataframe[0].value
+    assert set(table["病种类型"]) == {"综合病种"}
+    assert len(table) == 2
+    at.multiselect(key="catalog_group_types").unselect("comprehensive").run()
+    at.multiselect(key="catalog_proc_classes").select("conservative").run()
+    at.text_input(key="catalog_code").input("j18").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["病种编码"]) == ["J18.9|"]
+    assert list(table["操作类别"]) == ["保守治疗"]
+
+
+def test_quality_page(warehouse: Path) -> None:
+    at = run_app(f"{PAGES}/quality.py")
+    shown = metrics(at)
+    assert shown["病例总数"] == "11"
+    assert shown["正常"] == "8"
+    assert shown["警告"] == "1"
+    assert shown["严重"] == "2"
+    summary = at.dataframe[0].value
+    assert "无结算记录" in set(summary["原因示例"])
+    by_hospital = at.dataframe[1].value.set_index("医院名称")
+    assert by_hospital.loc["平定县冠山镇卫生院", "问题病例占比（%）"] == pytest.approx(50.0)
+    at.selectbox(key="quality_year").select(2019).run()
+    assert metrics(at)["病例总数"] == "1"
+
+
+# --- no data, hospital-user mode, connections ---------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [None, *PAGE_FILES])
+def test_missing_warehouse_shows_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str | None
+) -> None:
+    monkeypatch.setenv(data.ENV_DB, str(tmp_path / "absent.duckdb"))
+    at = run_app(page)
+    assert "尚无模拟结果" in infos(at)
+
+
+def test_warehouse_without_results_shows_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    monkeypatch.setenv(data.ENV_DB, str(path))
+    for page in (None, f"{PAGES}/hospital.py"):
+        assert "尚无模拟结果" in infos(run_app(page))
+
+
+def test_hospital_user_sees_only_own_hospital(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H002")
+    at = run_app()
+    assert list(at.dataframe[0].value["医院名称"]) == ["阳泉市矿区人民医院"]
+    assert metrics(at)["DIP 支付合计"] == "1.31 万元"  # own hospital only: 131.4 points × 100
+
+    at = run_app(f"{PAGES}/compare.py")
+    assert list(at.dataframe[1].value["医院名称"]) == ["阳泉市矿区人民医院"]
+
+    at = run_app(f"{PAGES}/hospital.py")
+    assert at.selectbox(key="hospital_id").options == ["阳泉市矿区人民医院（二级，H002）"]
+
+    at = run_app(f"{PAGES}/quality.py")
+    assert list(at.dataframe[1].value["医院名称"]) == ["阳泉市矿区人民医院"]
+    assert metrics(at)["病例总数"] == "3"
+
+    # the data layer itself refuses other hospitals, whatever the page asks for
+    assert data.hospital_outlier_cases("baseline", "H001").empty
+    assert data.hospital_groups("baseline", "H001").empty
+
+
+def test_hospital_id_is_a_parameter_not_sql(warehouse: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H001' OR '1'='1")
+    assert data.hospitals().empty
+    assert data.hospital_settlement("baseline").empty
+    at = run_app(f"{PAGES}/hospital.py")
+    assert "未找到医院" in infos(at)
+
+
+def test_reads_leave_no_connection_open(warehouse: Path) -> None:
+    assert list(data.point_values()["scenario"]) == ["baseline", "growth_8pct"]
+    run_app(f"{PAGES}/hospital.py")
+    # a writer can take the file right after a read, then its results show up
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            "INSERT INTO point_values VALUES ('zz_new', 2020, 1, 0.8, 1, 1, 1)",
+        )
+    finally:
+        con.close()
+    stat = warehouse.stat()
+    os.utime(warehouse, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert list(data.point_values()["scenario"]) == ["baseline", "growth_8pct", "zz_new"]
+
+
+def test_warehouse_being_written_shows_message(warehouse: Path) -> None:
+    writer = duckdb.connect(str(warehouse))  # as a running `dip-sim simulate` would
+    try:
+        at = run_app()
+    finally:
+        writer.close()
+    assert "暂时无法读取数据仓库" in infos(at)
+
+
+def test_warehouse_locked_by_another_process(warehouse: Path) -> None:
+    code = (
+        "import sys, duckdb\n"
+        f"con = duckdb.connect({str(warehouse)!r})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        with pytest.raises(data.DataUnavailable) as info:
+            data.point_values()
+        assert info.value.message == data.LOCKED_MESSAGE
+    finally:
+        writer.communicate("", timeout=30)
+    assert not data.point_values().empty  # readable again once the writer is gone
+
+
+def test_format_helpers() -> None:
+    assert fmt.fmt_yuan(123456789) == "12,345.68 万元"
+    assert fmt.fmt_yuan(980) == "980.00 元"
+    assert fmt.fmt_yuan(None) == "—"
+    assert fmt.fmt_signed_yuan(-20000) == "-2.00 万元"
+    assert fmt.fmt_pct(0.0512, signed=True) == "+5.12%"
+    assert fmt.fmt_delta_pct(float("nan")) is None
+    assert fmt.label(fmt.OUTLIER_LABELS, "extreme") == "极端异常"
+    assert fmt.level_label(3.0) == "三级"
+    assert fmt.label(fmt.PROC_CLASS_LABELS, "surgery") == "相关手术"
