@@ -1,0 +1,212 @@
+"""Ingest and quality: bad input named by file, row and field; nothing lost; repeatable."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from dip_sim.cli import main as cli_main
+from dip_sim.ingest import load as load_module
+from dip_sim.schema import CASE_COLUMNS, SETTLEMENT_COLUMNS
+from pipelines.ingest import run_ingest
+from tests.inputs import case_row, settlement_row, write_csv, write_inputs
+
+QUIET = lambda message: None  # noqa: E731
+
+
+def _good(n: int = 3, year: int = 2019):
+    cases = [case_row(f"g{i}", "H1", f"{year}-03-0{i + 1}", "K35.300", ("47.0901",))
+             for i in range(n)]
+    settlements = [settlement_row(f"g{i}", f"{year}-03-0{i + 1}", 1000, 800) for i in range(n)]
+    return cases, settlements
+
+
+def _status(db):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r[0]: r[1:] for r in con.execute(
+            "SELECT case_id, status, severity, reason FROM case_status").fetchall()}
+    finally:
+        con.close()
+
+
+def _query(db, sql, params=()):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_reingest_adds_nothing(tmp_path):
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", cases, settlements)
+    db = tmp_path / "w.duckdb"
+    run_ingest(src, db, progress=QUIET)
+    counts = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM settlements),"
+                        " (SELECT count(*) FROM hospitals), (SELECT count(*) FROM case_status)")
+    again = run_ingest(src, db, progress=QUIET)
+    assert {f["status"] for f in again.files} == {"unchanged"}
+    forced = run_ingest(src, db, force=True, progress=QUIET)
+    # 3 hospitals, 3 cases and 3 settlements read again, none new
+    assert forced.total("rows_loaded") == 0 and forced.total("rows_duplicate") == 9
+    assert _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM settlements),"
+                      " (SELECT count(*) FROM hospitals), (SELECT count(*) FROM case_status)") \
+        == counts == [(3, 3, 3, 3)]
+
+
+def test_missing_column_refuses_the_file_and_loads_the_rest(tmp_path, capsys):
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", cases, settlements)
+    columns = [c.name for c in CASE_COLUMNS if c.name != "main_dx"]
+    write_csv(src / "cases_extra.csv", columns, [case_row("x1", "H1", "2019-04-01", "K35.300")])
+    db = tmp_path / "w.duckdb"
+    code = cli_main(["ingest", str(src), "--db", str(db)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cases_extra.csv" in err and "main_dx" in err
+    assert _query(db, "SELECT count(*) FROM cases") == [(3,)]
+    refused = _query(db, "SELECT file_path, reason, outcome FROM load_errors")
+    assert refused[0][0] == "cases_extra.csv" and "main_dx" in refused[0][1]
+    assert refused[0][2] == "file_refused"
+
+
+def test_non_numeric_cost_named_by_file_row_field(tmp_path):
+    cases, settlements = _good()
+    settlements[1]["total_cost_yuan"] = "abc"
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    errors = _query(db, "SELECT file_path, row_number, field, value, outcome FROM load_errors")
+    assert errors == [("settlements.csv", 3, "total_cost_yuan", "abc", "value_cleared")]
+    status, severity, reason = _status(db)["g1"]
+    assert (status, severity) == ("cost_not_positive", "critical")
+    assert "settlements.csv 第 3 行" in reason and "total_cost_yuan" in reason and "abc" in reason
+    assert _status(db)["g0"][0] == "ok"  # the good rows load
+
+
+def test_unparseable_date_named_by_file_row_field(tmp_path):
+    cases, settlements = _good()
+    cases[2]["admit_date"] = "2019-13-45"
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    status, severity, reason = _status(db)["g2"]
+    assert (status, severity) == ("dates_invalid", "critical")
+    assert "cases.csv 第 4 行" in reason and "admit_date" in reason and "2019-13-45" in reason
+
+
+def test_discharge_before_admission_is_critical(tmp_path):
+    cases, settlements = _good()
+    cases[0]["admit_date"] = "2019-04-01"
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    assert _status(db)["g0"][:2] == ("discharge_before_admit", "critical")
+
+
+def test_duplicate_case_with_different_content(tmp_path):
+    cases, settlements = _good()
+    same = dict(cases[0])
+    changed = dict(cases[1], main_dx="J18.000")
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", [*cases, same, changed], settlements), db,
+               progress=QUIET)
+    status = _status(db)
+    assert status["g0"][0] == "ok"  # the same content twice is one case
+    assert status["g1"][:2] == ("duplicate_case", "critical")
+    assert "cases.csv 第 3 行" in status["g1"][2] and "cases.csv 第 6 行" in status["g1"][2]
+    assert len(status) == 3
+
+
+def test_orphans_are_kept_with_a_status(tmp_path):
+    cases, settlements = _good()
+    cases.append(case_row("nos", "H1", "2019-05-01", "K35.300"))
+    settlements.append(settlement_row("nocase", "2019-05-02", 500, 400))
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    status = _status(db)
+    assert status["nos"][:2] == ("no_settlement", "critical")
+    assert status["nocase"][:2] == ("no_case_record", "critical")
+    assert "settlements.csv 第 5 行" in status["nocase"][2]
+
+
+def test_codes_standardised_and_mapped(tmp_path):
+    cases, settlements = _good()
+    cases[0].update(main_dx=" k35.800X001 ", main_proc="47.0901 ", other_procs="bad.99;88.7600")
+    cases[1].update(main_dx="A01.000x002", other_dx="j18.000;;Q99.999x999")
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    rows = {r[0]: r[1:] for r in _query(
+        db, "SELECT case_id, main_dx, other_dx, main_proc, other_procs FROM cases")}
+    assert rows["g0"] == ("K35.800x001", None, "47.0901", "bad.99;88.7600")
+    assert rows["g1"][:2] == ("A01.003", "J18.000;Q99.999x999")  # ZD_MAP: A01.000x002 → A01.003
+    status = _status(db)
+    assert status["g0"][:2] == ("proc_invalid", "warning")  # the case is still grouped
+    assert "bad.99" in status["g0"][2]
+    assert status["g1"][:2] == ("other_dx_invalid", "warning")
+    keys = dict(_query(db, "SELECT case_id, proc_key_all FROM case_features"))
+    assert keys["g0"] == "47.0901+88.7600"  # the invalid code is left out of the key
+
+
+def test_warnings_are_recorded(tmp_path):
+    cases, settlements = _good(5)
+    cases[0]["los_days"] = 9  # dates say 3
+    cases[1].update(main_dx="O80.000", sex=1)  # delivery coded for a man
+    cases[2].update(main_dx="P07.300", age_years=30)  # perinatal diagnosis at 30
+    settlements[3]["drug_yuan"] = 50  # parts now sum to 1050 against 1000
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    status = _status(db)
+    assert status["g0"][:2] == ("los_mismatch", "warning")
+    assert status["g1"][:2] == ("dx_sex_conflict", "warning")
+    assert status["g2"][:2] == ("dx_age_conflict", "warning")
+    assert status["g3"][:2] == ("cost_breakdown_mismatch", "warning")
+    assert status["g4"][0] == "ok"
+
+
+def test_patient_id_is_pseudonymised(tmp_path, monkeypatch):
+    cases, settlements = _good()
+    cases[1]["patient_id"] = cases[0]["patient_id"]
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    ids = dict(_query(db, "SELECT case_id, patient_id FROM cases"))
+    assert ids["g0"] == ids["g1"] != ids["g2"]
+    assert all("P-" not in v and len(v) == 32 for v in ids.values())
+    monkeypatch.setenv("DIP_SIM_PSEUDONYM_KEY", "another key")
+    db2 = tmp_path / "w2.duckdb"
+    run_ingest(tmp_path / "in", db2, progress=QUIET)
+    assert dict(_query(db2, "SELECT case_id, patient_id FROM cases"))["g0"] != ids["g0"]
+
+
+def test_parquet_input(tmp_path):
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", cases, settlements)
+    pl.read_csv(src / "settlements.csv", infer_schema=False).write_parquet(
+        src / "settlements_2019.parquet")
+    (src / "settlements.csv").unlink()
+    db = tmp_path / "w.duckdb"
+    run_ingest(src, db, progress=QUIET)
+    assert {s[0] for s in _status(db).values()} == {"ok"}
+    assert len(SETTLEMENT_COLUMNS) == len(_query(db, "DESCRIBE settlements")) - 4
+
+
+def test_failed_batch_leaves_the_warehouse_as_before(tmp_path, monkeypatch):
+    cases, settlements = _good()
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "a", cases, settlements), db, progress=QUIET)
+    before = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM load_batches),"
+                        " (SELECT count(*) FROM load_errors)")
+    more_cases, more_settlements = _good(3, year=2018)
+    for c in more_cases:
+        c["case_id"] = "n" + c["case_id"]
+    for s in more_settlements:
+        s["case_id"] = "n" + s["case_id"]
+
+    def crash(con):
+        raise RuntimeError("simulated crash mid-batch")
+
+    monkeypatch.setattr(load_module, "_prepare_settlements", crash)
+    with pytest.raises(RuntimeError, match="mid-batch"):
+        run_ingest(write_inputs(tmp_path / "b", more_cases, more_settlements), db, progress=QUIET)
+    after = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM load_batches),"
+                       " (SELECT count(*) FROM load_errors)")
+    assert after == before
