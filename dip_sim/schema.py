@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS cases (
     {_columns_ddl(CASE_COLUMNS)},
     year INTEGER,
     invalid_codes VARCHAR,
-    row_hash VARCHAR,
+    row_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,
     batch_id VARCHAR
@@ -147,7 +147,7 @@ CREATE TABLE IF NOT EXISTS cases (
     "settlements": f"""
 CREATE TABLE IF NOT EXISTS settlements (
     {_columns_ddl(SETTLEMENT_COLUMNS)},
-    row_hash VARCHAR,
+    row_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,
     batch_id VARCHAR

@@ -24,8 +24,7 @@ import duckdb
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.files import KINDS, find_input_files
 from dip_sim.ingest.pseudonym import pseudonym_sql
-from dip_sim.ingest.readers import create_staging, file_sha256, stage_file, staging_table
-from dip_sim.ingest.typing import record_parse_errors, typed_select
+from dip_sim.ingest.readers import create_staging, file_sha256, stage_file
 from dip_sim.reference import load_reference
 from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
 
@@ -54,111 +53,104 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _row_hash(columns: list[str]) -> str:
-    # content identity of a row: every contract column, NULL distinguished from ''
-    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in columns)
-    return f"md5(concat_ws(chr(31), {parts}))"
+    # a fast fingerprint of a row's content, used to drop exact repeats within a batch;
+    # rows already in the warehouse are compared column by column (see _insert_new)
+    return f"hash({', '.join(columns)})"
+
+
+def _same_content(columns: list[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in columns)
 
 
 def _prepare_cases(con: duckdb.DuckDBPyConnection) -> None:
-    """Typed, code-standardised, pseudonymised case rows in temp table ``new_cases``."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE typed_cases AS
-        SELECT row_number() OVER () AS rid, * FROM ({typed_select("cases", "stg_cases")});
+    """Code-standardised, pseudonymised case rows of the batch in temp table ``new_cases``.
 
-        CREATE OR REPLACE TEMP TABLE case_codes AS
+    Each code is looked up case-insensitively in ``ref_*_lookup`` (which applies
+    ZD_MAP/SS_MAP) and stored in its canonical form; a code not found is kept as given and
+    listed in ``invalid_codes`` (``role:code``) for the quality stage.
+    """
+    columns = [c.name for c in INPUT_TABLES["cases"]]
+    plain = [c for c in columns if c not in ("patient_id", "main_dx", "other_dx", "main_proc",
+                                             "other_procs")]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE new_cases AS
         WITH lists AS (
-            SELECT rid, 'main_dx' AS role, [main_dx] AS codes FROM typed_cases
-            WHERE main_dx IS NOT NULL
-            UNION ALL SELECT rid, 'other_dx', string_split(other_dx, ';') FROM typed_cases
-            WHERE other_dx IS NOT NULL
-            UNION ALL SELECT rid, 'main_proc', [main_proc] FROM typed_cases
-            WHERE main_proc IS NOT NULL
-            UNION ALL SELECT rid, 'other_procs', string_split(other_procs, ';') FROM typed_cases
-            WHERE other_procs IS NOT NULL
+            SELECT rowid AS rid, 'other_dx' AS role, string_split(other_dx, ';') AS codes
+            FROM stg_cases WHERE other_dx IS NOT NULL
+            UNION ALL
+            SELECT rowid, 'other_procs', string_split(other_procs, ';')
+            FROM stg_cases WHERE other_procs IS NOT NULL
         ), long AS (
             SELECT rid, role, trim(unnest(codes)) AS given, generate_subscripts(codes, 1) AS seq
             FROM lists
+        ), mapped AS (
+            SELECT l.*, d.code FROM long l LEFT JOIN ref_dx_lookup d ON d.code_key = lower(l.given)
+            WHERE l.role = 'other_dx' AND l.given <> ''
+            UNION ALL
+            SELECT l.*, p.code FROM long l LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
+            WHERE l.role = 'other_procs' AND l.given <> ''
+        ), wide AS (
+            SELECT rid,
+                   string_agg(coalesce(code, given), ';' ORDER BY seq)
+                       FILTER (WHERE role = 'other_dx') AS other_dx,
+                   string_agg(coalesce(code, given), ';' ORDER BY seq)
+                       FILTER (WHERE role = 'other_procs') AS other_procs,
+                   string_agg(role || ':' || given, ';' ORDER BY role, seq)
+                       FILTER (WHERE code IS NULL) AS invalid_codes
+            FROM mapped GROUP BY rid
+        ), standardised AS (
+            SELECT {', '.join(f's.{c}' for c in plain)},
+                   {pseudonym_sql('s.patient_id')} AS patient_id,
+                   coalesce(md.code, s.main_dx) AS main_dx,
+                   w.other_dx,
+                   coalesce(mp.code, s.main_proc) AS main_proc,
+                   w.other_procs,
+                   CAST(year(s.discharge_date) AS INTEGER) AS year,
+                   NULLIF(concat_ws(';',
+                       CASE WHEN md.code IS NULL THEN 'main_dx:' || s.main_dx END,
+                       CASE WHEN mp.code IS NULL THEN 'main_proc:' || s.main_proc END,
+                       w.invalid_codes), '') AS invalid_codes,
+                   s.source_file, s.source_row
+            FROM stg_cases s
+            LEFT JOIN ref_dx_lookup md ON md.code_key = lower(s.main_dx)
+            LEFT JOIN ref_proc_lookup mp ON mp.code_key = lower(s.main_proc)
+            LEFT JOIN wide w ON w.rid = s.rowid
         )
-        SELECT l.rid, l.role, l.seq, l.given, d.code
-        FROM long l LEFT JOIN ref_dx_lookup d ON d.code_key = lower(l.given)
-        WHERE l.role IN ('main_dx', 'other_dx') AND l.given <> ''
-        UNION ALL
-        SELECT l.rid, l.role, l.seq, l.given, p.code
-        FROM long l LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
-        WHERE l.role IN ('main_proc', 'other_procs') AND l.given <> '';
-
-        CREATE OR REPLACE TEMP TABLE case_codes_wide AS
-        SELECT rid,
-               max(coalesce(code, given)) FILTER (WHERE role = 'main_dx') AS main_dx,
-               string_agg(coalesce(code, given), ';' ORDER BY seq)
-                   FILTER (WHERE role = 'other_dx') AS other_dx,
-               max(coalesce(code, given)) FILTER (WHERE role = 'main_proc') AS main_proc,
-               string_agg(coalesce(code, given), ';' ORDER BY seq)
-                   FILTER (WHERE role = 'other_procs') AS other_procs,
-               string_agg(role || ':' || given, ';' ORDER BY role, seq)
-                   FILTER (WHERE code IS NULL) AS invalid_codes
-        FROM case_codes GROUP BY rid;
-    """)
-    columns = [c.name for c in INPUT_TABLES["cases"]]
-    code_cols = {"main_dx", "other_dx", "main_proc", "other_procs"}
-    select = []
-    for name in columns:
-        if name in code_cols:
-            select.append(f"w.{name} AS {name}")
-        elif name == "patient_id":
-            select.append(f"{pseudonym_sql('t.patient_id')} AS patient_id")
-        else:
-            select.append(f"t.{name}")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE prepared_cases AS
-        SELECT {', '.join(select)},
-               CAST(year(t.discharge_date) AS INTEGER) AS year,
-               w.invalid_codes, t.source_file, t.source_row
-        FROM typed_cases t LEFT JOIN case_codes_wide w USING (rid);
-        DROP TABLE typed_cases; DROP TABLE case_codes; DROP TABLE case_codes_wide;
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE new_cases AS
-        SELECT *, {_row_hash(columns)} AS row_hash FROM prepared_cases;
-        DROP TABLE prepared_cases;
+        SELECT *, {_row_hash(columns)} AS row_hash FROM standardised;
     """)
 
 
 def _prepare_settlements(con: duckdb.DuckDBPyConnection) -> None:
-    """Typed settlement rows in temp table ``new_settlements``."""
+    """Typed settlement rows of the batch in temp table ``new_settlements``."""
     columns = [c.name for c in INPUT_TABLES["settlements"]]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE new_settlements AS
-        SELECT *, {_row_hash(columns)} AS row_hash
-        FROM ({typed_select("settlements", "stg_settlements")});
+        SELECT *, {_row_hash(columns)} AS row_hash FROM stg_settlements;
     """)
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Insert rows of ``new_<kind>`` whose (key, content) is not yet in the table.
+    """Insert the rows of ``new_<kind>`` whose content is not yet in the table.
 
-    Marks each staged row ``is_new`` so per-file counts can be reported.
+    A row is new when no row of the table has the same key and the same value in every
+    contract column, and it is the first row of that content in the batch.
     """
-    key = "case_id"
+    columns = [c.name for c in INPUT_TABLES[kind]]
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE marked_{kind} AS
-        SELECT n.*,
-               (row_number() OVER (PARTITION BY n.{key}, n.row_hash
-                                   ORDER BY n.source_file, n.source_row) = 1
-                AND NOT EXISTS (SELECT 1 FROM {kind} c
-                                WHERE c.{key} = n.{key} AND c.row_hash = n.row_hash)) AS is_new
-        FROM new_{kind} n;
         INSERT INTO {kind} BY NAME
-        SELECT * EXCLUDE (is_new), getvariable('batch_id') AS batch_id
-        FROM marked_{kind} WHERE is_new;
+        SELECT n.*, getvariable('batch_id') AS batch_id
+        FROM new_{kind} n
+        ANTI JOIN {kind} c ON c.case_id = n.case_id AND {_same_content(columns, "c", "n")}
+        QUALIFY row_number() OVER (PARTITION BY n.case_id, n.row_hash
+                                   ORDER BY n.source_file, n.source_row) = 1
     """)
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
     """Upsert hospitals: the last row of the batch for a hospital_id replaces earlier ones."""
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE new_hospitals AS
-        SELECT * FROM ({typed_select("hospitals", "stg_hospitals")})
+        SELECT * FROM stg_hospitals
         QUALIFY row_number() OVER (PARTITION BY hospital_id
                                    ORDER BY source_file DESC, source_row DESC) = 1;
         INSERT INTO load_errors
@@ -180,19 +172,24 @@ def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _file_counts(con: duckdb.DuckDBPyConnection, kind: str, batch_id: str) -> dict[str, tuple]:
-    """Per source file: rows loaded, rows already present, rows rejected in this batch."""
-    rows = con.execute(f"""
-        WITH m AS (SELECT source_file, count(*) FILTER (WHERE is_new) AS loaded,
-                          count(*) FILTER (WHERE NOT is_new) AS dup
-                   FROM marked_{kind} GROUP BY source_file),
-             r AS (SELECT file_path AS source_file, count(DISTINCT row_number) AS rejected
-                   FROM load_errors WHERE batch_id = ? AND outcome = 'row_rejected'
-                   GROUP BY file_path)
-        SELECT coalesce(m.source_file, r.source_file), coalesce(loaded, 0), coalesce(dup, 0),
-               coalesce(rejected, 0)
-        FROM m FULL JOIN r USING (source_file)""", [batch_id]).fetchall()
-    return {r[0]: r[1:] for r in rows}
+def _loaded_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
+    """Rows this batch inserted, per source file (hospitals, cases, settlements)."""
+    rows = con.execute("""
+        SELECT source_file, count(*) FROM cases WHERE batch_id = ? GROUP BY source_file
+        UNION ALL
+        SELECT source_file, count(*) FROM settlements WHERE batch_id = ? GROUP BY source_file
+        UNION ALL
+        SELECT source_file, count(*) FILTER (WHERE is_new) FROM marked_hospitals
+        GROUP BY source_file""", [batch_id, batch_id]).fetchall()
+    return dict(rows)
+
+
+def _rejected_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
+    """Rows of each file this batch refused to load (no key, invalid hospital level)."""
+    return dict(con.execute("""
+        SELECT file_path, count(DISTINCT row_number) FROM load_errors
+        WHERE batch_id = ? AND outcome = 'row_rejected' GROUP BY file_path""",
+        [batch_id]).fetchall())
 
 
 def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_key: str,
@@ -241,8 +238,6 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             staged[label] = info
             summary.files.append(info)
 
-        for kind in KINDS:
-            record_parse_errors(con, kind, staging_table(kind), batch_id)
         progress("  类型转换、编码标准化、假名化 …")
         _load_hospitals(con)
         _prepare_cases(con)
@@ -250,12 +245,13 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
         _prepare_settlements(con)
         _insert_new(con, "settlements")
 
-        counts = {}
-        for kind in KINDS:
-            counts.update(_file_counts(con, kind, batch_id))
+        loaded, rejected = _loaded_counts(con, batch_id), _rejected_counts(con, batch_id)
         for label, info in staged.items():
-            if info["status"] == "loaded" and label in counts:
-                info["rows_loaded"], info["rows_duplicate"], info["rows_rejected"] = counts[label]
+            if info["status"] == "loaded":
+                info["rows_loaded"] = loaded.get(label, 0)
+                info["rows_rejected"] = rejected.get(label, 0)
+                info["rows_duplicate"] = (info["rows_read"] - info["rows_loaded"]
+                                          - info["rows_rejected"])
             con.execute("INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [batch_id, now, label, info["file_kind"], info["file_size_bytes"],
                          info["file_sha256"], info["rows_read"], info["rows_loaded"],

@@ -1,8 +1,9 @@
-"""Reading one input file into a text staging table, with its file name and row numbers.
+"""Reading one input file into the typed staging table of its kind, with file and row.
 
-Every value is staged as text so that nothing is lost before typing: the typing step in SQL
-can then say which row and field did not parse. CSV is read with polars (keeps the file's row
-order, so row numbers are line numbers); Parquet with DuckDB (``file_row_number``).
+CSV is read with polars as text (keeping the file's row order, so row numbers are line
+numbers) and typed in SQL, every value that does not parse recorded with its row and field.
+Parquet is read by DuckDB (``file_row_number``); its typed columns are cast directly, its
+text columns parsed like CSV.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import duckdb
 import polars as pl
 
 from dip_sim.ingest.errors import IngestError
+from dip_sim.ingest.typing import record_parse_errors, stage_insert_sql
 from dip_sim.schema import INPUT_TABLES
 
 
@@ -36,8 +38,8 @@ def staging_table(kind: str) -> str:
 
 
 def create_staging(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """(Re)create the text staging table of ``kind``: every contract column as VARCHAR."""
-    cols = ", ".join(f"{c.name} VARCHAR" for c in INPUT_TABLES[kind])
+    """(Re)create the typed staging table of ``kind`` with source file and row."""
+    cols = ", ".join(f"{c.name} {c.sql_type}" for c in INPUT_TABLES[kind])
     con.execute(f"CREATE OR REPLACE TEMP TABLE {staging_table(kind)} "
                 f"({cols}, source_file VARCHAR, source_row BIGINT)")
 
@@ -52,47 +54,46 @@ def _check_header(path: Path, kind: str, header: list[str]) -> list[str]:
     return [c.name for c in INPUT_TABLES[kind] if c.name in present]
 
 
+def _sql_path(path: Path) -> str:
+    return path.as_posix().replace("'", "''")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
+           sources: dict[str, tuple[str, bool]], label: str) -> int:
+    record_parse_errors(con, kind, relation, sources, label)
+    con.execute(stage_insert_sql(kind, staging_table(kind), relation, sources), [label])
+    return con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+
+
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str) -> int:
-    """Append ``path`` to the staging table of ``kind``; return the number of rows read.
+    """Type ``path`` into the staging table of ``kind``; return the number of rows read.
 
     ``label`` is how the file is named in the tables (its path relative to the input
     directory). Raises :class:`IngestError` for an unreadable file or a missing column.
     """
-    target = staging_table(kind)
     if path.suffix.lower() == ".parquet":
-        source = f"read_parquet('{_sql_path(path)}', file_row_number = true)"
+        relation = (f"(SELECT *, file_row_number + 1 AS source_row "
+                    f"FROM read_parquet('{_sql_path(path)}', file_row_number = true))")
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{_sql_path(path)}')"
+                                    ).fetchall()
         except duckdb.Error as exc:
             raise IngestError(f"{path.name}: 无法读取 Parquet 文件: {exc}") from None
-        original = {_clean_header(r[0]): r[0] for r in described if r[0] != "file_row_number"}
+        original = {_clean_header(name): (name, kind_) for name, kind_, *_ in described}
         columns = _check_header(path, kind, list(original))
-        select = ", ".join(f'CAST("{original[c]}" AS VARCHAR)' for c in columns)
-        con.execute(
-            f"INSERT INTO {target} ({', '.join(columns)}, source_file, source_row) "
-            f"SELECT {select}, ?, file_row_number + 1 FROM {source}", [label])
-        return con.execute(f"SELECT count(*) FROM {target} WHERE source_file = ?",
-                           [label]).fetchall()[0][0]
+        sources = {c: (f'"{original[c][0]}"', original[c][1] == "VARCHAR") for c in columns}
+        return _stage(con, kind, relation, sources, label)
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8",
-                            truncate_ragged_lines=False)
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, UnicodeDecodeError, pl.exceptions.NoDataError) as exc:
         raise IngestError(f"{path.name}: 无法按 UTF-8 CSV 读取: {str(exc).splitlines()[0]}") \
             from None
     frame = frame.rename({c: _clean_header(c) for c in frame.columns})
     columns = _check_header(path, kind, frame.columns)
-    # row_number is the line in the file: the header is line 1, the first data row line 2
+    # source_row is the line in the file: the header is line 1, the first data row line 2
     frame = frame.select(columns).with_row_index("source_row", offset=2)
-    arrow = frame.to_arrow()
-    con.register("staged_arrow", arrow)
+    con.register("staged_arrow", frame.to_arrow())
     try:
-        con.execute(
-            f"INSERT INTO {target} ({', '.join(columns)}, source_file, source_row) "
-            f"SELECT {', '.join(columns)}, ?, source_row FROM staged_arrow", [label])
+        return _stage(con, kind, "staged_arrow", {c: (c, True) for c in columns}, label)
     finally:
         con.unregister("staged_arrow")
-    return frame.height
-
-
-def _sql_path(path: Path) -> str:
-    return path.as_posix().replace("'", "''")

@@ -1,9 +1,11 @@
-"""Typing staged text in SQL, and recording every value that does not parse.
+"""Typing input columns in SQL, and recording every value that does not parse.
 
-A value that does not parse is set empty and listed in ``load_errors`` with file, row, field,
-value and reason (outcome ``value_cleared``): the row is kept, and the quality stage decides
-what the empty value means for the case. A row without its key (``case_id``, ``hospital_id``)
-cannot be attached to anything: it is listed with outcome ``row_rejected`` and not loaded.
+A text value that does not parse is set empty and listed in ``load_errors`` with file, row,
+field, value and reason (outcome ``value_cleared``): the row is kept, and the quality stage
+decides what the empty value means for the case. A row without its key (``case_id``,
+``hospital_id``) cannot be attached to anything: it is listed with outcome ``row_rejected``
+and not loaded. Columns that arrive already typed (Parquet numbers and dates) are cast
+directly, without a detour through text.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ _REASONS = {
 }
 
 
-def text_expr(column: str) -> str:
-    """The staged value trimmed, with an empty string read as missing."""
-    return f"NULLIF(trim({column}), '')"
+def _column(kind: str, name: str) -> InputColumn:
+    return next(c for c in INPUT_TABLES[kind] if c.name == name)
 
 
-def typed_expr(col: InputColumn) -> str:
-    """SQL parsing the staged text of ``col`` to its type; NULL when it does not parse."""
-    raw = text_expr(col.name)
+def text_expr(source: str) -> str:
+    """A text value trimmed, with an empty string read as missing."""
+    return f"NULLIF(trim({source}), '')"
+
+
+def parse_text_expr(col: InputColumn, source: str) -> str:
+    """SQL parsing the text ``source`` to the type of ``col``; NULL when it does not parse."""
+    raw = text_expr(source)
     if col.sql_type == "INTEGER":
         # accept "3" and "3.0", refuse "3.5" (TRY_CAST alone would round it)
         num = f"TRY_CAST({raw} AS DOUBLE)"
@@ -40,30 +46,67 @@ def typed_expr(col: InputColumn) -> str:
     return raw
 
 
-def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, staging: str,
-                        batch_id: str) -> None:
-    """Insert a ``load_errors`` row for each value of ``staging`` that does not parse."""
+def typed_expr(col: InputColumn, source: str, source_is_text: bool) -> str:
+    """SQL giving ``col`` typed from ``source`` (text, or an already typed column)."""
+    if source_is_text:
+        return parse_text_expr(col, source)
+    if col.sql_type == "VARCHAR":
+        return text_expr(f"CAST({source} AS VARCHAR)")
+    if col.sql_type == "INTEGER":
+        num = f"TRY_CAST({source} AS DOUBLE)"
+        return f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({source} AS INTEGER) END"
+    if col.sql_type == "DOUBLE":
+        return f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) THEN TRY_CAST({source} AS DOUBLE) END"
+    return f"TRY_CAST({source} AS {col.sql_type})"
+
+
+def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, bool]]) -> str:
+    """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
+
+    ``sources`` maps each contract column present to (its source expression, is it text).
+    ``relation`` must have a ``source_row`` column.
+    """
     parts = []
     for col in INPUT_TABLES[kind]:
-        if col.sql_type == "VARCHAR":
+        if col.name not in sources or col.sql_type == "VARCHAR":
             continue
+        src, is_text = sources[col.name]
+        value = text_expr(src if is_text else f"CAST({src} AS VARCHAR)")
         parts.append(
-            f"SELECT source_file, source_row, '{col.name}' AS field, {text_expr(col.name)} AS value,"
-            f" '{_REASONS[col.sql_type]}' AS reason FROM {staging}"
-            f" WHERE {text_expr(col.name)} IS NOT NULL AND ({typed_expr(col)}) IS NULL")
+            f"SELECT source_row, '{col.name}' AS field, {value} AS value,"
+            f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome FROM {relation}"
+            f" WHERE {value} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL")
     key = INPUT_KEYS[kind]
+    key_src, key_text = sources[key]
+    key_value = typed_expr(_column(kind, key), key_src, key_text)
     parts.append(
-        f"SELECT source_file, source_row, '{key}', NULL, '缺少主键 {key}，整行未载入' FROM {staging}"
-        f" WHERE {text_expr(key)} IS NULL")
+        f"SELECT source_row, '{key}', NULL, '缺少主键 {key}，整行未载入', 'row_rejected'"
+        f" FROM {relation} WHERE {key_value} IS NULL")
+    return " UNION ALL ".join(parts)
+
+
+def stage_insert_sql(kind: str, target: str, relation: str,
+                     sources: dict[str, tuple[str, bool]]) -> str:
+    """INSERT into the typed staging table ``target`` from ``relation``, keyless rows left out.
+
+    Parameter ``?`` is the file's label; ``relation`` must have a ``source_row`` column.
+    """
+    names, exprs = [], []
+    for col in INPUT_TABLES[kind]:
+        if col.name in sources:
+            names.append(col.name)
+            exprs.append(typed_expr(col, *sources[col.name]))
+    key = INPUT_KEYS[kind]
+    key_expr = typed_expr(_column(kind, key), *sources[key])
+    return (f"INSERT INTO {target} ({', '.join(names)}, source_file, source_row) "
+            f"SELECT {', '.join(exprs)}, ?, source_row FROM {relation} "
+            f"WHERE {key_expr} IS NOT NULL")
+
+
+def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
+                        sources: dict[str, tuple[str, bool]], label: str) -> None:
+    """Insert the ``load_errors`` rows of one file (batch id from variable ``batch_id``)."""
     con.execute(f"""
         INSERT INTO load_errors
-        SELECT ?, source_file, source_row, field, value, reason,
-               CASE WHEN reason LIKE '缺少主键%' THEN 'row_rejected' ELSE 'value_cleared' END
-        FROM ({' UNION ALL '.join(parts)})""", [batch_id])
-
-
-def typed_select(kind: str, staging: str) -> str:
-    """SELECT over ``staging`` giving every contract column typed, keyless rows left out."""
-    cols = ",\n       ".join(f"{typed_expr(c)} AS {c.name}" for c in INPUT_TABLES[kind])
-    return (f"SELECT {cols},\n       source_file, source_row\n"
-            f"FROM {staging}\nWHERE {text_expr(INPUT_KEYS[kind])} IS NOT NULL")
+        SELECT getvariable('batch_id'), ?, source_row, field, value, reason, outcome
+        FROM ({parse_errors_sql(kind, relation, sources)})""", [label])

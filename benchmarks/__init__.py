@@ -1,0 +1,1 @@
+"""Scale runs behind `make bench`."""

@@ -1,0 +1,70 @@
+"""`make bench`: 10 million discharges (2.5M a year, 2017–2020, Parquet), ingest and simulate.
+
+Each stage runs as its own process through the ``dip-sim`` command line, so its wall time
+and peak memory (max RSS, from ``os.wait4``) are its own. The generated data are kept in
+``data/bench/input`` and reused by later runs; the warehouse is rebuilt every time.
+Targets on a 2-core machine (issue 2 §9): ingest ≤ 30 s, simulate ≤ 30 s, peak ≤ 6 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGETS = {"ingest": 30.0, "simulate": 30.0}
+PEAK_TARGET_GB = 6.0
+
+
+def run_stage(name: str, args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run ``dip-sim args`` as a child process; return (seconds, peak GB, exit code)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "dip_sim.cli", *args], env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    peak_gb = usage.ru_maxrss / (1024 * 1024)  # ru_maxrss is in KiB on Linux
+    code = os.waitstatus_to_exitcode(status)
+    print(f"[bench] {name}: {seconds:.1f} s, peak {peak_gb:.2f} GB, exit {code}", flush=True)
+    return seconds, peak_gb, code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (once), then time ingest and simulate; print the figures and the verdict."""
+    parser = argparse.ArgumentParser(description="dip-sim benchmark")
+    parser.add_argument("--dir", type=Path, default=Path("data/bench"))
+    parser.add_argument("--cases-per-year", type=int, default=2_500_000)
+    parser.add_argument("--year", type=int, default=2020)
+    args = parser.parse_args(argv)
+    source = args.dir / "input"
+    db = args.dir / "warehouse.duckdb"
+    env = dict(os.environ)
+    env.setdefault("DIP_SIM_PSEUDONYM_KEY", "bench-key")
+    marker = source / f".complete-{args.cases_per_year}"
+    if not marker.exists():
+        shutil.rmtree(source, ignore_errors=True)
+        run_stage("synth", ["synth", "--out", str(source), "--years", "2017-2020",
+                            "--cases-per-year", str(args.cases_per_year), "--format", "parquet"],
+                  env)
+        marker.touch()
+    for path in (db, Path(f"{db}.wal")):
+        path.unlink(missing_ok=True)
+    results = {
+        "ingest": run_stage("ingest", ["ingest", str(source), "--db", str(db)], env),
+        "simulate": run_stage("simulate", ["simulate", "--year", str(args.year), "--db", str(db)],
+                              env),
+    }
+    ok = True
+    print(f"\n{'stage':<10}{'seconds':>10}{'target':>10}{'peak GB':>10}")
+    for stage, (seconds, peak, code) in results.items():
+        ok &= code == 0 and seconds <= TARGETS[stage] and peak <= PEAK_TARGET_GB
+        print(f"{stage:<10}{seconds:>10.1f}{TARGETS[stage]:>10.0f}{peak:>10.2f}")
+    print("\nall targets met" if ok else "\nTARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
