@@ -72,32 +72,48 @@ def _prepare_cases(con: duckdb.DuckDBPyConnection) -> None:
     columns = [c.name for c in INPUT_TABLES["cases"]]
     plain = [c for c in columns if c not in ("patient_id", "main_dx", "other_dx", "main_proc",
                                              "other_procs")]
+    # the listed codes, one row each (materialised: filtering on an unnest in the same query
+    # makes DuckDB re-evaluate it, several times slower)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE listed_codes AS
+        SELECT rowid AS rid, 'other_dx' AS role, unnest(string_split(other_dx, ';')) AS given,
+               generate_subscripts(string_split(other_dx, ';'), 1) AS seq
+        FROM stg_cases WHERE other_dx IS NOT NULL
+        UNION ALL
+        SELECT rowid, 'other_procs', unnest(string_split(other_procs, ';')),
+               generate_subscripts(string_split(other_procs, ';'), 1)
+        FROM stg_cases WHERE other_procs IS NOT NULL
+    """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE new_cases AS
-        WITH lists AS (
-            SELECT rowid AS rid, 'other_dx' AS role, string_split(other_dx, ';') AS codes
-            FROM stg_cases WHERE other_dx IS NOT NULL
-            UNION ALL
-            SELECT rowid, 'other_procs', string_split(other_procs, ';')
-            FROM stg_cases WHERE other_procs IS NOT NULL
-        ), long AS (
-            SELECT rid, role, trim(unnest(codes)) AS given, generate_subscripts(codes, 1) AS seq
-            FROM lists
+        WITH long AS (
+            SELECT rid, role, trim(given) AS given, seq FROM listed_codes
         ), mapped AS (
             SELECT l.*, d.code FROM long l LEFT JOIN ref_dx_lookup d ON d.code_key = lower(l.given)
             WHERE l.role = 'other_dx' AND l.given <> ''
             UNION ALL
             SELECT l.*, p.code FROM long l LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
             WHERE l.role = 'other_procs' AND l.given <> ''
+        ), items AS (
+            -- unordered list() then list_sort on (seq, code): ordered aggregates are far slower
+            SELECT rid,
+                   list(struct_pack(seq := seq, code := coalesce(code, given)))
+                       FILTER (WHERE role = 'other_dx') AS dx_items,
+                   list(struct_pack(seq := seq, code := coalesce(code, given)))
+                       FILTER (WHERE role = 'other_procs') AS proc_items,
+                   list(struct_pack(role := role, seq := seq, given := given))
+                       FILTER (WHERE code IS NULL) AS bad_items
+            FROM mapped GROUP BY rid
         ), wide AS (
             SELECT rid,
-                   string_agg(coalesce(code, given), ';' ORDER BY seq)
-                       FILTER (WHERE role = 'other_dx') AS other_dx,
-                   string_agg(coalesce(code, given), ';' ORDER BY seq)
-                       FILTER (WHERE role = 'other_procs') AS other_procs,
-                   string_agg(role || ':' || given, ';' ORDER BY role, seq)
-                       FILTER (WHERE code IS NULL) AS invalid_codes
-            FROM mapped GROUP BY rid
+                   NULLIF(array_to_string(list_transform(list_sort(dx_items),
+                                                         lambda x: x.code), ';'), '') AS other_dx,
+                   NULLIF(array_to_string(list_transform(list_sort(proc_items),
+                                                         lambda x: x.code), ';'), '') AS other_procs,
+                   NULLIF(array_to_string(list_transform(list_sort(bad_items),
+                                                         lambda x: x.role || ':' || x.given), ';'),
+                          '') AS invalid_codes
+            FROM items
         ), standardised AS (
             SELECT {', '.join(f's.{c}' for c in plain)},
                    {pseudonym_sql('s.patient_id')} AS patient_id,
@@ -117,6 +133,7 @@ def _prepare_cases(con: duckdb.DuckDBPyConnection) -> None:
             LEFT JOIN wide w ON w.rid = s.rowid
         )
         SELECT *, {_row_hash(columns)} AS row_hash FROM standardised;
+        DROP TABLE listed_codes;
     """)
 
 
@@ -140,10 +157,26 @@ def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         INSERT INTO {kind} BY NAME
         SELECT n.*, getvariable('batch_id') AS batch_id
         FROM new_{kind} n
-        ANTI JOIN {kind} c ON c.case_id = n.case_id AND {_same_content(columns, "c", "n")}
+        ANTI JOIN (SELECT * FROM {kind} SEMI JOIN new_{kind} USING (case_id)) c
+               ON c.case_id = n.case_id AND {_same_content(columns, "c", "n")}
         QUALIFY row_number() OVER (PARTITION BY n.case_id, n.row_hash
                                    ORDER BY n.source_file, n.source_row) = 1
     """)
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Standardise and insert one staged file of cases or settlements, then empty staging.
+
+    Files are loaded one at a time so that memory stays bounded by the largest file; rows
+    equal to rows loaded from an earlier file of the same batch count as already present.
+    """
+    if kind == "cases":
+        _prepare_cases(con)
+    else:
+        _prepare_settlements(con)
+    _insert_new(con, kind)
+    con.execute(f"DROP TABLE new_{kind}")
+    create_staging(con, kind)
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
@@ -207,6 +240,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     ensure_warehouse(con)
     con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key])
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
+    # inserts need not keep the input order: lets DuckDB stream large loads in less memory
+    con.execute("SET preserve_insertion_order = false")
     loaded_hashes = {r[0] for r in con.execute(
         "SELECT file_sha256 FROM load_batches WHERE status = 'loaded'").fetchall()}
     now = dt.datetime.now()
@@ -227,7 +262,9 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                 started = time.perf_counter()
                 try:
                     info["rows_read"] = stage_file(con, f.path, f.kind, label)
-                    progress(f"  读取 {label}: {info['rows_read']:,} 行 "
+                    if f.kind != "hospitals":
+                        _load_staged(con, f.kind)
+                    progress(f"  载入 {label}: {info['rows_read']:,} 行 "
                              f"({time.perf_counter() - started:.1f} 秒)")
                 except IngestError as exc:
                     info.update(status="refused", message=str(exc))
@@ -238,12 +275,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             staged[label] = info
             summary.files.append(info)
 
-        progress("  类型转换、编码标准化、假名化 …")
         _load_hospitals(con)
-        _prepare_cases(con)
-        _insert_new(con, "cases")
-        _prepare_settlements(con)
-        _insert_new(con, "settlements")
 
         loaded, rejected = _loaded_counts(con, batch_id), _rejected_counts(con, batch_id)
         for label, info in staged.items():

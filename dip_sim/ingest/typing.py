@@ -72,10 +72,11 @@ def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, boo
             continue
         src, is_text = sources[col.name]
         value = text_expr(src if is_text else f"CAST({src} AS VARCHAR)")
+        present = value if is_text else src  # a typed column: no detour through text
         parts.append(
             f"SELECT source_row, '{col.name}' AS field, {value} AS value,"
             f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome FROM {relation}"
-            f" WHERE {value} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL")
+            f" WHERE {present} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL")
     key = INPUT_KEYS[kind]
     key_src, key_text = sources[key]
     key_value = typed_expr(_column(kind, key), key_src, key_text)
