@@ -7,7 +7,9 @@ The order of ``CHECKS`` is the priority: a case's status is its first critical i
 first warning, else ``ok``.
 
 The checks read: ``cases`` and ``settlements`` (one row per distinct content), ``hospitals``,
-``load_errors``, ``ref_dx``, ``ref_dx_rules``; the variable ``cost_tolerance_yuan``.
+``load_errors``, ``ref_dx``, ``ref_dx_rules``; ``dup_cases`` / ``dup_settlements`` (the keys with
+more than one row, made by :func:`dip_sim.quality.status.run_quality`); the variable
+``cost_tolerance_yuan``.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ CHECKS: tuple[Check, ...] = (
     Check("duplicate_case", "critical", "病案重复且内容不同", f"""
         SELECT c.case_id, '同一 case_id 有 ' || count(*) || ' 条内容不同的病案记录: '
                || string_agg({_AT}, '; ' ORDER BY c.source_file, c.source_row)
-        FROM cases c GROUP BY c.case_id HAVING count(*) > 1"""),
+        FROM cases c SEMI JOIN dup_cases d USING (case_id) GROUP BY c.case_id"""),
     Check("duplicate_settlement", "critical", "结算重复且内容不同", f"""
         SELECT s.case_id, '同一 case_id 有 ' || count(*) || ' 条内容不同的结算记录: '
                || string_agg({_AT_S}, '; ' ORDER BY s.source_file, s.source_row)
-        FROM settlements s GROUP BY s.case_id HAVING count(*) > 1"""),
+        FROM settlements s SEMI JOIN dup_settlements d USING (case_id) GROUP BY s.case_id"""),
     Check("main_dx_missing", "critical", "主要诊断缺失", f"""
         SELECT c.case_id, '主要诊断 main_dx 为空（' || {_AT} || '）'
         FROM cases c WHERE c.main_dx IS NULL"""),

@@ -4,7 +4,7 @@
 - ``case_status``: one row per input case (a case record, or a settlement without one), with
   ``status`` = the case's first critical issue, else its first warning, else ``ok``; and
   ``reason`` = every issue's detail, most severe first.
-- ``case_features``: one row per case record, holding what grouping needs, computed once for
+- ``case_features``: one row per case record (but conflicting duplicates), holding what grouping needs, computed once for
   every scenario: diagnosis subcategory (亚目, 5 characters) and category (类目, 3),
   the procedure keys (``all``: every valid non-conservative procedure, distinct, sorted,
   joined by ``+``; ``main_only``: the main procedure), the case's highest procedure class,
@@ -32,6 +32,13 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
     con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
     checks = " UNION ALL ".join(
         f"SELECT '{c.code}' AS code, * FROM ({c.sql}) AS q(case_id, detail)" for c in CHECKS)
+    # keys with several contents: few, so the checks and features treat them apart
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE dup_cases AS
+        SELECT case_id FROM cases GROUP BY case_id HAVING count(*) > 1;
+        CREATE OR REPLACE TEMP TABLE dup_settlements AS
+        SELECT case_id FROM settlements GROUP BY case_id HAVING count(*) > 1;
+    """)
     con.execute(f"""
         CREATE OR REPLACE TABLE issue_types AS {_issue_types_sql()};
         CREATE OR REPLACE TABLE case_issues AS
@@ -63,12 +70,12 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
     """)
     con.execute("""
         CREATE OR REPLACE TABLE case_features AS
+        -- a case whose key has two contents is critical (duplicate_case) and never grouped:
+        -- it has no features row; nor does a settlement without a case
         WITH c1 AS (
-            SELECT * FROM cases
-            QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY source_file, source_row) = 1
+            SELECT * FROM cases ANTI JOIN dup_cases USING (case_id)
         ), s1 AS (
-            SELECT * FROM settlements
-            QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY source_file, source_row) = 1
+            SELECT * FROM settlements ANTI JOIN dup_settlements USING (case_id)
         ), proc_lists AS (
             SELECT case_id, main_proc,
                    list_concat(CASE WHEN main_proc IS NULL THEN [] ELSE [main_proc] END,
