@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 
-
 # DuckDB's memory cap for batch runs; beyond it DuckDB spills to disk instead of growing
 MEMORY_LIMIT = os.environ.get("DIP_SIM_MEMORY_LIMIT", "4GB")
 

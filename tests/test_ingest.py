@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from dip_sim.cli import main as cli_main
+from dip_sim.ingest import IngestError
 from dip_sim.ingest import load as load_module
 from dip_sim.schema import CASE_COLUMNS, SETTLEMENT_COLUMNS
 from pipelines.ingest import run_ingest
@@ -172,6 +173,8 @@ def test_patient_id_is_pseudonymised(tmp_path, monkeypatch):
     assert ids["g0"] == ids["g1"] != ids["g2"]
     assert all("P-" not in v and len(v) == 32 for v in ids.values())
     monkeypatch.setenv("DIP_SIM_PSEUDONYM_KEY", "another key")
+    with pytest.raises(IngestError, match="假名化密钥"):  # the warehouse's key is kept
+        run_ingest(tmp_path / "in", db, force=True, progress=QUIET)
     db2 = tmp_path / "w2.duckdb"
     run_ingest(tmp_path / "in", db2, progress=QUIET)
     assert dict(_query(db2, "SELECT case_id, patient_id FROM cases"))["g0"] != ids["g0"]

@@ -13,6 +13,7 @@ with different content is kept as a second row: the quality stage flags the conf
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -225,6 +226,24 @@ def _rejected_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str,
         [batch_id]).fetchall())
 
 
+def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
+    """Refuse a pseudonymisation key other than the one the warehouse was loaded with.
+
+    A different key would give every patient a new pseudonym, and every reloaded case would
+    look like a conflicting duplicate. Only a fingerprint of the key is stored.
+    """
+    fingerprint = hashlib.sha256(("dip-sim key check|" + pseudonym_key).encode()).hexdigest()
+    con.execute("CREATE TABLE IF NOT EXISTS warehouse_meta (name VARCHAR, value VARCHAR)")
+    stored = con.execute("SELECT value FROM warehouse_meta WHERE name = 'pseudonym_key_sha256'"
+                         ).fetchall()
+    if not stored:
+        con.execute("INSERT INTO warehouse_meta VALUES ('pseudonym_key_sha256', ?)", [fingerprint])
+    elif stored[0][0] != fingerprint:
+        raise IngestError("假名化密钥与此仓库首次载入时使用的不同：同一患者将得到不同的假名。"
+                          "请使用原密钥（DIP_SIM_PSEUDONYM_KEY 或 data/secret/pseudonym.key）"
+                          "或换一个新的仓库文件")
+
+
 def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_key: str,
                      progress: Progress = print, force: bool = False) -> IngestSummary:
     """Load every input file under ``directory`` as one batch; return what was done.
@@ -238,6 +257,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     batch_id = dt.datetime.now().strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:8]
     summary = IngestSummary(batch_id, skipped=[str(p) for p in skipped])
     ensure_warehouse(con)
+    _check_key(con, pseudonym_key)
     con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key])
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
     # inserts need not keep the input order: lets DuckDB stream large loads in less memory

@@ -4,7 +4,8 @@
 - ``case_status``: one row per input case (a case record, or a settlement without one), with
   ``status`` = the case's first critical issue, else its first warning, else ``ok``; and
   ``reason`` = every issue's detail, most severe first.
-- ``case_features``: one row per case record (but conflicting duplicates), holding what grouping needs, computed once for
+- ``case_features``: one row per case record (but conflicting duplicates), holding what
+  grouping needs, computed once for
   every scenario: diagnosis subcategory (亚目, 5 characters) and category (类目, 3),
   the procedure keys (``all``: every valid non-conservative procedure, distinct, sorted,
   joined by ``+``; ``main_only``: the main procedure), the case's highest procedure class,
