@@ -1,0 +1,41 @@
+"""The dashboard on a warehouse the real pipeline built (generated city, two scenarios)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dip_sim.paths import SCENARIO_DIR
+from dip_sim.synth import generate
+from pipelines.ingest import run_ingest
+from pipelines.simulate import run_simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["dip_sim/dashboard/pages/" + p for p in ("compare.py", "hospital.py", "catalog.py",
+                                                    "quality.py")]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline_app")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
+    generate(tmp / "in", cases_per_year=1500, seed=11)
+    db = tmp / "w.duckdb"
+    run_ingest(tmp / "in", db, progress=lambda m: None)
+    run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "growth_8pct.yaml"],
+                 progress=lambda m: None)
+    mp.undo()
+    return db
+
+
+def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("DIP" in m.label for m in at.metric)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page

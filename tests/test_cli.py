@@ -1,0 +1,33 @@
+"""The command line: every subcommand has --help; errors are one clear line, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from dip_sim.cli import main
+
+
+@pytest.mark.parametrize("command", ["synth", "ingest", "quality", "simulate", "params"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: dip-sim" in capsys.readouterr().out
+
+
+def test_simulate_on_an_empty_warehouse_says_what_to_do(tmp_path, capsys):
+    assert main(["simulate", "--year", "2020", "--db", str(tmp_path / "w.duckdb")]) == 1
+    assert "dip-sim ingest" in capsys.readouterr().err
+
+
+def test_unknown_scenario_parameter_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nchanges:\n  outliers.low: 0.3\n", encoding="utf-8")
+    assert main(["simulate", "--year", "2020", "--db", str(tmp_path / "w.duckdb"),
+                 "--scenario", str(bad)]) == 1
+    assert "outliers.low" in capsys.readouterr().err
+
+
+def test_missing_input_directory(tmp_path, capsys):
+    assert main(["ingest", str(tmp_path / "nowhere"), "--db", str(tmp_path / "w.duckdb")]) == 1
+    assert "nowhere" in capsys.readouterr().err
