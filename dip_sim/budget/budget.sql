@@ -12,22 +12,26 @@ CREATE OR REPLACE TEMP TABLE int_budget AS
 WITH hist AS (
     -- per history year: total cost of its grouped cases and the Σ of their groups' rw
     SELECT h.year, any_value(h.weight) AS weight,
-           sum(h.total_cost_yuan) AS total_cost_yuan, sum(c.rw) AS total_rw
+           CAST(sum(h.total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
+           CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS total_rw  -- exact sum: see catalog.sql
     FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
     GROUP BY h.year
 ), prev AS (
     -- fund payments of the grouped cases of the year before the simulation year
-    SELECT coalesce(sum(h.fund_paid_yuan), 0) AS fund_paid_yuan, count(*) AS n_cases
+    SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
+           count(*) AS n_cases
     FROM int_history_grouped h
     WHERE h.year = (SELECT sim_year - 1 FROM run_params)
 ), sim AS (
-    SELECT sum(fund_paid_yuan) AS fund_paid_yuan, sum(total_cost_yuan) AS total_cost_yuan,
+    SELECT CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
+           CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
            count(*) AS n_cases
     FROM int_year_cases
 )
 SELECT
     -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0]
-    (SELECT sum(weight * total_cost_yuan) / sum(weight * total_rw) FROM hist) AS pv_budget_yuan,
+    (SELECT CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE) / CAST(sum(CAST(weight * total_rw AS DECIMAL(38, 10))) AS DOUBLE)
+     FROM hist) AS pv_budget_yuan,
     -- growth: last year's DIP fund payments × (1 + g) × (1 − reserve); fixed: the given fund
     CASE WHEN p.budget_method = 'fixed' THEN p.fixed_fund_yuan
          ELSE prev.fund_paid_yuan * (1 + p.growth_rate) * (1 - p.reserve_rate) END

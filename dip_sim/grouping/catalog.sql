@@ -1,5 +1,9 @@
 -- Catalogue (病种目录库) from the history years, exactly dip_rules.md §8 / issue 2 §3.
 -- Reads: case_features, run_params (1 row), run_history (year, weight), ref_proc.
+-- Sums of doubles are taken exactly, as DECIMAL (CAST(sum(CAST(x AS DECIMAL(38, 10))) AS
+-- DOUBLE)): a parallel floating-point sum depends on the order rows arrive, and the same
+-- parameters must give the same results to the last bit (an empty scenario = the baseline).
+-- Costs arrive as DECIMAL(18, 2) from case_features, so their sums and means are exact.
 -- Writes temp tables: int_keyed (grain: case), int_core_keys (grain: core key),
 --   int_history_grouped (grain: history case), mart_catalog_groups (grain: group).
 
@@ -41,20 +45,24 @@ FROM int_history h LEFT JOIN int_core_keys ck USING (core_code);
 -- Mean cost per group and year, and the same over all grouped history cases.
 CREATE OR REPLACE TEMP TABLE int_group_year AS
 SELECT group_code, year, any_value(weight) AS weight,
-       avg(total_cost_yuan) AS mean_cost_yuan, count(*) AS n_cases
+       CAST(avg(total_cost_yuan) AS DOUBLE) AS mean_cost_yuan, count(*) AS n_cases
 FROM int_history_grouped GROUP BY group_code, year;
 
 -- m_i = Σ_y w_y · mean_{i,y} / Σ_y w_y over the years in which group i has cases;
 -- M likewise over all grouped history cases; rw = m_i / M × points.scale [3.0, 2020 1:2:7].
 CREATE OR REPLACE TEMP TABLE int_all_mean AS
-SELECT sum(weight * mean_cost_yuan) / sum(weight) AS mean_cost_all_yuan
-FROM (SELECT year, any_value(weight) AS weight, avg(total_cost_yuan) AS mean_cost_yuan
+SELECT CAST(sum(CAST(weight * mean_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+       / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_all_yuan
+FROM (SELECT year, any_value(weight) AS weight, CAST(avg(total_cost_yuan) AS DOUBLE) AS mean_cost_yuan
       FROM int_history_grouped GROUP BY year);
 
 CREATE OR REPLACE TEMP TABLE int_group_stats AS
 SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
-       CASE WHEN avg(total_cost_yuan) > 0
-            THEN stddev_pop(total_cost_yuan) / avg(total_cost_yuan) END AS cv,
+       -- CV = population SD ÷ mean, from exact sums: var = (n·Σx² − (Σx)²) / n²
+       CASE WHEN sum(total_cost_yuan) > 0
+            THEN sqrt(greatest(CAST(count(*) * sum(total_cost_yuan * total_cost_yuan)
+                                    - sum(total_cost_yuan) * sum(total_cost_yuan) AS DOUBLE), 0))
+                 / CAST(sum(total_cost_yuan) AS DOUBLE) END AS cv,
        any_value(dx5) AS dx5, any_value(dx3) AS dx3, any_value(proc_key) AS proc_key,
        any_value(proc_class_max) AS comp_class
 FROM int_history_grouped GROUP BY group_code;
@@ -76,7 +84,9 @@ SELECT p.scenario, s.group_code, s.group_type,
        s.n_cases, m.mean_cost_yuan, s.cv,
        m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw
 FROM int_group_stats s
-JOIN (SELECT group_code, sum(weight * mean_cost_yuan) / sum(weight) AS mean_cost_yuan
+JOIN (SELECT group_code,
+             CAST(sum(CAST(weight * mean_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+             / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_yuan
       FROM int_group_year GROUP BY group_code) m USING (group_code)
 LEFT JOIN int_key_class kc ON s.group_type = 'core' AND kc.proc_key = s.proc_key
 LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = kc.class_rank

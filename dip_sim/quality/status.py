@@ -102,7 +102,10 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
                coalesce(k.proc_key_all, '') AS proc_key_all,
                coalesce(k.proc_key_main, '') AS proc_key_main,
                coalesce(rank.proc_class, 'conservative') AS proc_class_max,
-               c1.los_days, s1.total_cost_yuan, s1.fund_paid_yuan,
+               c1.los_days,
+               -- money in fen as DECIMAL: sums over cases are exact and order-independent
+               CAST(s1.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
+               CAST(s1.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
                st.severity <> 'critical' AS eligible
         FROM c1
         JOIN case_status st ON st.case_id = c1.case_id
