@@ -49,8 +49,10 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
     con.execute("""
         CREATE OR REPLACE TABLE case_status AS
         WITH universe AS (
-            SELECT case_id, min(year) AS year, min(hospital_id) AS hospital_id
-            FROM cases GROUP BY case_id
+            SELECT case_id, year, hospital_id FROM cases ANTI JOIN dup_cases USING (case_id)
+            UNION ALL
+            SELECT case_id, min(year), min(hospital_id)
+            FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
             UNION ALL
             SELECT case_id, min(CAST(year(settle_date) AS INTEGER)), NULL
             FROM settlements ANTI JOIN cases USING (case_id) GROUP BY case_id
@@ -74,9 +76,12 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
         -- a case whose key has two contents is critical (duplicate_case) and never grouped:
         -- it has no features row; nor does a settlement without a case
         WITH c1 AS (
-            SELECT * FROM cases ANTI JOIN dup_cases USING (case_id)
+            SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
+                   main_proc, other_procs, los_days
+            FROM cases ANTI JOIN dup_cases USING (case_id)
         ), s1 AS (
-            SELECT * FROM settlements ANTI JOIN dup_settlements USING (case_id)
+            SELECT case_id, total_cost_yuan, fund_paid_yuan
+            FROM settlements ANTI JOIN dup_settlements USING (case_id)
         ), proc_lists AS (
             SELECT case_id, main_proc,
                    list_concat(CASE WHEN main_proc IS NULL THEN [] ELSE [main_proc] END,
@@ -87,8 +92,10 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
         ), proc_keys AS (
             -- only codes of the list count; conservative (保守治疗) ones stay out of the key
             SELECT p.case_id,
-                   coalesce(string_agg(DISTINCT p.code, '+' ORDER BY p.code)
-                            FILTER (WHERE r.proc_class <> 'conservative'), '') AS proc_key_all,
+                   -- list_sort(list_distinct(list(...))): an ordered DISTINCT aggregate is slow
+                   coalesce(array_to_string(list_sort(list_distinct(
+                       list(p.code) FILTER (WHERE r.proc_class <> 'conservative'))), '+'), '')
+                       AS proc_key_all,
                    coalesce(max(p.code) FILTER (WHERE p.code = p.main_proc
                                                 AND r.proc_class <> 'conservative'), '')
                        AS proc_key_main,
@@ -106,9 +113,11 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
                -- money in fen as DECIMAL: sums over cases are exact and order-independent
                CAST(s1.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
                CAST(s1.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
-               st.severity <> 'critical' AS eligible
+               crit.case_id IS NULL AS eligible
         FROM c1
-        JOIN case_status st ON st.case_id = c1.case_id
+        -- joined to the few critical cases, not to all statuses: a far smaller hash table
+        LEFT JOIN (SELECT case_id FROM case_status WHERE severity = 'critical') crit
+               ON crit.case_id = c1.case_id
         LEFT JOIN s1 ON s1.case_id = c1.case_id
         LEFT JOIN hospitals h ON h.hospital_id = c1.hospital_id
         LEFT JOIN proc_keys k ON k.case_id = c1.case_id
