@@ -151,18 +151,26 @@ def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Insert the rows of ``new_<kind>`` whose content is not yet in the table.
 
     A row is new when no row of the table has the same key and the same value in every
-    contract column, and it is the first row of that content in the batch.
+    contract column, and it is the first row of that content in the file. Repeats within the
+    file are rare, so only the keys that repeat are ranked (a window over every row is slow).
     """
     columns = [c.name for c in INPUT_TABLES[kind]]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE repeats AS
+        SELECT source_row FROM new_{kind}
+        SEMI JOIN (SELECT case_id, row_hash FROM new_{kind} GROUP BY ALL HAVING count(*) > 1)
+             USING (case_id, row_hash)
+        QUALIFY row_number() OVER (PARTITION BY case_id, row_hash ORDER BY source_row) > 1
+    """)
     con.execute(f"""
         INSERT INTO {kind} BY NAME
         SELECT n.*, getvariable('batch_id') AS batch_id
         FROM new_{kind} n
         ANTI JOIN (SELECT * FROM {kind} SEMI JOIN new_{kind} USING (case_id)) c
                ON c.case_id = n.case_id AND {_same_content(columns, "c", "n")}
-        QUALIFY row_number() OVER (PARTITION BY n.case_id, n.row_hash
-                                   ORDER BY n.source_file, n.source_row) = 1
+        ANTI JOIN repeats r ON r.source_row = n.source_row
     """)
+    con.execute("DROP TABLE repeats")
 
 
 def _load_staged(con: duckdb.DuckDBPyConnection, kind: str) -> None:
