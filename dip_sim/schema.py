@@ -132,12 +132,17 @@ CREATE TABLE IF NOT EXISTS hospitals (
     source_file VARCHAR,
     source_row BIGINT
 )""",
-    # one row per distinct (case_id, content); the same case_id with two contents is a conflict
+    # one row per distinct (case_id, content); the same case_id with two contents is a conflict.
+    # proc_key_all / proc_key_main / proc_class_max: group-key parts derived at load from the
+    # codes (dip_sim.ingest.standardise); `dip-sim quality --recode` derives them again
     "cases": f"""
 CREATE TABLE IF NOT EXISTS cases (
     {_columns_ddl(CASE_COLUMNS)},
     year INTEGER,
     invalid_codes VARCHAR,
+    proc_key_all VARCHAR,
+    proc_key_main VARCHAR,
+    proc_class_max VARCHAR,
     row_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,

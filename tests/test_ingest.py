@@ -204,10 +204,14 @@ def test_failed_batch_leaves_the_warehouse_as_before(tmp_path, monkeypatch):
     for s in more_settlements:
         s["case_id"] = "n" + s["case_id"]
 
-    def crash(con):
-        raise RuntimeError("simulated crash mid-batch")
+    insert_new = load_module._insert_new
 
-    monkeypatch.setattr(load_module, "_prepare_settlements", crash)
+    def crash_on_settlements(con, kind):
+        if kind == "settlements":  # the cases of the batch are in by now
+            raise RuntimeError("simulated crash mid-batch")
+        insert_new(con, kind)
+
+    monkeypatch.setattr(load_module, "_insert_new", crash_on_settlements)
     with pytest.raises(RuntimeError, match="mid-batch"):
         run_ingest(write_inputs(tmp_path / "b", more_cases, more_settlements), db, progress=QUIET)
     after = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM load_batches),"

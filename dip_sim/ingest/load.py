@@ -1,9 +1,10 @@
 """Loading a directory of extracts into the warehouse as one atomic, repeatable batch.
 
-Flow per batch: every file is staged as text (``readers``), typed in SQL with each value that
-does not parse recorded (``typing``), codes standardised to their canonical 医保版 2.0 form,
-patient identifiers pseudonymised, and the rows inserted unless the same content is already
-there. The whole batch runs in one transaction: if anything fails, the warehouse is as before.
+Flow per file: opened as a relation (``readers``), typed in SQL with each value that does not
+parse recorded (``typing``), codes standardised to their canonical 医保版 2.0 form and
+patient identifiers pseudonymised (``standardise``), and the rows inserted unless the same
+content is already there. The whole batch runs in one transaction: if anything fails, the
+warehouse is as before.
 
 Idempotence: a file whose bytes were loaded before is skipped (``unchanged``); a row whose
 (key, content hash) is already in the warehouse is not inserted again. The same ``case_id``
@@ -23,9 +24,10 @@ from pathlib import Path
 import duckdb
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.files import KINDS, find_input_files
-from dip_sim.ingest.pseudonym import pseudonym_sql
-from dip_sim.ingest.readers import create_staging, file_sha256, stage_file
+from dip_sim.ingest.files import find_input_files
+from dip_sim.ingest.readers import Source, file_sha256, open_source
+from dip_sim.ingest.standardise import listed_codes_sql, new_cases_sql, new_rows_sql
+from dip_sim.ingest.typing import typed_columns_sql
 from dip_sim.reference import load_reference
 from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
 
@@ -53,98 +55,8 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     load_reference(con)
 
 
-def _row_hash(columns: list[str]) -> str:
-    # a fast fingerprint of a row's content, used to drop exact repeats within a batch;
-    # rows already in the warehouse are compared column by column (see _insert_new)
-    return f"hash({', '.join(columns)})"
-
-
 def _same_content(columns: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in columns)
-
-
-def _prepare_cases(con: duckdb.DuckDBPyConnection) -> None:
-    """Code-standardised, pseudonymised case rows of the batch in temp table ``new_cases``.
-
-    Each code is looked up case-insensitively in ``ref_*_lookup`` (which applies
-    ZD_MAP/SS_MAP) and stored in its canonical form; a code not found is kept as given and
-    listed in ``invalid_codes`` (``role:code``) for the quality stage.
-    """
-    columns = [c.name for c in INPUT_TABLES["cases"]]
-    plain = [c for c in columns if c not in ("patient_id", "main_dx", "other_dx", "main_proc",
-                                             "other_procs")]
-    # the listed codes, one row each (materialised: filtering on an unnest in the same query
-    # makes DuckDB re-evaluate it, several times slower)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE listed_codes AS
-        SELECT rowid AS rid, 'other_dx' AS role, unnest(string_split(other_dx, ';')) AS given,
-               generate_subscripts(string_split(other_dx, ';'), 1) AS seq
-        FROM stg_cases WHERE other_dx IS NOT NULL
-        UNION ALL
-        SELECT rowid, 'other_procs', unnest(string_split(other_procs, ';')),
-               generate_subscripts(string_split(other_procs, ';'), 1)
-        FROM stg_cases WHERE other_procs IS NOT NULL
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE new_cases AS
-        WITH long AS (
-            SELECT rid, role, trim(given) AS given, seq FROM listed_codes
-        ), mapped AS (
-            SELECT l.*, d.code FROM long l LEFT JOIN ref_dx_lookup d ON d.code_key = lower(l.given)
-            WHERE l.role = 'other_dx' AND l.given <> ''
-            UNION ALL
-            SELECT l.*, p.code FROM long l LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
-            WHERE l.role = 'other_procs' AND l.given <> ''
-        ), items AS (
-            -- unordered list() then list_sort on (seq, code): ordered aggregates are far slower
-            SELECT rid,
-                   list(struct_pack(seq := seq, code := coalesce(code, given)))
-                       FILTER (WHERE role = 'other_dx') AS dx_items,
-                   list(struct_pack(seq := seq, code := coalesce(code, given)))
-                       FILTER (WHERE role = 'other_procs') AS proc_items,
-                   list(struct_pack(role := role, seq := seq, given := given))
-                       FILTER (WHERE code IS NULL) AS bad_items
-            FROM mapped GROUP BY rid
-        ), wide AS (
-            SELECT rid,
-                   NULLIF(array_to_string(list_transform(list_sort(dx_items),
-                                                         lambda x: x.code), ';'), '') AS other_dx,
-                   NULLIF(array_to_string(list_transform(list_sort(proc_items),
-                                                         lambda x: x.code), ';'), '') AS other_procs,
-                   NULLIF(array_to_string(list_transform(list_sort(bad_items),
-                                                         lambda x: x.role || ':' || x.given), ';'),
-                          '') AS invalid_codes
-            FROM items
-        ), standardised AS (
-            SELECT {', '.join(f's.{c}' for c in plain)},
-                   {pseudonym_sql('s.patient_id')} AS patient_id,
-                   coalesce(md.code, s.main_dx) AS main_dx,
-                   w.other_dx,
-                   coalesce(mp.code, s.main_proc) AS main_proc,
-                   w.other_procs,
-                   CAST(year(s.discharge_date) AS INTEGER) AS year,
-                   NULLIF(concat_ws(';',
-                       CASE WHEN md.code IS NULL THEN 'main_dx:' || s.main_dx END,
-                       CASE WHEN mp.code IS NULL THEN 'main_proc:' || s.main_proc END,
-                       w.invalid_codes), '') AS invalid_codes,
-                   s.source_file, s.source_row
-            FROM stg_cases s
-            LEFT JOIN ref_dx_lookup md ON md.code_key = lower(s.main_dx)
-            LEFT JOIN ref_proc_lookup mp ON mp.code_key = lower(s.main_proc)
-            LEFT JOIN wide w ON w.rid = s.rowid
-        )
-        SELECT *, {_row_hash(columns)} AS row_hash FROM standardised;
-        DROP TABLE listed_codes;
-    """)
-
-
-def _prepare_settlements(con: duckdb.DuckDBPyConnection) -> None:
-    """Typed settlement rows of the batch in temp table ``new_settlements``."""
-    columns = [c.name for c in INPUT_TABLES["settlements"]]
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE new_settlements AS
-        SELECT *, {_row_hash(columns)} AS row_hash FROM stg_settlements;
-    """)
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
@@ -173,26 +85,32 @@ def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     con.execute("DROP TABLE repeats")
 
 
-def _load_staged(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Standardise and insert one staged file of cases or settlements, then empty staging.
+def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: str) -> None:
+    """Standardise one opened file and insert its new rows (hospitals: collect them).
 
     Files are loaded one at a time so that memory stays bounded by the largest file; rows
     equal to rows loaded from an earlier file of the same batch count as already present.
     """
+    con.execute("SET VARIABLE source_file = ?", [label])
     if kind == "cases":
-        _prepare_cases(con)
+        con.execute(listed_codes_sql(src))
+        con.execute(new_cases_sql(src))
+        con.execute("DROP TABLE listed_codes")
     else:
-        _prepare_settlements(con)
-    _insert_new(con, kind)
+        con.execute(new_rows_sql(kind, src))
+    if kind == "hospitals":
+        con.execute("INSERT INTO batch_hospitals SELECT * EXCLUDE (row_hash) FROM new_hospitals")
+    else:
+        _insert_new(con, kind)
     con.execute(f"DROP TABLE new_{kind}")
-    create_staging(con, kind)
+    con.execute("DROP TABLE IF EXISTS csv_source")
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
     """Upsert hospitals: the last row of the batch for a hospital_id replaces earlier ones."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE new_hospitals AS
-        SELECT * FROM stg_hospitals
+        SELECT * FROM batch_hospitals
         QUALIFY row_number() OVER (PARTITION BY hospital_id
                                    ORDER BY source_file DESC, source_row DESC) = 1;
         INSERT INTO load_errors
@@ -275,8 +193,9 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     now = dt.datetime.now()
     con.execute("BEGIN TRANSACTION")
     try:
-        for kind in KINDS:
-            create_staging(con, kind)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch_hospitals AS SELECT "
+                    f"{', '.join(typed_columns_sql('hospitals', {}))}, "
+                    f"NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row LIMIT 0")
         staged: dict[str, dict] = {}
         for f in files:
             label = f.path.relative_to(directory).as_posix()
@@ -289,9 +208,9 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             else:
                 started = time.perf_counter()
                 try:
-                    info["rows_read"] = stage_file(con, f.path, f.kind, label)
-                    if f.kind != "hospitals":
-                        _load_staged(con, f.kind)
+                    src = open_source(con, f.path, f.kind, label)
+                    info["rows_read"] = src.rows
+                    _load_file(con, src, f.kind, label)
                     progress(f"  载入 {label}: {info['rows_read']:,} 行 "
                              f"({time.perf_counter() - started:.1f} 秒)")
                 except IngestError as exc:
@@ -317,9 +236,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                          info["file_sha256"], info["rows_read"], info["rows_loaded"],
                          info["rows_duplicate"], info["rows_rejected"], info["status"],
                          info["message"]])
-        for kind in KINDS:
-            for table in (f"stg_{kind}", f"new_{kind}", f"marked_{kind}"):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in ("batch_hospitals", "new_hospitals", "marked_hospitals"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -86,22 +86,21 @@ def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, boo
     return " UNION ALL ".join(parts)
 
 
-def stage_insert_sql(kind: str, target: str, relation: str,
-                     sources: dict[str, tuple[str, bool]]) -> str:
-    """INSERT into the typed staging table ``target`` from ``relation``, keyless rows left out.
-
-    Parameter ``?`` is the file's label; ``relation`` must have a ``source_row`` column.
-    """
-    names, exprs = [], []
+def typed_columns_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> list[str]:
+    """``expr AS name`` for every contract column of ``kind`` (NULL for an absent optional one)."""
+    out = []
     for col in INPUT_TABLES[kind]:
         if col.name in sources:
-            names.append(col.name)
-            exprs.append(typed_expr(col, *sources[col.name]))
+            out.append(f"{typed_expr(col, *sources[col.name])} AS {col.name}")
+        else:
+            out.append(f"CAST(NULL AS {col.sql_type}) AS {col.name}")
+    return out
+
+
+def key_present_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> str:
+    """Condition keeping the rows that have their key (the others are ``row_rejected``)."""
     key = INPUT_KEYS[kind]
-    key_expr = typed_expr(_column(kind, key), *sources[key])
-    return (f"INSERT INTO {target} ({', '.join(names)}, source_file, source_row) "
-            f"SELECT {', '.join(exprs)}, ?, source_row FROM {relation} "
-            f"WHERE {key_expr} IS NOT NULL")
+    return f"({typed_expr(_column(kind, key), *sources[key])}) IS NOT NULL"
 
 
 def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,

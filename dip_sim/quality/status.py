@@ -5,11 +5,10 @@
   ``status`` = the case's first critical issue, else its first warning, else ``ok``; and
   ``reason`` = every issue's detail, most severe first.
 - ``case_features``: one row per case record (but conflicting duplicates), holding what
-  grouping needs, computed once for
-  every scenario: diagnosis subcategory (亚目, 5 characters) and category (类目, 3),
-  the procedure keys (``all``: every valid non-conservative procedure, distinct, sorted,
-  joined by ``+``; ``main_only``: the main procedure), the case's highest procedure class,
-  cost and fund payment, and ``eligible`` (no critical issue).
+  grouping needs for every scenario: diagnosis subcategory (亚目, 5 characters) and category
+  (类目, 3), the procedure keys derived at load (``all``: every valid non-conservative
+  procedure, distinct, sorted, joined by ``+``; ``main_only``: the main procedure), the case's
+  highest procedure class, cost and fund payment, and ``eligible`` (no critical issue).
 """
 
 from __future__ import annotations
@@ -28,8 +27,49 @@ def _issue_types_sql() -> str:
     return f"SELECT * FROM (VALUES {rows}) AS t(code, severity, severity_rank, priority, label_zh)"
 
 
-def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> dict[str, int]:
-    """Run every check and rebuild the quality tables; return the count of cases by severity."""
+def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
+    """Derive the group-key parts of every loaded case again from its stored codes.
+
+    Ingest derives them when a file loads (``dip_sim.ingest.standardise``); after the
+    procedure classes change (``data/reference/proc_class_override.csv``) this brings the
+    loaded cases up to date. Same rules: valid, non-conservative procedures, distinct, sorted.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE recoded AS
+        WITH procs AS (
+            SELECT case_id, row_hash, main_proc,
+                   unnest(list_concat(CASE WHEN main_proc IS NULL THEN [] ELSE [main_proc] END,
+                                      coalesce(string_split(other_procs, ';'), []))) AS code
+            FROM cases WHERE main_proc IS NOT NULL OR other_procs IS NOT NULL
+        )
+        SELECT p.case_id, p.row_hash,
+               coalesce(array_to_string(list_sort(list_distinct(
+                   list(p.code) FILTER (WHERE r.proc_class <> 'conservative'))), '+'), '')
+                   AS proc_key_all,
+               coalesce(max(p.code) FILTER (WHERE p.code = p.main_proc
+                                            AND r.proc_class <> 'conservative'), '')
+                   AS proc_key_main,
+               max(r.class_rank) AS class_rank_max
+        FROM procs p JOIN ref_proc r USING (code)
+        GROUP BY p.case_id, p.row_hash;
+        UPDATE cases SET proc_key_all = '', proc_key_main = '', proc_class_max = 'conservative';
+        UPDATE cases SET proc_key_all = k.proc_key_all, proc_key_main = k.proc_key_main,
+                         proc_class_max = rank.proc_class
+        FROM recoded k JOIN ref_proc_class_rank rank ON rank.class_rank = k.class_rank_max
+        WHERE cases.case_id = k.case_id AND cases.row_hash = k.row_hash;
+        DROP TABLE recoded;
+    """)
+
+
+def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
+                recode: bool = False) -> dict[str, int]:
+    """Run every check and rebuild the quality tables; return the count of cases by severity.
+
+    With ``recode``, the group-key parts of every case are first derived again
+    (:func:`recode_cases`).
+    """
+    if recode:
+        recode_cases(con)
     con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
     checks = " UNION ALL ".join(
         f"SELECT '{c.code}' AS code, * FROM ({c.sql}) AS q(case_id, detail)" for c in CHECKS)
@@ -77,39 +117,16 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
         -- it has no features row; nor does a settlement without a case
         WITH c1 AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
-                   main_proc, other_procs, los_days
+                   proc_key_all, proc_key_main, proc_class_max, los_days
             FROM cases ANTI JOIN dup_cases USING (case_id)
         ), s1 AS (
             SELECT case_id, total_cost_yuan, fund_paid_yuan
             FROM settlements ANTI JOIN dup_settlements USING (case_id)
-        ), proc_lists AS (
-            SELECT case_id, main_proc,
-                   list_concat(CASE WHEN main_proc IS NULL THEN [] ELSE [main_proc] END,
-                               coalesce(string_split(other_procs, ';'), [])) AS codes
-            FROM c1 WHERE main_proc IS NOT NULL OR other_procs IS NOT NULL
-        ), procs AS (
-            SELECT case_id, main_proc, unnest(codes) AS code FROM proc_lists
-        ), proc_keys AS (
-            -- only codes of the list count; conservative (保守治疗) ones stay out of the key
-            SELECT p.case_id,
-                   -- list_sort(list_distinct(list(...))): an ordered DISTINCT aggregate is slow
-                   coalesce(array_to_string(list_sort(list_distinct(
-                       list(p.code) FILTER (WHERE r.proc_class <> 'conservative'))), '+'), '')
-                       AS proc_key_all,
-                   coalesce(max(p.code) FILTER (WHERE p.code = p.main_proc
-                                                AND r.proc_class <> 'conservative'), '')
-                       AS proc_key_main,
-                   max(r.class_rank) AS class_rank_max
-            FROM procs p JOIN ref_proc r USING (code)
-            GROUP BY p.case_id
         )
         SELECT c1.case_id, c1.year, CAST(month(c1.discharge_date) AS INTEGER) AS month,
                c1.hospital_id, h.level, c1.insurance_type,
                substr(c1.main_dx, 1, 5) AS dx5, substr(c1.main_dx, 1, 3) AS dx3,
-               coalesce(k.proc_key_all, '') AS proc_key_all,
-               coalesce(k.proc_key_main, '') AS proc_key_main,
-               coalesce(rank.proc_class, 'conservative') AS proc_class_max,
-               c1.los_days,
+               c1.proc_key_all, c1.proc_key_main, c1.proc_class_max, c1.los_days,
                -- money in fen as DECIMAL: sums over cases are exact and order-independent
                CAST(s1.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
                CAST(s1.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
@@ -119,9 +136,7 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float) -> d
         LEFT JOIN (SELECT case_id FROM case_status WHERE severity = 'critical') crit
                ON crit.case_id = c1.case_id
         LEFT JOIN s1 ON s1.case_id = c1.case_id
-        LEFT JOIN hospitals h ON h.hospital_id = c1.hospital_id
-        LEFT JOIN proc_keys k ON k.case_id = c1.case_id
-        LEFT JOIN ref_proc_class_rank rank ON rank.class_rank = k.class_rank_max;
+        LEFT JOIN hospitals h ON h.hospital_id = c1.hospital_id;
     """)
     rows = con.execute("SELECT severity, count(*) FROM case_status GROUP BY severity").fetchall()
     return {severity: n for severity, n in rows}
