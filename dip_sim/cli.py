@@ -58,7 +58,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
     con = connect(args.db)
     try:
-        run_quality_stage(con, _progress)
+        run_quality_stage(con, _progress, recode=args.recode)
     finally:
         con.close()
     return 0
@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quality", help="重新运行病案质控", description="重建 case_status 与 case_features")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--recode", action="store_true",
+                   help="按当前手术操作类别表重新推导全部病例的分组键（修改 proc_class_override.csv 后使用）")
     p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",

@@ -13,13 +13,17 @@ from dip_sim.quality import run_quality
 from pipelines.warehouse import connect
 
 
-def run_quality_stage(con, progress=print) -> dict[str, int]:
-    """Rebuild case_status and case_features with the baseline quality parameters."""
+def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, int]:
+    """Rebuild case_status and case_features with the baseline quality parameters.
+
+    With ``recode``, the group-key parts of every loaded case are derived again from its codes
+    first (after a change of ``data/reference/proc_class_override.csv``).
+    """
     params = load_baseline()
     started = time.perf_counter()
     # quality rules apply to every year loaded: take the values in force today
     tolerance = params["quality.cost_breakdown_tolerance_yuan"].value_on(dt.date.today())
-    counts = run_quality(con, tolerance)
+    counts = run_quality(con, tolerance, recode=recode)
     progress(f"质控完成 ({time.perf_counter() - started:.1f} 秒): "
              f"正常 {counts.get('ok', 0):,}，警告 {counts.get('warning', 0):,}，"
              f"严重（不入组） {counts.get('critical', 0):,}")

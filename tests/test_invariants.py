@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from dip_sim.policy import BASELINE, Scenario, load_baseline
+from dip_sim.quality.status import recode_cases
 from dip_sim.simulation import simulate
 from dip_sim.synth import generate
 from pipelines.ingest import run_ingest
@@ -82,6 +83,16 @@ def test_grouped_plus_not_grouped_is_all(city, scenario):
     grouped_2020 = _one(con, "SELECT count(*) FROM case_groups WHERE scenario = ? AND year = 2020 "
                              "AND grouped", [scenario])[0]
     assert scored == grouped_2020  # every grouped case of the year is scored, none other
+
+
+def test_recoding_derives_the_same_keys_as_loading(city):
+    _, _, con = city
+    sql = ("SELECT case_id, row_hash, proc_key_all, proc_key_main, proc_class_max FROM cases "
+           "ORDER BY case_id, row_hash")
+    at_load = con.execute(sql).fetchall()
+    assert any(r[2] for r in at_load) and any("+" in r[2] for r in at_load)
+    recode_cases(con)
+    assert con.execute(sql).fetchall() == at_load
 
 
 def test_empty_scenario_reproduces_the_baseline_exactly(city):
