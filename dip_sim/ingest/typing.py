@@ -60,30 +60,32 @@ def typed_expr(col: InputColumn, source: str, source_is_text: bool) -> str:
     return f"TRY_CAST({source} AS {col.sql_type})"
 
 
-def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, bool]]) -> str:
-    """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
-
-    ``sources`` maps each contract column present to (its source expression, is it text).
-    ``relation`` must have a ``source_row`` column.
-    """
-    parts = []
+def _error_checks(kind: str, sources: dict[str, tuple[str, bool]]) -> list[tuple[str, str]]:
+    """(condition, SELECT list) per check: a value that does not parse, a row without key."""
+    checks = []
     for col in INPUT_TABLES[kind]:
         if col.name not in sources or col.sql_type == "VARCHAR":
             continue
         src, is_text = sources[col.name]
         value = text_expr(src if is_text else f"CAST({src} AS VARCHAR)")
         present = value if is_text else src  # a typed column: no detour through text
-        parts.append(
-            f"SELECT source_row, '{col.name}' AS field, {value} AS value,"
-            f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome FROM {relation}"
-            f" WHERE {present} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL")
+        checks.append((f"{present} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL",
+                       f"source_row, '{col.name}' AS field, {value} AS value,"
+                       f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome"))
     key = INPUT_KEYS[kind]
-    key_src, key_text = sources[key]
-    key_value = typed_expr(_column(kind, key), key_src, key_text)
-    parts.append(
-        f"SELECT source_row, '{key}', NULL, '缺少主键 {key}，整行未载入', 'row_rejected'"
-        f" FROM {relation} WHERE {key_value} IS NULL")
-    return " UNION ALL ".join(parts)
+    checks.append((f"NOT {key_present_sql(kind, sources)}",
+                   f"source_row, '{key}', NULL, '缺少主键 {key}，整行未载入', 'row_rejected'"))
+    return checks
+
+
+def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, bool]]) -> str:
+    """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
+
+    ``sources`` maps each contract column present to (its source expression, is it text).
+    ``relation`` must have a ``source_row`` column.
+    """
+    return " UNION ALL ".join(f"SELECT {select} FROM {relation} WHERE {condition}"
+                              for condition, select in _error_checks(kind, sources))
 
 
 def typed_columns_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> list[str]:
@@ -105,7 +107,14 @@ def key_present_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> str:
 
 def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
                         sources: dict[str, tuple[str, bool]], label: str) -> None:
-    """Insert the ``load_errors`` rows of one file (batch id from variable ``batch_id``)."""
+    """Insert the ``load_errors`` rows of one file (batch id from variable ``batch_id``).
+
+    One scan first counts the rows with any problem; most files have none, and then the
+    per-field listing (a scan per field) is skipped.
+    """
+    any_problem = " OR ".join(f"({condition})" for condition, _ in _error_checks(kind, sources))
+    if not con.execute(f"SELECT count(*) FROM {relation} WHERE {any_problem}").fetchall()[0][0]:
+        return
     con.execute(f"""
         INSERT INTO load_errors
         SELECT getvariable('batch_id'), ?, source_row, field, value, reason, outcome
