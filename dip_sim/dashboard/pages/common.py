@@ -91,10 +91,13 @@ def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
 def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None) -> None:
     """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`)."""
     table = fmt.for_display(df, columns)
+    # amounts and points with thousands separators; the values stay numbers, so they sort
+    config = {col: st.column_config.NumberColumn(format="localized")
+              for col in table.columns if pd.api.types.is_float_dtype(table[col])}
     if height is None:
-        st.dataframe(table, hide_index=True)
+        st.dataframe(table, hide_index=True, column_config=config)
     else:
-        st.dataframe(table, hide_index=True, height=height)
+        st.dataframe(table, hide_index=True, height=height, column_config=config)
 
 
 def hospital_label(row: pd.Series) -> str:

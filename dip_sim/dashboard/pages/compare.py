@@ -73,7 +73,7 @@ def dip_chart(comparison: pd.DataFrame, scenario: str) -> alt.Chart:
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("hospital:N", title="医院", sort=None),
+            y=alt.Y("hospital:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
             yOffset=alt.YOffset("scenario:N", sort=[data.BASELINE, scenario]),
             x=alt.X("dip_wan:Q", title="DIP 支付（万元）"),
             color=alt.Color(
@@ -117,7 +117,8 @@ def render() -> None:
 
     st.subheader(f"点值对比：基线 vs {scenario}")
     comparison = data.point_value_comparison(scenario)
-    cols = st.columns(len(comparison) or 1)
+    # three metrics a row: more in one row cut the long values off
+    cols = [c for _ in range(0, len(comparison), 3) for c in st.columns(3)]
     for col, (_, row) in zip(cols, comparison.iterrows(), strict=False):
         show = METRIC_FORMATS.get(row["metric"], fmt.fmt_number)
         col.metric(

@@ -39,7 +39,7 @@ def diff_chart(settlement: pd.DataFrame) -> alt.Chart:
         alt.Chart(chart_df)
         .mark_bar()
         .encode(
-            y=alt.Y("hospital:N", sort="-x", title="医院"),
+            y=alt.Y("hospital:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240)),
             x=alt.X("diff_wan:Q", title="DIP 支付 − 按项目付费统筹支付（万元）"),
             color=alt.Color(
                 "direction:N",
@@ -56,7 +56,7 @@ def diff_chart(settlement: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("diff_pct:Q", title="差额率（%）", format=".2f"),
             ],
         )
-        .properties(height=max(160, 22 * len(chart_df)))
+        .properties(height=max(160, 30 * len(chart_df)))  # room for every hospital label
     )
 
 
@@ -76,12 +76,14 @@ def render() -> None:
         return
     row = pv.iloc[0]
     st.subheader("基金与点值")
-    cols = st.columns(5)
+    # two rows of three: five metrics in one row cut the long values off
+    cols = st.columns(3)
     cols[0].metric("DIP 基金总额", fmt.fmt_yuan(row["dip_fund_yuan"]))
-    cols[1].metric("预算点值", fmt.fmt_point_value(row["pv_budget_yuan"]))
-    cols[2].metric("结算点值", fmt.fmt_point_value(row["pv_settlement_yuan"]))
-    cols[3].metric("医保支付比例", fmt.fmt_pct(row["fund_ratio"]))
-    cols[4].metric("总分值", fmt.fmt_number(row["total_points"]))
+    cols[1].metric("医保支付比例", fmt.fmt_pct(row["fund_ratio"]))
+    cols[2].metric("总分值", fmt.fmt_number(row["total_points"]))
+    cols = st.columns(3)
+    cols[0].metric("预算点值", fmt.fmt_point_value(row["pv_budget_yuan"]))
+    cols[1].metric("结算点值", fmt.fmt_point_value(row["pv_settlement_yuan"]))
 
     scope = "本院" if data.hospital_scope() else "全市"
     st.subheader(f"DIP 支付与按项目付费对比（{scope}）")
