@@ -249,8 +249,9 @@ def test_hospital_page(warehouse: Path) -> None:
     shown = metrics(at)
     assert shown["病例数"] == "4"
     assert shown["DIP 支付"] == "27.95 万元"
-    groups, outliers, monthly = (df.value for df in at.dataframe)
+    groups, cases, outliers, monthly = (df.value for df in at.dataframe)
     assert list(groups["病种编码"]) == ["C34.9|32.4100", "I21.9|00.6600", "J18.9|"]
+    assert list(cases["清单流水号"]) == ["C001", "C002", "C003", "C004"]  # by case id
     assert groups.set_index("病种编码").loc["I21.9|00.6600", "费用超高"] == 1
     assert list(outliers["清单流水号"]) == ["C004", "C002", "C003"]  # cost ratio descending
     assert list(outliers["费用偏差"]) == ["极端异常", "费用超高", "费用超低"]
@@ -259,7 +260,8 @@ def test_hospital_page(warehouse: Path) -> None:
     at.selectbox(key="hospital_id").select("H002").run()
     assert not at.exception
     assert metrics(at)["病例数"] == "2"
-    assert list(at.dataframe[1].value["清单流水号"]) == ["C006"]
+    assert list(at.dataframe[1].value["清单流水号"]) == ["C005", "C006"]
+    assert list(at.dataframe[2].value["清单流水号"]) == ["C006"]
 
 
 def test_catalog_page(warehouse: Path) -> None:

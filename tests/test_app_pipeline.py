@@ -39,3 +39,27 @@ def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, page
+
+
+def test_hospital_page_lists_cases_and_not_grouped_cases(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    hospitals = data.hospital_settlement("baseline")["hospital_id"].tolist()
+    rows = [data.hospital_not_grouped("baseline", h) for h in hospitals]
+    listed = [r for r in rows if not r.empty]
+    assert listed, "the generated city has cases that are not grouped"
+    assert listed[0]["rule"].str.startswith("未入组").all()
+    cases = data.hospital_cases("baseline", hospitals[0], "")
+    assert len(cases) > 0
+    code = cases["group_code"].iloc[0]
+    assert (data.hospital_cases("baseline", hospitals[0], code)["group_code"] == code).all()
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("dip_sim/dashboard/pages/hospital.py").run()
+    assert not at.exception
+    labels = [t.label for t in at.tabs]
+    assert labels[1] == "病例" and labels[3] == "未入组病例"
+    at.text_input(key="hospital_case_search").input(code).run()
+    assert not at.exception

@@ -355,6 +355,51 @@ def hospital_outlier_cases(
     )
 
 
+def hospital_cases(
+    scenario: str, hospital_id: str, search: str = "", limit: int = OUTLIER_CASE_LIMIT
+) -> pd.DataFrame:
+    """The hospital's grouped cases, by case id; ``search`` matches case id or group code.
+
+    Columns: case_id, month, group_code, group_type, outlier, cost_ratio, total_cost_yuan,
+    fund_paid_yuan, rw, level_coefficient, case_points.
+    """
+    where, params = _scope("hospital_id")
+    pattern = f"%{search.strip()}%"
+    return _query(
+        f"""
+        SELECT case_id, month, group_code, group_type, outlier, cost_ratio,
+               total_cost_yuan, fund_paid_yuan, rw, level_coefficient, case_points
+        FROM case_scores
+        WHERE scenario = ? AND hospital_id = ? AND {where}
+              AND (case_id ILIKE ? OR group_code ILIKE ?)
+        ORDER BY case_id
+        LIMIT ?
+        """,
+        [scenario, hospital_id, *params, pattern, pattern, int(limit)],
+    )
+
+
+def hospital_not_grouped(
+    scenario: str, hospital_id: str, limit: int = OUTLIER_CASE_LIMIT
+) -> pd.DataFrame:
+    """The hospital's cases of the simulation year that were not grouped, with why.
+
+    Columns: case_id, rule (the grouping verdict), status, reason (the quality findings).
+    """
+    where, params = _scope("g.hospital_id")
+    return _query(
+        f"""
+        SELECT g.case_id, g.rule, s.status, s.reason
+        FROM case_groups g LEFT JOIN case_status s USING (case_id)
+        WHERE g.scenario = ? AND g.hospital_id = ? AND NOT g.grouped AND {where}
+              AND g.year = (SELECT max(year) FROM point_values WHERE scenario = ?)
+        ORDER BY g.case_id
+        LIMIT ?
+        """,
+        [scenario, hospital_id, *params, scenario, int(limit)],
+    )
+
+
 def hospital_monthly(scenario: str, hospital_id: str) -> pd.DataFrame:
     """The hospital's months in ``scenario``.
 

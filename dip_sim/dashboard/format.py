@@ -123,6 +123,8 @@ COLUMN_LABELS: dict[str, str] = {
     "n_extreme": "极端异常",
     "severity": "严重程度",
     "status": "状态代码",
+    "rule": "入组判定",
+    "reason": "质控原因",
     "reason_example": "原因示例",
     "share": "占比（%）",
     "n_not_ok": "问题病例数",

@@ -111,14 +111,30 @@ def render() -> None:
 
     groups = data.hospital_groups(scenario, hospital_id)
     n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
-    tab_groups, tab_outliers, tab_monthly = st.tabs(
-        [f"病种（{len(groups)}）", f"费用偏差病例（{n_outliers}）", "月度预付"]
+    tab_groups, tab_cases, tab_outliers, tab_not_grouped, tab_monthly = st.tabs(
+        [f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）", "未入组病例", "月度预付"]
     )
     with tab_groups:
         if groups.empty:
             st.info("没有入组病例。")
         else:
             common.show_table(groups, GROUP_COLUMNS)
+    with tab_cases:
+        search = st.text_input("清单流水号或病种编码包含", key="hospital_case_search",
+                               placeholder="例如 K35")
+        cases = data.hospital_cases(scenario, hospital_id, search)
+        if cases.empty:
+            st.info("没有符合条件的入组病例。")
+        else:
+            st.caption(f"按清单流水号排序，最多显示 {data.OUTLIER_CASE_LIMIT} 例。")
+            common.show_table(cases, OUTLIER_COLUMNS)
+    with tab_not_grouped:
+        not_grouped = data.hospital_not_grouped(scenario, hospital_id)
+        if not_grouped.empty:
+            st.info("本年度没有未入组病例。")
+        else:
+            st.caption("未入组病例不参与 DIP 分值与基金分配；原因见质控结果。")
+            common.show_table(not_grouped, ["case_id", "rule", "status", "reason"])
     with tab_outliers:
         cases = data.hospital_outlier_cases(scenario, hospital_id)
         if cases.empty:
