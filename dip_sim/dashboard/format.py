@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from dip_sim.quality.checks import CHECKS
+
 WAN = 10_000.0
 
 OUTLIER_LABELS: dict[str, str] = {
@@ -32,6 +34,9 @@ PROC_CLASS_LABELS: dict[str, str] = {
 LEVEL_LABELS: dict[int, str] = {3: "三级", 2: "二级", 1: "一级"}
 SEVERITY_LABELS: dict[str, str] = {"ok": "正常", "warning": "警告", "critical": "严重"}
 
+# Quality status codes (dip_sim.quality.checks) by their Chinese names.
+STATUS_LABELS: dict[str, str] = {"ok": "正常", **{c.code: c.label_zh for c in CHECKS}}
+
 # Columns whose codes are shown by their Chinese names.
 CODE_LABELS: dict[str, Mapping[Any, str]] = {
     "outlier": OUTLIER_LABELS,
@@ -39,6 +44,7 @@ CODE_LABELS: dict[str, Mapping[Any, str]] = {
     "proc_class": PROC_CLASS_LABELS,
     "level": LEVEL_LABELS,
     "severity": SEVERITY_LABELS,
+    "status": STATUS_LABELS,
 }
 
 # Amounts of a hospital, a month or the city: shown in 万元.
@@ -122,7 +128,7 @@ COLUMN_LABELS: dict[str, str] = {
     "n_high": "费用超高",
     "n_extreme": "极端异常",
     "severity": "严重程度",
-    "status": "状态代码",
+    "status": "质控状态",
     "rule": "入组判定",
     "reason": "质控原因",
     "reason_example": "原因示例",
