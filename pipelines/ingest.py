@@ -30,23 +30,32 @@ def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, in
     return counts
 
 
+_FILE_STATUS = {"loaded": "已载入", "unchanged": "未变化（跳过）", "refused": "拒绝"}
+_OUTCOMES = {"value_cleared": "值无法识别（行保留，该值置空）", "row_rejected": "整行拒绝",
+             "file_refused": "文件拒绝"}
+
+
 def print_summary(summary: IngestSummary, con, progress=print) -> None:
-    """The end-of-load summary: files, rows read, loaded, already present, rejected."""
-    n_files = len(summary.files)
+    """The end-of-load summary: files, rows read, loaded, already present, rejected, by reason."""
     by_status: dict[str, int] = {}
     for f in summary.files:
         by_status[f["status"]] = by_status.get(f["status"], 0) + 1
-    progress(f"批次 {summary.batch_id}: 文件 {n_files} 个 "
-             + "，".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    progress(f"批次 {summary.batch_id}: 文件 {len(summary.files)} 个（"
+             + "，".join(f"{_FILE_STATUS.get(k, k)} {v}" for k, v in sorted(by_status.items()))
+             + "）")
     progress(f"  读取 {summary.total('rows_read'):,} 行，新载入 {summary.total('rows_loaded'):,} 行，"
              f"已存在 {summary.total('rows_duplicate'):,} 行，拒绝 {summary.total('rows_rejected'):,} 行")
     errors = con.execute("""
-        SELECT outcome, reason, count(*) FROM load_errors WHERE batch_id = ?
-        GROUP BY ALL ORDER BY 3 DESC""", [summary.batch_id]).fetchall()
-    for outcome, reason, n in errors:
-        progress(f"  {outcome}: {reason} × {n:,}")
+        SELECT outcome, coalesce(field, ''), reason, count(*) FROM load_errors
+        WHERE batch_id = ? AND outcome <> 'file_refused'
+        GROUP BY ALL ORDER BY 4 DESC""", [summary.batch_id]).fetchall()
+    for outcome, field, reason, n in errors:
+        progress(f"  {_OUTCOMES.get(outcome, outcome)}: {field} {reason} × {n:,}（详见 load_errors）")
     for message in summary.refused:
         progress(f"  拒绝的文件: {message}")
+    if summary.skipped:
+        progress(f"  忽略的文件（名称不以 hospitals/cases/settlements 开头或不是 .csv/.parquet）: "
+                 f"{len(summary.skipped)} 个，例如 {summary.skipped[0]}")
 
 
 def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print) -> IngestSummary:
