@@ -145,9 +145,10 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         con.execute("ROLLBACK")
         raise
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
-    for mart in [*MARTS.values(), "int_keyed", "int_history", "int_core_keys",
-                 "int_history_grouped", "int_group_year", "int_all_mean", "int_group_stats",
-                 "int_key_class", "int_year_cases", "int_budget"]:
+    con.execute("DROP VIEW IF EXISTS int_history")
+    for mart in [*MARTS.values(), "int_keyed", "int_core_keys", "int_history_grouped",
+                 "int_group_year", "int_all_mean", "int_group_stats", "int_key_class",
+                 "int_year_cases", "int_budget"]:
         con.execute(f"DROP TABLE IF EXISTS {mart}")
     return row
 
