@@ -54,6 +54,30 @@ def write_csv(path: Path, columns, rows: list[dict]) -> None:
             writer.writerow({k: row.get(k, "") for k in names})
 
 
+def ingest_generated_city(directory: Path, cases_per_year: int, seed: int) -> Path:
+    """Generate a synthetic city into ``directory/in`` and ingest it; return the warehouse.
+
+    Uses the pseudonymisation key ``k`` (module-scoped fixtures cannot use the autouse one).
+    """
+    import os
+
+    from dip_sim.synth import generate
+    from pipelines.ingest import run_ingest
+
+    generate(directory / "in", cases_per_year=cases_per_year, seed=seed)
+    db = directory / "w.duckdb"
+    previous = os.environ.get("DIP_SIM_PSEUDONYM_KEY")
+    os.environ["DIP_SIM_PSEUDONYM_KEY"] = "k"
+    try:
+        run_ingest(directory / "in", db, progress=lambda message: None)
+    finally:
+        if previous is None:
+            os.environ.pop("DIP_SIM_PSEUDONYM_KEY")
+        else:
+            os.environ["DIP_SIM_PSEUDONYM_KEY"] = previous
+    return db
+
+
 def write_inputs(directory: Path, cases: list[dict], settlements: list[dict],
                  hospitals: list[dict] = HOSPITALS) -> Path:
     """Write hospitals.csv, cases.csv and settlements.csv into ``directory``."""

@@ -8,9 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dip_sim.paths import SCENARIO_DIR
-from dip_sim.synth import generate
-from pipelines.ingest import run_ingest
 from pipelines.simulate import run_simulate
+from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["dip_sim/dashboard/pages/" + p for p in ("compare.py", "hospital.py", "catalog.py",
@@ -19,15 +18,9 @@ PAGES = ["dip_sim/dashboard/pages/" + p for p in ("compare.py", "hospital.py", "
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pipeline_app")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
-    generate(tmp / "in", cases_per_year=1500, seed=11)
-    db = tmp / "w.duckdb"
-    run_ingest(tmp / "in", db, progress=lambda m: None)
+    db = ingest_generated_city(tmp_path_factory.mktemp("pipeline_app"), 1500, seed=11)
     run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "growth_8pct.yaml"],
                  progress=lambda m: None)
-    mp.undo()
     return db
 
 

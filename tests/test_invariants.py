@@ -9,8 +9,8 @@ import pytest
 from dip_sim.policy import BASELINE, Scenario, load_baseline
 from dip_sim.quality.status import recode_cases
 from dip_sim.simulation import simulate
-from dip_sim.synth import generate
 from pipelines.ingest import run_ingest
+from tests.inputs import ingest_generated_city
 
 QUIET = lambda message: None  # noqa: E731
 SCENARIOS = [
@@ -29,16 +29,11 @@ SCENARIOS = [
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("generated")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
-    generate(tmp / "in", cases_per_year=4000, seed=7)
-    db = tmp / "w.duckdb"
-    run_ingest(tmp / "in", db, progress=QUIET)
+    db = ingest_generated_city(tmp, 4000, seed=7)
     con = duckdb.connect(str(db))
     simulate(con, 2020, None, SCENARIOS, load_baseline(), progress=QUIET)
     yield tmp, db, con
     con.close()
-    mp.undo()
 
 
 def _one(con, sql, params=()):
