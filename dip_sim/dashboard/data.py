@@ -31,7 +31,8 @@ DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
 ENV_DB = "DIP_SIM_DB"
 ENV_HOSPITAL = "DIP_SIM_HOSPITAL_ID"
 BASELINE = "baseline"
-OUTLIER_CASE_LIMIT = 500
+# the most case rows a hospital-page list shows (outlier, searched and not-grouped cases)
+CASE_LIST_LIMIT = 500
 CACHE_TTL_SECONDS = 300
 
 NO_RESULTS_MESSAGE = "尚无模拟结果：请先运行 `make run` 或 `dip-sim simulate --year 2020`。"
@@ -333,7 +334,7 @@ def hospital_groups(scenario: str, hospital_id: str) -> pd.DataFrame:
 
 
 def hospital_outlier_cases(
-    scenario: str, hospital_id: str, limit: int = OUTLIER_CASE_LIMIT
+    scenario: str, hospital_id: str, limit: int = CASE_LIST_LIMIT
 ) -> pd.DataFrame:
     """The hospital's outlier cases (outlier ≠ none), highest cost ratio first, ``limit`` rows.
 
@@ -356,7 +357,7 @@ def hospital_outlier_cases(
 
 
 def hospital_cases(
-    scenario: str, hospital_id: str, search: str = "", limit: int = OUTLIER_CASE_LIMIT
+    scenario: str, hospital_id: str, search: str = "", limit: int = CASE_LIST_LIMIT
 ) -> pd.DataFrame:
     """The hospital's grouped cases, by case id; ``search`` matches case id or group code.
 
@@ -380,7 +381,7 @@ def hospital_cases(
 
 
 def hospital_not_grouped(
-    scenario: str, hospital_id: str, limit: int = OUTLIER_CASE_LIMIT
+    scenario: str, hospital_id: str, limit: int = CASE_LIST_LIMIT
 ) -> pd.DataFrame:
     """The hospital's cases of the simulation year that were not grouped, with why.
 

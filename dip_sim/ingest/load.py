@@ -1,7 +1,7 @@
 """Loading a directory of extracts into the warehouse as one atomic, repeatable batch.
 
 Flow per file: opened as a relation (``readers``), typed in SQL with each value that does not
-parse recorded (``typing``), codes standardised to their canonical 医保版 2.0 form and
+parse recorded (``parsing``), codes standardised to their canonical 医保版 2.0 form and
 patient identifiers pseudonymised (``standardise``), and the rows inserted unless the same
 content is already there. The whole batch runs in one transaction: if anything fails, the
 warehouse is as before.
@@ -25,9 +25,9 @@ import duckdb
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.files import find_input_files
+from dip_sim.ingest.parsing import typed_columns_sql
 from dip_sim.ingest.readers import Source, file_sha256, open_source
 from dip_sim.ingest.standardise import listed_codes_sql, new_cases_sql, new_rows_sql
-from dip_sim.ingest.typing import typed_columns_sql
 from dip_sim.reference import load_reference
 from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
 

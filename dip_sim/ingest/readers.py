@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.typing import record_parse_errors
+from dip_sim.ingest.parsing import record_parse_errors
 from dip_sim.schema import INPUT_TABLES
 
 

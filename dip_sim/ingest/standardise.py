@@ -14,9 +14,9 @@ intermediate copy of the file, which at 2.5M rows a file is most of the cost.
 
 from __future__ import annotations
 
+from dip_sim.ingest.parsing import key_present_sql, typed_columns_sql
 from dip_sim.ingest.pseudonym import pseudonym_sql
 from dip_sim.ingest.readers import Source
-from dip_sim.ingest.typing import key_present_sql, typed_columns_sql
 from dip_sim.schema import INPUT_TABLES
 
 DERIVED_CASE_COLUMNS: tuple[str, ...] = ("proc_key_all", "proc_key_main", "proc_class_max")

@@ -126,7 +126,7 @@ def render() -> None:
         if cases.empty:
             st.info("没有符合条件的入组病例。")
         else:
-            st.caption(f"按清单流水号排序，最多显示 {data.OUTLIER_CASE_LIMIT} 例。")
+            st.caption(f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
             common.show_table(cases, OUTLIER_COLUMNS)
     with tab_not_grouped:
         not_grouped = data.hospital_not_grouped(scenario, hospital_id)
