@@ -125,6 +125,13 @@ CREATE TABLE IF NOT EXISTS load_errors (
     reason VARCHAR,
     outcome VARCHAR
 )""",
+    # one row per key (case_id) that has more than one content in its table ('cases' or
+    # 'settlements'): a conflict the quality stage flags. Kept up to date by every ingest.
+    "duplicate_keys": """
+CREATE TABLE IF NOT EXISTS duplicate_keys (
+    kind VARCHAR,
+    case_id VARCHAR
+)""",
     # one row per hospital
     "hospitals": f"""
 CREATE TABLE IF NOT EXISTS hospitals (
@@ -161,16 +168,6 @@ CREATE TABLE IF NOT EXISTS settlements (
 
 # Output tables of the simulation (issue 2 §5). Grain: see each comment.
 OUTPUT_DDL: dict[str, str] = {
-    # one row per input case (case record or orphan settlement): the quality verdict
-    "case_status": """
-CREATE TABLE IF NOT EXISTS case_status (
-    case_id VARCHAR,
-    year INTEGER,
-    hospital_id VARCHAR,
-    status VARCHAR,
-    severity VARCHAR,
-    reason VARCHAR
-)""",
     # one row per scenario and group
     "catalog_groups": """
 CREATE TABLE IF NOT EXISTS catalog_groups (

@@ -89,6 +89,9 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
             "INSERT INTO hospitals (hospital_id, hospital_name, level, county) VALUES (?,?,?,?)",
             HOSPITALS,
         )
+        # in a real warehouse a view of case_features (dip_sim.quality.status)
+        con.execute("CREATE TABLE case_status (case_id VARCHAR, year INTEGER, hospital_id VARCHAR,"
+                    " status VARCHAR, severity VARCHAR, reason VARCHAR)")
         con.executemany(
             "INSERT INTO case_status VALUES (?, ?, ?, ?, ?, ?)",
             [(cid, y, h, s, sev, r or None) for cid, y, h, s, sev, r in CASE_STATUS],

@@ -108,14 +108,22 @@ def test_duplicate_case_with_different_content(tmp_path):
     cases, settlements = _good()
     same = dict(cases[0])
     changed = dict(cases[1], main_dx="J18.000")
+    # the same content once standardised (code case, spaces): also a repeat, not a conflict
+    variant = dict(cases[2], main_dx=" k35.300 ")
     db = tmp_path / "w.duckdb"
-    run_ingest(write_inputs(tmp_path / "in", [*cases, same, changed], settlements), db,
-               progress=QUIET)
+    summary = run_ingest(write_inputs(tmp_path / "in", [*cases, same, changed, variant],
+                                      settlements), db, progress=QUIET)
     status = _status(db)
     assert status["g0"][0] == "ok"  # the same content twice is one case
+    assert status["g2"][0] == "ok"
     assert status["g1"][:2] == ("duplicate_case", "critical")
     assert "cases.csv 第 3 行" in status["g1"][2] and "cases.csv 第 6 行" in status["g1"][2]
     assert len(status) == 3
+    # 6 case rows read: 4 stored (g0, g1 twice, g2), 2 repeats
+    cases_file = next(f for f in summary.files if f["file_path"] == "cases.csv")
+    assert (cases_file["rows_read"], cases_file["rows_loaded"], cases_file["rows_duplicate"]) \
+        == (6, 4, 2)
+    assert _query(db, "SELECT kind, case_id FROM duplicate_keys") == [("cases", "g1")]
 
 
 def test_orphans_are_kept_with_a_status(tmp_path):
@@ -204,14 +212,14 @@ def test_failed_batch_leaves_the_warehouse_as_before(tmp_path, monkeypatch):
     for s in more_settlements:
         s["case_id"] = "n" + s["case_id"]
 
-    insert_new = load_module._insert_new
+    settle_repeats = load_module._settle_repeats
 
     def crash_on_settlements(con, kind):
-        if kind == "settlements":  # the cases of the batch are in by now
+        if kind == "settlements":  # every file of the batch is in by now
             raise RuntimeError("simulated crash mid-batch")
-        insert_new(con, kind)
+        settle_repeats(con, kind)
 
-    monkeypatch.setattr(load_module, "_insert_new", crash_on_settlements)
+    monkeypatch.setattr(load_module, "_settle_repeats", crash_on_settlements)
     with pytest.raises(RuntimeError, match="mid-batch"):
         run_ingest(write_inputs(tmp_path / "b", more_cases, more_settlements), db, progress=QUIET)
     after = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM load_batches),"

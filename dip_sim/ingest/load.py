@@ -27,9 +27,15 @@ from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.files import find_input_files
 from dip_sim.ingest.parsing import typed_columns_sql
 from dip_sim.ingest.readers import Source, file_sha256, open_source
-from dip_sim.ingest.standardise import listed_codes_sql, new_cases_sql, new_rows_sql
+from dip_sim.ingest.standardise import (
+    code_lists_sql,
+    insert_cases_sql,
+    insert_rows_sql,
+    present_rows_sql,
+    typed_rows_sql,
+)
 from dip_sim.reference import load_reference
-from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
+from dip_sim.schema import WAREHOUSE_DDL
 
 Progress = Callable[[str], None]
 
@@ -55,34 +61,28 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     load_reference(con)
 
 
-def _same_content(columns: list[str], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in columns)
+def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Delete the batch's exact repeats within a file; record the keys with several contents.
 
-
-def _insert_new(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Insert the rows of ``new_<kind>`` whose content is not yet in the table.
-
-    A row is new when no row of the table has the same key and the same value in every
-    contract column, and it is the first row of that content in the file. Repeats within the
-    file are rare, so only the keys that repeat are ranked (a window over every row is slow).
+    Each file's insert skips rows already in the table (earlier batches, earlier files), so
+    the rows of a (key, content) left more than once all come from one file of this batch:
+    the first is kept. The keys still having more than one row have different contents: they
+    are written to ``duplicate_keys`` for the quality stage (one grouping of the table serves
+    both; a window over every row would be slow).
     """
-    columns = [c.name for c in INPUT_TABLES[kind]]
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE repeats AS
-        SELECT source_row FROM new_{kind}
-        SEMI JOIN (SELECT case_id, row_hash FROM new_{kind} GROUP BY ALL HAVING count(*) > 1)
-             USING (case_id, row_hash)
-        QUALIFY row_number() OVER (PARTITION BY case_id, row_hash ORDER BY source_row) > 1
-    """)
-    con.execute(f"""
-        INSERT INTO {kind} BY NAME
-        SELECT n.*, getvariable('batch_id') AS batch_id
-        FROM new_{kind} n
-        ANTI JOIN (SELECT * FROM {kind} SEMI JOIN new_{kind} USING (case_id)) c
-               ON c.case_id = n.case_id AND {_same_content(columns, "c", "n")}
-        ANTI JOIN repeats r ON r.source_row = n.source_row
-    """)
-    con.execute("DROP TABLE repeats")
+        CREATE OR REPLACE TEMP TABLE multi_keys AS
+        SELECT case_id FROM {kind} GROUP BY case_id HAVING count(*) > 1;
+        DELETE FROM {kind} WHERE rowid IN (
+            SELECT rowid FROM {kind} SEMI JOIN multi_keys USING (case_id)
+            WHERE batch_id = getvariable('batch_id')
+            QUALIFY row_number() OVER (PARTITION BY case_id, row_hash
+                                       ORDER BY source_file, source_row) > 1);
+        DELETE FROM duplicate_keys WHERE kind = '{kind}';
+        INSERT INTO duplicate_keys
+        SELECT '{kind}', case_id FROM {kind} SEMI JOIN multi_keys USING (case_id)
+        GROUP BY case_id HAVING count(*) > 1;
+        DROP TABLE multi_keys;""")
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: str) -> None:
@@ -92,17 +92,18 @@ def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: st
     equal to rows loaded from an earlier file of the same batch count as already present.
     """
     con.execute("SET VARIABLE source_file = ?", [label])
-    if kind == "cases":
-        con.execute(listed_codes_sql(src))
-        con.execute(new_cases_sql(src))
-        con.execute("DROP TABLE listed_codes")
-    else:
-        con.execute(new_rows_sql(kind, src))
     if kind == "hospitals":
-        con.execute("INSERT INTO batch_hospitals SELECT * EXCLUDE (row_hash) FROM new_hospitals")
+        con.execute(f"INSERT INTO batch_hospitals SELECT * EXCLUDE (row_hash) "
+                    f"FROM ({typed_rows_sql(kind, src)})")
+    elif kind == "cases":
+        con.execute(code_lists_sql(src))
+        con.execute(present_rows_sql(kind, src))
+        con.execute(insert_cases_sql(src))
+        con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE present")
     else:
-        _insert_new(con, kind)
-    con.execute(f"DROP TABLE new_{kind}")
+        con.execute(present_rows_sql(kind, src))
+        con.execute(insert_rows_sql(kind, src))
+        con.execute("DROP TABLE present")
     con.execute("DROP TABLE IF EXISTS csv_source")
 
 
@@ -223,6 +224,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             summary.files.append(info)
 
         _load_hospitals(con)
+        for kind in ("cases", "settlements"):
+            _settle_repeats(con, kind)
 
         loaded, rejected = _loaded_counts(con, batch_id), _rejected_counts(con, batch_id)
         for label, info in staged.items():

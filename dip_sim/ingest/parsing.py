@@ -46,30 +46,52 @@ def parse_text_expr(col: InputColumn, source: str) -> str:
     return raw
 
 
-def typed_expr(col: InputColumn, source: str, source_is_text: bool) -> str:
-    """SQL giving ``col`` typed from ``source`` (text, or an already typed column)."""
-    if source_is_text:
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def typed_expr(col: InputColumn, source: str, source_type: str) -> str:
+    """SQL giving ``col`` typed from ``source``, whose SQL type is ``source_type``.
+
+    Text is parsed (:func:`parse_text_expr`); a column already of the contract's type is taken
+    as it is (a double only when finite); other typed columns are cast, a value that does not
+    fit (a fraction for an integer, an out-of-range number) becoming NULL.
+    """
+    if source_type == "VARCHAR":
         return parse_text_expr(col, source)
     if col.sql_type == "VARCHAR":
         return text_expr(f"CAST({source} AS VARCHAR)")
+    if col.sql_type == source_type and col.sql_type != "DOUBLE":
+        return source
     if col.sql_type == "INTEGER":
+        if source_type in _INTEGER_TYPES:
+            return f"TRY_CAST({source} AS INTEGER)"
         num = f"TRY_CAST({source} AS DOUBLE)"
         return f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({source} AS INTEGER) END"
     if col.sql_type == "DOUBLE":
-        return f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) THEN TRY_CAST({source} AS DOUBLE) END"
+        num = source if source_type == "DOUBLE" else f"TRY_CAST({source} AS DOUBLE)"
+        return f"CASE WHEN isfinite({num}) THEN {num} END"
     return f"TRY_CAST({source} AS {col.sql_type})"
 
 
-def _error_checks(kind: str, sources: dict[str, tuple[str, bool]]) -> list[tuple[str, str]]:
+def _cannot_fail(col: InputColumn, source_type: str) -> bool:
+    """True when a typed column converts to the contract's type without loss (no check needed)."""
+    return col.sql_type == source_type != "DOUBLE"
+
+
+def _error_checks(kind: str, sources: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
     """(condition, SELECT list) per check: a value that does not parse, a row without key."""
     checks = []
     for col in INPUT_TABLES[kind]:
         if col.name not in sources or col.sql_type == "VARCHAR":
             continue
-        src, is_text = sources[col.name]
+        src, source_type = sources[col.name]
+        if _cannot_fail(col, source_type):
+            continue
+        is_text = source_type == "VARCHAR"
         value = text_expr(src if is_text else f"CAST({src} AS VARCHAR)")
         present = value if is_text else src  # a typed column: no detour through text
-        checks.append((f"{present} IS NOT NULL AND ({typed_expr(col, src, is_text)}) IS NULL",
+        checks.append((f"{present} IS NOT NULL AND ({typed_expr(col, src, source_type)}) IS NULL",
                        f"source_row, '{col.name}' AS field, {value} AS value,"
                        f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome"))
     key = INPUT_KEYS[kind]
@@ -78,17 +100,17 @@ def _error_checks(kind: str, sources: dict[str, tuple[str, bool]]) -> list[tuple
     return checks
 
 
-def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, bool]]) -> str:
+def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, str]]) -> str:
     """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
 
-    ``sources`` maps each contract column present to (its source expression, is it text).
+    ``sources`` maps each contract column present to (its source expression, its SQL type).
     ``relation`` must have a ``source_row`` column.
     """
     return " UNION ALL ".join(f"SELECT {select} FROM {relation} WHERE {condition}"
                               for condition, select in _error_checks(kind, sources))
 
 
-def typed_columns_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> list[str]:
+def typed_columns_sql(kind: str, sources: dict[str, tuple[str, str]]) -> list[str]:
     """``expr AS name`` for every contract column of ``kind`` (NULL for an absent optional one)."""
     out = []
     for col in INPUT_TABLES[kind]:
@@ -99,14 +121,14 @@ def typed_columns_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> list[s
     return out
 
 
-def key_present_sql(kind: str, sources: dict[str, tuple[str, bool]]) -> str:
+def key_present_sql(kind: str, sources: dict[str, tuple[str, str]]) -> str:
     """Condition keeping the rows that have their key (the others are ``row_rejected``)."""
     key = INPUT_KEYS[kind]
     return f"({typed_expr(_column(kind, key), *sources[key])}) IS NOT NULL"
 
 
 def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
-                        sources: dict[str, tuple[str, bool]], label: str) -> None:
+                        sources: dict[str, tuple[str, str]], label: str) -> None:
     """Insert the ``load_errors`` rows of one file (batch id from variable ``batch_id``).
 
     One scan first counts the rows with any problem; most files have none, and then the

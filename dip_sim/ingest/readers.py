@@ -25,7 +25,7 @@ class Source:
     """A file opened for loading: a relation with ``source_row``, and where each column is."""
 
     relation: str  # a table name or a parenthesised subquery
-    sources: dict[str, tuple[str, bool]]  # contract column → (source expression, is text)
+    sources: dict[str, tuple[str, str]]  # contract column → (source expression, SQL type)
     rows: int
 
 
@@ -73,7 +73,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: st
                     if name != "file_row_number"}
         columns = _check_header(path, kind, list(original))
         source = Source(f"(SELECT *, file_row_number + 1 AS source_row FROM {scan})",
-                        {c: (f'"{original[c][0]}"', original[c][1] == "VARCHAR")
+                        {c: (f'"{original[c][0]}"', original[c][1])
                          for c in columns}, rows)
     else:
         try:
@@ -91,6 +91,6 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: st
             con.execute("CREATE OR REPLACE TEMP TABLE csv_source AS SELECT * FROM staged_arrow")
         finally:
             con.unregister("staged_arrow")
-        source = Source("csv_source", {c: (c, True) for c in columns}, frame.height)
+        source = Source("csv_source", {c: (c, "VARCHAR") for c in columns}, frame.height)
     record_parse_errors(con, kind, source.relation, source.sources, label)
     return source

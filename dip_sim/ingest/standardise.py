@@ -1,4 +1,4 @@
-"""SQL turning one source file into typed, standardised rows ready to insert.
+"""SQL turning one source file into typed, standardised rows and inserting the new ones.
 
 Cases: every code is looked up case-insensitively in ``ref_*_lookup`` (which applies
 ZD_MAP/SS_MAP) and stored in its canonical 医保版 2.0 form; a code not found is kept as given
@@ -8,8 +8,11 @@ procedures that are not 保守治疗, distinct, sorted, joined by ``+``; ``proc_
 main procedure if valid and not 保守治疗; ``proc_class_max`` = the highest class of the case's
 valid procedures (``conservative`` when none). The patient identifier is pseudonymised.
 
-Everything reads the source relation directly (a Parquet scan or a CSV text table): no
-intermediate copy of the file, which at 2.5M rows a file is most of the cost.
+Speed (``make bench``): the code lists of a file repeat a lot (2.5M cases have about 55,000
+distinct procedure lists), so codes are standardised once per *distinct* list
+(``proc_lists``, ``dx_lists``) and joined back by the list as given; then one statement
+types, standardises and inserts the file's rows straight from the source, with no
+intermediate copy of the file.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ DERIVED_CASE_COLUMNS: tuple[str, ...] = ("proc_key_all", "proc_key_main", "proc_
 
 
 def row_hash_sql(columns: list[str]) -> str:
-    """A fast fingerprint of a row's content, used to drop exact repeats within a file."""
+    """A fingerprint of a row's content: with the key, how rows already loaded are recognised."""
     return f"hash({', '.join(columns)})"
 
 
@@ -32,65 +35,50 @@ def _typed_cte(kind: str, src: Source) -> str:
             f"FROM {src.relation} WHERE {key_present_sql(kind, src.sources)}")
 
 
-def listed_codes_sql(src: Source) -> str:
-    """Temp table ``listed_codes``: other diagnoses and all procedures, one row a code.
+def _distinct_typed_sql(src: Source, names: list[str]) -> str:
+    """SELECT of the distinct typed values of columns ``names`` of the file.
 
-    Materialised on its own: filtering on an unnest inside the bigger query makes DuckDB
-    evaluate it again, several times slower.
+    The raw values are made distinct first, so each is typed once; a column the file lacks is
+    NULL.
+    """
+    typed = [e for e in typed_columns_sql("cases", src.sources)
+             if e.rsplit(" AS ", 1)[1] in names]
+    raw = sorted({src.sources[n][0] for n in names if n in src.sources}) or ["NULL"]
+    return (f"SELECT DISTINCT {', '.join(typed)} "
+            f"FROM (SELECT DISTINCT {', '.join(raw)} FROM {src.relation})")
+
+
+def code_lists_sql(src: Source) -> str:
+    """Temp tables ``proc_lists`` and ``dx_lists``: each distinct code list of the file, standardised.
+
+    ``proc_lists``: one row per distinct (main_proc, other_procs) as given (``''`` for none),
+    with the canonical codes, the invalid ones and the group-key parts. ``dx_lists``: the
+    distinct ``other_dx`` lists that are not already canonical (most are, and are kept as
+    sent), with the canonical list and the invalid codes. A list is not canonical when one of
+    its codes is not exactly a code of the list: found by looking up each distinct code once.
     """
     return f"""
-        CREATE OR REPLACE TEMP TABLE listed_codes AS
-        WITH t AS ({_typed_cte("cases", src)})
-        SELECT source_row AS rid, 'other_dx' AS role,
-               unnest(string_split(other_dx, ';')) AS given,
-               generate_subscripts(string_split(other_dx, ';'), 1) AS seq
-        FROM t WHERE other_dx IS NOT NULL
-        UNION ALL
-        SELECT source_row, 'main_proc', main_proc, 0 FROM t WHERE main_proc IS NOT NULL
-        UNION ALL
-        SELECT source_row, 'other_procs', unnest(string_split(other_procs, ';')),
-               generate_subscripts(string_split(other_procs, ';'), 1)
-        FROM t WHERE other_procs IS NOT NULL"""
-
-
-def new_cases_sql(src: Source) -> str:
-    """Temp table ``new_cases``: the file's case rows standardised, with ``row_hash``.
-
-    Reads ``listed_codes`` (see :func:`listed_codes_sql`); the file's label is the variable
-    ``source_file``.
-    """
-    columns = [c.name for c in INPUT_TABLES["cases"]]
-    plain = [c for c in columns
-             if c not in ("patient_id", "main_dx", "other_dx", "main_proc", "other_procs")]
-    return f"""
-        CREATE OR REPLACE TEMP TABLE new_cases AS
-        WITH typed AS ({_typed_cte("cases", src)}),
-        long AS (SELECT rid, role, given AS raw, trim(given) AS given, seq FROM listed_codes),
-        mapped_dx AS (
-            SELECT l.*, d.code FROM long l LEFT JOIN ref_dx_lookup d ON d.code_key = lower(l.given)
-            WHERE l.role = 'other_dx'
-        ), dirty_dx AS (
-            -- most lists are already canonical and kept as sent; only the others are rebuilt
-            SELECT rid FROM mapped_dx GROUP BY rid HAVING bool_or(code IS DISTINCT FROM raw)
-        ), dx_wide AS (
-            -- unordered list() then list_sort: ordered aggregates are far slower
-            SELECT rid,
-                   NULLIF(array_to_string(list_transform(list_sort(
-                       list(struct_pack(seq := seq, code := coalesce(code, given)))
-                           FILTER (WHERE given <> '')), lambda x: x.code), ';'), '') AS other_dx,
-                   NULLIF(array_to_string(list_transform(list_sort(
-                       list(struct_pack(seq := seq, given := given))
-                           FILTER (WHERE code IS NULL AND given <> '')),
-                       lambda x: 'other_dx:' || x.given), ';'), '') AS invalid_codes
-            FROM mapped_dx SEMI JOIN dirty_dx USING (rid) GROUP BY rid
-        ), mapped_proc AS (
+        CREATE OR REPLACE TEMP TABLE proc_lists AS
+        WITH lists AS (
+            SELECT row_number() OVER () AS lid, *
+            FROM ({_distinct_typed_sql(src, ["main_proc", "other_procs"])})
+            WHERE main_proc IS NOT NULL OR other_procs IS NOT NULL
+        ), long AS (
+            SELECT lid, 'main_proc' AS role, main_proc AS given, 0 AS seq
+            FROM lists WHERE main_proc IS NOT NULL
+            UNION ALL
+            SELECT lid, 'other_procs', trim(unnest(string_split(other_procs, ';'))),
+                   generate_subscripts(string_split(other_procs, ';'), 1)
+            FROM lists WHERE other_procs IS NOT NULL
+        ), mapped AS (
             SELECT l.*, p.code, r.proc_class, r.class_rank
             FROM long l
             LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
             LEFT JOIN ref_proc r ON r.code = p.code
-            WHERE l.role IN ('main_proc', 'other_procs') AND l.given <> ''
-        ), proc_items AS (
-            SELECT rid,
+            WHERE l.given <> ''
+        ), items AS (
+            -- unordered list() then list_sort: ordered aggregates are far slower
+            SELECT lid,
                    list(struct_pack(seq := seq, code := coalesce(code, given)))
                        FILTER (WHERE role = 'other_procs') AS proc_items,
                    list(struct_pack(role := role, seq := seq, given := given))
@@ -102,44 +90,122 @@ def new_cases_sql(src: Source) -> str:
                    max(code) FILTER (WHERE role = 'main_proc'
                                      AND proc_class <> 'conservative') AS proc_key_main,
                    max(class_rank) AS class_rank_max
-            FROM mapped_proc GROUP BY rid
-        ), proc_wide AS (
-            SELECT rid, main_proc, proc_key_main, class_rank_max,
-                   NULLIF(array_to_string(list_transform(list_sort(proc_items),
-                                                         lambda x: x.code), ';'), '') AS other_procs,
-                   NULLIF(array_to_string(list_transform(list_sort(bad_items),
-                                                         lambda x: x.role || ':' || x.given), ';'),
-                          '') AS invalid_codes,
-                   array_to_string(list_sort(list_distinct(key_codes)), '+') AS proc_key_all
-            FROM proc_items
-        ), standardised AS (
+            FROM mapped GROUP BY lid
+        )
+        SELECT coalesce(l.main_proc, '') AS main_proc_given,
+               coalesce(l.other_procs, '') AS other_procs_given,
+               i.main_proc,
+               NULLIF(array_to_string(list_transform(list_sort(i.proc_items),
+                                                     lambda x: x.code), ';'), '') AS other_procs,
+               NULLIF(array_to_string(list_transform(list_sort(i.bad_items),
+                                                     lambda x: x.role || ':' || x.given), ';'),
+                      '') AS invalid_codes,
+               coalesce(array_to_string(list_sort(list_distinct(i.key_codes)), '+'), '')
+                   AS proc_key_all,
+               coalesce(i.proc_key_main, '') AS proc_key_main,
+               coalesce(cr.proc_class, 'conservative') AS proc_class_max
+        FROM lists l
+        LEFT JOIN items i USING (lid)
+        LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = i.class_rank_max;
+
+        CREATE OR REPLACE TEMP TABLE dx_lists AS
+        WITH lists AS MATERIALIZED (
+            SELECT other_dx, string_split(other_dx, ';') AS raw_codes
+            FROM ({_distinct_typed_sql(src, ["other_dx"])}) WHERE other_dx IS NOT NULL
+        ), not_canonical AS (
+            -- each distinct code once: not canonical when the lookup does not return it as is
+            SELECT raw FROM (SELECT DISTINCT unnest(raw_codes) AS raw FROM lists) t
+            LEFT JOIN ref_dx_lookup d ON d.code_key = lower(trim(t.raw))
+            WHERE d.code IS DISTINCT FROM t.raw
+        ), mapped AS (
+            SELECT l.*, trim(l.raw) AS given, d.code
+            FROM (SELECT other_dx, unnest(raw_codes) AS raw,
+                         generate_subscripts(raw_codes, 1) AS seq
+                  FROM lists SEMI JOIN (
+                      SELECT other_dx FROM (SELECT other_dx, unnest(raw_codes) AS raw FROM lists)
+                      SEMI JOIN not_canonical USING (raw)) USING (other_dx)) l
+            LEFT JOIN ref_dx_lookup d ON d.code_key = lower(trim(l.raw))
+        )
+        SELECT other_dx AS other_dx_given,
+               NULLIF(array_to_string(list_transform(list_sort(
+                   list(struct_pack(seq := seq, code := coalesce(code, given)))
+                       FILTER (WHERE given <> '')), lambda x: x.code), ';'), '') AS other_dx,
+               NULLIF(array_to_string(list_transform(list_sort(
+                   list(struct_pack(seq := seq, given := given))
+                       FILTER (WHERE code IS NULL AND given <> '')),
+                   lambda x: 'other_dx:' || x.given), ';'), '') AS invalid_codes
+        FROM mapped GROUP BY other_dx"""
+
+
+def present_rows_sql(kind: str, src: Source) -> str:
+    """Temp table ``present``: (key, content hash) of the rows already loaded for the file's keys.
+
+    Usually empty (new data), and then small to join against; the anti-join of the insert
+    builds on it rather than on every row of the table or of the file.
+    """
+    key = next(e for e in typed_columns_sql(kind, src.sources) if e.endswith(" AS case_id"))
+    return f"""
+        CREATE OR REPLACE TEMP TABLE present AS
+        SELECT case_id, row_hash FROM {kind}
+        SEMI JOIN (SELECT {key} FROM {src.relation}) f USING (case_id)"""
+
+
+def _insert_new_sql(kind: str, select: str) -> str:
+    """INSERT the rows of ``select`` whose (key, content) is not in the table yet (``present``).
+
+    ``present`` includes the rows inserted by earlier files of the batch; exact repeats within
+    one file are removed afterwards (``load._settle_repeats``).
+    """
+    return f"""
+        INSERT INTO {kind} BY NAME
+        SELECT n.*, getvariable('batch_id') AS batch_id
+        FROM ({select}) n
+        ANTI JOIN present c ON c.case_id = n.case_id AND c.row_hash = n.row_hash"""
+
+
+def insert_cases_sql(src: Source) -> str:
+    """INSERT the file's new case rows, standardised, reading ``proc_lists`` and ``dx_lists``.
+
+    The file's label is the variable ``source_file``.
+    """
+    columns = [c.name for c in INPUT_TABLES["cases"]]
+    plain = [c for c in columns
+             if c not in ("patient_id", "main_dx", "other_dx", "main_proc", "other_procs")]
+    return _insert_new_sql("cases", f"""
+        WITH typed AS ({_typed_cte("cases", src)}),
+        standardised AS (
             SELECT {', '.join(f't.{c}' for c in plain)},
                    {pseudonym_sql('t.patient_id')} AS patient_id,
                    coalesce(md.code, t.main_dx) AS main_dx,
-                   CASE WHEN dw.rid IS NULL THEN t.other_dx ELSE dw.other_dx END AS other_dx,
-                   w.main_proc, w.other_procs,
+                   CASE WHEN dx.other_dx_given IS NULL THEN t.other_dx ELSE dx.other_dx END
+                       AS other_dx,
+                   p.main_proc, p.other_procs,
                    CAST(year(t.discharge_date) AS INTEGER) AS year,
                    NULLIF(concat_ws(';',
                        CASE WHEN md.code IS NULL THEN 'main_dx:' || t.main_dx END,
-                       w.invalid_codes, dw.invalid_codes), '') AS invalid_codes,
-                   coalesce(w.proc_key_all, '') AS proc_key_all,
-                   coalesce(w.proc_key_main, '') AS proc_key_main,
-                   coalesce(cr.proc_class, 'conservative') AS proc_class_max,
+                       p.invalid_codes, dx.invalid_codes), '') AS invalid_codes,
+                   coalesce(p.proc_key_all, '') AS proc_key_all,
+                   coalesce(p.proc_key_main, '') AS proc_key_main,
+                   coalesce(p.proc_class_max, 'conservative') AS proc_class_max,
                    getvariable('source_file') AS source_file, t.source_row
             FROM typed t
             LEFT JOIN ref_dx_lookup md ON md.code_key = lower(t.main_dx)
-            LEFT JOIN proc_wide w ON w.rid = t.source_row
-            LEFT JOIN dx_wide dw ON dw.rid = t.source_row
-            LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = w.class_rank_max
+            LEFT JOIN proc_lists p ON p.main_proc_given = coalesce(t.main_proc, '')
+                                  AND p.other_procs_given = coalesce(t.other_procs, '')
+            LEFT JOIN dx_lists dx ON dx.other_dx_given = t.other_dx
         )
-        SELECT *, {row_hash_sql(columns)} AS row_hash FROM standardised"""
+        SELECT *, {row_hash_sql(columns)} AS row_hash FROM standardised""")
 
 
-def new_rows_sql(kind: str, src: Source) -> str:
-    """Temp table ``new_<kind>`` for settlements or hospitals: typed rows with ``row_hash``."""
+def insert_rows_sql(kind: str, src: Source) -> str:
+    """INSERT the file's new settlement rows, typed (the file's label: variable ``source_file``)."""
+    return _insert_new_sql(kind, typed_rows_sql(kind, src))
+
+
+def typed_rows_sql(kind: str, src: Source) -> str:
+    """SELECT of a file's typed rows with ``row_hash``, ``source_file`` and ``source_row``."""
     columns = [c.name for c in INPUT_TABLES[kind]]
     return f"""
-        CREATE OR REPLACE TEMP TABLE new_{kind} AS
         SELECT *, {row_hash_sql(columns)} AS row_hash
         FROM (SELECT {', '.join(typed_columns_sql(kind, src.sources))},
                      getvariable('source_file') AS source_file, source_row

@@ -6,7 +6,8 @@ so the hospital can fix the record at the source. Critical issues keep a case ou
 The order of ``CHECKS`` is the priority: a case's status is its first critical issue, else its
 first warning, else ``ok``.
 
-The checks read: ``cases`` and ``settlements`` (one row per distinct content), ``hospitals``,
+The checks read: ``cases`` and ``settlements`` (one row per distinct content), ``case_features``
+(built first, every case ``ok``: ``has_case``, ``has_settlement``), ``hospitals``,
 ``load_errors``, ``ref_dx``, ``ref_dx_rules``; ``dup_cases`` / ``dup_settlements`` (the keys with
 more than one row, made by :func:`dip_sim.quality.status.run_quality`); the variable
 ``cost_tolerance_yuan``.
@@ -34,7 +35,8 @@ _AT_S = "s.source_file || ' 第 ' || s.source_row || ' 行'"
 CHECKS: tuple[Check, ...] = (
     Check("no_case_record", "critical", "有结算无病案", f"""
         SELECT s.case_id, '仅有结算记录（' || {_AT_S} || '），无对应病案首页'
-        FROM settlements s ANTI JOIN cases c USING (case_id)"""),
+        FROM settlements s
+        SEMI JOIN (SELECT case_id FROM case_features WHERE NOT has_case) f USING (case_id)"""),
     Check("duplicate_case", "critical", "病案重复且内容不同", f"""
         SELECT c.case_id, '同一 case_id 有 ' || count(*) || ' 条内容不同的病案记录: '
                || string_agg({_AT}, '; ' ORDER BY c.source_file, c.source_row)
@@ -53,7 +55,9 @@ CHECKS: tuple[Check, ...] = (
           AND c.main_dx NOT IN (SELECT code FROM ref_dx)"""),
     Check("no_settlement", "critical", "无结算记录", f"""
         SELECT c.case_id, '病案（' || {_AT} || '）无对应结算记录'
-        FROM cases c ANTI JOIN settlements s USING (case_id)"""),
+        FROM cases c
+        SEMI JOIN (SELECT case_id FROM case_features WHERE NOT has_settlement) f
+             USING (case_id)"""),
     Check("dates_invalid", "critical", "入出院日期缺失或无法识别", f"""
         SELECT c.case_id, '入院日期 admit_date 或出院日期 discharge_date 缺失或无法识别（'
                || {_AT} || '）'

@@ -1,14 +1,15 @@
 """Building ``case_issues``, ``case_status`` and ``case_features`` from the loaded tables.
 
 - ``case_issues``: one row per (case, issue) with the issue's severity and a readable detail.
-- ``case_status``: one row per input case (a case record, or a settlement without one), with
-  ``status`` = the case's first critical issue, else its first warning, else ``ok``; and
-  ``reason`` = every issue's detail, most severe first.
-- ``case_features``: one row per case record (but conflicting duplicates), holding what
-  grouping needs for every scenario: diagnosis subcategory (亚目, 5 characters) and category
-  (类目, 3), the procedure keys derived at load (``all``: every valid non-conservative
-  procedure, distinct, sorted, joined by ``+``; ``main_only``: the main procedure), the case's
-  highest procedure class, cost and fund payment, and ``eligible`` (no critical issue).
+- ``case_features``: one row per input case_id (a case record, or a settlement without one),
+  holding what grouping needs for every scenario: diagnosis subcategory (亚目, 5 characters)
+  and category (类目, 3), the procedure keys derived at load (``all``: every valid
+  non-conservative procedure, distinct, sorted, joined by ``+``; ``main_only``: the main
+  procedure), the case's highest procedure class, cost and fund payment; ``eligible`` (no
+  critical issue); and the verdict: ``status`` = the case's first critical issue, else its
+  first warning, else ``ok``, with ``severity`` and ``reason`` = every issue's detail, most
+  severe first. A key with two different case records gets one row without features.
+- ``case_status``: a view of ``case_features``' verdict columns (one row per input case).
 """
 
 from __future__ import annotations
@@ -61,25 +62,70 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _features_sql() -> str:
+    """CTAS of ``case_features`` with every status ``ok``: one row per input case_id.
+
+    One full outer join of cases and settlements gives both the cases without a settlement
+    and the settlements without a case, which the checks then read from this table instead
+    of joining the two large tables again.
+    """
+    return """
+        CREATE OR REPLACE TABLE case_features AS
+        WITH c AS (
+            SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
+                   proc_key_all, proc_key_main, proc_class_max, los_days
+            FROM cases ANTI JOIN dup_cases USING (case_id)
+            UNION ALL
+            -- a key with two contents: one row, not grouped (its status says why)
+            SELECT case_id, min(year), NULL, min(hospital_id), NULL, NULL, NULL, NULL, NULL, NULL
+            FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
+        ), s AS (
+            SELECT case_id, total_cost_yuan, fund_paid_yuan,
+                   CAST(year(settle_date) AS INTEGER) AS settle_year
+            FROM settlements ANTI JOIN dup_settlements USING (case_id)
+            UNION ALL
+            SELECT case_id, NULL, NULL, min(CAST(year(settle_date) AS INTEGER))
+            FROM settlements SEMI JOIN dup_settlements USING (case_id) GROUP BY case_id
+        )
+        SELECT coalesce(c.case_id, s.case_id) AS case_id,
+               coalesce(c.year, s.settle_year) AS year,
+               CAST(month(c.discharge_date) AS INTEGER) AS month,
+               c.hospital_id, h.level, c.insurance_type,
+               substr(c.main_dx, 1, 5) AS dx5, substr(c.main_dx, 1, 3) AS dx3,
+               c.proc_key_all, c.proc_key_main, c.proc_class_max, c.los_days,
+               -- money in fen as DECIMAL: sums over cases are exact and order-independent
+               CAST(s.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
+               CAST(s.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
+               c.case_id IS NOT NULL AS has_case, s.case_id IS NOT NULL AS has_settlement,
+               c.case_id IS NOT NULL AND s.case_id IS NOT NULL AS eligible,
+               'ok' AS status, 'ok' AS severity, '' AS reason
+        FROM c FULL OUTER JOIN s ON s.case_id = c.case_id
+        LEFT JOIN hospitals h ON h.hospital_id = c.hospital_id"""
+
+
 def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                 recode: bool = False) -> dict[str, int]:
     """Run every check and rebuild the quality tables; return the count of cases by severity.
 
     With ``recode``, the group-key parts of every case are first derived again
-    (:func:`recode_cases`).
+    (:func:`recode_cases`). ``case_features`` is built first with every case ``ok``; the
+    checks read it (and the loaded tables); then each case with an issue gets its status.
+    ``case_status`` is a view of ``case_features``: one table of 10M rows written, not two.
     """
     if recode:
         recode_cases(con)
     con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
     checks = " UNION ALL ".join(
         f"SELECT '{c.code}' AS code, * FROM ({c.sql}) AS q(case_id, detail)" for c in CHECKS)
-    # keys with several contents: few, so the checks and features treat them apart
+    # keys with several contents (recorded by each ingest): few, so they are treated apart
     con.execute("""
         CREATE OR REPLACE TEMP TABLE dup_cases AS
-        SELECT case_id FROM cases GROUP BY case_id HAVING count(*) > 1;
+        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'cases';
         CREATE OR REPLACE TEMP TABLE dup_settlements AS
-        SELECT case_id FROM settlements GROUP BY case_id HAVING count(*) > 1;
+        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';
     """)
+    con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
+    con.execute(_features_sql())
     con.execute(f"""
         CREATE OR REPLACE TABLE issue_types AS {_issue_types_sql()};
         CREATE OR REPLACE TABLE case_issues AS
@@ -87,56 +133,21 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         FROM ({checks}) i JOIN issue_types t USING (code);
     """)
     con.execute("""
-        CREATE OR REPLACE TABLE case_status AS
-        WITH universe AS (
-            SELECT case_id, year, hospital_id FROM cases ANTI JOIN dup_cases USING (case_id)
-            UNION ALL
-            SELECT case_id, min(year), min(hospital_id)
-            FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
-            UNION ALL
-            SELECT case_id, min(CAST(year(settle_date) AS INTEGER)), NULL
-            FROM settlements ANTI JOIN cases USING (case_id) GROUP BY case_id
-        ), worst AS (
-            SELECT i.case_id,
-                   arg_min(i.code, t.severity_rank * 1000 + t.priority) AS status,
-                   arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
-                   string_agg(t.label_zh || '：' || i.detail, '；'
-                              ORDER BY t.severity_rank, t.priority) AS reason
-            FROM case_issues i JOIN issue_types t USING (code)
-            GROUP BY i.case_id
-        )
-        SELECT u.case_id, u.year, u.hospital_id,
-               coalesce(w.status, 'ok') AS status,
-               coalesce(w.severity, 'ok') AS severity,
-               coalesce(w.reason, '') AS reason
-        FROM universe u LEFT JOIN worst w USING (case_id);
+        CREATE OR REPLACE TEMP TABLE worst AS
+        SELECT i.case_id,
+               arg_min(i.code, t.severity_rank * 1000 + t.priority) AS status,
+               arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
+               string_agg(t.label_zh || '：' || i.detail, '；'
+                          ORDER BY t.severity_rank, t.priority) AS reason
+        FROM case_issues i JOIN issue_types t USING (code)
+        GROUP BY i.case_id;
+        UPDATE case_features f
+        SET status = w.status, severity = w.severity, reason = w.reason,
+            eligible = f.eligible AND w.severity <> 'critical'
+        FROM worst w WHERE f.case_id = w.case_id;
+        DROP TABLE worst;
+        CREATE VIEW case_status AS
+        SELECT case_id, year, hospital_id, status, severity, reason FROM case_features;
     """)
-    con.execute("""
-        CREATE OR REPLACE TABLE case_features AS
-        -- a case whose key has two contents is critical (duplicate_case) and never grouped:
-        -- it has no features row; nor does a settlement without a case
-        WITH c1 AS (
-            SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
-                   proc_key_all, proc_key_main, proc_class_max, los_days
-            FROM cases ANTI JOIN dup_cases USING (case_id)
-        ), s1 AS (
-            SELECT case_id, total_cost_yuan, fund_paid_yuan
-            FROM settlements ANTI JOIN dup_settlements USING (case_id)
-        )
-        SELECT c1.case_id, c1.year, CAST(month(c1.discharge_date) AS INTEGER) AS month,
-               c1.hospital_id, h.level, c1.insurance_type,
-               substr(c1.main_dx, 1, 5) AS dx5, substr(c1.main_dx, 1, 3) AS dx3,
-               c1.proc_key_all, c1.proc_key_main, c1.proc_class_max, c1.los_days,
-               -- money in fen as DECIMAL: sums over cases are exact and order-independent
-               CAST(s1.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
-               CAST(s1.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
-               crit.case_id IS NULL AS eligible
-        FROM c1
-        -- joined to the few critical cases, not to all statuses: a far smaller hash table
-        LEFT JOIN (SELECT case_id FROM case_status WHERE severity = 'critical') crit
-               ON crit.case_id = c1.case_id
-        LEFT JOIN s1 ON s1.case_id = c1.case_id
-        LEFT JOIN hospitals h ON h.hospital_id = c1.hospital_id;
-    """)
-    rows = con.execute("SELECT severity, count(*) FROM case_status GROUP BY severity").fetchall()
+    rows = con.execute("SELECT severity, count(*) FROM case_features GROUP BY severity").fetchall()
     return {severity: n for severity, n in rows}
