@@ -97,14 +97,14 @@ def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: st
                     f"FROM ({typed_rows_sql(kind, src)})")
     elif kind == "cases":
         con.execute(code_lists_sql(src))
-        con.execute(present_rows_sql(kind, src))
+        con.execute(present_rows_sql(kind))
         con.execute(insert_cases_sql(src))
         con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE present")
     else:
-        con.execute(present_rows_sql(kind, src))
+        con.execute(present_rows_sql(kind))
         con.execute(insert_rows_sql(kind, src))
         con.execute("DROP TABLE present")
-    con.execute("DROP TABLE IF EXISTS csv_source")
+    con.execute("DROP TABLE IF EXISTS csv_source; DROP TABLE IF EXISTS file_keys")
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:

@@ -137,17 +137,17 @@ def code_lists_sql(src: Source) -> str:
         FROM mapped GROUP BY other_dx"""
 
 
-def present_rows_sql(kind: str, src: Source) -> str:
+def present_rows_sql(kind: str) -> str:
     """Temp table ``present``: (key, content hash) of the rows already loaded for the file's keys.
 
-    Usually empty (new data), and then small to join against; the anti-join of the insert
-    builds on it rather than on every row of the table or of the file.
+    The file's keys are in ``file_keys`` (written while checking the file). Usually empty (new
+    data), and then small to join against: the anti-join of the insert builds on it rather
+    than on every row of the table or of the file.
     """
-    key = next(e for e in typed_columns_sql(kind, src.sources) if e.endswith(" AS case_id"))
     return f"""
         CREATE OR REPLACE TEMP TABLE present AS
         SELECT case_id, row_hash FROM {kind}
-        SEMI JOIN (SELECT {key} FROM {src.relation}) f USING (case_id)"""
+        SEMI JOIN (SELECT key AS case_id FROM file_keys) f USING (case_id)"""
 
 
 def _insert_new_sql(kind: str, select: str) -> str:

@@ -6,9 +6,10 @@
   and category (类目, 3), the procedure keys derived at load (``all``: every valid
   non-conservative procedure, distinct, sorted, joined by ``+``; ``main_only``: the main
   procedure), the case's highest procedure class, cost and fund payment; ``eligible`` (no
-  critical issue); and the verdict: ``status`` = the case's first critical issue, else its
-  first warning, else ``ok``, with ``severity`` and ``reason`` = every issue's detail, most
-  severe first. A key with two different case records gets one row without features.
+  critical issue); and the verdict (NULL in the table when ``ok``): ``status`` = the case's
+  first critical issue, else its first warning, else ``ok``, with ``severity`` and
+  ``reason`` = every issue's detail, most severe first. A key with two different case
+  records gets one row without features.
 - ``case_status``: a view of ``case_features``' verdict columns (one row per input case).
 """
 
@@ -63,7 +64,7 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _features_sql() -> str:
-    """CTAS of ``case_features`` with every status ``ok``: one row per input case_id.
+    """CTAS of ``case_features`` with no issue yet (status NULL = ok): one row per input case_id.
 
     One full outer join of cases and settlements gives both the cases without a settlement
     and the settlements without a case, which the checks then read from this table instead
@@ -98,7 +99,8 @@ def _features_sql() -> str:
                CAST(s.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
                c.case_id IS NOT NULL AS has_case, s.case_id IS NOT NULL AS has_settlement,
                c.case_id IS NOT NULL AND s.case_id IS NOT NULL AS eligible,
-               'ok' AS status, 'ok' AS severity, '' AS reason
+               -- the verdict, set below for the cases with an issue (NULL: ok)
+               NULL::VARCHAR AS status, NULL::VARCHAR AS severity, NULL::VARCHAR AS reason
         FROM c FULL OUTER JOIN s ON s.case_id = c.case_id
         LEFT JOIN hospitals h ON h.hospital_id = c.hospital_id"""
 
@@ -147,7 +149,9 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         FROM worst w WHERE f.case_id = w.case_id;
         DROP TABLE worst;
         CREATE VIEW case_status AS
-        SELECT case_id, year, hospital_id, status, severity, reason FROM case_features;
+        SELECT case_id, year, hospital_id, coalesce(status, 'ok') AS status,
+               coalesce(severity, 'ok') AS severity, coalesce(reason, '') AS reason
+        FROM case_features;
     """)
-    rows = con.execute("SELECT severity, count(*) FROM case_features GROUP BY severity").fetchall()
+    rows = con.execute("SELECT severity, count(*) FROM case_status GROUP BY severity").fetchall()
     return {severity: n for severity, n in rows}
