@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest and simulate
+## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest, quality, simulate
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_bench
 

@@ -4,6 +4,9 @@ Each stage runs as its own process through the ``dip-sim`` command line, so its 
 and peak memory (max RSS, from ``os.wait4``) are its own. The generated data are kept in
 ``data/bench/input`` and reused by later runs; the warehouse is rebuilt every time.
 Targets on a 2-core machine (issue 2 §9): ingest ≤ 30 s, simulate ≤ 30 s, peak ≤ 6 GB.
+The stages are those of the flow (``architecture.md``): ingest (read, standardise,
+pseudonymise, load), then quality (病案质控, its own stage with no target of its own: timed and
+reported, and counted in the end-to-end total), then simulate.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-TARGETS = {"ingest": 30.0, "simulate": 30.0}
+TARGETS: dict[str, float | None] = {"ingest": 30.0, "quality": None, "simulate": 30.0}
 PEAK_TARGET_GB = 6.0
 
 
@@ -53,15 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     results = {
-        "ingest": run_stage("ingest", ["ingest", str(source), "--db", str(db)], env),
+        "ingest": run_stage("ingest", ["ingest", str(source), "--db", str(db), "--skip-quality"],
+                            env),
+        "quality": run_stage("quality", ["quality", "--db", str(db)], env),
         "simulate": run_stage("simulate", ["simulate", "--year", str(args.year), "--db", str(db)],
                               env),
     }
     ok = True
     print(f"\n{'stage':<10}{'seconds':>10}{'target':>10}{'peak GB':>10}")
     for stage, (seconds, peak, code) in results.items():
-        ok &= code == 0 and seconds <= TARGETS[stage] and peak <= PEAK_TARGET_GB
-        print(f"{stage:<10}{seconds:>10.1f}{TARGETS[stage]:>10.0f}{peak:>10.2f}")
+        target = TARGETS[stage]
+        ok &= code == 0 and (target is None or seconds <= target) and peak <= PEAK_TARGET_GB
+        print(f"{stage:<10}{seconds:>10.1f}{'—' if target is None else f'{target:.0f}':>10}"
+              f"{peak:>10.2f}")
+    total = sum(seconds for seconds, _, _ in results.values())
+    print(f"{'total':<10}{total:>10.1f}{'':>10}{max(p for _, p, _ in results.values()):>10.2f}")
     print("\nall targets met" if ok else "\nTARGET MISSED")
     return 0 if ok else 1
 

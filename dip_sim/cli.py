@@ -44,10 +44,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Load a directory of extracts and run the quality stage."""
+    """Load a directory of extracts and (unless ``--skip-quality``) run the quality stage."""
     from pipelines.ingest import run_ingest
 
-    summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress)
+    summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress,
+                         quality=not args.skip_quality)
     return 2 if summary.refused else 0
 
 
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, help="输入目录")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（默认 data/warehouse.duckdb）")
     p.add_argument("--force", action="store_true", help="重新读取已载入过的文件")
+    p.add_argument("--skip-quality", action="store_true",
+                   help="只载入、不运行质控（连续载入多个目录时使用；最后运行 dip-sim quality）")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("quality", help="重新运行病案质控", description="重建 case_status 与 case_features")

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
@@ -91,8 +92,11 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
 def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
-    if "case_features" not in tables:
+    loaded = get_meta(con, "loaded_batch_id")
+    if loaded is None:
         raise SimulationError("仓库中没有病例数据：请先运行 dip-sim ingest DIR")
+    if "case_features" not in tables or get_meta(con, "quality_batch_id") != loaded:
+        raise SimulationError("病案质控结果缺失或早于最近一次载入的数据：请先运行 dip-sim quality")
     counts = dict(con.execute(
         "SELECT year, count(*) FILTER (WHERE eligible) FROM case_features GROUP BY year"
     ).fetchall())

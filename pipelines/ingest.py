@@ -58,14 +58,22 @@ def print_summary(summary: IngestSummary, con, progress=print) -> None:
                  f"{len(summary.skipped)} 个，例如 {summary.skipped[0]}")
 
 
-def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print) -> IngestSummary:
-    """Load ``directory`` into the warehouse at ``db_path`` and run the quality stage."""
+def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print,
+               quality: bool = True) -> IngestSummary:
+    """Load ``directory`` into the warehouse at ``db_path``, then (``quality``) run the quality stage.
+
+    Without ``quality`` (several directories loaded in a row), run ``dip-sim quality`` after the
+    last one: the simulation refuses quality tables older than the last load.
+    """
     started = time.perf_counter()
     con = connect(db_path)
     try:
         summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force)
         print_summary(summary, con, progress)
-        run_quality_stage(con, progress)
+        if quality:
+            run_quality_stage(con, progress)
+        else:
+            progress("未运行质控：载入全部数据后请运行 dip-sim quality")
     finally:
         con.close()
     progress(f"载入完成，用时 {time.perf_counter() - started:.1f} 秒 → {db_path}")

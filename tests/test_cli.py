@@ -31,3 +31,17 @@ def test_unknown_scenario_parameter_is_named(tmp_path, capsys):
 def test_missing_input_directory(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "nowhere"), "--db", str(tmp_path / "w.duckdb")]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_simulate_refuses_quality_older_than_the_last_load(tmp_path, capsys):
+    src, db = tmp_path / "in", str(tmp_path / "w.duckdb")
+    assert main(["synth", "--out", str(src), "--cases-per-year", "400", "--seed", "3"]) == 0
+    assert main(["ingest", str(src), "--db", db, "--skip-quality"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--year", "2020", "--db", db]) == 1
+    assert "dip-sim quality" in capsys.readouterr().err
+    assert main(["quality", "--db", db]) == 0
+    assert main(["simulate", "--year", "2020", "--db", db]) == 0
+    # reading the same files again loads nothing: the quality tables stay current
+    assert main(["ingest", str(src), "--db", db, "--skip-quality"]) == 0
+    assert main(["simulate", "--year", "2020", "--db", db]) == 0

@@ -34,6 +34,7 @@ from dip_sim.ingest.standardise import (
     present_rows_sql,
     typed_rows_sql,
 )
+from dip_sim.meta import get_meta, set_meta
 from dip_sim.reference import load_reference
 from dip_sim.schema import WAREHOUSE_DDL
 
@@ -160,12 +161,10 @@ def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
     look like a conflicting duplicate. Only a fingerprint of the key is stored.
     """
     fingerprint = hashlib.sha256(("dip-sim key check|" + pseudonym_key).encode()).hexdigest()
-    con.execute("CREATE TABLE IF NOT EXISTS warehouse_meta (name VARCHAR, value VARCHAR)")
-    stored = con.execute("SELECT value FROM warehouse_meta WHERE name = 'pseudonym_key_sha256'"
-                         ).fetchall()
-    if not stored:
-        con.execute("INSERT INTO warehouse_meta VALUES ('pseudonym_key_sha256', ?)", [fingerprint])
-    elif stored[0][0] != fingerprint:
+    stored = get_meta(con, "pseudonym_key_sha256")
+    if stored is None:
+        set_meta(con, "pseudonym_key_sha256", fingerprint)
+    elif stored != fingerprint:
         raise IngestError("假名化密钥与此仓库首次载入时使用的不同：同一患者将得到不同的假名。"
                           "请使用原密钥（DIP_SIM_PSEUDONYM_KEY 或 data/secret/pseudonym.key）"
                           "或换一个新的仓库文件")
@@ -241,6 +240,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                          info["message"]])
         for table in ("batch_hospitals", "new_hospitals", "marked_hospitals"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        if any(info["status"] == "loaded" for info in staged.values()):
+            set_meta(con, "loaded_batch_id", batch_id)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import duckdb
 
+from dip_sim.meta import get_meta, set_meta
 from dip_sim.quality.checks import CHECKS
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1}
@@ -153,5 +154,6 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                coalesce(severity, 'ok') AS severity, coalesce(reason, '') AS reason
         FROM case_features;
     """)
+    set_meta(con, "quality_batch_id", get_meta(con, "loaded_batch_id"))
     rows = con.execute("SELECT severity, count(*) FROM case_status GROUP BY severity").fetchall()
     return {severity: n for severity, n in rows}
