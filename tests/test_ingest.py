@@ -139,21 +139,29 @@ def test_orphans_are_kept_with_a_status(tmp_path):
 
 
 def test_codes_standardised_and_mapped(tmp_path):
-    cases, settlements = _good()
+    cases, settlements = _good(5)
     cases[0].update(main_dx=" k35.800X001 ", main_proc="47.0901 ", other_procs="bad.99;88.7600")
     cases[1].update(main_dx="A01.000x002", other_dx="j18.000;;Q99.999x999")
+    # spaces around the list and its codes; the same list written two ways in one file
+    cases[2].update(other_dx=" I10.X00 ; e11.900 ", main_proc="", other_procs=" 47.0901")
+    cases[3].update(other_dx="I10.x00;E11.900", main_proc=None, other_procs="47.0901")
+    cases[4].update(other_dx="  ", main_proc=" ", other_procs=" ; ")
     db = tmp_path / "w.duckdb"
     run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
     rows = {r[0]: r[1:] for r in _query(
         db, "SELECT case_id, main_dx, other_dx, main_proc, other_procs FROM cases")}
     assert rows["g0"] == ("K35.800x001", None, "47.0901", "bad.99;88.7600")
     assert rows["g1"][:2] == ("A01.003", "J18.000;Q99.999x999")  # ZD_MAP: A01.000x002 → A01.003
+    assert rows["g2"][1:] == rows["g3"][1:] == ("I10.x00;E11.900", None, "47.0901")
+    assert rows["g4"][1:] == (None, None, None)
     status = _status(db)
     assert status["g0"][:2] == ("proc_invalid", "warning")  # the case is still grouped
     assert "bad.99" in status["g0"][2]
     assert status["g1"][:2] == ("other_dx_invalid", "warning")
     keys = dict(_query(db, "SELECT case_id, proc_key_all FROM case_features"))
     assert keys["g0"] == "47.0901+88.7600"  # the invalid code is left out of the key
+    assert keys["g2"] == keys["g3"] == "47.0901" and keys["g4"] == ""
+    assert status["g2"][0] == status["g3"][0] == status["g4"][0] == "ok"
 
 
 def test_warnings_are_recorded(tmp_path):

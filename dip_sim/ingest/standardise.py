@@ -30,38 +30,48 @@ def row_hash_sql(columns: list[str]) -> str:
     return f"hash({', '.join(columns)})"
 
 
+_LISTS = ("main_proc", "other_procs", "other_dx")
+
+
+def _raw_text(src: Source, name: str) -> str:
+    """The column ``name`` as the file has it, as text (NULL when the file lacks it)."""
+    return f"CAST({src.sources[name][0]} AS VARCHAR)" if name in src.sources else "NULL::VARCHAR"
+
+
 def _typed_cte(kind: str, src: Source) -> str:
-    return (f"SELECT {', '.join(typed_columns_sql(kind, src.sources))}, source_row "
+    raw = "".join(f", {_raw_text(src, n)} AS {n}_raw" for n in _LISTS) if kind == "cases" else ""
+    return (f"SELECT {', '.join(typed_columns_sql(kind, src.sources))}{raw}, source_row "
             f"FROM {src.relation} WHERE {key_present_sql(kind, src.sources)}")
 
 
-def _distinct_typed_sql(src: Source, names: list[str]) -> str:
-    """SELECT of the distinct typed values of columns ``names`` of the file.
+def _distinct_lists_sql(src: Source, names: list[str]) -> str:
+    """SELECT of the distinct raw values of the code lists ``names``, each with its typed value.
 
-    The raw values are made distinct first, so each is typed once; a column the file lacks is
-    NULL.
+    Each distinct value as the file has it is typed once (``<name>_raw`` keeps it, to join
+    back on); a column the file lacks is NULL.
     """
     typed = [e for e in typed_columns_sql("cases", src.sources)
              if e.rsplit(" AS ", 1)[1] in names]
     raw = sorted({src.sources[n][0] for n in names if n in src.sources}) or ["NULL"]
-    return (f"SELECT DISTINCT {', '.join(typed)} "
+    return (f"SELECT {', '.join(typed)}, "
+            f"{', '.join(f'{_raw_text(src, n)} AS {n}_raw' for n in names)} "
             f"FROM (SELECT DISTINCT {', '.join(raw)} FROM {src.relation})")
 
 
 def code_lists_sql(src: Source) -> str:
     """Temp tables ``proc_lists`` and ``dx_lists``: each distinct code list of the file, standardised.
 
-    ``proc_lists``: one row per distinct (main_proc, other_procs) as given (``''`` for none),
-    with the canonical codes, the invalid ones and the group-key parts. ``dx_lists``: the
-    distinct ``other_dx`` lists that are not already canonical (most are, and are kept as
-    sent), with the canonical list and the invalid codes. A list is not canonical when one of
+    ``proc_lists``: one row per distinct (main_proc, other_procs) as the file has them (columns
+    ``*_raw``), with the canonical codes, the invalid ones and the group-key parts.
+    ``dx_lists``: the distinct ``other_dx`` lists that are not already canonical (most are, and
+    are kept as sent), with the canonical list and the invalid codes. A list is not canonical when one of
     its codes is not exactly a code of the list: found by looking up each distinct code once.
     """
     return f"""
         CREATE OR REPLACE TEMP TABLE proc_lists AS
         WITH lists AS (
             SELECT row_number() OVER () AS lid, *
-            FROM ({_distinct_typed_sql(src, ["main_proc", "other_procs"])})
+            FROM ({_distinct_lists_sql(src, ["main_proc", "other_procs"])})
             WHERE main_proc IS NOT NULL OR other_procs IS NOT NULL
         ), long AS (
             SELECT lid, 'main_proc' AS role, main_proc AS given, 0 AS seq
@@ -92,9 +102,7 @@ def code_lists_sql(src: Source) -> str:
                    max(class_rank) AS class_rank_max
             FROM mapped GROUP BY lid
         )
-        SELECT coalesce(l.main_proc, '') AS main_proc_given,
-               coalesce(l.other_procs, '') AS other_procs_given,
-               i.main_proc,
+        SELECT l.main_proc_raw, l.other_procs_raw, i.main_proc,
                NULLIF(array_to_string(list_transform(list_sort(i.proc_items),
                                                      lambda x: x.code), ';'), '') AS other_procs,
                NULLIF(array_to_string(list_transform(list_sort(i.bad_items),
@@ -110,8 +118,8 @@ def code_lists_sql(src: Source) -> str:
 
         CREATE OR REPLACE TEMP TABLE dx_lists AS
         WITH lists AS MATERIALIZED (
-            SELECT other_dx, string_split(other_dx, ';') AS raw_codes
-            FROM ({_distinct_typed_sql(src, ["other_dx"])}) WHERE other_dx IS NOT NULL
+            SELECT other_dx_raw AS other_dx, string_split(other_dx_raw, ';') AS raw_codes
+            FROM ({_distinct_lists_sql(src, ["other_dx"])}) WHERE other_dx IS NOT NULL
         ), not_canonical AS (
             -- each distinct code once: not canonical when the lookup does not return it as is
             SELECT raw FROM (SELECT DISTINCT unnest(raw_codes) AS raw FROM lists) t
@@ -126,7 +134,7 @@ def code_lists_sql(src: Source) -> str:
                       SEMI JOIN not_canonical USING (raw)) USING (other_dx)) l
             LEFT JOIN ref_dx_lookup d ON d.code_key = lower(trim(l.raw))
         )
-        SELECT other_dx AS other_dx_given,
+        SELECT other_dx AS other_dx_raw,
                NULLIF(array_to_string(list_transform(list_sort(
                    list(struct_pack(seq := seq, code := coalesce(code, given)))
                        FILTER (WHERE given <> '')), lambda x: x.code), ';'), '') AS other_dx,
@@ -177,7 +185,7 @@ def insert_cases_sql(src: Source) -> str:
             SELECT {', '.join(f't.{c}' for c in plain)},
                    {pseudonym_sql('t.patient_id')} AS patient_id,
                    coalesce(md.code, t.main_dx) AS main_dx,
-                   CASE WHEN dx.other_dx_given IS NULL THEN t.other_dx ELSE dx.other_dx END
+                   CASE WHEN dx.other_dx_raw IS NULL THEN t.other_dx ELSE dx.other_dx END
                        AS other_dx,
                    p.main_proc, p.other_procs,
                    CAST(year(t.discharge_date) AS INTEGER) AS year,
@@ -190,9 +198,10 @@ def insert_cases_sql(src: Source) -> str:
                    getvariable('source_file') AS source_file, t.source_row
             FROM typed t
             LEFT JOIN ref_dx_lookup md ON md.code_key = lower(t.main_dx)
-            LEFT JOIN proc_lists p ON p.main_proc_given = coalesce(t.main_proc, '')
-                                  AND p.other_procs_given = coalesce(t.other_procs, '')
-            LEFT JOIN dx_lists dx ON dx.other_dx_given = t.other_dx
+            LEFT JOIN proc_lists p
+                   ON p.main_proc_raw IS NOT DISTINCT FROM t.main_proc_raw
+                  AND p.other_procs_raw IS NOT DISTINCT FROM t.other_procs_raw
+            LEFT JOIN dx_lists dx ON dx.other_dx_raw = t.other_dx_raw
         )
         SELECT *, {row_hash_sql(columns)} AS row_hash FROM standardised""")
 
