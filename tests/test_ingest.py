@@ -126,6 +126,22 @@ def test_duplicate_case_with_different_content(tmp_path):
     assert _query(db, "SELECT kind, case_id FROM duplicate_keys") == [("cases", "g1")]
 
 
+def test_conflict_across_batches_and_files(tmp_path):
+    cases, settlements = _good()
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "a", cases, settlements), db, progress=QUIET)
+    # a later batch: g0 again unchanged, g1 with another diagnosis, both in two files
+    later = [dict(cases[0]), dict(cases[1], main_dx="J18.000")]
+    src = write_inputs(tmp_path / "b", later, [])
+    write_csv(src / "cases_more.csv", CASE_COLUMNS, later)
+    summary = run_ingest(src, db, progress=QUIET)
+    assert summary.total("rows_loaded") == 1  # only g1's new content, once
+    status = _status(db)
+    assert status["g0"][0] == "ok" and status["g2"][0] == "ok"
+    assert status["g1"][:2] == ("duplicate_case", "critical")
+    assert _query(db, "SELECT kind, case_id FROM duplicate_keys") == [("cases", "g1")]
+
+
 def test_orphans_are_kept_with_a_status(tmp_path):
     cases, settlements = _good()
     cases.append(case_row("nos", "H1", "2019-05-01", "K35.300"))

@@ -18,6 +18,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,26 +63,40 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     load_reference(con)
 
 
+def _note_candidates(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Add to ``batch_candidates`` the file's keys that may now have more than one row.
+
+    A key gets a second row only if it was loaded before (it is in ``present``) or it repeats
+    within the file (``file_keys``): only these are examined at the end of the batch.
+    """
+    con.execute(f"""
+        INSERT INTO batch_candidates
+        SELECT '{kind}', key_hash FROM file_keys GROUP BY key_hash HAVING count(*) > 1;
+        INSERT INTO batch_candidates SELECT DISTINCT '{kind}', hash(case_id) FROM present;""")
+
+
 def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Delete the batch's exact repeats within a file; record the keys with several contents.
 
     Each file's insert skips rows already in the table (earlier batches, earlier files), so
     the rows of a (key, content) left more than once all come from one file of this batch:
     the first is kept. The keys still having more than one row have different contents: they
-    are written to ``duplicate_keys`` for the quality stage (one grouping of the table serves
-    both; a window over every row would be slow).
+    are added to ``duplicate_keys`` for the quality stage. Only the candidate keys
+    (:func:`_note_candidates`) are examined, not every key of the table.
     """
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE multi_keys AS
-        SELECT case_id FROM {kind} GROUP BY case_id HAVING count(*) > 1;
+        SELECT case_id FROM {kind}
+        WHERE hash(case_id) IN (SELECT key_hash FROM batch_candidates WHERE kind = '{kind}')
+        GROUP BY case_id HAVING count(*) > 1;
         DELETE FROM {kind} WHERE rowid IN (
             SELECT rowid FROM {kind} SEMI JOIN multi_keys USING (case_id)
             WHERE batch_id = getvariable('batch_id')
             QUALIFY row_number() OVER (PARTITION BY case_id, row_hash
                                        ORDER BY source_file, source_row) > 1);
-        DELETE FROM duplicate_keys WHERE kind = '{kind}';
         INSERT INTO duplicate_keys
         SELECT '{kind}', case_id FROM {kind} SEMI JOIN multi_keys USING (case_id)
+        ANTI JOIN (SELECT case_id FROM duplicate_keys WHERE kind = '{kind}') d USING (case_id)
         GROUP BY case_id HAVING count(*) > 1;
         DROP TABLE multi_keys;""")
 
@@ -99,10 +114,12 @@ def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: st
     elif kind == "cases":
         con.execute(code_lists_sql(src))
         con.execute(present_rows_sql(kind))
+        _note_candidates(con, kind)
         con.execute(insert_cases_sql(src))
         con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE present")
     else:
         con.execute(present_rows_sql(kind))
+        _note_candidates(con, kind)
         con.execute(insert_rows_sql(kind, src))
         con.execute("DROP TABLE present")
     con.execute("DROP TABLE IF EXISTS csv_source; DROP TABLE IF EXISTS file_keys")
@@ -191,8 +208,12 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     loaded_hashes = {r[0] for r in con.execute(
         "SELECT file_sha256 FROM load_batches WHERE status = 'loaded'").fetchall()}
     now = dt.datetime.now()
+    # the files' fingerprints are read in a thread while earlier files load (hashlib frees the GIL)
+    hasher = ThreadPoolExecutor(max_workers=1)
+    hashes = {f.path: hasher.submit(file_sha256, f.path) for f in files}
     con.execute("BEGIN TRANSACTION")
     try:
+        con.execute("CREATE OR REPLACE TEMP TABLE batch_candidates (kind VARCHAR, key_hash UBIGINT)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch_hospitals AS SELECT "
                     f"{', '.join(typed_columns_sql('hospitals', {}))}, "
                     f"NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row LIMIT 0")
@@ -200,7 +221,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
         for f in files:
             label = f.path.relative_to(directory).as_posix()
             info = {"file_path": label, "file_kind": f.kind, "file_size_bytes": f.path.stat().st_size,
-                    "file_sha256": file_sha256(f.path), "rows_read": 0, "rows_loaded": 0,
+                    "file_sha256": hashes[f.path].result(), "rows_read": 0, "rows_loaded": 0,
                     "rows_duplicate": 0, "rows_rejected": 0, "status": "loaded", "message": ""}
             if info["file_sha256"] in loaded_hashes and not force:
                 info.update(status="unchanged", message="文件内容与已载入的版本相同，未重复载入")
@@ -238,7 +259,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                          info["file_sha256"], info["rows_read"], info["rows_loaded"],
                          info["rows_duplicate"], info["rows_rejected"], info["status"],
                          info["message"]])
-        for table in ("batch_hospitals", "new_hospitals", "marked_hospitals"):
+        for table in ("batch_hospitals", "new_hospitals", "marked_hospitals", "batch_candidates"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         if any(info["status"] == "loaded" for info in staged.values()):
             set_meta(con, "loaded_batch_id", batch_id)
@@ -246,4 +267,6 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        hasher.shutdown(cancel_futures=True)
     return summary

@@ -131,16 +131,18 @@ def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str
                         sources: dict[str, tuple[str, str]], label: str) -> None:
     """Insert the ``load_errors`` rows of one file; keep its keys in temp table ``file_keys``.
 
-    One scan writes each row's key (typed, NULL when missing) and whether the row has any
-    problem; most files have none, and then the per-field listing (a scan per field) is
-    skipped. ``file_keys`` then tells the insert which keys are already loaded without reading
-    the file again. The batch id is the variable ``batch_id``.
+    One scan writes each row's key fingerprint (``key_hash``, the hash of the typed key) and
+    whether the row has any problem; most files have none, and then the per-field listing (a
+    scan per field) is skipped. ``file_keys`` then tells which keys may already be loaded, or
+    repeat within the file, without reading the file again. The batch id is the variable
+    ``batch_id``.
     """
     any_problem = " OR ".join(f"({condition})" for condition, _ in _error_checks(kind, sources))
     key = INPUT_KEYS[kind]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE file_keys AS
-        SELECT {typed_expr(_column(kind, key), *sources[key])} AS key, {any_problem} AS problem
+        SELECT hash({typed_expr(_column(kind, key), *sources[key])}) AS key_hash,
+               {any_problem} AS problem
         FROM {relation}""")
     if not con.execute("SELECT count(*) FROM file_keys WHERE problem").fetchall()[0][0]:
         return

@@ -148,14 +148,15 @@ def code_lists_sql(src: Source) -> str:
 def present_rows_sql(kind: str) -> str:
     """Temp table ``present``: (key, content hash) of the rows already loaded for the file's keys.
 
-    The file's keys are in ``file_keys`` (written while checking the file). Usually empty (new
-    data), and then small to join against: the anti-join of the insert builds on it rather
-    than on every row of the table or of the file.
+    The file's key fingerprints are in ``file_keys`` (written while checking the file); a
+    fingerprint shared by two keys only adds a row that the insert's exact join ignores.
+    Usually empty (new data), and then small to join against: the anti-join of the insert
+    builds on it rather than on every row of the table or of the file.
     """
     return f"""
         CREATE OR REPLACE TEMP TABLE present AS
         SELECT case_id, row_hash FROM {kind}
-        SEMI JOIN (SELECT key AS case_id FROM file_keys) f USING (case_id)"""
+        WHERE hash(case_id) IN (SELECT key_hash FROM file_keys)"""
 
 
 def _insert_new_sql(kind: str, select: str) -> str:
