@@ -4,9 +4,11 @@
 --   simulation year) and int_budget (1 row).
 
 CREATE OR REPLACE TEMP TABLE int_year_cases AS
-SELECT f.*, g.group_code, g.group_type
-FROM mart_case_groups g JOIN case_features f USING (case_id)
-WHERE g.grouped AND f.year = (SELECT sim_year FROM run_params);
+SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
+       g.group_code, g.group_type
+FROM (SELECT * FROM case_features WHERE year = (SELECT sim_year FROM run_params)) f
+JOIN mart_case_groups g USING (case_id)
+WHERE g.grouped;
 
 CREATE OR REPLACE TEMP TABLE int_budget AS
 WITH hist AS (

@@ -12,7 +12,9 @@
 -- Core key = diagnosis subcategory (亚目, 5 chars) + procedure combination;
 -- comprehensive key = diagnosis category (类目, 3 chars) × highest procedure class [3.0].
 CREATE OR REPLACE TEMP TABLE int_keyed AS
-SELECT f.*,
+SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
+       -- the quality verdict (NULL in case_features means ok), for assignment
+       coalesce(f.status, 'ok') AS status, coalesce(f.severity, 'ok') AS severity,
        k.proc_key,
        f.dx5 || CASE WHEN k.proc_key = '' THEN '' ELSE '|' || k.proc_key END AS core_code,
        f.dx3 || ':comp:' || f.proc_class_max AS comp_code
