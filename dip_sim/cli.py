@@ -48,7 +48,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pipelines.ingest import run_ingest
 
     summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress,
-                         quality=not args.skip_quality)
+                         quality=not args.skip_quality, mapping=args.mapping)
     return 2 if summary.refused else 0
 
 
@@ -100,11 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="文件格式")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("ingest", help="载入目录中的 hospitals*/cases*/settlements* 并质控",
-                       description="载入 CSV (UTF-8) 或 Parquet 文件；重复载入不会新增行")
+    p = sub.add_parser("ingest", help="载入目录中的医院表、病案首页、结算表（含结算清单）并质控",
+                       description="按列名识别表；CSV（UTF-8/GB18030）、Excel、Parquet；"
+                                   "重复载入不会新增行")
     p.add_argument("dir", type=Path, help="输入目录")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（默认 data/warehouse.duckdb）")
     p.add_argument("--force", action="store_true", help="重新读取已载入过的文件")
+    p.add_argument("--mapping", type=Path, default=None,
+                   help="列名映射文件（CSV: field,header），补充内置映射 data/reference/header_map.csv")
     p.add_argument("--skip-quality", action="store_true",
                    help="只载入、不运行质控（连续载入多个目录时使用；最后运行 dip-sim quality）")
     p.set_defaults(func=cmd_ingest)

@@ -18,7 +18,7 @@ class InputColumn:
 
     name: str
     sql_type: str
-    required: bool = True  # the column must be present in the header
+    required: bool = True  # the field must be in the header (else the table is refused)
     nullable: bool = False  # an empty value is allowed
     label_zh: str = ""
 
@@ -28,27 +28,27 @@ HOSPITAL_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
     InputColumn("hospital_name", "VARCHAR", label_zh="医疗机构名称"),
     InputColumn("level", "INTEGER", label_zh="医院等级"),
-    InputColumn("county", "VARCHAR", nullable=True, label_zh="区县"),
+    InputColumn("county", "VARCHAR", required=False, nullable=True, label_zh="区县"),
 )
 
 # cases*: one row per discharge (病案首页)
 CASE_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
     InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
-    InputColumn("patient_id", "VARCHAR", nullable=True, label_zh="医保个人编码"),
-    InputColumn("sex", "INTEGER", nullable=True, label_zh="性别"),
-    InputColumn("age_years", "INTEGER", nullable=True, label_zh="年龄"),
-    InputColumn("age_days", "INTEGER", nullable=True, label_zh="天龄"),
-    InputColumn("birth_weight_g", "DOUBLE", nullable=True, label_zh="新生儿出生体重"),
-    InputColumn("insurance_type", "VARCHAR", nullable=True, label_zh="险种类型"),
+    InputColumn("patient_id", "VARCHAR", required=False, nullable=True, label_zh="医保个人编码"),
+    InputColumn("sex", "INTEGER", required=False, nullable=True, label_zh="性别"),
+    InputColumn("age_years", "INTEGER", required=False, nullable=True, label_zh="年龄"),
+    InputColumn("age_days", "INTEGER", required=False, nullable=True, label_zh="天龄"),
+    InputColumn("birth_weight_g", "DOUBLE", required=False, nullable=True, label_zh="新生儿出生体重"),
+    InputColumn("insurance_type", "VARCHAR", required=False, nullable=True, label_zh="险种类型"),
     InputColumn("admit_date", "DATE", label_zh="入院时间"),
     InputColumn("discharge_date", "DATE", label_zh="出院时间"),
-    InputColumn("los_days", "INTEGER", nullable=True, label_zh="实际住院天数"),
-    InputColumn("discharge_disposition", "INTEGER", nullable=True, label_zh="离院方式"),
+    InputColumn("los_days", "INTEGER", required=False, nullable=True, label_zh="实际住院天数"),
+    InputColumn("discharge_disposition", "INTEGER", required=False, nullable=True, label_zh="离院方式"),
     InputColumn("main_dx", "VARCHAR", nullable=True, label_zh="主要诊断编码"),
-    InputColumn("other_dx", "VARCHAR", nullable=True, label_zh="其他诊断编码"),
-    InputColumn("main_proc", "VARCHAR", nullable=True, label_zh="主要手术及操作编码"),
-    InputColumn("other_procs", "VARCHAR", nullable=True, label_zh="其他手术及操作编码"),
+    InputColumn("other_dx", "VARCHAR", required=False, nullable=True, label_zh="其他诊断编码"),
+    InputColumn("main_proc", "VARCHAR", required=False, nullable=True, label_zh="主要手术及操作编码"),
+    InputColumn("other_procs", "VARCHAR", required=False, nullable=True, label_zh="其他手术及操作编码"),
 )
 
 COST_PART_COLUMNS: tuple[str, ...] = (
@@ -68,12 +68,12 @@ _COST_PART_LABELS = ("药品费", "耗材费", "检查费", "化验费", "治疗
 # settlements*: one row per discharge (结算)
 SETTLEMENT_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
-    InputColumn("settle_date", "DATE", nullable=True, label_zh="结算日期"),
+    InputColumn("settle_date", "DATE", required=False, nullable=True, label_zh="结算日期"),
     InputColumn("total_cost_yuan", "DOUBLE", label_zh="医疗总费用"),
     InputColumn("fund_paid_yuan", "DOUBLE", label_zh="统筹基金支付"),
-    InputColumn("patient_paid_yuan", "DOUBLE", nullable=True, label_zh="个人支付"),
+    InputColumn("patient_paid_yuan", "DOUBLE", required=False, nullable=True, label_zh="个人支付"),
 ) + tuple(
-    InputColumn(name, "DOUBLE", nullable=True, label_zh=label)
+    InputColumn(name, "DOUBLE", required=False, nullable=True, label_zh=label)
     for name, label in zip(COST_PART_COLUMNS, _COST_PART_LABELS, strict=True)
 )
 
@@ -106,7 +106,8 @@ def _columns_ddl(columns: tuple[InputColumn, ...]) -> str:
 
 # Warehouse tables. Grain is stated once, in the comment above each table.
 WAREHOUSE_DDL: dict[str, str] = {
-    # one row per file read by an ingest run
+    # one row per table read by an ingest run (a file, an Excel sheet; a combined 清单 twice:
+    # as cases and as settlements), with the column mapping used and the file's encoding
     "load_batches": """
 CREATE TABLE IF NOT EXISTS load_batches (
     batch_id VARCHAR,
@@ -119,8 +120,11 @@ CREATE TABLE IF NOT EXISTS load_batches (
     rows_loaded BIGINT,
     rows_duplicate BIGINT,
     rows_rejected BIGINT,
+    rows_replaced BIGINT,
     status VARCHAR,
-    message VARCHAR
+    message VARCHAR,
+    column_mapping VARCHAR,
+    encoding VARCHAR
 )""",
     # one row per problem found while reading a file: a refused file, a rejected row,
     # or a value that could not be parsed (the row is kept, the value set empty)

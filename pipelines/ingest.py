@@ -53,22 +53,26 @@ def print_summary(summary: IngestSummary, con, progress=print) -> None:
         progress(f"  {_OUTCOMES.get(outcome, outcome)}: {field} {reason} × {n:,}（详见 load_errors）")
     for message in summary.refused:
         progress(f"  拒绝的文件: {message}")
+    for message in summary.notes:
+        progress(f"  {message}")
     if summary.skipped:
-        progress(f"  忽略的文件（名称不以 hospitals/cases/settlements 开头或不是 .csv/.parquet）: "
+        progress(f"  忽略的文件（不是 CSV/Excel/Parquet，或不是可识别的表）: "
                  f"{len(summary.skipped)} 个，例如 {summary.skipped[0]}")
 
 
 def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print,
-               quality: bool = True) -> IngestSummary:
+               quality: bool = True, mapping: Path | None = None) -> IngestSummary:
     """Load ``directory`` into the warehouse at ``db_path``, then (``quality``) run the quality stage.
 
     Without ``quality`` (several directories loaded in a row), run ``dip-sim quality`` after the
-    last one: the simulation refuses quality tables older than the last load.
+    last one: the simulation refuses quality tables older than the last load. ``mapping`` is a
+    ``field,header`` CSV adding a vendor's column names to the built-in map.
     """
     started = time.perf_counter()
     con = connect(db_path)
     try:
-        summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force)
+        summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force,
+                                   mapping_file=mapping)
         print_summary(summary, con, progress)
         if quality:
             run_quality_stage(con, progress)

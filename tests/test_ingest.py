@@ -130,9 +130,10 @@ def test_conflict_across_batches_and_files(tmp_path):
     cases, settlements = _good()
     db = tmp_path / "w.duckdb"
     run_ingest(write_inputs(tmp_path / "a", cases, settlements), db, progress=QUIET)
-    # a later batch: g0 again unchanged, g1 with another diagnosis, both in two files
+    # a later batch: g0 again unchanged, g1 with another diagnosis, both in two new files
     later = [dict(cases[0]), dict(cases[1], main_dx="J18.000")]
-    src = write_inputs(tmp_path / "b", later, [])
+    src = tmp_path / "b"
+    write_csv(src / "cases_resent.csv", CASE_COLUMNS, later)
     write_csv(src / "cases_more.csv", CASE_COLUMNS, later)
     summary = run_ingest(src, db, progress=QUIET)
     assert summary.total("rows_loaded") == 1  # only g1's new content, once
@@ -140,6 +141,20 @@ def test_conflict_across_batches_and_files(tmp_path):
     assert status["g0"][0] == "ok" and status["g2"][0] == "ok"
     assert status["g1"][:2] == ("duplicate_case", "critical")
     assert _query(db, "SELECT kind, case_id FROM duplicate_keys") == [("cases", "g1")]
+
+
+def test_a_new_version_of_a_file_replaces_its_rows(tmp_path):
+    cases, settlements = _good()
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "v1", cases, settlements), db, progress=QUIET)
+    # the hospital sends cases.csv again: g1 corrected, g2 left out
+    fixed = [dict(cases[0]), dict(cases[1], main_dx="J18.000")]
+    summary = run_ingest(write_inputs(tmp_path / "v2", fixed, settlements), db, progress=QUIET)
+    info = next(f for f in summary.files if f["file_path"] == "cases.csv")
+    assert info["rows_replaced"] == 1 and "替换早先版本" in info["message"]
+    rows = dict(_query(db, "SELECT case_id, main_dx FROM cases"))
+    assert rows == {"g0": "K35.300", "g1": "J18.000", "g2": "K35.300"}  # newer wins, g2 kept
+    assert {s[0] for s in _status(db).values()} == {"ok"}
 
 
 def test_orphans_are_kept_with_a_status(tmp_path):

@@ -1,44 +1,31 @@
-"""Finding input files: ``hospitals*``, ``cases*`` and ``settlements*`` as CSV or Parquet."""
+"""Finding input files: every CSV, Excel and Parquet file under a directory, at any depth.
+
+A file's kind is not taken from its name: its header tells (``headers``), so hospitals may
+send ``阳泉市第一人民医院/2019年结算清单.xlsx`` as well as ``cases_2019.csv``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from dip_sim.ingest.errors import IngestError
-
-KINDS: tuple[str, ...] = ("hospitals", "cases", "settlements")
-SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
+from dip_sim.ingest.readers import SUFFIXES
 
 
-@dataclass(frozen=True)
-class InputFile:
-    """One input file and the table it feeds."""
+def find_input_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The readable files under ``directory`` (sorted, so loads are repeatable) and the others.
 
-    path: Path
-    kind: str
-
-
-def find_input_files(directory: Path) -> tuple[list[InputFile], list[Path]]:
-    """The input files under ``directory`` (any depth), and the files that were skipped.
-
-    A file feeds the table its name starts with (``cases_2019.csv`` → cases). Files are
-    returned sorted by kind then path, so loads are repeatable.
+    Hidden files and Excel lock files (``~$…``) are left out silently.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise IngestError(f"输入目录不存在: {directory}")
-    found: list[InputFile] = []
+    found: list[Path] = []
     skipped: list[Path] = []
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        name = path.name.lower()
-        kind = next((k for k in KINDS if name.startswith(k)), None)
-        if kind and path.suffix.lower() in SUFFIXES:
-            found.append(InputFile(path, kind))
-        elif not name.startswith("."):
-            skipped.append(path)
+        if path.name.startswith((".", "~$")):
+            continue
+        (found if path.suffix.lower() in SUFFIXES else skipped).append(path)
     if not found:
-        raise IngestError(
-            f"目录 {directory} 中没有 hospitals*/cases*/settlements* 的 .csv 或 .parquet 文件")
-    found.sort(key=lambda f: (KINDS.index(f.kind), str(f.path)))
+        raise IngestError(f"目录 {directory} 中没有 CSV、Excel (.xlsx) 或 Parquet 文件")
     return found, skipped

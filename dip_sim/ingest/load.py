@@ -26,8 +26,9 @@ import duckdb
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.files import find_input_files
-from dip_sim.ingest.parsing import typed_columns_sql
-from dip_sim.ingest.readers import Source, file_sha256, open_source
+from dip_sim.ingest.headers import KIND_ZH, header_map
+from dip_sim.ingest.parsing import record_parse_errors, typed_columns_sql
+from dip_sim.ingest.readers import Source, file_sha256, open_tables
 from dip_sim.ingest.standardise import (
     code_lists_sql,
     insert_cases_sql,
@@ -41,6 +42,13 @@ from dip_sim.schema import WAREHOUSE_DDL
 
 Progress = Callable[[str], None]
 
+# load_batches columns written per table, after batch_id and loaded_at
+_INFO_COLUMNS: tuple[str, ...] = (
+    "file_path", "file_kind", "file_size_bytes", "file_sha256", "rows_read", "rows_loaded",
+    "rows_duplicate", "rows_rejected", "rows_replaced", "status", "message", "column_mapping",
+    "encoding")
+_BATCH_COLUMNS = ", ".join(f"? AS {c}" for c in ("batch_id", "loaded_at", *_INFO_COLUMNS))
+
 
 @dataclass
 class IngestSummary:
@@ -50,6 +58,7 @@ class IngestSummary:
     files: list[dict] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         """Sum of one per-file count (``rows_read``, ``rows_loaded`` …) over the batch."""
@@ -60,6 +69,9 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Create the warehouse's input tables if missing and (re)load the reference tables."""
     for ddl in WAREHOUSE_DDL.values():
         con.execute(ddl)
+    for column in ("rows_replaced BIGINT", "column_mapping VARCHAR", "encoding VARCHAR"):
+        # columns added after the first warehouses were made
+        con.execute(f"ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS {column}")
     load_reference(con)
 
 
@@ -85,6 +97,9 @@ def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     (:func:`_note_candidates`) are examined, not every key of the table.
     """
     con.execute(f"""
+        -- a conflict recorded earlier may be gone (a new version of its file replaced a row)
+        DELETE FROM duplicate_keys WHERE kind = '{kind}'
+          AND hash(case_id) IN (SELECT key_hash FROM batch_candidates WHERE kind = '{kind}');
         CREATE OR REPLACE TEMP TABLE multi_keys AS
         SELECT case_id FROM {kind}
         WHERE hash(case_id) IN (SELECT key_hash FROM batch_candidates WHERE kind = '{kind}')
@@ -101,28 +116,29 @@ def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         DROP TABLE multi_keys;""")
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, src: Source, kind: str, label: str) -> None:
-    """Standardise one opened file and insert its new rows (hospitals: collect them).
+def _load_table(con: duckdb.DuckDBPyConnection, src: Source) -> None:
+    """Check, standardise and insert one opened table's new rows (hospitals: collect them).
 
-    Files are loaded one at a time so that memory stays bounded by the largest file; rows
-    equal to rows loaded from an earlier file of the same batch count as already present.
+    Tables are loaded one at a time so that memory stays bounded by the largest; rows equal
+    to rows loaded from an earlier table of the same batch count as already present.
     """
-    con.execute("SET VARIABLE source_file = ?", [label])
-    if kind == "hospitals":
+    con.execute("SET VARIABLE source_file = ?", [src.label])
+    record_parse_errors(con, src.kind, src.relation, src.sources, src.label)
+    if src.kind == "hospitals":
         con.execute(f"INSERT INTO batch_hospitals SELECT * EXCLUDE (row_hash) "
-                    f"FROM ({typed_rows_sql(kind, src)})")
-    elif kind == "cases":
+                    f"FROM ({typed_rows_sql(src.kind, src)})")
+    elif src.kind == "cases":
         con.execute(code_lists_sql(src))
-        con.execute(present_rows_sql(kind))
-        _note_candidates(con, kind)
+        con.execute(present_rows_sql(src.kind))
+        _note_candidates(con, src.kind)
         con.execute(insert_cases_sql(src))
         con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE present")
     else:
-        con.execute(present_rows_sql(kind))
-        _note_candidates(con, kind)
-        con.execute(insert_rows_sql(kind, src))
+        con.execute(present_rows_sql(src.kind))
+        _note_candidates(con, src.kind)
+        con.execute(insert_rows_sql(src.kind, src))
         con.execute("DROP TABLE present")
-    con.execute("DROP TABLE IF EXISTS csv_source; DROP TABLE IF EXISTS file_keys")
+    con.execute("DROP TABLE IF EXISTS file_keys")
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,24 +167,40 @@ def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _loaded_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
-    """Rows this batch inserted, per source file (hospitals, cases, settlements)."""
+def _loaded_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[tuple[str, str], int]:
+    """Rows this batch inserted, per (source table label, kind)."""
     rows = con.execute("""
-        SELECT source_file, count(*) FROM cases WHERE batch_id = ? GROUP BY source_file
+        SELECT source_file, 'cases', count(*) FROM cases WHERE batch_id = ? GROUP BY source_file
         UNION ALL
-        SELECT source_file, count(*) FROM settlements WHERE batch_id = ? GROUP BY source_file
+        SELECT source_file, 'settlements', count(*) FROM settlements WHERE batch_id = ?
+        GROUP BY source_file
         UNION ALL
-        SELECT source_file, count(*) FILTER (WHERE is_new) FROM marked_hospitals
+        SELECT source_file, 'hospitals', count(*) FILTER (WHERE is_new) FROM marked_hospitals
         GROUP BY source_file""", [batch_id, batch_id]).fetchall()
-    return dict(rows)
+    return {(label, kind): n for label, kind, n in rows}
 
 
 def _rejected_counts(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
-    """Rows of each file this batch refused to load (no key, invalid hospital level)."""
+    """Rows of each table this batch refused to load (no key, invalid hospital level)."""
     return dict(con.execute("""
         SELECT file_path, count(DISTINCT row_number) FROM load_errors
         WHERE batch_id = ? AND outcome = 'row_rejected' GROUP BY file_path""",
         [batch_id]).fetchall())
+
+
+def _replace_older_version(con: duckdb.DuckDBPyConnection, src: Source) -> int:
+    """Delete the rows of earlier versions of this table that its new rows replace.
+
+    A changed file under the same name is a new version of the same cases: for each key in
+    its new rows, the newer row wins. Keys only in the earlier version are kept. Returns
+    the number of rows replaced.
+    """
+    return con.execute(f"""
+        DELETE FROM {src.kind}
+        WHERE source_file = ? AND batch_id <> getvariable('batch_id')
+          AND case_id IN (SELECT case_id FROM {src.kind}
+                          WHERE source_file = ? AND batch_id = getvariable('batch_id'))""",
+        [src.label, src.label]).fetchall()[0][0]
 
 
 def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
@@ -188,12 +220,14 @@ def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
 
 
 def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_key: str,
-                     progress: Progress = print, force: bool = False) -> IngestSummary:
+                     progress: Progress = print, force: bool = False,
+                     mapping_file: Path | None = None) -> IngestSummary:
     """Load every input file under ``directory`` as one batch; return what was done.
 
-    Files that cannot be read, or lack a required column, are refused (listed in
-    ``load_errors`` and the summary) and the other files load. With ``force``, files loaded
-    before are read again (their rows still deduplicate).
+    Each file's tables are recognised by their headers (``mapping_file`` adds column names
+    to the built-in map). Files that cannot be read, or lack a required field, are refused
+    (listed in ``load_errors`` and the summary) and the other files load. With ``force``,
+    files loaded before are read again (their rows still deduplicate).
     """
     directory = Path(directory)
     files, skipped = find_input_files(directory)
@@ -205,63 +239,85 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
     # inserts need not keep the input order: lets DuckDB stream large loads in less memory
     con.execute("SET preserve_insertion_order = false")
-    loaded_hashes = {r[0] for r in con.execute(
-        "SELECT file_sha256 FROM load_batches WHERE status = 'loaded'").fetchall()}
+    loaded_hashes: dict[str, set[tuple[str, str]]] = {}  # file hash → its (kind, table label)
+    earlier_versions: dict[str, set[str]] = {}  # table label → hashes of its loaded versions
+    for sha, kind, table_label in con.execute(
+            "SELECT file_sha256, file_kind, file_path FROM load_batches WHERE status = 'loaded'"
+    ).fetchall():
+        loaded_hashes.setdefault(sha, set()).add((kind, table_label))
+        earlier_versions.setdefault(table_label, set()).add(sha)
+    mapping = header_map(mapping_file)
     now = dt.datetime.now()
     # the files' fingerprints are read in a thread while earlier files load (hashlib frees the GIL)
     hasher = ThreadPoolExecutor(max_workers=1)
-    hashes = {f.path: hasher.submit(file_sha256, f.path) for f in files}
+    hashes = {path: hasher.submit(file_sha256, path) for path in files}
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE batch_candidates (kind VARCHAR, key_hash UBIGINT)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch_hospitals AS SELECT "
                     f"{', '.join(typed_columns_sql('hospitals', {}))}, "
                     f"NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row LIMIT 0")
-        staged: dict[str, dict] = {}
-        for f in files:
-            label = f.path.relative_to(directory).as_posix()
-            info = {"file_path": label, "file_kind": f.kind, "file_size_bytes": f.path.stat().st_size,
-                    "file_sha256": hashes[f.path].result(), "rows_read": 0, "rows_loaded": 0,
-                    "rows_duplicate": 0, "rows_rejected": 0, "status": "loaded", "message": ""}
-            if info["file_sha256"] in loaded_hashes and not force:
-                info.update(status="unchanged", message="文件内容与已载入的版本相同，未重复载入")
+        tables: list[dict] = []
+        for path in files:
+            label = path.relative_to(directory).as_posix()
+            sha = hashes[path].result()
+            base = {"file_path": label, "file_kind": None, "file_size_bytes": path.stat().st_size,
+                    "file_sha256": sha, "rows_read": 0, "rows_loaded": 0, "rows_duplicate": 0,
+                    "rows_rejected": 0, "rows_replaced": 0, "status": "loaded", "message": "",
+                    "column_mapping": "", "encoding": ""}
+            if sha in loaded_hashes and not force:
+                for kind, table_label in loaded_hashes[sha]:
+                    tables.append(dict(base, file_path=table_label, file_kind=kind,
+                                       status="unchanged",
+                                       message="文件内容与已载入的版本相同，未重复载入"))
                 progress(f"  {label}: 与已载入文件相同，跳过")
-            else:
+                continue
+            try:
+                sources, notes = open_tables(con, path, label, mapping)
+            except IngestError as exc:
+                tables.append(dict(base, status="refused", message=str(exc)))
+                summary.refused.append(str(exc))
+                con.execute("INSERT INTO load_errors VALUES (?, ?, NULL, NULL, NULL, ?, ?)",
+                            [batch_id, label, str(exc), "file_refused"])
+                progress(f"  拒绝 {label}: {exc}")
+                continue
+            summary.notes.extend(notes)
+            if not sources:
+                summary.skipped.append(label)
+                progress(f"  未识别 {label}: 不是医院表、病案首页或结算表，跳过")
+            for src in sources:
                 started = time.perf_counter()
-                try:
-                    src = open_source(con, f.path, f.kind, label)
-                    info["rows_read"] = src.rows
-                    _load_file(con, src, f.kind, label)
-                    progress(f"  载入 {label}: {info['rows_read']:,} 行 "
-                             f"({time.perf_counter() - started:.1f} 秒)")
-                except IngestError as exc:
-                    info.update(status="refused", message=str(exc))
-                    summary.refused.append(str(exc))
-                    con.execute("INSERT INTO load_errors VALUES (?, ?, NULL, NULL, NULL, ?, ?)",
-                                [batch_id, label, str(exc), "file_refused"])
-                    progress(f"  拒绝 {label}: {exc}")
-            staged[label] = info
-            summary.files.append(info)
+                info = dict(base, file_path=src.label, file_kind=src.kind, rows_read=src.rows,
+                            column_mapping=src.mapping, encoding=src.encoding)
+                _load_table(con, src)
+                if src.kind != "hospitals" and src.label in earlier_versions \
+                        and sha not in earlier_versions[src.label]:
+                    info["rows_replaced"] = _replace_older_version(con, src)
+                    info["message"] = (f"替换早先版本：{info['rows_replaced']:,} 行被新版本取代"
+                                       if info["rows_replaced"] else "同名文件的新版本")
+                tables.append(info)
+                progress(f"  载入 {src.label} [{KIND_ZH[src.kind]}，{src.encoding}]: "
+                         f"{src.rows:,} 行 ({time.perf_counter() - started:.1f} 秒)")
+            for staged in {src.relation for src in sources if src.staged}:
+                con.execute(f"DROP TABLE {staged}")
+        summary.files = tables
 
         _load_hospitals(con)
         for kind in ("cases", "settlements"):
             _settle_repeats(con, kind)
 
         loaded, rejected = _loaded_counts(con, batch_id), _rejected_counts(con, batch_id)
-        for label, info in staged.items():
+        for info in tables:
             if info["status"] == "loaded":
-                info["rows_loaded"] = loaded.get(label, 0)
-                info["rows_rejected"] = rejected.get(label, 0)
+                info["rows_loaded"] = loaded.get((info["file_path"], info["file_kind"]), 0)
+                info["rows_rejected"] = rejected.get(info["file_path"], 0)
                 info["rows_duplicate"] = (info["rows_read"] - info["rows_loaded"]
                                           - info["rows_rejected"])
-            con.execute("INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [batch_id, now, label, info["file_kind"], info["file_size_bytes"],
-                         info["file_sha256"], info["rows_read"], info["rows_loaded"],
-                         info["rows_duplicate"], info["rows_rejected"], info["status"],
-                         info["message"]])
+            con.execute(f"INSERT INTO load_batches BY NAME SELECT {_BATCH_COLUMNS}",
+                        [batch_id, now, *(info[c] for c in _INFO_COLUMNS)])
         for table in ("batch_hospitals", "new_hospitals", "marked_hospitals", "batch_candidates"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        if any(info["status"] == "loaded" for info in staged.values()):
+        if any(info["status"] == "loaded" for info in tables):
             set_meta(con, "loaded_batch_id", batch_id)
         con.execute("COMMIT")
     except BaseException:

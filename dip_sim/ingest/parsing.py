@@ -10,14 +10,18 @@ directly, without a detour through text.
 
 from __future__ import annotations
 
+import csv
+import functools
+
 import duckdb
 
+from dip_sim.paths import REFERENCE_DIR
 from dip_sim.schema import INPUT_KEYS, INPUT_TABLES, InputColumn
 
 _REASONS = {
     "INTEGER": "不是整数",
     "DOUBLE": "不是有限数值",
-    "DATE": "不是日期 (YYYY-MM-DD)",
+    "DATE": "不是可识别的日期",
 }
 
 
@@ -30,19 +34,53 @@ def text_expr(source: str) -> str:
     return f"NULLIF(trim({source}), '')"
 
 
+# Date and time layouts hospitals' systems write (ISO first: the fast path)
+DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日",
+    "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M",
+    "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S",
+)
+
+
+@functools.cache
+def value_maps() -> dict[str, dict[str, str]]:
+    """``field → {value as written: code}`` from ``data/reference/value_map.csv`` (男 → 1 …)."""
+    out: dict[str, dict[str, str]] = {}
+    with open(REFERENCE_DIR / "value_map.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            out.setdefault(row["field"], {})[row["value"].strip()] = row["code"].strip()
+    return out
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def parse_text_expr(col: InputColumn, source: str) -> str:
-    """SQL parsing the text ``source`` to the type of ``col``; NULL when it does not parse."""
+    """SQL parsing the text ``source`` to the type of ``col``; NULL when it does not parse.
+
+    Coded values written out (性别 男/女, 险种 职工/居民, 离院方式 医嘱离院 …) are first
+    replaced by their codes (``value_maps``); amounts may carry thousands separators; dates
+    may be written in any of ``DATE_FORMATS``.
+    """
     raw = text_expr(source)
+    codes = value_maps().get(col.name)
+    if codes:
+        cases = " ".join(f"WHEN {_sql_text(v)} THEN {_sql_text(c) if c else 'NULL'}"
+                         for v, c in codes.items())
+        raw = f"(CASE {raw} {cases} ELSE {raw} END)"
     if col.sql_type == "INTEGER":
         # accept "3" and "3.0", refuse "3.5" (TRY_CAST alone would round it)
         num = f"TRY_CAST({raw} AS DOUBLE)"
         return (f"CASE WHEN isfinite({num}) AND {num} = floor({num}) "
                 f"AND abs({num}) < 2147483647 THEN CAST({num} AS INTEGER) END")
     if col.sql_type == "DOUBLE":
-        num = f"TRY_CAST({raw} AS DOUBLE)"
+        num = f"TRY_CAST(replace(replace({raw}, ',', ''), '，', '') AS DOUBLE)"
         return f"CASE WHEN isfinite({num}) THEN {num} END"
     if col.sql_type == "DATE":
-        return f"TRY_CAST({raw} AS DATE)"
+        formats = ", ".join(_sql_text(f) for f in DATE_FORMATS)
+        return (f"coalesce(TRY_CAST({raw} AS DATE), "
+                f"CAST(try_strptime({raw}, [{formats}]) AS DATE))")
     return raw
 
 

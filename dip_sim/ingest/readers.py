@@ -1,14 +1,23 @@
-"""Opening one input file as a SQL relation with its row numbers, and checking its header.
+"""Opening one input file as SQL relations with row numbers, one per table it holds.
 
-CSV is read with polars as text (keeping the file's row order, so row numbers are line
-numbers) into a temporary text table. Parquet is scanned by DuckDB in place
-(``file_row_number``); its typed columns are cast directly, its text columns parsed like CSV.
-Every value that does not parse is recorded in ``load_errors`` with its row and field.
+- CSV (any delimiter of ``,`` tab ``|``): the encoding is found without being told (a UTF-8
+  BOM, else valid UTF-8, else GB18030, which covers GBK and GB2312); read by polars as text,
+  keeping the file's row order, so row numbers are line numbers.
+- Excel (``.xlsx``/``.xlsm``): every sheet whose header is a known table, read as text; row
+  numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
+- Parquet: scanned by DuckDB in place (``file_row_number``); typed columns are cast directly,
+  text columns parsed like CSV.
+
+Each table's header is mapped to the contract (``headers``); a numbered list (其他诊断编码1 … N)
+becomes one ``;``-separated column. Every value that does not parse is recorded in
+``load_errors`` with its row and field.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,17 +25,25 @@ import duckdb
 import polars as pl
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.parsing import record_parse_errors
-from dip_sim.schema import INPUT_TABLES
+from dip_sim.ingest.headers import MappedHeader, map_headers, table_kinds
+
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+SUFFIXES = (*TEXT_SUFFIXES, *EXCEL_SUFFIXES, ".parquet")
 
 
 @dataclass(frozen=True)
 class Source:
-    """A file opened for loading: a relation with ``source_row``, and where each column is."""
+    """A table opened for loading: a relation with ``source_row``, and where each field is."""
 
     relation: str  # a table name or a parenthesised subquery
-    sources: dict[str, tuple[str, str]]  # contract column → (source expression, SQL type)
+    sources: dict[str, tuple[str, str]]  # contract field → (source expression, SQL type)
     rows: int
+    kind: str = ""
+    label: str = ""  # how the table is named in the warehouse: path[#sheet]
+    mapping: str = ""  # field←header pairs, recorded in load_batches
+    encoding: str = ""
+    staged: bool = False  # the relation is a temp table holding the file's text
 
 
 def file_sha256(path: Path) -> str:
@@ -38,30 +55,82 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _clean_header(name: str) -> str:
-    return name.replace("\ufeff", "").strip().lower()
-
-
-def _check_header(path: Path, kind: str, header: list[str]) -> list[str]:
-    """The contract columns present in ``header``; raise naming the missing required ones."""
-    present = set(header)
-    missing = [c.name for c in INPUT_TABLES[kind] if c.required and c.name not in present]
-    if missing:
-        raise IngestError(
-            f"{path.name}: 缺少必需列 {', '.join(missing)}（文件的列: {', '.join(header)}）")
-    return [c.name for c in INPUT_TABLES[kind] if c.name in present]
-
-
 def _sql_path(path: Path) -> str:
     return path.as_posix().replace("'", "''")
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str) -> Source:
-    """Open ``path`` for loading and record its unparseable values in ``load_errors``.
+def decode_csv_bytes(raw: bytes, name: str) -> tuple[bytes, str]:
+    """UTF-8 bytes of a text file and the encoding it was in (BOM, UTF-8 or GB18030)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8):], "utf-8-sig"
+    try:
+        raw.decode("utf-8")
+        return raw, "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030").encode("utf-8"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{name}: 既不是 UTF-8 也不是 GB18030/GBK 编码的文本文件"
+                          f"（第 {exc.start} 字节无法解码）") from None
 
-    ``label`` is how the file is named in the tables (its path relative to the input
-    directory). Raises :class:`IngestError` for an unreadable file or a missing column.
+
+def _delimiter(data: bytes) -> str:
+    first = data.split(b"\n", 1)[0]
+    counts = {d: first.count(d.encode()) for d in (",", "\t", "|")}
+    return max(counts, key=counts.get)
+
+
+def _read_text_frames(path: Path) -> tuple[list[tuple[str, pl.DataFrame]], str]:
+    """(sheet or '', frame of text) per table of a CSV or Excel file, and the encoding."""
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        try:
+            sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0)
+        except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
+            raise IngestError(f"{path.name}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
+                from None
+        return [(name, frame) for name, frame in sheets.items() if frame.width], "xlsx"
+    data, encoding = decode_csv_bytes(path.read_bytes(), path.name)
+    try:
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=_delimiter(data))
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise IngestError(f"{path.name}: 无法按 CSV 读取: {str(exc).splitlines()[0]}") from None
+    return [("", frame)], encoding
+
+
+def _staged_frame(frame: pl.DataFrame, mapped: MappedHeader) -> pl.DataFrame:
+    """The frame's mapped fields under their contract names, numbered lists joined by ``;``."""
+    columns = []
+    for name, headers in mapped.fields.items():
+        if len(headers) == 1:
+            columns.append(pl.col(headers[0]).alias(name))
+        else:
+            parts = [pl.col(h).str.strip_chars().replace("", None) for h in headers]
+            columns.append(pl.concat_str(parts, separator=";", ignore_nulls=True).alias(name))
+    # source_row is the row in the file: the header is row 1, the first data row row 2
+    return frame.select(columns).with_row_index("source_row", offset=2)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.register("staged_arrow", frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM staged_arrow")
+    finally:
+        con.unregister("staged_arrow")
+
+
+def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
+                mapping: dict[str, str]) -> tuple[list[Source], list[str]]:
+    """Open every table ``path`` holds; return one Source per (table, kind) and notes.
+
+    ``label`` names the file in the warehouse (its path relative to the input directory);
+    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`. Raises :class:`IngestError`
+    for an unreadable file or a table whose required fields cannot be mapped. The notes list
+    the sheets of no known kind, which are skipped.
     """
+    hint = path.name.lower()
+    sources: list[Source] = []
+    notes: list[str] = []
     if path.suffix.lower() == ".parquet":
         scan = f"read_parquet('{_sql_path(path)}', file_row_number = true)"
         try:
@@ -69,28 +138,38 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: st
             rows = con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0]
         except duckdb.Error as exc:
             raise IngestError(f"{path.name}: 无法读取 Parquet 文件: {exc}") from None
-        original = {_clean_header(name): (name, type_) for name, type_, *_ in described
-                    if name != "file_row_number"}
-        columns = _check_header(path, kind, list(original))
-        source = Source(f"(SELECT *, file_row_number + 1 AS source_row FROM {scan})",
-                        {c: (f'"{original[c][0]}"', original[c][1])
-                         for c in columns}, rows)
+        types = {name: type_ for name, type_, *_ in described if name != "file_row_number"}
+        mapped = map_headers(list(types), mapping)
+        kinds = table_kinds(mapped, hint, path.name)
+        extra, fields = [], {}
+        for name, headers in mapped.fields.items():
+            if len(headers) == 1:
+                fields[name] = (f'"{headers[0]}"', types[headers[0]])
+            else:
+                parts = ", ".join(f"NULLIF(trim(CAST(\"{h}\" AS VARCHAR)), '')" for h in headers)
+                extra.append(f"concat_ws(';', {parts}) AS {name}")
+                fields[name] = (name, "VARCHAR")
+        relation = (f"(SELECT *, {''.join(e + ', ' for e in extra)}"
+                    f"file_row_number + 1 AS source_row FROM {scan})")
+        for kind in kinds:
+            sources.append(Source(relation, fields, rows, kind, label, mapped.describe(),
+                                  "parquet"))
     else:
-        try:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-        except (pl.exceptions.ComputeError, UnicodeDecodeError,
-                pl.exceptions.NoDataError) as exc:
-            raise IngestError(f"{path.name}: 无法按 UTF-8 CSV 读取: {str(exc).splitlines()[0]}") \
-                from None
-        frame = frame.rename({c: _clean_header(c) for c in frame.columns})
-        columns = _check_header(path, kind, frame.columns)
-        # source_row is the line in the file: the header is line 1, the first data row line 2
-        frame = frame.select(columns).with_row_index("source_row", offset=2)
-        con.register("staged_arrow", frame.to_arrow())
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE csv_source AS SELECT * FROM staged_arrow")
-        finally:
-            con.unregister("staged_arrow")
-        source = Source("csv_source", {c: (c, "VARCHAR") for c in columns}, frame.height)
-    record_parse_errors(con, kind, source.relation, source.sources, label)
-    return source
+        frames, encoding = _read_text_frames(path)
+        for number, (sheet, frame) in enumerate(frames):
+            where = f"{path.name}#{sheet}" if sheet else path.name
+            mapped = map_headers(frame.columns, mapping)
+            kinds = table_kinds(mapped, hint if not sheet else sheet.lower(), where)
+            if not kinds:
+                notes.append(f"{where}: 未识别的表（列: {', '.join(frame.columns[:8])} …），跳过")
+                continue
+            table = f"text_source_{number}"
+            _stage(con, table, _staged_frame(frame, mapped))
+            fields = {name: (name, "VARCHAR") for name in mapped.fields}
+            table_label = f"{label}#{sheet}" if sheet else label
+            for kind in kinds:
+                sources.append(Source(table, fields, frame.height, kind, table_label,
+                                      mapped.describe(), encoding, staged=True))
+        if not sources and not notes:
+            raise IngestError(f"{path.name}: 文件中没有数据")
+    return sources, notes
