@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="年度范围，默认 2017-2020")
     p.add_argument("--cases-per-year", type=int, default=200_000, help="每年出院病例数")
     p.add_argument("--seed", type=int, default=20200101, help="随机种子（相同种子生成相同文件）")
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="文件格式")
+    p.add_argument("--format", choices=["csv", "parquet", "extract"], default="csv",
+                   help="文件格式；extract = 各医院按其信息系统的格式报送（中文列名、GB18030、Excel）")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("ingest", help="载入目录中的医院表、病案首页、结算表（含结算清单）并质控",

@@ -85,7 +85,8 @@ def _read_text_frames(path: Path) -> tuple[list[tuple[str, pl.DataFrame]], str]:
     """(sheet or '', frame of text) per table of a CSV or Excel file, and the encoding."""
     if path.suffix.lower() in EXCEL_SUFFIXES:
         try:
-            sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0)
+            sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0,
+                                   raise_if_empty=False)
         except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
             raise IngestError(f"{path.name}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
                 from None

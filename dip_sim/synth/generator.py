@@ -22,6 +22,7 @@ from dip_sim.synth.catalog import RULE_NEWBORN, CaseTypes, load_catalog
 from dip_sim.synth.codes import load_code_tables
 from dip_sim.synth.costs import sample_totals_and_los, split_fund, split_parts
 from dip_sim.synth.dates import sample_discharge_dates, settle_dates
+from dip_sim.synth.extract import write_hospital_list, write_year
 from dip_sim.synth.hospitals import Hospitals, load_hospitals
 from dip_sim.synth.other_dx import (
     MAX_OTHER_DX,
@@ -36,7 +37,7 @@ from dip_sim.synth.patients import patient_ids, sample_demographics, sample_insu
 DEFAULT_YEARS: tuple[int, ...] = (2017, 2018, 2019, 2020)
 DEFAULT_CASES_PER_YEAR = 200_000
 DEFAULT_SEED = 20200101
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "extract")
 
 # Share of cases with one extra, random non-OR procedure (87–99): rare grouping keys.
 EXTRA_PROC_RATE = 0.05
@@ -65,7 +66,9 @@ def generate(
 
     Files: ``hospitals.{csv,parquet}``, and for each year ``cases_{year}`` and
     ``settlements_{year}``. CSV is UTF-8 with a header row, empty for missing values and
-    YYYY-MM-DD dates. The result is ``{"hospitals": …, "cases": …, "settlements": …}``.
+    YYYY-MM-DD dates. Format ``extract`` writes the same rows as hospitals send them, per
+    hospital (``dip_sim.synth.extract``). The result is ``{"hospitals": …, "cases": …,
+    "settlements": …}``.
     """
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {FORMATS}, not {file_format!r}")
@@ -79,14 +82,21 @@ def generate(
 
     hospitals = load_hospitals()
     types = load_catalog()
-    _write(hospitals.to_frame(), out_dir / f"hospitals.{file_format}", HOSPITAL_COLUMNS)
+    if file_format == "extract":
+        write_hospital_list(hospitals.to_frame(), out_dir)
+    else:
+        _write(hospitals.to_frame(), out_dir / f"hospitals.{file_format}", HOSPITAL_COLUMNS)
     counts = {"hospitals": len(hospitals), "cases": 0, "settlements": 0}
     say(f"hospitals: {len(hospitals)}")
 
     for year in sorted({int(y) for y in years}):
         cases, settlements = generate_year(year, cases_per_year, seed, hospitals, types)
-        _write(cases, out_dir / f"cases_{year}.{file_format}", CASE_COLUMNS)
-        _write(settlements, out_dir / f"settlements_{year}.{file_format}", SETTLEMENT_COLUMNS)
+        if file_format == "extract":
+            write_year(cases, settlements, hospitals.to_frame(), year, out_dir)
+        else:
+            _write(cases, out_dir / f"cases_{year}.{file_format}", CASE_COLUMNS)
+            _write(settlements, out_dir / f"settlements_{year}.{file_format}",
+                   SETTLEMENT_COLUMNS)
         counts["cases"] += cases.height
         counts["settlements"] += settlements.height
         say(f"{year}: {cases.height} cases, {settlements.height} settlements")
