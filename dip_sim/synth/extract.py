@@ -72,70 +72,59 @@ def _coded(name: str, words: dict) -> pl.Expr:
                                              return_dtype=pl.String))
 
 
+# Each vendor's header for each case field (issue 3 §1: the same fields, different names)
+_CASE_HEADERS: dict[str, dict[str, str]] = {
+    "A": {"case_id": "清单流水号", "hospital_id": "定点医药机构代码", "patient_id": "个人编码",
+          "sex": "性别", "age_years": "年龄", "age_days": "年龄不足1周岁的天数",
+          "birth_weight_g": "新生儿出生体重", "insurance_type": "险种类型",
+          "admit_date": "入院时间", "discharge_date": "出院时间", "los_days": "实际住院天数",
+          "discharge_disposition": "离院方式", "main_dx": "主要诊断编码",
+          "other_dx": "其他诊断编码", "main_proc": "主要手术及操作编码",
+          "other_procs": "其他手术及操作编码"},
+    "B": {"case_id": "病案号", "hospital_id": "定点医疗机构编码", "patient_id": "医保编号",
+          "sex": "性别", "age_years": "年龄", "age_days": "天龄", "birth_weight_g": "出生体重",
+          "insurance_type": "险种", "admit_date": "入院日期", "discharge_date": "出院日期",
+          "los_days": "住院天数", "discharge_disposition": "离院方式",
+          "main_dx": "出院主要诊断编码", "other_dx": "其他诊断代码",
+          "main_proc": "主要手术操作编码", "other_procs": "其他手术操作编码"},
+    "C": {"case_id": "清单流水号", "hospital_id": "定点医药机构代码", "patient_id": "人员编号",
+          "sex": "性别", "age_years": "年龄", "age_days": "(年龄不足1周岁的)年龄(天)",
+          "birth_weight_g": "新生儿出生体重(克)", "insurance_type": "险种类型",
+          "admit_date": "入院时间", "discharge_date": "出院时间", "los_days": "实际住院天数",
+          "discharge_disposition": "离院方式", "main_dx": "主要诊断编码",
+          "other_dx": "其他诊断编码", "main_proc": "主要手术及操作编码",
+          "other_procs": "其他手术及操作编码"},
+}
+# How each vendor writes coded values and dates; which spread other diagnoses over columns
+_WORDS: dict[str, dict[str, dict]] = {
+    "A": {"sex": _SEX, "insurance_type": _INSURANCE, "discharge_disposition": _DISPOSITION},
+    "B": {"insurance_type": {"employee": "310", "resident": "390"}},
+    "C": {"insurance_type": _INSURANCE},
+}
+_DATES = {"A": ("%Y/%-m/%-d 08:30:00", "%Y/%-m/%-d 10:00:00"), "B": ("%Y%m%d", "%Y%m%d"),
+          "C": ("%Y-%m-%d 08:30:00", "%Y-%m-%d 10:00:00")}
+_NUMBERED = ("A", "B")
+
+
 def _case_columns(vendor: str) -> list[pl.Expr]:
     """The case fields as ``vendor`` writes them."""
-    if vendor == "A":
-        other = pl.col("other_dx").str.split(";")
-        numbered = [_text(other.list.get(i, null_on_oob=True)).alias(f"其他诊断编码{i + 1}")
-                    for i in range(MAX_OTHER_DX)]
-        return [
-            _text(pl.col("case_id")).alias("清单流水号"),
-            _text(pl.col("hospital_id")).alias("定点医药机构代码"),
-            _text(pl.col("patient_id")).alias("个人编码"),
-            _coded("sex", _SEX).alias("性别"),
-            _text(pl.col("age_years")).alias("年龄"),
-            _text(pl.col("age_days")).alias("年龄不足1周岁的天数"),
-            _text(pl.col("birth_weight_g").cast(pl.Int64)).alias("新生儿出生体重"),
-            _coded("insurance_type", _INSURANCE).alias("险种类型"),
-            _date("admit_date", "%Y/%-m/%-d 08:30:00").alias("入院时间"),
-            _date("discharge_date", "%Y/%-m/%-d 10:00:00").alias("出院时间"),
-            _text(pl.col("los_days")).alias("实际住院天数"),
-            _coded("discharge_disposition", _DISPOSITION).alias("离院方式"),
-            _text(pl.col("main_dx")).alias("主要诊断编码"),
-            *numbered,
-            _text(pl.col("main_proc")).alias("主要手术及操作编码"),
-            _text(pl.col("other_procs")).alias("其他手术及操作编码"),
-        ]
-    if vendor == "B":
-        other = pl.col("other_dx").str.split(";")
-        numbered = [_text(other.list.get(i, null_on_oob=True)).alias(f"其他诊断代码{i + 1}")
-                    for i in range(MAX_OTHER_DX)]
-        return [
-            _text(pl.col("case_id")).alias("病案号"),
-            _text(pl.col("hospital_id")).alias("定点医疗机构编码"),
-            _text(pl.col("patient_id")).alias("医保编号"),
-            _text(pl.col("sex")).alias("性别"),
-            _text(pl.col("age_years")).alias("年龄"),
-            _text(pl.col("age_days")).alias("天龄"),
-            _text(pl.col("birth_weight_g").cast(pl.Int64)).alias("出生体重"),
-            _coded("insurance_type", {"employee": "310", "resident": "390"}).alias("险种"),
-            _date("admit_date", "%Y%m%d").alias("入院日期"),
-            _date("discharge_date", "%Y%m%d").alias("出院日期"),
-            _text(pl.col("los_days")).alias("住院天数"),
-            _text(pl.col("discharge_disposition")).alias("离院方式"),
-            _text(pl.col("main_dx")).alias("出院主要诊断编码"),
-            *numbered,
-            _text(pl.col("main_proc")).alias("主要手术操作编码"),
-            _text(pl.col("other_procs")).alias("其他手术操作编码"),
-        ]
-    return [
-        _text(pl.col("case_id")).alias("清单流水号"),
-        _text(pl.col("hospital_id")).alias("定点医药机构代码"),
-        _text(pl.col("patient_id")).alias("人员编号"),
-        _text(pl.col("sex")).alias("性别"),
-        _text(pl.col("age_years")).alias("年龄"),
-        _text(pl.col("age_days")).alias("(年龄不足1周岁的)年龄(天)"),
-        _text(pl.col("birth_weight_g").cast(pl.Int64)).alias("新生儿出生体重(克)"),
-        _coded("insurance_type", _INSURANCE).alias("险种类型"),
-        _date("admit_date", "%Y-%m-%d 08:30:00").alias("入院时间"),
-        _date("discharge_date", "%Y-%m-%d 10:00:00").alias("出院时间"),
-        _text(pl.col("los_days")).alias("实际住院天数"),
-        _text(pl.col("discharge_disposition")).alias("离院方式"),
-        _text(pl.col("main_dx")).alias("主要诊断编码"),
-        _text(pl.col("other_dx")).alias("其他诊断编码"),
-        _text(pl.col("main_proc")).alias("主要手术及操作编码"),
-        _text(pl.col("other_procs")).alias("其他手术及操作编码"),
-    ]
+    headers, words = _CASE_HEADERS[vendor], _WORDS[vendor]
+    columns = []
+    for name, header in headers.items():
+        if name in words:
+            columns.append(_coded(name, words[name]).alias(header))
+        elif name in ("admit_date", "discharge_date"):
+            layout = _DATES[vendor][name == "discharge_date"]
+            columns.append(_date(name, layout).alias(header))
+        elif name == "birth_weight_g":
+            columns.append(_text(pl.col(name).cast(pl.Int64)).alias(header))
+        elif name == "other_dx" and vendor in _NUMBERED:
+            other = pl.col(name).str.split(";")
+            columns.extend(_text(other.list.get(i, null_on_oob=True)).alias(f"{header}{i + 1}")
+                           for i in range(MAX_OTHER_DX))
+        else:
+            columns.append(_text(pl.col(name)).alias(header))
+    return columns
 
 
 def _settlement_columns(vendor: str, key: str) -> list[pl.Expr]:
