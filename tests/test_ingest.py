@@ -264,3 +264,40 @@ def test_failed_batch_leaves_the_warehouse_as_before(tmp_path, monkeypatch):
     after = _query(db, "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM load_batches),"
                        " (SELECT count(*) FROM load_errors)")
     assert after == before
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_a_killed_load_leaves_the_warehouse_as_before(tmp_path, signal_name):
+    """Kill ``dip-sim ingest`` once it has loaded a file of its batch: nothing of it stays."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from dip_sim.synth import generate
+
+    db = tmp_path / "w.duckdb"
+    cases, settlements = _good()
+    run_ingest(write_inputs(tmp_path / "first", cases, settlements), db, progress=QUIET)
+    tables = ("cases", "settlements", "hospitals", "load_batches", "load_errors",
+              "duplicate_keys", "warehouse_meta")
+    count_sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+    before = _query(db, count_sql)
+    big = tmp_path / "big"
+    generate(big, years=(2017, 2018, 2019, 2020), cases_per_year=40_000, seed=4)
+    proc = subprocess.Popen([sys.executable, "-m", "dip_sim.cli", "ingest", str(big),
+                             "--db", str(db)], stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    loaded_lines = 0
+    for line in proc.stderr:  # wait until two files of the batch are in
+        loaded_lines += "载入 cases" in line
+        if loaded_lines == 2:
+            break
+    proc.send_signal(getattr(signal, signal_name))
+    proc.wait(timeout=60)
+    assert loaded_lines == 2 and proc.returncode != 0
+    assert _query(db, count_sql) == before
+    # the warehouse still works: the same batch loads in full afterwards
+    summary = run_ingest(big, db, progress=QUIET)
+    assert summary.total("rows_loaded") == summary.total("rows_read") - summary.total(
+        "rows_rejected") > 300_000
