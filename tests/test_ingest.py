@@ -192,7 +192,9 @@ def test_codes_standardised_and_mapped(tmp_path):
     keys = dict(_query(db, "SELECT case_id, proc_key_all FROM case_features"))
     assert keys["g0"] == "47.0901+88.7600"  # the invalid code is left out of the key
     assert keys["g2"] == keys["g3"] == "47.0901" and keys["g4"] == ""
-    assert status["g2"][0] == status["g3"][0] == status["g4"][0] == "ok"
+    # a procedure with no main procedure: recorded, still grouped
+    assert status["g2"][:2] == status["g3"][:2] == ("main_proc_missing", "warning")
+    assert status["g4"][0] == "ok"
 
 
 def test_warnings_are_recorded(tmp_path):
@@ -209,6 +211,56 @@ def test_warnings_are_recorded(tmp_path):
     assert status["g2"][:2] == ("dx_age_conflict", "warning")
     assert status["g3"][:2] == ("cost_breakdown_mismatch", "warning")
     assert status["g4"][0] == "ok"
+
+
+def test_each_new_rule_finds_its_case(tmp_path):
+    cases, settlements = _good(9)
+    settlements[0].update(fund_paid_yuan=1200, patient_paid_yuan=-200)  # fund > total 1000
+    settlements[1]["patient_paid_yuan"] = 150  # 800 + 150 ≠ 1000
+    cases[2].update(main_proc="47.0901", other_procs="88.7600;47.0901")  # 47.0901 twice
+    cases[3].update(age_years=0, age_days=5, birth_weight_g="")  # newborn without weight
+    cases[4].update(age_years=0, age_days="")  # under one year, no age in days
+    cases[5]["los_days"] = 0
+    cases[6]["discharge_disposition"] = 7
+    cases[7]["main_dx"] = "W01.x00"  # an external cause as main diagnosis
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    status = _status(db)
+    expected = {"g0": ("fund_exceeds_total", "critical"),
+                "g1": ("payment_split_mismatch", "warning"),
+                "g2": ("proc_repeated", "warning"), "g3": ("newborn_incomplete", "warning"),
+                "g4": ("newborn_incomplete", "warning"), "g5": ("los_mismatch", "warning"),
+                "g6": ("disposition_invalid", "warning"),
+                "g7": ("main_dx_not_allowed", "critical"), "g8": ("ok", "ok")}
+    assert {k: v[:2] for k, v in status.items()} == expected
+    findings = _query(db, "SELECT case_id, rule, field, value FROM quality_findings "
+                          "ORDER BY case_id, rule")
+    assert ("g5", "los_not_positive", "los_days", "0") in findings  # also found, lower priority
+    assert ("g2", "proc_repeated", "other_procs", "47.0901") in findings
+    assert ("g0", "fund_exceeds_total", "fund_paid_yuan", "1200.0") in findings
+
+
+def test_a_rule_severity_comes_from_the_catalogue(tmp_path, monkeypatch):
+    import shutil
+
+    from dip_sim.quality import checks
+
+    cases, settlements = _good()
+    cases[0]["los_days"] = 9  # dates say 3: los_mismatch, a warning in the shipped catalogue
+    reference = tmp_path / "reference"
+    shutil.copytree(checks.REFERENCE_DIR, reference)
+    catalogue = reference / "quality_rules.csv"
+    catalogue.write_text(catalogue.read_text(encoding="utf-8").replace(
+        "los_mismatch,warning", "los_mismatch,critical"), encoding="utf-8")
+    monkeypatch.setattr(checks, "REFERENCE_DIR", reference)
+    checks.load_checks.cache_clear()
+    try:
+        db = tmp_path / "w.duckdb"
+        run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+        assert _status(db)["g0"][:2] == ("los_mismatch", "critical")
+        assert _query(db, "SELECT count(*) FROM case_features WHERE eligible") == [(2,)]
+    finally:
+        checks.load_checks.cache_clear()
 
 
 def test_patient_id_is_pseudonymised(tmp_path, monkeypatch):
@@ -301,3 +353,24 @@ def test_a_killed_load_leaves_the_warehouse_as_before(tmp_path, signal_name):
     summary = run_ingest(big, db, progress=QUIET)
     assert summary.total("rows_loaded") == summary.total("rows_read") - summary.total(
         "rows_rejected") > 300_000
+
+
+def test_quality_tolerances_are_parameters(tmp_path):
+    from dip_sim.quality import run_quality
+
+    cases, settlements = _good()
+    settlements[0]["drug_yuan"] = 0.03  # parts sum to 1000.03 against 1000
+    settlements[1]["patient_paid_yuan"] = 200.03  # 800 + 200.03 against 1000
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET,
+               quality=False)
+    con = duckdb.connect(str(db))
+    try:
+        run_quality(con, 0.05, 0.05)  # within the baseline tolerances: both ok
+        assert dict(con.execute("SELECT case_id, status FROM case_status").fetchall()) == \
+            {"g0": "ok", "g1": "ok", "g2": "ok"}
+        run_quality(con, 0.01, 0.01)
+        assert dict(con.execute("SELECT case_id, status FROM case_status").fetchall()) == \
+            {"g0": "cost_breakdown_mismatch", "g1": "payment_split_mismatch", "g2": "ok"}
+    finally:
+        con.close()

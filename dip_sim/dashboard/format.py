@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from dip_sim.quality.checks import CHECKS
+from dip_sim.quality.checks import load_checks
 
 WAN = 10_000.0
 
@@ -35,7 +35,7 @@ LEVEL_LABELS: dict[int, str] = {3: "三级", 2: "二级", 1: "一级"}
 SEVERITY_LABELS: dict[str, str] = {"ok": "正常", "warning": "警告", "critical": "严重"}
 
 # Quality status codes (dip_sim.quality.checks) by their Chinese names.
-STATUS_LABELS: dict[str, str] = {"ok": "正常", **{c.code: c.label_zh for c in CHECKS}}
+STATUS_LABELS: dict[str, str] = {"ok": "正常", **{c.code: c.label_zh for c in load_checks()}}
 
 # Columns whose codes are shown by their Chinese names.
 CODE_LABELS: dict[str, Mapping[Any, str]] = {

@@ -1,6 +1,8 @@
-"""Building ``case_issues``, ``case_status`` and ``case_features`` from the loaded tables.
+"""Building ``quality_findings``, ``case_status`` and ``case_features`` from the loaded tables.
 
-- ``case_issues``: one row per (case, issue) with the issue's severity and a readable detail.
+- ``quality_rules``: the rule catalogue the run used (``dip_sim.quality.checks``).
+- ``quality_findings``: one row per (case, rule) found: severity, field, value and a detail
+  naming the file, row and field.
 - ``case_features``: one row per input case_id (a case record, or a settlement without one),
   holding what grouping needs for every scenario: diagnosis subcategory (亚目, 5 characters)
   and category (类目, 3), the procedure keys derived at load (``all``: every valid
@@ -18,16 +20,20 @@ from __future__ import annotations
 import duckdb
 
 from dip_sim.meta import get_meta, set_meta
-from dip_sim.quality.checks import CHECKS
+from dip_sim.quality.checks import load_checks
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1}
 
 
-def _issue_types_sql() -> str:
-    rows = ", ".join(
-        f"('{c.code}', '{c.severity}', {_SEVERITY_RANK[c.severity]}, {i}, '{c.label_zh}')"
-        for i, c in enumerate(CHECKS))
-    return f"SELECT * FROM (VALUES {rows}) AS t(code, severity, severity_rank, priority, label_zh)"
+def _write_rules(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``quality_rules``: the catalogue as the run used it, with each rule's priority."""
+    con.execute("""
+        CREATE OR REPLACE TABLE quality_rules (
+            rule VARCHAR, severity VARCHAR, severity_rank INTEGER, priority INTEGER,
+            label_zh VARCHAR, label_en VARCHAR, field VARCHAR, source VARCHAR)""")
+    con.executemany("INSERT INTO quality_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[c.code, c.severity, _SEVERITY_RANK[c.severity], i, c.label_zh,
+                      c.label_en, c.field, c.source] for i, c in enumerate(load_checks())])
 
 
 def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,7 +113,7 @@ def _features_sql() -> str:
 
 
 def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
-                recode: bool = False) -> dict[str, int]:
+                payment_tolerance_yuan: float, recode: bool = False) -> dict[str, int]:
     """Run every check and rebuild the quality tables; return the count of cases by severity.
 
     With ``recode``, the group-key parts of every case are first derived again
@@ -118,8 +124,10 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     if recode:
         recode_cases(con)
     con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
+    con.execute("SET VARIABLE payment_tolerance_yuan = ?", [float(payment_tolerance_yuan)])
     checks = " UNION ALL ".join(
-        f"SELECT '{c.code}' AS code, * FROM ({c.sql}) AS q(case_id, detail)" for c in CHECKS)
+        f"SELECT '{c.code}' AS rule, case_id, CAST(value AS VARCHAR) AS value, detail "
+        f"FROM ({c.sql}) AS q(case_id, value, detail)" for c in load_checks())
     # keys with several contents (recorded by each ingest): few, so they are treated apart
     con.execute("""
         CREATE OR REPLACE TEMP TABLE dup_cases AS
@@ -129,20 +137,21 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     """)
     con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
     con.execute(_features_sql())
+    _write_rules(con)
+    con.execute("DROP TABLE IF EXISTS case_issues; DROP TABLE IF EXISTS issue_types")
     con.execute(f"""
-        CREATE OR REPLACE TABLE issue_types AS {_issue_types_sql()};
-        CREATE OR REPLACE TABLE case_issues AS
-        SELECT i.case_id, i.code, t.severity, t.label_zh, i.detail
-        FROM ({checks}) i JOIN issue_types t USING (code);
+        CREATE OR REPLACE TABLE quality_findings AS
+        SELECT i.case_id, i.rule, t.severity, t.field, i.value, t.label_zh, i.detail
+        FROM ({checks}) i JOIN quality_rules t USING (rule);
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE worst AS
         SELECT i.case_id,
-               arg_min(i.code, t.severity_rank * 1000 + t.priority) AS status,
+               arg_min(i.rule, t.severity_rank * 1000 + t.priority) AS status,
                arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
                string_agg(t.label_zh || '：' || i.detail, '；'
                           ORDER BY t.severity_rank, t.priority) AS reason
-        FROM case_issues i JOIN issue_types t USING (code)
+        FROM quality_findings i JOIN quality_rules t USING (rule)
         GROUP BY i.case_id;
         UPDATE case_features f
         SET status = w.status, severity = w.severity, reason = w.reason,

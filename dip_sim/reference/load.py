@@ -7,6 +7,8 @@
   which wins over the identity (issue 2 §2: "a code found in ZD_MAP/SS_MAP is replaced by the
   code it maps to").
 - ``ref_dx_rules``: diagnosis categories valid only for one sex or age band.
+- ``ref_main_dx_excluded``: patterns (regular expressions) of codes that cannot be a main
+  diagnosis, with the reason (``main_dx_excluded.csv``).
 
 Procedure class, as ``dip_rules.md`` §2 derives it (no public table gives the classes):
 an override prefix from ``proc_class_override.csv`` (longest wins; class ``conservative``
@@ -62,6 +64,10 @@ def load_reference(con: duckdb.DuckDBPyConnection, reference_dir: Path = REFEREN
         SELECT trim(prefix) AS prefix, trim(proc_class) AS proc_class, note
         FROM read_csv('{(reference_dir / "proc_class_override.csv").as_posix()}',
                       header = true, all_varchar = true);
+        CREATE OR REPLACE TABLE ref_main_dx_excluded AS
+        SELECT pattern, reason
+        FROM read_csv('{(reference_dir / "main_dx_excluded.csv").as_posix()}',
+                      header = true, all_varchar = true, quote = '"', escape = '"');
         CREATE OR REPLACE TABLE ref_dx_rules AS
         SELECT category_from, category_to, TRY_CAST(sex AS INTEGER) AS sex,
                TRY_CAST(min_age_years AS INTEGER) AS min_age_years,
