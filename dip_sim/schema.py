@@ -163,11 +163,19 @@ CREATE TABLE IF NOT EXISTS cases (
     proc_key_all VARCHAR,
     proc_key_main VARCHAR,
     proc_class_max VARCHAR,
+    code_changes STRUCT(field VARCHAR, given VARCHAR, code VARCHAR, rule VARCHAR)[],
     row_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,
     batch_id VARCHAR
 )""",
+    # one row per (case, field, code as written) that code standardisation changed (编码规范):
+    # the canonical code and the rule (case, full_width, missing_dot, code_map). A view of
+    # cases.code_changes, recorded with each row as it is loaded.
+    "code_changes": """
+CREATE VIEW IF NOT EXISTS code_changes AS
+SELECT case_id, ch.field, ch.given, ch.code, ch.rule, source_file, source_row, batch_id
+FROM (SELECT *, unnest(code_changes) AS ch FROM cases WHERE code_changes IS NOT NULL)""",
     # one row per distinct (case_id, content)
     "settlements": f"""
 CREATE TABLE IF NOT EXISTS settlements (

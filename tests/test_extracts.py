@@ -33,9 +33,9 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 
 
 def _content(db: Path) -> tuple[list, list, list]:
-    """What was loaded, without the bookkeeping columns (file, row, batch)."""
+    """What was loaded, without the bookkeeping columns (file, row, batch, codes as written)."""
     drop = "EXCLUDE (source_file, source_row, batch_id)"
-    return (_rows(db, f"SELECT * {drop} FROM cases ORDER BY case_id"),
+    return (_rows(db, f"SELECT * {drop[:-1]}, code_changes) FROM cases ORDER BY case_id"),
             _rows(db, f"SELECT * {drop} FROM settlements ORDER BY case_id"),
             _rows(db, "SELECT * EXCLUDE (source_file, source_row) FROM hospitals ORDER BY 1"))
 

@@ -374,3 +374,25 @@ def test_quality_tolerances_are_parameters(tmp_path):
             {"g0": "cost_breakdown_mismatch", "g1": "payment_split_mismatch", "g2": "ok"}
     finally:
         con.close()
+
+
+def test_code_changes_are_recorded_with_their_rule(tmp_path):
+    cases, settlements = _good(5)
+    cases[0]["main_dx"] = "Ｋ３５．３００"  # full-width
+    cases[1]["main_dx"] = "K35300"  # the dot left out: only K35.300 reads so
+    cases[2].update(main_dx="A01.000x002", other_dx="i10.x00")  # ZD_MAP; lower case
+    cases[3]["main_proc"] = "47.0901 "  # spaces only: not a change of code
+    db = tmp_path / "w.duckdb"
+    src = write_inputs(tmp_path / "in", cases, settlements)
+    run_ingest(src, db, progress=QUIET)
+    assert dict(_query(db, "SELECT case_id, main_dx FROM cases")) == {
+        "g0": "K35.300", "g1": "K35.300", "g2": "A01.003", "g3": "K35.300", "g4": "K35.300"}
+    changes = _query(db, "SELECT case_id, field, given, code, rule FROM code_changes ORDER BY 1, 2")
+    assert changes == [
+        ("g0", "main_dx", "Ｋ３５．３００", "K35.300", "full_width"),
+        ("g1", "main_dx", "K35300", "K35.300", "missing_dot"),
+        ("g2", "main_dx", "A01.000x002", "A01.003", "code_map"),
+        ("g2", "other_dx", "i10.x00", "I10.x00", "case"),
+    ]
+    run_ingest(src, db, progress=QUIET, force=True)  # read again: nothing new
+    assert _query(db, "SELECT count(*) FROM code_changes") == [(4,)]

@@ -132,7 +132,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, src: Source) -> None:
         con.execute(present_rows_sql(src.kind))
         _note_candidates(con, src.kind)
         con.execute(insert_cases_sql(src))
-        con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE present")
+        con.execute("DROP TABLE proc_lists; DROP TABLE dx_lists; DROP TABLE main_dx_codes; "
+                    "DROP TABLE present")
     else:
         con.execute(present_rows_sql(src.kind))
         _note_candidates(con, src.kind)

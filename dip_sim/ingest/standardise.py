@@ -20,6 +20,7 @@ from __future__ import annotations
 from dip_sim.ingest.parsing import key_present_sql, typed_columns_sql
 from dip_sim.ingest.pseudonym import pseudonym_sql
 from dip_sim.ingest.readers import Source
+from dip_sim.reference.load import change_rule_sql, code_key_sql
 from dip_sim.schema import INPUT_TABLES
 
 DERIVED_CASE_COLUMNS: tuple[str, ...] = ("proc_key_all", "proc_key_main", "proc_class_max")
@@ -30,7 +31,7 @@ def row_hash_sql(columns: list[str]) -> str:
     return f"hash({', '.join(columns)})"
 
 
-_LISTS = ("main_proc", "other_procs", "other_dx")
+_LISTS = ("main_dx", "main_proc", "other_procs", "other_dx")
 
 
 def _raw_text(src: Source, name: str) -> str:
@@ -81,9 +82,9 @@ def code_lists_sql(src: Source) -> str:
                    generate_subscripts(string_split(other_procs, ';'), 1)
             FROM lists WHERE other_procs IS NOT NULL
         ), mapped AS (
-            SELECT l.*, p.code, r.proc_class, r.class_rank
+            SELECT l.*, p.code, p.rule, r.proc_class, r.class_rank
             FROM long l
-            LEFT JOIN ref_proc_lookup p ON p.code_key = lower(l.given)
+            LEFT JOIN ref_proc_lookup p ON p.code_key = {code_key_sql("l.given")}
             LEFT JOIN ref_proc r ON r.code = p.code
             WHERE l.given <> ''
         ), items AS (
@@ -99,7 +100,10 @@ def code_lists_sql(src: Source) -> str:
                                       AND proc_class <> 'conservative') AS key_codes,
                    max(code) FILTER (WHERE role = 'main_proc'
                                      AND proc_class <> 'conservative') AS proc_key_main,
-                   max(class_rank) AS class_rank_max
+                   max(class_rank) AS class_rank_max,
+                   list(struct_pack(field := role, given := given, code := code,
+                                    rule := {change_rule_sql("given", "rule")}))
+                       FILTER (WHERE code <> given) AS changes
             FROM mapped GROUP BY lid
         )
         SELECT l.main_proc_raw, l.other_procs_raw, i.main_proc,
@@ -111,7 +115,8 @@ def code_lists_sql(src: Source) -> str:
                coalesce(array_to_string(list_sort(list_distinct(i.key_codes)), '+'), '')
                    AS proc_key_all,
                coalesce(i.proc_key_main, '') AS proc_key_main,
-               coalesce(cr.proc_class, 'conservative') AS proc_class_max
+               coalesce(cr.proc_class, 'conservative') AS proc_class_max,
+               i.changes
         FROM lists l
         LEFT JOIN items i USING (lid)
         LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = i.class_rank_max;
@@ -123,16 +128,16 @@ def code_lists_sql(src: Source) -> str:
         ), not_canonical AS (
             -- each distinct code once: not canonical when the lookup does not return it as is
             SELECT raw FROM (SELECT DISTINCT unnest(raw_codes) AS raw FROM lists) t
-            LEFT JOIN ref_dx_lookup d ON d.code_key = lower(trim(t.raw))
+            LEFT JOIN ref_dx_lookup d ON d.code_key = {code_key_sql("t.raw")}
             WHERE d.code IS DISTINCT FROM t.raw
         ), mapped AS (
-            SELECT l.*, trim(l.raw) AS given, d.code
+            SELECT l.*, trim(l.raw) AS given, d.code, d.rule
             FROM (SELECT other_dx, unnest(raw_codes) AS raw,
                          generate_subscripts(raw_codes, 1) AS seq
                   FROM lists SEMI JOIN (
                       SELECT other_dx FROM (SELECT other_dx, unnest(raw_codes) AS raw FROM lists)
                       SEMI JOIN not_canonical USING (raw)) USING (other_dx)) l
-            LEFT JOIN ref_dx_lookup d ON d.code_key = lower(trim(l.raw))
+            LEFT JOIN ref_dx_lookup d ON d.code_key = {code_key_sql("l.raw")}
         )
         SELECT other_dx AS other_dx_raw,
                NULLIF(array_to_string(list_transform(list_sort(
@@ -141,8 +146,18 @@ def code_lists_sql(src: Source) -> str:
                NULLIF(array_to_string(list_transform(list_sort(
                    list(struct_pack(seq := seq, given := given))
                        FILTER (WHERE code IS NULL AND given <> '')),
-                   lambda x: 'other_dx:' || x.given), ';'), '') AS invalid_codes
-        FROM mapped GROUP BY other_dx"""
+                   lambda x: 'other_dx:' || x.given), ';'), '') AS invalid_codes,
+               list(struct_pack(field := 'other_dx', given := given, code := code,
+                                rule := {change_rule_sql("given", "rule")}))
+                   FILTER (WHERE code <> given) AS changes
+        FROM mapped GROUP BY other_dx;
+
+        CREATE OR REPLACE TEMP TABLE main_dx_codes AS
+        SELECT l.main_dx_raw, l.main_dx AS given, d.code,
+               {change_rule_sql("l.main_dx", "d.rule")} AS rule
+        FROM ({_distinct_lists_sql(src, ["main_dx"])}) l
+        LEFT JOIN ref_dx_lookup d ON d.code_key = {code_key_sql("l.main_dx")}
+        WHERE l.main_dx IS NOT NULL"""
 
 
 def present_rows_sql(kind: str) -> str:
@@ -196,9 +211,15 @@ def insert_cases_sql(src: Source) -> str:
                    coalesce(p.proc_key_all, '') AS proc_key_all,
                    coalesce(p.proc_key_main, '') AS proc_key_main,
                    coalesce(p.proc_class_max, 'conservative') AS proc_class_max,
+                   -- each code written otherwise than its canonical form (view code_changes)
+                   NULLIF(list_concat(
+                       CASE WHEN md.code <> md.given
+                            THEN [struct_pack(field := 'main_dx', given := md.given,
+                                              code := md.code, rule := md.rule)] END,
+                       p.changes, dx.changes), []) AS code_changes,
                    getvariable('source_file') AS source_file, t.source_row
             FROM typed t
-            LEFT JOIN ref_dx_lookup md ON md.code_key = lower(t.main_dx)
+            LEFT JOIN main_dx_codes md ON md.main_dx_raw = t.main_dx_raw
             LEFT JOIN proc_lists p
                    ON p.main_proc_raw IS NOT DISTINCT FROM t.main_proc_raw
                   AND p.other_procs_raw IS NOT DISTINCT FROM t.other_procs_raw

@@ -2,10 +2,12 @@
 
 - ``ref_dx`` / ``ref_proc``: ICD-10 / ICD-9-CM-3 医保版 2.0 codes with names; ``ref_proc`` also
   holds each procedure's class (手术操作类别) and its rank.
-- ``ref_dx_lookup`` / ``ref_proc_lookup``: lower-cased code as found in a record → canonical
-  code. Every list code maps to itself; a code in ``ZD_MAP``/``SS_MAP`` maps to its target,
-  which wins over the identity (issue 2 §2: "a code found in ZD_MAP/SS_MAP is replaced by the
-  code it maps to").
+- ``ref_dx_lookup`` / ``ref_proc_lookup``: code key as found in a record (``code_key_sql``:
+  trimmed, full-width characters made half-width, lower case) → canonical code, and the
+  ``rule`` that maps it. Every list code maps to itself (``identity``); a code in
+  ``ZD_MAP``/``SS_MAP`` maps to its target (``code_map``), which wins over the identity
+  (issue 2 §2: "a code found in ZD_MAP/SS_MAP is replaced by the code it maps to"); a code
+  written without its dot maps to the one code it can be (``missing_dot``, issue 3 §3).
 - ``ref_dx_rules``: diagnosis categories valid only for one sex or age band.
 - ``ref_main_dx_excluded``: patterns (regular expressions) of codes that cannot be a main
   diagnosis, with the reason (``main_dx_excluded.csv``).
@@ -37,6 +39,36 @@ def _code_list_sql(path: Path) -> str:
         FROM read_csv('{path.as_posix()}', columns = {{'line': 'VARCHAR'}}, header = false,
                       delim = '\\t', quote = '', escape = '', auto_detect = false)
         WHERE trim(line) <> ''"""
+
+
+# full-width ASCII (！ … ～, U+FF01–U+FF5E) and the ideographic space, and their ASCII forms
+_FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+_HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+
+
+def _half_width_sql(expr: str) -> str:
+    return f"translate({expr}, '{_FULL_WIDTH}', '{_HALF_WIDTH.replace(chr(39), chr(39) * 2)}')"
+
+
+def code_key_sql(expr: str) -> str:
+    """SQL giving the lookup key of a code as written: full-width → half-width, trimmed, lower.
+
+    ``translate`` is slow, so only a code with a non-ASCII character (more bytes than
+    characters) goes through it.
+    """
+    return (f"CASE WHEN strlen({expr}) = length({expr}) THEN lower(trim({expr})) "
+            f"ELSE lower(trim({_half_width_sql(expr)})) END")
+
+
+def change_rule_sql(given: str, lookup_rule: str) -> str:
+    """SQL naming why a code as written (``given``) differs from its canonical form.
+
+    ``code_map`` (an old or local code mapped through ZD_MAP/SS_MAP), ``missing_dot``,
+    ``full_width`` (全角字符), else ``case`` (大小写).
+    """
+    return (f"CASE WHEN {lookup_rule} <> 'identity' THEN {lookup_rule} "
+            f"WHEN strlen({given}) <> length({given}) AND {_half_width_sql(given)} <> {given} "
+            f"THEN 'full_width' ELSE 'case' END")
 
 
 def _pair_sql(path: Path) -> str:
@@ -115,9 +147,23 @@ def load_reference(con: duckdb.DuckDBPyConnection, reference_dir: Path = REFEREN
                 SELECT lower(m.given) AS code_key, i.code
                 FROM ({_pair_sql(codes / mapping)}) m
                 JOIN {info} i ON lower(i.code) = lower(m.target)
+            ), exact AS (
+                SELECT code_key, any_value(code) AS code,
+                       -- ZD_MAP lists some codes as mapping to themselves
+                       CASE WHEN code_key = lower(any_value(code)) THEN 'identity'
+                            ELSE 'code_map' END AS rule
+                FROM mapped GROUP BY code_key
+                UNION ALL
+                SELECT lower(code), code, 'identity' FROM {info}
+                WHERE lower(code) NOT IN (SELECT code_key FROM mapped)
+            ), dotless AS (
+                -- a code written without its dot (K35300x001), where only one code reads so
+                SELECT replace(code_key, '.', '') AS code_key, any_value(code) AS code,
+                       'missing_dot' AS rule
+                FROM exact WHERE code_key = lower(code) AND contains(code_key, '.')
+                GROUP BY 1 HAVING count(*) = 1
             )
-            SELECT code_key, any_value(code) AS code FROM mapped GROUP BY code_key
+            SELECT * FROM exact
             UNION ALL
-            SELECT lower(code), code FROM {info}
-            WHERE lower(code) NOT IN (SELECT code_key FROM mapped);
+            SELECT * FROM dotless WHERE code_key NOT IN (SELECT code_key FROM exact);
         """)
