@@ -182,3 +182,15 @@ def test_synthetic_extract_loads_exactly_like_the_canonical_files(tmp_path):
             assert any(f["file_kind"] == "settlements" and ".xlsx#结算清单" in name
                        for name, f in files.items())  # the combined 清单, loaded twice
     assert loaded[0] == loaded[1]
+
+
+def test_the_readme_example_mapping_file():
+    from dip_sim.paths import DATA_DIR
+
+    mapping = header_map(DATA_DIR / "examples" / "vendor_mapping.csv")
+    mapped = map_headers(["住院流水号", "诊断1", "诊断2", "诊断3", "手术1", "手术2", "手术3",
+                          "费用总额", "医保统筹"], mapping)
+    assert mapped.fields == {
+        "case_id": ["住院流水号"], "main_dx": ["诊断1"], "main_proc": ["手术1"],
+        "total_cost_yuan": ["费用总额"], "fund_paid_yuan": ["医保统筹"],
+        "other_dx": ["诊断2", "诊断3"], "other_procs": ["手术2", "手术3"]}
