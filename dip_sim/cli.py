@@ -65,6 +65,30 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality_report(args: argparse.Namespace) -> int:
+    """Write the per-hospital quality report workbook for a year."""
+    import duckdb
+
+    from dip_sim.policy import load_baseline, parameters_for_year
+    from dip_sim.quality.report import write_quality_report
+
+    if not Path(args.db).exists():
+        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest）")
+    values = parameters_for_year(load_baseline(), args.year)
+    weights = (values["quality.index_weight_critical"], values["quality.index_weight_warning"])
+    con = duckdb.connect(str(args.db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if "quality_findings" not in tables:
+            raise ValueError("仓库中没有质控结果：请先运行 dip-sim quality")
+        rows = write_quality_report(con, args.year, weights, args.out)
+    finally:
+        con.close()
+    _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,} 行" for k, v in rows.items()))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -118,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recode", action="store_true",
                    help="按当前手术操作类别表重新推导全部病例的分组键（修改 proc_class_override.csv 后使用）")
     p.set_defaults(func=cmd_quality)
+
+    p = sub.add_parser("quality-report", help="输出某年度各医院病案质量报告（Excel）",
+                       description="各医院通过率、按规则的问题数、问题最多的病例、病案质量指数及历年趋势")
+    p.add_argument("--year", type=int, required=True, help="年度")
+    p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_quality_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
                        description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换")

@@ -56,3 +56,19 @@ def test_hospital_page_lists_cases_and_not_grouped_cases(warehouse, monkeypatch)
     assert labels[1] == "病例" and labels[3] == "未入组病例"
     at.text_input(key="hospital_case_search").input(code).run()
     assert not at.exception
+
+
+def test_quality_page_shows_each_hospitals_quality_index(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    index = data.quality_index(2020)
+    assert len(index) > 10 and index["quality_index"].between(0, 100).all()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("dip_sim/dashboard/pages/quality.py").run()
+    assert not at.exception
+    assert any(h.value.startswith("病案质量指数") for h in at.subheader)
+    # a hospital user sees only its own hospital
+    monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", index["hospital_id"].iloc[0])
+    assert data.quality_index(2020)["hospital_id"].unique().tolist() == [index["hospital_id"].iloc[0]]

@@ -7,7 +7,8 @@ import pytest
 from dip_sim.cli import main
 
 
-@pytest.mark.parametrize("command", ["synth", "ingest", "quality", "simulate", "params"])
+@pytest.mark.parametrize("command", ["synth", "ingest", "quality", "quality-report", "simulate",
+                                     "params"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

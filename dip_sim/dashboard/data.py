@@ -560,3 +560,22 @@ def quality_by_hospital(year: int | None = None) -> pd.DataFrame:
         """,
         [*params, *year_params],
     )
+
+
+def quality_index(year: int | None = None) -> pd.DataFrame:
+    """Per hospital and year: pass rate, findings and the 病案质量指数 (``quality.report``).
+
+    ``year`` None gives every year (the trend). The index weights are the parameters in
+    force in that year (the latest year for the trend). Columns as
+    :func:`dip_sim.quality.report.hospital_quality_sql`.
+    """
+    from dip_sim.policy import load_baseline, parameters_for_year
+    from dip_sim.quality.report import hospital_quality_sql
+
+    where, params = _scope("s.hospital_id")
+    year_where, year_params = _year_clause(year, "s.year")
+    years = quality_years()
+    values = parameters_for_year(load_baseline(), year or (years[0] if years else 2020))
+    weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
+    return _query(hospital_quality_sql(f"{where} AND {year_where}"),
+                  [*params, *year_params, *params, *year_params, *weights])

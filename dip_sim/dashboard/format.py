@@ -63,7 +63,7 @@ WAN_COLUMNS: frozenset[str] = frozenset(
 )
 # Ratios shown as percentages (× 100, header says %).
 PCT_COLUMNS: frozenset[str] = frozenset(
-    {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio"}
+    {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate"}
 )
 # Columns rounded to 4 decimals (weights, coefficients, ratios of cost).
 FINE_COLUMNS: frozenset[str] = frozenset(
@@ -137,6 +137,11 @@ COLUMN_LABELS: dict[str, str] = {
     "n_warning": "警告",
     "n_critical": "严重",
     "not_ok_share": "问题病例占比（%）",
+    "pass_rate": "通过率（%）",
+    "n_critical_cases": "严重问题病例数",
+    "n_critical_findings": "严重问题数",
+    "n_warning_findings": "警告数",
+    "quality_index": "病案质量指数",
     "n_groups": "病种组数",
     "case_share": "病例占比（%）",
 }

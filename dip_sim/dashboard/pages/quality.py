@@ -1,4 +1,5 @@
-"""数据质量: the quality verdict of every input case, by severity, status and hospital."""
+"""数据质量: the quality verdict of every input case, by severity, status and hospital, and
+each hospital's 病案质量指数 with its trend."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ HOSPITAL_COLUMNS = [
     "n_warning",
     "n_critical",
     "not_ok_share",
+]
+
+
+INDEX_COLUMNS = [
+    "hospital_name",
+    "level",
+    "n_cases",
+    "pass_rate",
+    "n_critical_cases",
+    "n_critical_findings",
+    "n_warning_findings",
+    "quality_index",
 ]
 
 
@@ -55,6 +68,31 @@ def render() -> None:
         return
     common.show_table(by_hospital, HOSPITAL_COLUMNS)
     st.caption("问题病例：状态不为 ok 的病例（警告与严重）。")
+    _quality_index(year or years[0])
+
+
+def _quality_index(year: int) -> None:
+    """The 病案质量指数 of each hospital in ``year``, and its trend over the years."""
+    st.subheader(f"病案质量指数（{year} 年）")
+    try:
+        index = data.quality_index(year)
+        trend = data.quality_index(None)
+    except data.DataUnavailable:
+        st.info("没有逐条质控结果（quality_findings）：请运行 dip-sim quality。")
+        return
+    if index.empty:
+        st.info("该年度没有按医院的质控结果。")
+        return
+    common.show_table(index, INDEX_COLUMNS)
+    st.caption("病案质量指数 = 100 − (严重问题数 × 权重 + 警告数 × 权重) ÷ 病例数 × 100，最低 0；"
+               "权重见参数 quality.index_weight_critical / quality.index_weight_warning。"
+               "通过率：没有任何问题的病例占比。各医院明细可用 dip-sim quality-report 导出 Excel。")
+    if trend["year"].nunique() > 1:
+        st.subheader("病案质量指数历年趋势")
+        names = trend["hospital_name"].fillna(trend["hospital_id"])
+        chart = trend.assign(hospital=names).pivot_table(
+            index="year", columns="hospital", values="quality_index")
+        st.line_chart(chart)
 
 
 if __name__ == "__main__":
