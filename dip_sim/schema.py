@@ -124,7 +124,8 @@ CREATE TABLE IF NOT EXISTS load_batches (
     status VARCHAR,
     message VARCHAR,
     column_mapping VARCHAR,
-    encoding VARCHAR
+    encoding VARCHAR,
+    seconds DOUBLE
 )""",
     # one row per problem found while reading a file: a refused file, a rejected row,
     # or a value that could not be parsed (the row is kept, the value set empty)
@@ -165,6 +166,7 @@ CREATE TABLE IF NOT EXISTS cases (
     proc_class_max VARCHAR,
     code_changes STRUCT(field VARCHAR, given VARCHAR, code VARCHAR, rule VARCHAR)[],
     row_hash UBIGINT,
+    key_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,
     batch_id VARCHAR
@@ -181,6 +183,7 @@ FROM (SELECT *, unnest(code_changes) AS ch FROM cases WHERE code_changes IS NOT 
 CREATE TABLE IF NOT EXISTS settlements (
     {_columns_ddl(SETTLEMENT_COLUMNS)},
     row_hash UBIGINT,
+    key_hash UBIGINT,
     source_file VARCHAR,
     source_row BIGINT,
     batch_id VARCHAR

@@ -288,7 +288,8 @@ def test_parquet_input(tmp_path):
     db = tmp_path / "w.duckdb"
     run_ingest(src, db, progress=QUIET)
     assert {s[0] for s in _status(db).values()} == {"ok"}
-    assert len(SETTLEMENT_COLUMNS) == len(_query(db, "DESCRIBE settlements")) - 4
+    # bookkeeping: row_hash, key_hash, source_file, source_row, batch_id
+    assert len(SETTLEMENT_COLUMNS) == len(_query(db, "DESCRIBE settlements")) - 5
 
 
 def test_failed_batch_leaves_the_warehouse_as_before(tmp_path, monkeypatch):

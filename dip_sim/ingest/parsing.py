@@ -78,10 +78,64 @@ def parse_text_expr(col: InputColumn, source: str) -> str:
         num = f"TRY_CAST(replace(replace({raw}, ',', ''), '，', '') AS DOUBLE)"
         return f"CASE WHEN isfinite({num}) THEN {num} END"
     if col.sql_type == "DATE":
-        formats = ", ".join(_sql_text(f) for f in DATE_FORMATS)
-        return (f"coalesce(TRY_CAST({raw} AS DATE), "
-                f"CAST(try_strptime({raw}, [{formats}]) AS DATE))")
+        return date_expr(raw)
     return raw
+
+
+def date_expr(text: str) -> str:
+    """SQL reading a trimmed date text written in any of ``DATE_FORMATS``; NULL otherwise.
+
+    Fast paths first (coalesce stops at the first that reads): ISO (a time may follow),
+    ``/`` or ``.`` separators, YYYYMMDD; try_strptime over every layout is slow, so last.
+    """
+    formats = ", ".join(_sql_text(f) for f in DATE_FORMATS)
+    return (f"coalesce(TRY_CAST({text} AS DATE), "
+            f"TRY_CAST(replace(replace(split_part({text}, ' ', 1), '/', '-'), '.', '-') AS DATE), "
+            f"CASE WHEN length({text}) = 8 THEN TRY_CAST(substr({text}, 1, 4) || '-' "
+            f"|| substr({text}, 5, 2) || '-' || substr({text}, 7, 2) AS DATE) END, "
+            f"CAST(try_strptime({text}, [{formats}]) AS DATE))")
+
+
+def _clean_text_expr(col: InputColumn, source: str) -> str:
+    """A text value trimmed, empty read as missing, coded words replaced by their codes."""
+    raw = text_expr(source)
+    codes = value_maps().get(col.name)
+    if not codes:
+        return raw
+    cases = " ".join(f"WHEN {_sql_text(v)} THEN {_sql_text(c) if c else 'NULL'}"
+                     for v, c in codes.items())
+    return f"(CASE {raw} {cases} ELSE {raw} END)"
+
+
+def staged_typing_sql(columns: list[InputColumn], relation: str) -> str:
+    """SELECT typing the text ``columns`` of ``relation`` (which has ``source_row``) once.
+
+    Each non-text column comes with ``<name>__raw``, its text as written (trimmed), for the
+    report of values that do not parse. Three layers, so that no expression is evaluated
+    twice: clean text; numbers read once as DOUBLE (thousands separators dropped); the
+    contract's types (an integer only when whole, a double only when finite, dates in any of
+    ``DATE_FORMATS``), with the same results as :func:`parse_text_expr`.
+    """
+    clean = ", ".join(f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in columns)
+    numbers = "".join(
+        f", TRY_CAST(replace(replace({c.name}, ',', ''), '，', '') AS DOUBLE) AS {c.name}__num"
+        for c in columns if c.sql_type in ("INTEGER", "DOUBLE"))
+    typed = []
+    for c in columns:
+        num = f"{c.name}__num"
+        if c.sql_type == "INTEGER":
+            typed.append(f"CASE WHEN {num} = floor({num}) AND abs({num}) < 2147483647 "
+                         f"THEN CAST({num} AS INTEGER) END AS {c.name}")
+        elif c.sql_type == "DOUBLE":
+            typed.append(f"CASE WHEN isfinite({num}) THEN {num} END AS {c.name}")
+        elif c.sql_type == "DATE":
+            typed.append(f"{date_expr(c.name)} AS {c.name}")
+        else:
+            typed.append(c.name)
+        if c.sql_type != "VARCHAR":
+            typed.append(f"{c.name} AS {c.name}__raw")
+    return (f"SELECT source_row, {', '.join(typed)} "
+            f"FROM (SELECT *{numbers} FROM (SELECT source_row, {clean} FROM {relation}))")
 
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
@@ -117,13 +171,24 @@ def _cannot_fail(col: InputColumn, source_type: str) -> bool:
     return col.sql_type == source_type != "DOUBLE"
 
 
-def _error_checks(kind: str, sources: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
-    """(condition, SELECT list) per check: a value that does not parse, a row without key."""
+def _error_checks(kind: str, sources: dict[str, tuple[str, str]],
+                  raw: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(condition, SELECT list) per check: a value that does not parse, a row without key.
+
+    ``raw`` maps a column typed while staging the file to its text as written: the value
+    did not parse where the text is there and the typed value is not.
+    """
     checks = []
+    raw = raw or {}
     for col in INPUT_TABLES[kind]:
         if col.name not in sources or col.sql_type == "VARCHAR":
             continue
         src, source_type = sources[col.name]
+        if col.name in raw:
+            checks.append((f"{raw[col.name]} IS NOT NULL AND {src} IS NULL",
+                           f"source_row, '{col.name}' AS field, {raw[col.name]} AS value,"
+                           f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome"))
+            continue
         if _cannot_fail(col, source_type):
             continue
         is_text = source_type == "VARCHAR"
@@ -138,14 +203,15 @@ def _error_checks(kind: str, sources: dict[str, tuple[str, str]]) -> list[tuple[
     return checks
 
 
-def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, str]]) -> str:
+def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, str]],
+                     raw: dict[str, str] | None = None) -> str:
     """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
 
     ``sources`` maps each contract column present to (its source expression, its SQL type).
     ``relation`` must have a ``source_row`` column.
     """
     return " UNION ALL ".join(f"SELECT {select} FROM {relation} WHERE {condition}"
-                              for condition, select in _error_checks(kind, sources))
+                              for condition, select in _error_checks(kind, sources, raw))
 
 
 def typed_columns_sql(kind: str, sources: dict[str, tuple[str, str]]) -> list[str]:
@@ -166,7 +232,8 @@ def key_present_sql(kind: str, sources: dict[str, tuple[str, str]]) -> str:
 
 
 def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
-                        sources: dict[str, tuple[str, str]], label: str) -> None:
+                        sources: dict[str, tuple[str, str]], label: str,
+                        raw: dict[str, str] | None = None) -> None:
     """Insert the ``load_errors`` rows of one file; keep its keys in temp table ``file_keys``.
 
     One scan writes each row's key fingerprint (``key_hash``, the hash of the typed key) and
@@ -175,7 +242,8 @@ def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str
     repeat within the file, without reading the file again. The batch id is the variable
     ``batch_id``.
     """
-    any_problem = " OR ".join(f"({condition})" for condition, _ in _error_checks(kind, sources))
+    any_problem = " OR ".join(f"({condition})"
+                              for condition, _ in _error_checks(kind, sources, raw))
     key = INPUT_KEYS[kind]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE file_keys AS
@@ -187,4 +255,4 @@ def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str
     con.execute(f"""
         INSERT INTO load_errors
         SELECT getvariable('batch_id'), ?, source_row, field, value, reason, outcome
-        FROM ({parse_errors_sql(kind, relation, sources)})""", [label])
+        FROM ({parse_errors_sql(kind, relation, sources, raw)})""", [label])

@@ -2,7 +2,8 @@
 
 - CSV (any delimiter of ``,`` tab ``|``): the encoding is found without being told (a UTF-8
   BOM, else valid UTF-8, else GB18030, which covers GBK and GB2312); read by polars as text,
-  keeping the file's row order, so row numbers are line numbers.
+  keeping the file's row order, so row numbers are line numbers. The text is typed once, as
+  it is staged into DuckDB, each value kept as written beside it for the error report.
 - Excel (``.xlsx``/``.xlsm``): every sheet whose header is a known table, read as text; row
   numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
 - Parquet: scanned by DuckDB in place (``file_row_number``); typed columns are cast directly,
@@ -18,7 +19,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,8 @@ import polars as pl
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.headers import MappedHeader, map_headers, table_kinds
+from dip_sim.ingest.parsing import staged_typing_sql
+from dip_sim.schema import INPUT_TABLES
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -43,7 +46,8 @@ class Source:
     label: str = ""  # how the table is named in the warehouse: path[#sheet]
     mapping: str = ""  # field←header pairs, recorded in load_batches
     encoding: str = ""
-    staged: bool = False  # the relation is a temp table holding the file's text
+    staged: bool = False  # the relation is a temp table holding the file's rows
+    raw: dict[str, str] = field(default_factory=dict)  # typed at staging → its text column
 
 
 def file_sha256(path: Path) -> str:
@@ -112,12 +116,23 @@ def _staged_frame(frame: pl.DataFrame, mapped: MappedHeader) -> pl.DataFrame:
     return frame.select(columns).with_row_index("source_row", offset=2)
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+_COLUMNS = {c.name: c for columns in INPUT_TABLES.values() for c in columns}
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> dict[str, str]:
+    """Temp table ``table``: the frame's fields typed once, each non-text one beside its text.
+
+    Returns ``field → its text column`` (``<field>__raw``), for the unparseable-value checks.
+    """
+    columns = [_COLUMNS[name] for name in frame.columns if name != "source_row"]
+    raw = {c.name: f"{c.name}__raw" for c in columns if c.sql_type != "VARCHAR"}
     con.register("staged_arrow", frame.to_arrow())
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM staged_arrow")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                    f"{staged_typing_sql(columns, 'staged_arrow')}")
     finally:
         con.unregister("staged_arrow")
+    return raw
 
 
 def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
@@ -165,12 +180,12 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
                 notes.append(f"{where}: 未识别的表（列: {', '.join(frame.columns[:8])} …），跳过")
                 continue
             table = f"text_source_{number}"
-            _stage(con, table, _staged_frame(frame, mapped))
-            fields = {name: (name, "VARCHAR") for name in mapped.fields}
+            raw = _stage(con, table, _staged_frame(frame, mapped))
+            fields = {name: (name, _COLUMNS[name].sql_type) for name in mapped.fields}
             table_label = f"{label}#{sheet}" if sheet else label
             for kind in kinds:
                 sources.append(Source(table, fields, frame.height, kind, table_label,
-                                      mapped.describe(), encoding, staged=True))
+                                      mapped.describe(), encoding, staged=True, raw=raw))
         if not sources and not notes:
             raise IngestError(f"{path.name}: 文件中没有数据")
     return sources, notes

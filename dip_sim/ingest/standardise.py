@@ -21,7 +21,7 @@ from dip_sim.ingest.parsing import key_present_sql, typed_columns_sql
 from dip_sim.ingest.pseudonym import pseudonym_sql
 from dip_sim.ingest.readers import Source
 from dip_sim.reference.load import change_rule_sql, code_key_sql
-from dip_sim.schema import INPUT_TABLES
+from dip_sim.schema import INPUT_KEYS, INPUT_TABLES
 
 DERIVED_CASE_COLUMNS: tuple[str, ...] = ("proc_key_all", "proc_key_main", "proc_class_max")
 
@@ -171,7 +171,7 @@ def present_rows_sql(kind: str) -> str:
     return f"""
         CREATE OR REPLACE TEMP TABLE present AS
         SELECT case_id, row_hash FROM {kind}
-        WHERE hash(case_id) IN (SELECT key_hash FROM file_keys)"""
+        WHERE key_hash IN (SELECT key_hash FROM file_keys)"""
 
 
 def _insert_new_sql(kind: str, select: str) -> str:
@@ -225,7 +225,8 @@ def insert_cases_sql(src: Source) -> str:
                   AND p.other_procs_raw IS NOT DISTINCT FROM t.other_procs_raw
             LEFT JOIN dx_lists dx ON dx.other_dx_raw = t.other_dx_raw
         )
-        SELECT *, {row_hash_sql(columns)} AS row_hash FROM standardised""")
+        SELECT *, {row_hash_sql(columns)} AS row_hash, hash(case_id) AS key_hash
+        FROM standardised""")
 
 
 def insert_rows_sql(kind: str, src: Source) -> str:
@@ -237,7 +238,7 @@ def typed_rows_sql(kind: str, src: Source) -> str:
     """SELECT of a file's typed rows with ``row_hash``, ``source_file`` and ``source_row``."""
     columns = [c.name for c in INPUT_TABLES[kind]]
     return f"""
-        SELECT *, {row_hash_sql(columns)} AS row_hash
+        SELECT *, {row_hash_sql(columns)} AS row_hash, hash({INPUT_KEYS[kind]}) AS key_hash
         FROM (SELECT {', '.join(typed_columns_sql(kind, src.sources))},
                      getvariable('source_file') AS source_file, source_row
               FROM {src.relation} WHERE {key_present_sql(kind, src.sources)})"""
