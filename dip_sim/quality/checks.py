@@ -178,6 +178,12 @@ SQL: dict[str, str] = {
                || ' 不在代码集 1、2、3、4、5、9 中（' || {_AT} || '）'
         FROM cases c
         WHERE c.discharge_disposition IS NULL OR c.discharge_disposition NOT IN (1, 2, 3, 4, 5, 9)""",
+    # death (离院方式 5) cannot follow an encounter for reproduction or a healthy newborn
+    "death_inconsistent": f"""
+        SELECT c.case_id, c.main_dx, '离院方式为死亡（5），但主要诊断 ' || c.main_dx
+               || ' 为生育或健康检查类编码（Z30–Z39）（' || {_AT} || '）'
+        FROM cases c
+        WHERE c.discharge_disposition = 5 AND substr(c.main_dx, 1, 3) BETWEEN 'Z30' AND 'Z39'""",
     "cost_breakdown_mismatch": f"""
         SELECT s.case_id, CAST(round(parts, 2) AS VARCHAR), '费用明细合计 ' || round(parts, 2)
                || ' 与医疗总费用 ' || s.total_cost_yuan || ' 不符（' || {_AT_S} || '）'

@@ -56,6 +56,9 @@ _CASE_EDITS: dict[str, tuple[Callable[[dict], bool], Edit]] = {
                      lambda r: {"los_days": str(int(r["los_days"]) + 3)}),
     "los_not_positive": (lambda r: True, lambda r: {"los_days": "0"}),
     "disposition_invalid": (lambda r: True, lambda r: {"discharge_disposition": "7"}),
+    "death_inconsistent": (lambda r: True, lambda r: {
+        "discharge_disposition": "5", "main_dx": "Z38.000", "age_years": "0", "age_days": "2",
+        "birth_weight_g": "3200"}),
     "value_unreadable": (lambda r: True, lambda r: {"age_years": "四十"}),
 }
 _SETTLEMENT_EDITS: dict[str, tuple[Callable[[dict], bool], Edit]] = {
