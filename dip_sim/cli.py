@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pipelines.ingest import run_ingest
 
     summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress,
-                         quality=not args.skip_quality, mapping=args.mapping)
+                         quality=not args.skip_quality, mapping=args.mapping, sheet=args.sheet)
     return 2 if summary.refused else 0
 
 
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="重新读取已载入过的文件")
     p.add_argument("--mapping", type=Path, default=None,
                    help="列名映射文件（CSV: field,header），补充内置映射 data/reference/header_map.csv")
+    p.add_argument("--sheet", default=None,
+                   help="Excel 文件只读取此名称的工作表（默认读取所有可识别的工作表）")
     p.add_argument("--skip-quality", action="store_true",
                    help="只载入、不运行质控（连续载入多个目录时使用；最后运行 dip-sim quality）")
     p.set_defaults(func=cmd_ingest)

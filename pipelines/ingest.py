@@ -63,7 +63,8 @@ def print_summary(summary: IngestSummary, con, progress=print) -> None:
 
 
 def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print,
-               quality: bool = True, mapping: Path | None = None) -> IngestSummary:
+               quality: bool = True, mapping: Path | None = None,
+               sheet: str | None = None) -> IngestSummary:
     """Load ``directory`` into the warehouse at ``db_path``, then (``quality``) run the quality stage.
 
     Without ``quality`` (several directories loaded in a row), run ``dip-sim quality`` after the
@@ -74,7 +75,7 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
     con = connect(db_path)
     try:
         summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force,
-                                   mapping_file=mapping)
+                                   mapping_file=mapping, sheet=sheet)
         print_summary(summary, con, progress)
         if quality:
             run_quality_stage(con, progress)

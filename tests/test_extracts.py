@@ -132,6 +132,9 @@ def test_excel_workbook_and_combined_list(tmp_path, canonical):
                    if f["file_path"] == "上传/2019年结算清单.xlsx#清单")
     assert kinds == ["cases", "settlements"]
     assert _content(db) == canonical
+    # only the named sheet: a workbook without it is refused, naming its sheets
+    summary = run_ingest(src, tmp_path / "w2.duckdb", progress=QUIET, sheet="汇总")
+    assert len(summary.refused) == 1 and "清单" in summary.refused[0]
 
 
 def test_user_mapping_file_and_a_refused_table(tmp_path, canonical):

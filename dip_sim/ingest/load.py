@@ -226,11 +226,13 @@ def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
 
 def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_key: str,
                      progress: Progress = print, force: bool = False,
-                     mapping_file: Path | None = None) -> IngestSummary:
+                     mapping_file: Path | None = None, sheet: str | None = None
+                     ) -> IngestSummary:
     """Load every input file under ``directory`` as one batch; return what was done.
 
     Each file's tables are recognised by their headers (``mapping_file`` adds column names
-    to the built-in map). Files that cannot be read, or lack a required field, are refused
+    to the built-in map; ``sheet`` limits workbooks to that sheet). Files that cannot be read,
+    or lack a required field, are refused
     (listed in ``load_errors`` and the summary) and the other files load. With ``force``,
     files loaded before are read again (their rows still deduplicate).
     """
@@ -279,7 +281,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                 continue
             opened = time.perf_counter()
             try:
-                sources, notes = open_tables(con, path, label, mapping)
+                sources, notes = open_tables(con, path, label, mapping, sheet)
             except IngestError as exc:
                 tables.append(dict(base, status="refused", message=str(exc)))
                 summary.refused.append(str(exc))

@@ -85,8 +85,12 @@ def _delimiter(data: bytes) -> str:
     return max(counts, key=counts.get)
 
 
-def _read_text_frames(path: Path) -> tuple[list[tuple[str, pl.DataFrame]], str]:
-    """(sheet or '', frame of text) per table of a CSV or Excel file, and the encoding."""
+def _read_text_frames(path: Path, sheet: str | None = None
+                      ) -> tuple[list[tuple[str, pl.DataFrame]], str]:
+    """(sheet or '', frame of text) per table of a CSV or Excel file, and the encoding.
+
+    In a workbook, every sheet is read, or only the one named ``sheet``.
+    """
     if path.suffix.lower() in EXCEL_SUFFIXES:
         try:
             sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0,
@@ -94,6 +98,11 @@ def _read_text_frames(path: Path) -> tuple[list[tuple[str, pl.DataFrame]], str]:
         except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
             raise IngestError(f"{path.name}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
                 from None
+        if sheet is not None:
+            if sheet not in sheets:
+                raise IngestError(f"{path.name}: 没有名为 {sheet} 的工作表（工作表: "
+                                  f"{', '.join(sheets)}）")
+            sheets = {sheet: sheets[sheet]}
         return [(name, frame) for name, frame in sheets.items() if frame.width], "xlsx"
     data, encoding = decode_csv_bytes(path.read_bytes(), path.name)
     try:
@@ -136,11 +145,13 @@ def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> d
 
 
 def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
-                mapping: dict[str, str]) -> tuple[list[Source], list[str]]:
+                mapping: dict[str, str], sheet: str | None = None
+                ) -> tuple[list[Source], list[str]]:
     """Open every table ``path`` holds; return one Source per (table, kind) and notes.
 
     ``label`` names the file in the warehouse (its path relative to the input directory);
-    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`. Raises :class:`IngestError`
+    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`; ``sheet`` names the one sheet
+    of a workbook to read (default: every sheet). Raises :class:`IngestError`
     for an unreadable file or a table whose required fields cannot be mapped. The notes list
     the sheets of no known kind, which are skipped.
     """
@@ -171,7 +182,7 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
             sources.append(Source(relation, fields, rows, kind, label, mapped.describe(),
                                   "parquet"))
     else:
-        frames, encoding = _read_text_frames(path)
+        frames, encoding = _read_text_frames(path, sheet)
         for number, (sheet, frame) in enumerate(frames):
             where = f"{path.name}#{sheet}" if sheet else path.name
             mapped = map_headers(frame.columns, mapping)
