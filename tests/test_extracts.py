@@ -197,3 +197,19 @@ def test_the_readme_example_mapping_file():
         "case_id": ["住院流水号"], "main_dx": ["诊断1"], "main_proc": ["手术1"],
         "total_cost_yuan": ["费用总额"], "fund_paid_yuan": ["医保统筹"],
         "other_dx": ["诊断2", "诊断3"], "other_procs": ["手术2", "手术3"]}
+
+
+def test_tab_delimited_unknown_and_header_only_files(tmp_path, canonical):
+    src = tmp_path / "in"
+    write_inputs(src, CASES, SETTLEMENTS)
+    text = (src / "cases.csv").read_text(encoding="utf-8").replace(",", "\t")
+    (src / "cases.csv").unlink()
+    (src / "首页.txt").write_text(text, encoding="utf-8")
+    (src / "说明.csv").write_text("序号,说明\n1,本目录为2019年数据\n", encoding="utf-8")
+    (src / "settlements_empty.csv").write_text(
+        "case_id,settle_date,total_cost_yuan,fund_paid_yuan\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    summary = run_ingest(src, db, progress=QUIET)
+    assert not summary.refused
+    assert summary.skipped == ["说明.csv"]  # no known table: skipped and said so
+    assert _content(db) == canonical
