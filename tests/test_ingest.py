@@ -337,7 +337,9 @@ def test_a_killed_load_leaves_the_warehouse_as_before(tmp_path, signal_name):
     count_sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
     before = _query(db, count_sql)
     big = tmp_path / "big"
-    generate(big, years=(2017, 2018, 2019, 2020), cases_per_year=40_000, seed=4)
+    # Parquet: each file is loaded as soon as it is read (CSV tables are gathered first)
+    generate(big, years=(2017, 2018, 2019, 2020), cases_per_year=40_000, seed=4,
+             file_format="parquet")
     proc = subprocess.Popen([sys.executable, "-m", "dip_sim.cli", "ingest", str(big),
                              "--db", str(db)], stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ))

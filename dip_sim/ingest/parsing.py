@@ -204,14 +204,16 @@ def _error_checks(kind: str, sources: dict[str, tuple[str, str]],
 
 
 def parse_errors_sql(kind: str, relation: str, sources: dict[str, tuple[str, str]],
-                     raw: dict[str, str] | None = None) -> str:
-    """SELECT of (source_row, field, value, reason, outcome) for the values that do not parse.
+                     raw: dict[str, str] | None = None,
+                     file_expr: str = "getvariable('source_file')") -> str:
+    """SELECT of (file_path, source_row, field, value, reason, outcome) for bad values.
 
     ``sources`` maps each contract column present to (its source expression, its SQL type).
-    ``relation`` must have a ``source_row`` column.
+    ``relation`` must have a ``source_row`` column; ``file_expr`` gives each row's file.
     """
-    return " UNION ALL ".join(f"SELECT {select} FROM {relation} WHERE {condition}"
-                              for condition, select in _error_checks(kind, sources, raw))
+    return " UNION ALL ".join(
+        f"SELECT {file_expr} AS file_path, {select} FROM {relation} WHERE {condition}"
+        for condition, select in _error_checks(kind, sources, raw))
 
 
 def typed_columns_sql(kind: str, sources: dict[str, tuple[str, str]]) -> list[str]:
@@ -232,8 +234,9 @@ def key_present_sql(kind: str, sources: dict[str, tuple[str, str]]) -> str:
 
 
 def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str,
-                        sources: dict[str, tuple[str, str]], label: str,
-                        raw: dict[str, str] | None = None) -> None:
+                        sources: dict[str, tuple[str, str]],
+                        raw: dict[str, str] | None = None,
+                        file_expr: str = "getvariable('source_file')") -> None:
     """Insert the ``load_errors`` rows of one file; keep its keys in temp table ``file_keys``.
 
     One scan writes each row's key fingerprint (``key_hash``, the hash of the typed key) and
@@ -254,5 +257,5 @@ def record_parse_errors(con: duckdb.DuckDBPyConnection, kind: str, relation: str
         return
     con.execute(f"""
         INSERT INTO load_errors
-        SELECT getvariable('batch_id'), ?, source_row, field, value, reason, outcome
-        FROM ({parse_errors_sql(kind, relation, sources, raw)})""", [label])
+        SELECT getvariable('batch_id'), file_path, source_row, field, value, reason, outcome
+        FROM ({parse_errors_sql(kind, relation, sources, raw, file_expr)})""")

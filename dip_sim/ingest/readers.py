@@ -48,6 +48,7 @@ class Source:
     encoding: str = ""
     staged: bool = False  # the relation is a temp table holding the file's rows
     raw: dict[str, str] = field(default_factory=dict)  # typed at staging → its text column
+    file_expr: str = "getvariable('source_file')"  # the table label of each row, in SQL
 
 
 def file_sha256(path: Path) -> str:

@@ -41,7 +41,8 @@ def _raw_text(src: Source, name: str) -> str:
 
 def _typed_cte(kind: str, src: Source) -> str:
     raw = "".join(f", {_raw_text(src, n)} AS {n}_raw" for n in _LISTS) if kind == "cases" else ""
-    return (f"SELECT {', '.join(typed_columns_sql(kind, src.sources))}{raw}, source_row "
+    return (f"SELECT {', '.join(typed_columns_sql(kind, src.sources))}{raw}, source_row, "
+            f"{src.file_expr} AS source_file "
             f"FROM {src.relation} WHERE {key_present_sql(kind, src.sources)}")
 
 
@@ -217,7 +218,7 @@ def insert_cases_sql(src: Source) -> str:
                             THEN [struct_pack(field := 'main_dx', given := md.given,
                                               code := md.code, rule := md.rule)] END,
                        p.changes, dx.changes), []) AS code_changes,
-                   getvariable('source_file') AS source_file, t.source_row
+                   t.source_file, t.source_row
             FROM typed t
             LEFT JOIN main_dx_codes md ON md.main_dx_raw = t.main_dx_raw
             LEFT JOIN proc_lists p
@@ -240,5 +241,5 @@ def typed_rows_sql(kind: str, src: Source) -> str:
     return f"""
         SELECT *, {row_hash_sql(columns)} AS row_hash, hash({INPUT_KEYS[kind]}) AS key_hash
         FROM (SELECT {', '.join(typed_columns_sql(kind, src.sources))},
-                     getvariable('source_file') AS source_file, source_row
+                     {src.file_expr} AS source_file, source_row
               FROM {src.relation} WHERE {key_present_sql(kind, src.sources)})"""
