@@ -37,15 +37,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Generate the synthetic demo city."""
     from dip_sim.synth import generate
 
-    if args.plant_rate and args.format != "csv":
-        raise ValueError("--plant-rate 仅用于 --format csv（问题植入在 CSV 文本上进行）")
     counts = generate(args.out, years=args.years, cases_per_year=args.cases_per_year,
-                      seed=args.seed, file_format=args.format, progress=_progress)
+                      seed=args.seed, file_format=args.format, progress=_progress,
+                      plant_rate=args.plant_rate)
     _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     if args.plant_rate:
+        import polars as pl
+
         from dip_sim.synth.plant import GROUND_TRUTH, plant_problems
 
-        truth = plant_problems(args.out, args.plant_rate, args.seed)
+        if args.format == "csv":  # planted in the text: every rule, unreadable values too
+            truth = plant_problems(args.out, args.plant_rate, args.seed)
+        else:
+            truth = pl.read_csv(args.out / GROUND_TRUTH)
         _progress(f"已植入 {truth.height:,} 个已知问题（{truth['rule'].n_unique()} 条规则），"
                   f"答案见 {args.out / GROUND_TRUTH}")
     return 0
@@ -132,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet", "extract"], default="csv",
                    help="文件格式；extract = 各医院按其信息系统的格式报送（中文列名、GB18030、Excel）")
     p.add_argument("--plant-rate", type=float, default=0.0,
-                   help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv（仅 csv）")
+                   help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("ingest", help="载入目录中的医院表、病案首页、结算表（含结算清单）并质控",

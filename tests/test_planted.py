@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
 from dip_sim.quality.checks import load_checks
 from dip_sim.synth import generate
@@ -43,3 +44,21 @@ def test_every_planted_problem_is_found_and_no_clean_case_turns_critical(tmp_pat
     # no case is newly critical unless a problem was planted on it
     planted_cases = {case_id for case_id, _ in planted}
     assert critical_after - critical_before <= planted_cases
+
+
+def test_planted_problems_in_the_extract_format_are_found(tmp_path):
+    """The extract generator plants every rule but unreadable values (typed frames)."""
+    before_db, after_db = tmp_path / "before.duckdb", tmp_path / "after.duckdb"
+    generate(tmp_path / "clean", years=(2020,), cases_per_year=3000, seed=8,
+             file_format="extract")
+    run_ingest(tmp_path / "clean", before_db, progress=QUIET)
+    _, critical_before = _findings(before_db)
+    generate(tmp_path / "spoilt", years=(2020,), cases_per_year=3000, seed=8,
+             file_format="extract", plant_rate=0.002)
+    truth = pl.read_csv(tmp_path / "spoilt" / "ground_truth.csv")
+    assert set(truth["rule"]) == set(PLANTED_RULES) - {"value_unreadable"}
+    run_ingest(tmp_path / "spoilt", after_db, progress=QUIET)
+    found, critical_after = _findings(after_db)
+    planted = set(truth.select("case_id", "rule").iter_rows())
+    assert not planted - found  # recall 100%
+    assert critical_after - critical_before <= {case_id for case_id, _ in planted}

@@ -160,19 +160,26 @@ def write_hospital_list(hospitals: pl.DataFrame, out_dir: Path) -> None:
     (out_dir / "医疗机构目录.csv").write_text(frame.write_csv(None), encoding="utf-8")
 
 
+def _sender() -> pl.Expr:
+    """The hospital that sent a row: the prefix of its case id (H140302001-2019-0000001).
+
+    Not ``hospital_id``: a row whose hospital code is wrong still comes in its hospital's
+    files, and a settlement whose case is missing still comes with its hospital's.
+    """
+    return pl.col("case_id").str.split("-").list.first()
+
+
 def write_year(cases: pl.DataFrame, settlements: pl.DataFrame, hospitals: pl.DataFrame,
                year: int, out_dir: Path) -> None:
     """Write one year's cases and settlements per hospital, each in its vendor's format."""
-    joined = cases.join(settlements, on="case_id", how="left")
-    has_settlement = cases.join(settlements.select("case_id"), on="case_id", how="semi")
     for index, (hospital_id, name) in enumerate(
             hospitals.select("hospital_id", "hospital_name").iter_rows()):
         vendor = vendor_of(index)
-        own = cases.filter(pl.col("hospital_id") == hospital_id)
-        if own.is_empty():
+        own = cases.filter(_sender() == hospital_id)
+        own_settlements = settlements.filter(_sender() == hospital_id)
+        if own.is_empty() and own_settlements.is_empty():
             continue
         folder = out_dir / f"{hospital_id}_{name}"
-        own_settlements = settlements.join(own.select("case_id"), on="case_id", how="semi")
         if vendor == "A":
             _write_csv(own.select(_case_columns("A")), folder / f"病案首页_{year}.csv", "gb18030")
             _write_csv(own_settlements.select(_settlement_columns("A", "清单流水号")),
@@ -182,16 +189,17 @@ def write_year(cases: pl.DataFrame, settlements: pl.DataFrame, hospitals: pl.Dat
             _write_csv(own_settlements.select(_settlement_columns("C", "清单流水号")),
                        folder / f"费用结算{year}.csv", "utf-8-sig")
         else:
-            settled = joined.join(has_settlement.select("case_id"), on="case_id", how="semi") \
-                .filter(pl.col("hospital_id") == hospital_id)
-            combined = settled.select(
+            combined = own.join(own_settlements, on="case_id", how="inner").select(
                 *_case_columns("B"),
                 *_settlement_columns("B", "病案号")[1:],  # the key is already there
             )
-            unsettled = own.join(has_settlement.select("case_id"), on="case_id", how="anti")
             sheets = {"结算清单": combined}
+            unsettled = own.join(own_settlements, on="case_id", how="anti")
             if not unsettled.is_empty():
                 sheets["未结算病案"] = unsettled.select(_case_columns("B"))
+            orphans = own_settlements.join(own, on="case_id", how="anti")
+            if not orphans.is_empty():
+                sheets["无病案结算"] = orphans.select(_settlement_columns("B", "病案号"))
             folder.mkdir(parents=True, exist_ok=True)
             _write_workbook(sheets, folder / f"{year}年医保结算清单.xlsx")
 

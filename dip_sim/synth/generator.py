@@ -33,6 +33,7 @@ from dip_sim.synth.other_dx import (
     sample_other_dx,
 )
 from dip_sim.synth.patients import patient_ids, sample_demographics, sample_insurance
+from dip_sim.synth.plant import plant_typed_frames, write_truth
 
 DEFAULT_YEARS: tuple[int, ...] = (2017, 2018, 2019, 2020)
 DEFAULT_CASES_PER_YEAR = 200_000
@@ -61,13 +62,16 @@ def generate(
     seed: int = DEFAULT_SEED,
     file_format: str = "csv",
     progress: Callable[[str], None] | None = None,
+    plant_rate: float = 0.0,
 ) -> dict[str, int]:
     """Write a synthetic Yangquan into ``out_dir`` and return the number of rows written.
 
     Files: ``hospitals.{csv,parquet}``, and for each year ``cases_{year}`` and
     ``settlements_{year}``. CSV is UTF-8 with a header row, empty for missing values and
     YYYY-MM-DD dates. Format ``extract`` writes the same rows as hospitals send them, per
-    hospital (``dip_sim.synth.extract``). The result is ``{"hospitals": …, "cases": …,
+    hospital (``dip_sim.synth.extract``). With ``plant_rate`` (Parquet and extract; CSV is
+    planted after writing, ``plant.plant_problems``), known problems are planted before
+    writing and ``ground_truth.csv`` lists them. The result is ``{"hospitals": …, "cases": …,
     "settlements": …}``.
     """
     if file_format not in FORMATS:
@@ -89,8 +93,13 @@ def generate(
     counts = {"hospitals": len(hospitals), "cases": 0, "settlements": 0}
     say(f"hospitals: {len(hospitals)}")
 
+    truth: list[dict] = []
     for year in sorted({int(y) for y in years}):
         cases, settlements = generate_year(year, cases_per_year, seed, hospitals, types)
+        if plant_rate and file_format != "csv":
+            cases, settlements, planted = plant_typed_frames(
+                cases, settlements, plant_rate, np.random.default_rng([seed, year, 7]))
+            truth.extend(planted)
         if file_format == "extract":
             write_year(cases, settlements, hospitals.to_frame(), year, out_dir)
         else:
@@ -101,6 +110,8 @@ def generate(
         counts["settlements"] += settlements.height
         say(f"{year}: {cases.height} cases, {settlements.height} settlements")
         del cases, settlements  # free this year's frames before drawing the next
+    if plant_rate and file_format != "csv":
+        write_truth(truth, out_dir)
     return counts
 
 

@@ -76,11 +76,91 @@ ROW_RULES = ("no_settlement", "no_case_record", "duplicate_case", "duplicate_set
 PLANTED_RULES = (*_CASE_EDITS, *_SETTLEMENT_EDITS, *ROW_RULES)
 
 
-def plant_problems(directory: Path, rate: float, seed: int) -> pl.DataFrame:
-    """Spoil ``rate`` of the cases of each ``cases_*.csv`` per rule; return the ground truth.
+def plant_text_frames(cases: pl.DataFrame, settlements: pl.DataFrame, rate: float,
+                      rng: np.random.Generator, rules: tuple[str, ...] = PLANTED_RULES,
+                      ) -> tuple[pl.DataFrame, pl.DataFrame, list[dict]]:
+    """Spoil ``rate`` of the cases (all-text frames) for each of ``rules``; return the truth.
 
-    Only cases with a settlement are picked, each for one rule at most. The truth is also
-    written to ``directory/ground_truth.csv``.
+    Only cases with a settlement are picked, each for one rule at most.
+    """
+    cases, settlements = cases.fill_null(""), settlements.fill_null("")
+    case_rows = cases.to_dicts()
+    settle_rows = {r["case_id"]: r for r in settlements.to_dicts()}
+    free = [i for i, r in enumerate(case_rows) if r["case_id"] in settle_rows]
+    rng.shuffle(free)
+    n = max(1, round(rate * len(case_rows)))
+    truth: list[dict] = []
+    extra_cases, extra_settlements, dropped = [], [], set()
+
+    def take(rule: str, ok: Callable[[dict], bool]) -> list[int]:
+        if rule not in rules:
+            return []
+        picked = [i for i in free if ok(case_rows[i])][:n]
+        for i in picked:
+            free.remove(i)
+        return picked
+
+    for rule, (ok, edit) in _CASE_EDITS.items():
+        for i in take(rule, ok):
+            case_rows[i].update(edit(case_rows[i]))
+            truth.append({"case_id": case_rows[i]["case_id"], "rule": rule})
+    for rule, (ok, edit) in _SETTLEMENT_EDITS.items():
+        for i in take(rule, lambda r, ok=ok: ok(settle_rows[r["case_id"]])):
+            row = settle_rows[case_rows[i]["case_id"]]
+            row.update(edit(row))
+            truth.append({"case_id": row["case_id"], "rule": rule})
+    for i in take("no_settlement", lambda r: True):
+        dropped.add(case_rows[i]["case_id"])
+        truth.append({"case_id": case_rows[i]["case_id"], "rule": "no_settlement"})
+    for i in take("no_case_record", lambda r: True):
+        orphan = dict(settle_rows[case_rows[i]["case_id"]])
+        orphan["case_id"] = case_rows[i]["case_id"] + "-X"
+        extra_settlements.append(orphan)
+        truth.append({"case_id": orphan["case_id"], "rule": "no_case_record"})
+    for i in take("duplicate_case", lambda r: True):
+        other = "J18.900" if case_rows[i]["main_dx"] != "J18.900" else "K35.300"
+        extra_cases.append(dict(case_rows[i], main_dx=other))
+        truth.append({"case_id": case_rows[i]["case_id"], "rule": "duplicate_case"})
+    for i in take("duplicate_settlement", lambda r: True):
+        row = settle_rows[case_rows[i]["case_id"]]
+        changed = f"{_num(row['total_cost_yuan']) + 1:.2f}"
+        extra_settlements.append(dict(row, total_cost_yuan=changed))
+        truth.append({"case_id": row["case_id"], "rule": "duplicate_settlement"})
+    kept = [r for cid, r in settle_rows.items() if cid not in dropped]
+    return (pl.DataFrame(case_rows + extra_cases, schema=cases.schema),
+            pl.DataFrame(kept + extra_settlements, schema=settlements.schema), truth)
+
+
+def plant_typed_frames(cases: pl.DataFrame, settlements: pl.DataFrame, rate: float,
+                       rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, list[dict]]:
+    """:func:`plant_text_frames` on typed frames (those the generator writes from).
+
+    Every rule but ``value_unreadable``, which needs text where a number belongs.
+    """
+    rules = tuple(r for r in PLANTED_RULES if r != "value_unreadable")
+
+    def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.col(c).dt.strftime("%Y-%m-%d") if t == pl.Date else pl.col(c).cast(pl.String)
+            for c, t in frame.schema.items())
+
+    def back(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+        def column(c: str, t: pl.DataType) -> pl.Expr:
+            text = pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c))
+            if t == pl.Date:
+                return text.str.to_date("%Y-%m-%d").alias(c)
+            return text.cast(t).alias(c)
+        return frame.select(column(c, t) for c, t in schema.items())
+
+    text_cases, text_settlements, truth = plant_text_frames(
+        as_text(cases), as_text(settlements), rate, rng, rules)
+    return back(text_cases, cases.schema), back(text_settlements, settlements.schema), truth
+
+
+def plant_problems(directory: Path, rate: float, seed: int) -> pl.DataFrame:
+    """Spoil ``rate`` of the cases of each canonical ``cases_*.csv`` per rule, in place.
+
+    Returns the ground truth, also written to ``directory/ground_truth.csv``.
     """
     directory = Path(directory)
     rng = np.random.default_rng(seed)
@@ -88,50 +168,17 @@ def plant_problems(directory: Path, rate: float, seed: int) -> pl.DataFrame:
     for case_path in sorted(directory.glob("cases_*.csv")):
         year = case_path.stem.split("_")[1]
         settle_path = directory / f"settlements_{year}.csv"
-        cases = pl.read_csv(case_path, infer_schema=False).fill_null("")
-        settlements = pl.read_csv(settle_path, infer_schema=False).fill_null("")
-        case_rows = cases.to_dicts()
-        settle_rows = {r["case_id"]: r for r in settlements.to_dicts()}
-        free = [i for i, r in enumerate(case_rows) if r["case_id"] in settle_rows]
-        rng.shuffle(free)
-        n = max(1, round(rate * len(case_rows)))
-        extra_cases, extra_settlements, dropped = [], [], set()
+        cases, settlements, found = plant_text_frames(
+            pl.read_csv(case_path, infer_schema=False),
+            pl.read_csv(settle_path, infer_schema=False), rate, rng)
+        cases.write_csv(case_path)
+        settlements.write_csv(settle_path)
+        truth.extend(found)
+    return write_truth(truth, directory)
 
-        def take(ok: Callable[[dict], bool], free=free, rows=case_rows, n=n) -> list[int]:
-            picked = [i for i in free if ok(rows[i])][:n]
-            for i in picked:
-                free.remove(i)
-            return picked
 
-        for rule, (ok, edit) in _CASE_EDITS.items():
-            for i in take(ok):
-                case_rows[i].update(edit(case_rows[i]))
-                truth.append({"case_id": case_rows[i]["case_id"], "rule": rule})
-        for rule, (ok, edit) in _SETTLEMENT_EDITS.items():
-            for i in take(lambda r, ok=ok, by_id=settle_rows: ok(by_id[r["case_id"]])):
-                row = settle_rows[case_rows[i]["case_id"]]
-                row.update(edit(row))
-                truth.append({"case_id": row["case_id"], "rule": rule})
-        for i in take(lambda r: True):
-            dropped.add(case_rows[i]["case_id"])
-            truth.append({"case_id": case_rows[i]["case_id"], "rule": "no_settlement"})
-        for i in take(lambda r: True):
-            orphan = dict(settle_rows[case_rows[i]["case_id"]])
-            orphan["case_id"] = case_rows[i]["case_id"] + "-X"
-            extra_settlements.append(orphan)
-            truth.append({"case_id": orphan["case_id"], "rule": "no_case_record"})
-        for i in take(lambda r: True):
-            extra_cases.append(dict(case_rows[i], main_dx="J18.900" if case_rows[i]["main_dx"]
-                                    != "J18.900" else "K35.300"))
-            truth.append({"case_id": case_rows[i]["case_id"], "rule": "duplicate_case"})
-        for i in take(lambda r: True):
-            row = settle_rows[case_rows[i]["case_id"]]
-            changed = f"{_num(row['total_cost_yuan']) + 1:.2f}"
-            extra_settlements.append(dict(row, total_cost_yuan=changed))
-            truth.append({"case_id": row["case_id"], "rule": "duplicate_settlement"})
-        pl.DataFrame(case_rows + extra_cases, schema=cases.schema).write_csv(case_path)
-        kept = [r for cid, r in settle_rows.items() if cid not in dropped]
-        pl.DataFrame(kept + extra_settlements, schema=settlements.schema).write_csv(settle_path)
+def write_truth(truth: list[dict], directory: Path) -> pl.DataFrame:
+    """Write the planted problems to ``directory/ground_truth.csv`` and return them."""
     frame = pl.DataFrame(truth, schema={"case_id": pl.String, "rule": pl.String})
-    frame.write_csv(directory / GROUND_TRUTH)
+    frame.write_csv(Path(directory) / GROUND_TRUTH)
     return frame
