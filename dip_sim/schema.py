@@ -1,7 +1,8 @@
 """The column contract of every input file and every warehouse table.
 
-Input files (the canonical form, issue 2 §2) are read as text and typed in SQL, so each
-input column carries the DuckDB type it is parsed to and whether it may be empty. Output
+Input tables (the canonical fields, issue 2 §2; hospitals' own headers map onto them,
+``dip_sim.ingest.headers``) are typed in SQL, so each input column carries the DuckDB type it
+is parsed to, whether the table must have it, and whether it may be empty. Output
 tables carry their DDL; stages create them from here so that the dashboard, reports and
 outside tools can rely on one definition. Column names carry their units (``*_yuan``,
 ``*_days``, ``*_g``).
@@ -23,7 +24,7 @@ class InputColumn:
     label_zh: str = ""
 
 
-# hospitals*: one row per hospital
+# the hospital table: one row per hospital
 HOSPITAL_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
     InputColumn("hospital_name", "VARCHAR", label_zh="医疗机构名称"),
@@ -31,7 +32,7 @@ HOSPITAL_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("county", "VARCHAR", required=False, nullable=True, label_zh="区县"),
 )
 
-# cases*: one row per discharge (病案首页)
+# the case table: one row per discharge (病案首页)
 CASE_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
     InputColumn("hospital_id", "VARCHAR", label_zh="定点医疗机构代码"),
@@ -65,7 +66,7 @@ COST_PART_COLUMNS: tuple[str, ...] = (
 
 _COST_PART_LABELS = ("药品费", "耗材费", "检查费", "化验费", "治疗费", "手术费", "护理费", "床位费", "其他费")
 
-# settlements*: one row per discharge (结算)
+# the settlement table: one row per discharge (结算)
 SETTLEMENT_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("case_id", "VARCHAR", label_zh="清单流水号"),
     InputColumn("settle_date", "DATE", required=False, nullable=True, label_zh="结算日期"),
