@@ -83,6 +83,9 @@ INPUT_TABLES: dict[str, tuple[InputColumn, ...]] = {
     "cases": CASE_COLUMNS,
     "settlements": SETTLEMENT_COLUMNS,
 }
+# every input field by name (a field shared by two tables, such as case_id, is the same field)
+INPUT_COLUMNS: dict[str, InputColumn] = {
+    c.name: c for columns in INPUT_TABLES.values() for c in columns}
 
 # The key of each input table: a row without it cannot be attached to anything.
 INPUT_KEYS: dict[str, str] = {

@@ -5,6 +5,7 @@ user mapping file. Each loads to the same warehouse rows as the canonical files.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -213,3 +214,31 @@ def test_tab_delimited_unknown_and_header_only_files(tmp_path, canonical):
     assert not summary.refused
     assert summary.skipped == ["说明.csv"]  # no known table: skipped and said so
     assert _content(db) == canonical
+
+
+def test_staged_typing_reads_values_as_the_text_parser_does():
+    from dip_sim.ingest.parsing import parse_text_expr, staged_typing_sql
+    from dip_sim.schema import INPUT_COLUMNS
+
+    # (field, text as written, value expected)
+    cases = [
+        ("age_years", " 3 ", 3), ("age_years", "3.0", 3), ("age_years", "3.5", None),
+        ("age_years", "inf", None), ("age_years", "四十", None),
+        ("sex", "男", 1), ("sex", "女", 2), ("sex", "2", 2),
+        ("total_cost_yuan", "1,234.50", 1234.5), ("total_cost_yuan", "nan", None),
+        ("discharge_date", "2019/5/17 08:30:00", dt.date(2019, 5, 17)),
+        ("discharge_date", "20190517", dt.date(2019, 5, 17)),
+        ("discharge_date", "2019年5月7日", dt.date(2019, 5, 7)),
+        ("discharge_date", "2019-13-01", None),
+        ("insurance_type", "职工基本医疗保险", "employee"), ("insurance_type", "390", "resident"),
+        ("discharge_disposition", "死亡", 5),
+    ]
+    con = duckdb.connect()
+    for field, text, expected in cases:
+        col = INPUT_COLUMNS[field]
+        con.execute(f"CREATE OR REPLACE TABLE t AS SELECT 1 AS source_row, ?::VARCHAR AS {field}",
+                    [text])
+        parsed = con.execute(f"SELECT {parse_text_expr(col, field)} FROM t").fetchall()[0][0]
+        staged = con.execute(f"SELECT {field} FROM ({staged_typing_sql([col], 't')})"
+                             ).fetchall()[0][0]
+        assert parsed == staged == expected, (field, text, parsed, staged)

@@ -17,6 +17,7 @@ sees only its own hospital. Values always travel as query parameters, never in t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -575,7 +576,8 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
     where, params = _scope("s.hospital_id")
     year_where, year_params = _year_clause(year, "s.year")
     years = quality_years()
-    values = parameters_for_year(load_baseline(), year or (years[0] if years else 2020))
+    values = parameters_for_year(load_baseline(),
+                                 year or (years[0] if years else dt.date.today().year))
     weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
     return _query(hospital_quality_sql(f"{where} AND {year_where}"),
                   [*params, *year_params, *params, *year_params, *weights])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.paths import REFERENCE_DIR
-from dip_sim.schema import INPUT_KEYS, INPUT_TABLES
+from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS, INPUT_TABLES
 
 LIST_FIELDS: tuple[str, ...] = ("other_dx", "other_procs")
 KIND_ORDER: tuple[str, ...] = ("hospitals", "cases", "settlements")
@@ -45,7 +45,6 @@ def normalise_header(name: str) -> str:
 
 def _read_map(path: Path) -> dict[str, str]:
     """``normalised header → field`` from a ``field,header`` CSV; unknown fields refused."""
-    known = {c.name for cols in INPUT_TABLES.values() for c in cols}
     out: dict[str, str] = {}
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -56,9 +55,9 @@ def _read_map(path: Path) -> dict[str, str]:
         name, header = (row.get("field") or "").strip(), (row.get("header") or "").strip()
         if not name or not header:
             raise IngestError(f"列名映射文件 {path} 第 {number} 行: 需要 field 与 header 两列")
-        if name not in known:
+        if name not in INPUT_COLUMNS:
             raise IngestError(f"列名映射文件 {path} 第 {number} 行: 未知字段 {name}"
-                              f"（可用字段: {', '.join(sorted(known))}）")
+                              f"（可用字段: {', '.join(sorted(INPUT_COLUMNS))}）")
         out[normalise_header(header)] = name
     return out
 

@@ -1,10 +1,11 @@
 """Loading a directory of extracts into the warehouse as one atomic, repeatable batch.
 
-Flow per file: opened as a relation (``readers``), typed in SQL with each value that does not
-parse recorded (``parsing``), codes standardised to their canonical 医保版 2.0 form and
-patient identifiers pseudonymised (``standardise``), and the rows inserted unless the same
-content is already there. The whole batch runs in one transaction: if anything fails, the
-warehouse is as before.
+Flow per table: opened as a relation (``readers``: headers mapped, CSV and Excel text typed as
+it is staged), each value that does not parse recorded (``parsing``), codes standardised to
+their canonical 医保版 2.0 form and patient identifiers pseudonymised (``standardise``), and
+the rows inserted unless the same content is already there. Parquet files load one by one;
+CSV and Excel tables of the same fields are gathered and loaded together (``_TextGroups``).
+The whole batch runs in one transaction: if anything fails, the warehouse is as before.
 
 Idempotence: a file whose bytes were loaded before is skipped (``unchanged``); a row whose
 (key, content hash) is already in the warehouse is not inserted again. The same ``case_id``
@@ -88,7 +89,7 @@ def _note_candidates(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     con.execute(f"""
         INSERT INTO batch_candidates
         SELECT '{kind}', key_hash FROM file_keys GROUP BY key_hash HAVING count(*) > 1;
-        INSERT INTO batch_candidates SELECT DISTINCT '{kind}', hash(case_id) FROM present;""")
+        INSERT INTO batch_candidates SELECT DISTINCT '{kind}', key_hash FROM present;""")
 
 
 def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
@@ -123,8 +124,8 @@ def _settle_repeats(con: duckdb.DuckDBPyConnection, kind: str) -> None:
 def _load_table(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     """Check, standardise and insert one opened table's new rows (hospitals: collect them).
 
-    Tables are loaded one at a time so that memory stays bounded by the largest; rows equal
-    to rows loaded from an earlier table of the same batch count as already present.
+    Rows equal to rows loaded from an earlier table of the same batch count as already
+    present.
     """
     con.execute("SET VARIABLE source_file = ?", [src.label])
     record_parse_errors(con, src.kind, src.relation, src.sources, src.raw, src.file_expr)
@@ -255,13 +256,13 @@ class _TextGroups:
                 of_kind = [(src, info, rep) for src, info, rep in members if src.kind == kind]
                 first = of_kind[0][0]
                 started = time.perf_counter()
-                _load_table(con, Source(table, first.sources, sum(s.rows for s, _, _ in of_kind),
-                                        kind, "", "", "", staged=True, raw=first.raw,
-                                        file_expr="source_file"))
+                rows = sum(s.rows for s, _, _ in of_kind)
+                _load_table(con, Source(table, first.sources, rows, kind=kind, staged=True,
+                                        raw=first.raw, file_expr="source_file"))
                 for src, info, replaces in of_kind:
                     _finish_table(con, kind, src.label, info, replaces)
                 seconds = time.perf_counter() - started
-                rows = max(sum(s.rows for s, _, _ in of_kind), 1)
+                rows = max(rows, 1)
                 for src, info, _ in of_kind:
                     info["seconds"] += seconds * src.rows / rows
                 progress(f"  载入 {len(of_kind)} 个{KIND_ZH[kind]}表（同一列结构）: "
@@ -293,9 +294,9 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
 
     Each file's tables are recognised by their headers (``mapping_file`` adds column names
     to the built-in map; ``sheet`` limits workbooks to that sheet). Files that cannot be read,
-    or lack a required field, are refused
-    (listed in ``load_errors`` and the summary) and the other files load. With ``force``,
-    files loaded before are read again (their rows still deduplicate).
+    or lack a required field, are refused (listed in ``load_errors`` and the summary) and the
+    other files load. With ``force``, files loaded before are read again (their rows still
+    deduplicate).
     """
     directory = Path(directory)
     files, skipped = find_input_files(directory)

@@ -63,23 +63,29 @@ def parse_text_expr(col: InputColumn, source: str) -> str:
     replaced by their codes (``value_maps``); amounts may carry thousands separators; dates
     may be written in any of ``DATE_FORMATS``.
     """
-    raw = text_expr(source)
-    codes = value_maps().get(col.name)
-    if codes:
-        cases = " ".join(f"WHEN {_sql_text(v)} THEN {_sql_text(c) if c else 'NULL'}"
-                         for v, c in codes.items())
-        raw = f"(CASE {raw} {cases} ELSE {raw} END)"
+    raw = _clean_text_expr(col, source)
     if col.sql_type == "INTEGER":
-        # accept "3" and "3.0", refuse "3.5" (TRY_CAST alone would round it)
-        num = f"TRY_CAST({raw} AS DOUBLE)"
-        return (f"CASE WHEN isfinite({num}) AND {num} = floor({num}) "
-                f"AND abs({num}) < 2147483647 THEN CAST({num} AS INTEGER) END")
+        return _whole_number(f"TRY_CAST({raw} AS DOUBLE)")
     if col.sql_type == "DOUBLE":
-        num = f"TRY_CAST(replace(replace({raw}, ',', ''), '，', '') AS DOUBLE)"
-        return f"CASE WHEN isfinite({num}) THEN {num} END"
+        return _finite_number(_amount(raw))
     if col.sql_type == "DATE":
         return date_expr(raw)
     return raw
+
+
+def _amount(text: str) -> str:
+    """A number read from text, its thousands separators (, or ，) dropped."""
+    return f"TRY_CAST(replace(replace({text}, ',', ''), '，', '') AS DOUBLE)"
+
+
+def _whole_number(num: str) -> str:
+    # accept 3 and 3.0, refuse 3.5 (TRY_CAST to INTEGER alone would round it), inf and NaN
+    return (f"CASE WHEN isfinite({num}) AND {num} = floor({num}) "
+            f"AND abs({num}) < 2147483647 THEN CAST({num} AS INTEGER) END")
+
+
+def _finite_number(num: str) -> str:
+    return f"CASE WHEN isfinite({num}) THEN {num} END"
 
 
 def date_expr(text: str) -> str:
@@ -114,20 +120,19 @@ def staged_typing_sql(columns: list[InputColumn], relation: str) -> str:
     report of values that do not parse. Three layers, so that no expression is evaluated
     twice: clean text; numbers read once as DOUBLE (thousands separators dropped); the
     contract's types (an integer only when whole, a double only when finite, dates in any of
-    ``DATE_FORMATS``), with the same results as :func:`parse_text_expr`.
+    ``DATE_FORMATS``), with the same results as :func:`parse_text_expr` (an integer may carry
+    thousands separators here).
     """
     clean = ", ".join(f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in columns)
-    numbers = "".join(
-        f", TRY_CAST(replace(replace({c.name}, ',', ''), '，', '') AS DOUBLE) AS {c.name}__num"
-        for c in columns if c.sql_type in ("INTEGER", "DOUBLE"))
+    numbers = "".join(f", {_amount(c.name)} AS {c.name}__num"
+                      for c in columns if c.sql_type in ("INTEGER", "DOUBLE"))
     typed = []
     for c in columns:
         num = f"{c.name}__num"
         if c.sql_type == "INTEGER":
-            typed.append(f"CASE WHEN {num} = floor({num}) AND abs({num}) < 2147483647 "
-                         f"THEN CAST({num} AS INTEGER) END AS {c.name}")
+            typed.append(f"{_whole_number(num)} AS {c.name}")
         elif c.sql_type == "DOUBLE":
-            typed.append(f"CASE WHEN isfinite({num}) THEN {num} END AS {c.name}")
+            typed.append(f"{_finite_number(num)} AS {c.name}")
         elif c.sql_type == "DATE":
             typed.append(f"{date_expr(c.name)} AS {c.name}")
         else:

@@ -38,7 +38,7 @@ def pseudonym_key(key_file: Path = KEY_FILE) -> str:
 
 
 def pseudonym_sql(column: str) -> str:
-    """SQL expression hashing ``column`` with the key bound as parameter ``$pseudonym_key``.
+    """SQL expression hashing ``column`` with the key in the variable ``pseudonym_key``.
 
     SHA-256 over key, a separator and the identifier, truncated to 32 hex characters: the
     same identifier gives the same pseudonym under the same key, and cannot be read back.

@@ -10,8 +10,8 @@
   text columns parsed like CSV.
 
 Each table's header is mapped to the contract (``headers``); a numbered list (其他诊断编码1 … N)
-becomes one ``;``-separated column. Every value that does not parse is recorded in
-``load_errors`` with its row and field.
+becomes one ``;``-separated column. The loader then records every value that does not parse
+in ``load_errors`` with its row and field (``parsing.record_parse_errors``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import polars as pl
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.headers import MappedHeader, map_headers, table_kinds
 from dip_sim.ingest.parsing import staged_typing_sql
-from dip_sim.schema import INPUT_TABLES
+from dip_sim.schema import INPUT_COLUMNS
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -126,15 +126,12 @@ def _staged_frame(frame: pl.DataFrame, mapped: MappedHeader) -> pl.DataFrame:
     return frame.select(columns).with_row_index("source_row", offset=2)
 
 
-_COLUMNS = {c.name: c for columns in INPUT_TABLES.values() for c in columns}
-
-
 def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> dict[str, str]:
     """Temp table ``table``: the frame's fields typed once, each non-text one beside its text.
 
     Returns ``field → its text column`` (``<field>__raw``), for the unparseable-value checks.
     """
-    columns = [_COLUMNS[name] for name in frame.columns if name != "source_row"]
+    columns = [INPUT_COLUMNS[name] for name in frame.columns if name != "source_row"]
     raw = {c.name: f"{c.name}__raw" for c in columns if c.sql_type != "VARCHAR"}
     con.register("staged_arrow", frame.to_arrow())
     try:
@@ -184,17 +181,17 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
                                   "parquet"))
     else:
         frames, encoding = _read_text_frames(path, sheet)
-        for number, (sheet, frame) in enumerate(frames):
-            where = f"{path.name}#{sheet}" if sheet else path.name
+        for number, (sheet_name, frame) in enumerate(frames):
+            where = f"{path.name}#{sheet_name}" if sheet_name else path.name
             mapped = map_headers(frame.columns, mapping)
-            kinds = table_kinds(mapped, hint if not sheet else sheet.lower(), where)
+            kinds = table_kinds(mapped, sheet_name.lower() if sheet_name else hint, where)
             if not kinds:
                 notes.append(f"{where}: 未识别的表（列: {', '.join(frame.columns[:8])} …），跳过")
                 continue
             table = f"text_source_{number}"
             raw = _stage(con, table, _staged_frame(frame, mapped))
-            fields = {name: (name, _COLUMNS[name].sql_type) for name in mapped.fields}
-            table_label = f"{label}#{sheet}" if sheet else label
+            fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
+            table_label = f"{label}#{sheet_name}" if sheet_name else label
             for kind in kinds:
                 sources.append(Source(table, fields, frame.height, kind, table_label,
                                       mapped.describe(), encoding, staged=True, raw=raw))

@@ -1,8 +1,10 @@
 """SQL turning one source file into typed, standardised rows and inserting the new ones.
 
-Cases: every code is looked up case-insensitively in ``ref_*_lookup`` (which applies
-ZD_MAP/SS_MAP) and stored in its canonical 医保版 2.0 form; a code not found is kept as given
-and listed in ``invalid_codes`` (``role:code``). While the procedures are at hand, the group-key
+Cases: every code is looked up in ``ref_*_lookup`` by its key (``code_key_sql``: trimmed,
+full-width made half-width, case-insensitive; ZD_MAP/SS_MAP applied; a missing dot restored
+where only one code reads so) and stored in its canonical 医保版 2.0 form, each change kept in
+``code_changes``; a code not found is kept as given and listed in ``invalid_codes``
+(``role:code``). While the procedures are at hand, the group-key
 parts are derived too (issue 2 §3, ``dip_rules.md`` §2): ``proc_key_all`` = the valid
 procedures that are not 保守治疗, distinct, sorted, joined by ``+``; ``proc_key_main`` = the
 main procedure if valid and not 保守治疗; ``proc_class_max`` = the highest class of the case's
@@ -22,8 +24,6 @@ from dip_sim.ingest.pseudonym import pseudonym_sql
 from dip_sim.ingest.readers import Source
 from dip_sim.reference.load import change_rule_sql, code_key_sql
 from dip_sim.schema import INPUT_KEYS, INPUT_TABLES
-
-DERIVED_CASE_COLUMNS: tuple[str, ...] = ("proc_key_all", "proc_key_main", "proc_class_max")
 
 
 def row_hash_sql(columns: list[str]) -> str:
@@ -171,7 +171,7 @@ def present_rows_sql(kind: str) -> str:
     """
     return f"""
         CREATE OR REPLACE TEMP TABLE present AS
-        SELECT case_id, row_hash FROM {kind}
+        SELECT case_id, row_hash, key_hash FROM {kind}
         WHERE key_hash IN (SELECT key_hash FROM file_keys)"""
 
 
@@ -189,9 +189,9 @@ def _insert_new_sql(kind: str, select: str) -> str:
 
 
 def insert_cases_sql(src: Source) -> str:
-    """INSERT the file's new case rows, standardised, reading ``proc_lists`` and ``dx_lists``.
+    """INSERT the table's new case rows, standardised, reading the code-list tables.
 
-    The file's label is the variable ``source_file``.
+    Each row's file label is ``src.file_expr``.
     """
     columns = [c.name for c in INPUT_TABLES["cases"]]
     plain = [c for c in columns
@@ -231,7 +231,7 @@ def insert_cases_sql(src: Source) -> str:
 
 
 def insert_rows_sql(kind: str, src: Source) -> str:
-    """INSERT the file's new settlement rows, typed (the file's label: variable ``source_file``)."""
+    """INSERT the table's new settlement rows, typed (each row's file label: ``src.file_expr``)."""
     return _insert_new_sql(kind, typed_rows_sql(kind, src))
 
 

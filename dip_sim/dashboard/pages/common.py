@@ -100,6 +100,17 @@ def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None) 
         st.dataframe(table, hide_index=True, height=height, column_config=config)
 
 
+def show_table_or_note(df: pd.DataFrame, columns: list[str], empty_note: str,
+                       caption: str | None = None) -> None:
+    """``df`` as a table (with ``caption`` above it), or ``empty_note`` when it has no rows."""
+    if df.empty:
+        st.info(empty_note)
+        return
+    if caption:
+        st.caption(caption)
+    show_table(df, columns)
+
+
 def hospital_label(row: pd.Series) -> str:
     """``医院名称（三级，H001）`` for a row holding hospital_id, hospital_name, level."""
     name = row.get("hospital_name")

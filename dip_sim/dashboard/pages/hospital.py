@@ -115,34 +115,23 @@ def render() -> None:
         [f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）", "未入组病例", "月度预付"]
     )
     with tab_groups:
-        if groups.empty:
-            st.info("没有入组病例。")
-        else:
-            common.show_table(groups, GROUP_COLUMNS)
+        common.show_table_or_note(groups, GROUP_COLUMNS, "没有入组病例。")
     with tab_cases:
         search = st.text_input("清单流水号或病种编码包含", key="hospital_case_search",
                                placeholder="例如 K35")
-        cases = data.hospital_cases(scenario, hospital_id, search)
-        if cases.empty:
-            st.info("没有符合条件的入组病例。")
-        else:
-            st.caption(f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
-            common.show_table(cases, OUTLIER_COLUMNS)
+        common.show_table_or_note(
+            data.hospital_cases(scenario, hospital_id, search), OUTLIER_COLUMNS,
+            "没有符合条件的入组病例。",
+            f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
     with tab_not_grouped:
-        not_grouped = data.hospital_not_grouped(scenario, hospital_id)
-        if not_grouped.empty:
-            st.info("本年度没有未入组病例。")
-        else:
-            st.caption("未入组病例不参与 DIP 分值与基金分配；原因见质控结果。")
-            common.show_table(not_grouped, ["case_id", "rule", "status", "reason"])
+        common.show_table_or_note(
+            data.hospital_not_grouped(scenario, hospital_id), ["case_id", "rule", "status", "reason"],
+            "本年度没有未入组病例。", "未入组病例不参与 DIP 分值与基金分配；原因见质控结果。")
     with tab_outliers:
         cases = data.hospital_outlier_cases(scenario, hospital_id)
-        if cases.empty:
-            st.info("没有费用偏差病例。")
-        else:
-            if n_outliers > len(cases):
-                st.caption(f"共 {n_outliers} 例，按费用倍率从高到低显示前 {len(cases)} 例。")
-            common.show_table(cases, OUTLIER_COLUMNS)
+        shown = (f"共 {n_outliers} 例，按费用倍率从高到低显示前 {len(cases)} 例。"
+                 if n_outliers > len(cases) else None)
+        common.show_table_or_note(cases, OUTLIER_COLUMNS, "没有费用偏差病例。", shown)
     with tab_monthly:
         monthly = data.hospital_monthly(scenario, hospital_id)
         if monthly.empty:
