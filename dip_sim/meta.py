@@ -1,6 +1,8 @@
 """Named facts about the warehouse itself, in table ``warehouse_meta`` (name → value).
 
-- ``pseudonym_key_sha256``: fingerprint of the key patient identifiers were pseudonymised with.
+- ``pseudonym_key_check``: fingerprint (an HMAC under the key, naming the method) of the key
+  patient identifiers were pseudonymised with; ``pseudonym_key_sha256`` marks a warehouse of
+  the earlier keyed-hash method, which is refused.
 - ``loaded_batch_id``: the last ingest batch committed.
 - ``quality_batch_id``: the batch the quality tables were last built after. When it differs
   from ``loaded_batch_id``, ``case_features`` / ``case_status`` do not reflect the latest load

@@ -15,7 +15,6 @@ with different content is kept as a second row: the quality stage flags the conf
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.files import find_input_files
 from dip_sim.ingest.headers import KIND_ZH, header_map
 from dip_sim.ingest.parsing import record_parse_errors, typed_columns_sql
+from dip_sim.ingest.pseudonym import key_fingerprint, set_pseudonym_key
 from dip_sim.ingest.readers import Source, file_sha256, open_tables
 from dip_sim.ingest.standardise import (
     code_lists_sql,
@@ -271,15 +271,18 @@ class _TextGroups:
 
 
 def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
-    """Refuse a pseudonymisation key other than the one the warehouse was loaded with.
+    """Refuse a pseudonymisation key (or method) other than the one the warehouse was loaded with.
 
     A different key would give every patient a new pseudonym, and every reloaded case would
     look like a conflicting duplicate. Only a fingerprint of the key is stored.
     """
-    fingerprint = hashlib.sha256(("dip-sim key check|" + pseudonym_key).encode()).hexdigest()
-    stored = get_meta(con, "pseudonym_key_sha256")
+    fingerprint = key_fingerprint(pseudonym_key)
+    stored = get_meta(con, "pseudonym_key_check")
+    if stored is None and get_meta(con, "pseudonym_key_sha256") is not None:
+        raise IngestError("此仓库由旧版本载入（患者标识用旧的带密钥散列，而非 HMAC-SHA256）："
+                          "新旧假名无法对应。请换一个新的仓库文件（--db）重新载入全部数据")
     if stored is None:
-        set_meta(con, "pseudonym_key_sha256", fingerprint)
+        set_meta(con, "pseudonym_key_check", fingerprint)
     elif stored != fingerprint:
         raise IngestError("假名化密钥与此仓库首次载入时使用的不同：同一患者将得到不同的假名。"
                           "请使用原密钥（DIP_SIM_PSEUDONYM_KEY 或 data/secret/pseudonym.key）"
@@ -304,7 +307,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     summary = IngestSummary(batch_id, skipped=[str(p) for p in skipped])
     ensure_warehouse(con)
     _check_key(con, pseudonym_key)
-    con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key])
+    set_pseudonym_key(con, pseudonym_key)
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
     # inserts need not keep the input order: lets DuckDB stream large loads in less memory
     con.execute("SET preserve_insertion_order = false")
