@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dip_sim.ingest.errors import PseudonymMethodChanged
 from dip_sim.paths import SCENARIO_DIR, default_db
 from dip_sim.synth import generate
 from pipelines.ingest import run_ingest
@@ -29,7 +30,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"生成演示数据 → {args.demo}（每年 {args.cases_per_year:,} 例）", file=sys.stderr)
         generate(args.demo, cases_per_year=args.cases_per_year,
                  progress=lambda m: print(m, file=sys.stderr))
-    run_ingest(args.demo, args.db)
+    try:
+        run_ingest(args.demo, args.db)
+    except PseudonymMethodChanged as exc:
+        # the warehouse is derived from the input directory: kept aside, and built again
+        kept = args.db.with_name(args.db.name + ".before-hmac")
+        args.db.rename(kept)
+        Path(f"{args.db}.wal").unlink(missing_ok=True)
+        print(f"{exc}\n旧仓库已移至 {kept}，现从 {args.demo} 重新载入", file=sys.stderr)
+        run_ingest(args.demo, args.db)
     run_simulate(args.db, args.year, scenario_files=sorted(SCENARIO_DIR.glob("*.yaml")))
     return 0
 

@@ -17,6 +17,7 @@ from dip_sim.ingest import load as load_module
 from dip_sim.ingest import pseudonym as pseudonym_module
 from dip_sim.ingest.pseudonym import hmac_pads, pseudonym, pseudonym_sql, set_pseudonym_key
 from dip_sim.schema import CASE_COLUMNS, SETTLEMENT_COLUMNS
+from pipelines import run_all
 from pipelines.ingest import run_ingest
 from tests.inputs import case_row, settlement_row, write_csv, write_inputs
 
@@ -325,7 +326,7 @@ def test_native_hmac_portable_and_sha_instructions_agree():
                                ipad, opad, 32)
 
 
-def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path):
+def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path, monkeypatch):
     cases, settlements = _good()
     db = tmp_path / "w.duckdb"
     run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
@@ -334,6 +335,11 @@ def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path):
         con.execute("INSERT INTO warehouse_meta VALUES ('pseudonym_key_sha256', 'ab')")
     with pytest.raises(IngestError, match="HMAC-SHA256"):
         run_ingest(tmp_path / "in", db, force=True, progress=QUIET)
+    # the demo pipeline keeps such a warehouse aside and builds it again from its inputs
+    monkeypatch.setattr(run_all, "run_simulate", lambda *a, **k: None)
+    assert run_all.main(["--demo", str(tmp_path / "in"), "--db", str(db)]) == 0
+    assert (tmp_path / "w.duckdb.before-hmac").exists()
+    assert _query(db, "SELECT count(*) FROM cases") == [(len(cases),)]
 
 
 def test_parquet_input(tmp_path):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from dip_sim.ingest.errors import IngestError
+from dip_sim.ingest.errors import IngestError, PseudonymMethodChanged
 from dip_sim.ingest.files import find_input_files
 from dip_sim.ingest.headers import KIND_ZH, header_map
 from dip_sim.ingest.parsing import record_parse_errors, typed_columns_sql
@@ -279,7 +279,7 @@ def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
     fingerprint = key_fingerprint(pseudonym_key)
     stored = get_meta(con, "pseudonym_key_check")
     if stored is None and get_meta(con, "pseudonym_key_sha256") is not None:
-        raise IngestError("此仓库由旧版本载入（患者标识用旧的带密钥散列，而非 HMAC-SHA256）："
+        raise PseudonymMethodChanged("此仓库由旧版本载入（患者标识用旧的带密钥散列，而非 HMAC-SHA256）："
                           "新旧假名无法对应。请换一个新的仓库文件（--db）重新载入全部数据")
     if stored is None:
         set_meta(con, "pseudonym_key_check", fingerprint)
