@@ -213,6 +213,7 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     rw DOUBLE
 )""",
     # one row per scenario and input case (every year): the group and the rule that gave it
+    # (rule: Chinese, for the UI; trace: the rule path, e.g. 'core exact key')
     "case_groups": """
 CREATE TABLE IF NOT EXISTS case_groups (
     scenario VARCHAR,
@@ -222,7 +223,8 @@ CREATE TABLE IF NOT EXISTS case_groups (
     group_code VARCHAR,
     group_type VARCHAR,
     grouped BOOLEAN,
-    rule VARCHAR
+    rule VARCHAR,
+    trace VARCHAR
 )""",
     # one row per scenario and grouped case of the simulation year
     "case_scores": """
@@ -292,6 +294,11 @@ CREATE TABLE IF NOT EXISTS runs (
     n_cases_year BIGINT,
     n_grouped_year BIGINT
 )""",
+}
+
+# Columns added to output tables after their first release: added to older warehouses.
+OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
+    "case_groups": ("trace VARCHAR",),
 }
 
 # The scenario-keyed outputs one simulate run replaces.

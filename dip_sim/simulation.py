@@ -1,10 +1,10 @@
-"""Running the simulation stages for a scenario: catalog → group → budget → score → settle.
+"""Running the simulation stages for a scenario: catalog and grouping → budget → score → settle.
 
-Each stage is a SQL file next to its package (``grouping/catalog.sql`` …) reading the
-warehouse and the run's parameter tables (``run_params``, ``run_history``, ``run_levels``)
-and writing temp tables; the results of a scenario then replace its earlier results in the
-output tables, in one transaction. A scenario is parameters, never a code path: the baseline
-and every scenario run the same SQL.
+Each stage is a SQL file next to its package (``grouping/related.sql``,
+``grouping/catalog.sql`` …) reading the warehouse and the run's parameter tables
+(``run_params``, ``run_history``, ``run_levels``) and writing temp tables; the results of a
+scenario then replace its earlier results in the output tables, in one transaction. A
+scenario is parameters, never a code path: the baseline and every scenario run the same SQL.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
-from dip_sim.schema import OUTPUT_DDL, SCENARIO_TABLES
+from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
 
 Progress = Callable[[str], None]
 
 # (package, file, what it does) in run order
 STAGES: tuple[tuple[str, str, str], ...] = (
-    ("dip_sim.grouping", "catalog.sql", "病种目录与分值"),
-    ("dip_sim.grouping", "assign.sql", "病例入组"),
+    ("dip_sim.grouping", "related.sql", "相关手术操作"),
+    ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
@@ -75,12 +75,15 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS points_scale, ?::DOUBLE AS low_ratio, ?::DOUBLE AS high_ratio,
                ?::DOUBLE AS extreme_ratio, ?::VARCHAR AS budget_method,
                ?::DOUBLE AS growth_rate, ?::DOUBLE AS fixed_fund_yuan,
-               ?::DOUBLE AS reserve_rate, ?::DOUBLE AS withhold_rate""",
+               ?::DOUBLE AS reserve_rate, ?::DOUBLE AS withhold_rate,
+               ?::VARCHAR AS core_threshold_method, ?::DOUBLE AS core_coverage,
+               ?::DOUBLE AS related_cost_share""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
          values["budget.fixed_fund_yuan"], values["budget.reserve_rate"],
-         values["settlement.withhold_rate"]])
+         values["settlement.withhold_rate"], values["catalog.core_threshold_method"],
+         values["catalog.core_coverage"], values["catalog.related_cost_share"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
     con.executemany("INSERT INTO run_history VALUES (?, ?)",
                     [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
@@ -118,9 +121,17 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     _check_inputs(con, year, history)
     for ddl in OUTPUT_DDL.values():
         con.execute(ddl)
+    for table, columns in OUTPUT_COLUMNS_ADDED.items():
+        for column in columns:  # warehouses made before the column existed
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
     _set_run_tables(con, scenario.name, year, history, values)
     for package, name, label in STAGES:
         started = time.perf_counter()
+        if name == "related.sql" and values["catalog.procedure_key"] != "main_plus_related":
+            # only the 2.0 key needs related procedures: the catalogue reads an empty table
+            con.execute("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "
+                        "proc_key_main VARCHAR, proc_key_all VARCHAR, proc_key VARCHAR)")
+            continue
         con.execute(stage_sql(package, name))
         progress(f"  [{scenario.name}] {label} ({time.perf_counter() - started:.1f} 秒)")
     budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
@@ -136,7 +147,9 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         for table in SCENARIO_TABLES:
             con.execute(f"DELETE FROM {table} WHERE scenario = ?", [scenario.name])
         for table, mart in MARTS.items():
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {mart}")
+            # the output table's columns only: a mart may carry more for later stages
+            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} FROM {mart}")
         con.execute("""
             INSERT INTO runs
             SELECT ?, ?, ?, ?, ?, ?, ?,
@@ -149,10 +162,12 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         con.execute("ROLLBACK")
         raise
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
-    con.execute("DROP VIEW IF EXISTS int_history")
-    for mart in [*MARTS.values(), "int_keyed", "int_core_keys", "int_history_grouped",
-                 "int_group_year", "int_all_mean", "int_group_stats", "int_key_class",
-                 "int_year_cases", "int_budget"]:
+    for view in ("int_history", "int_history_grouped"):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for mart in [*MARTS.values(), "int_keyed", "int_key_stats", "int_threshold",
+                 "int_core_keys", "int_subset_choice",
+                 "int_related", "int_combo_keys", "int_group_year", "int_all_mean",
+                 "int_group_stats", "int_key_class", "int_year_cases", "int_budget"]:
         con.execute(f"DROP TABLE IF EXISTS {mart}")
     return row
 

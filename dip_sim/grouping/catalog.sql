@@ -1,14 +1,18 @@
--- Catalogue (病种目录库) from the history years, exactly dip_rules.md §8 / issue 2 §3.
--- Reads: case_features, run_params (1 row), run_history (year, weight), ref_proc.
+-- Catalogue (病种目录库) from the history years, and the group of every case (dip_rules.md §2,
+-- issue 2 §3, issue 4 §1).
+-- Reads: case_features, run_params (1 row), run_history (year, weight), ref_proc,
+--   ref_proc_class_rank, int_combo_keys (related.sql; empty unless main_plus_related).
 -- Sums of doubles are taken exactly, as DECIMAL (CAST(sum(CAST(x AS DECIMAL(38, 10))) AS
 -- DOUBLE)): a parallel floating-point sum depends on the order rows arrive, and the same
 -- parameters must give the same results to the last bit (an empty scenario = the baseline).
 -- Costs arrive as DECIMAL(18, 2) from case_features, so their sums and means are exact.
--- Writes temp tables: int_keyed (grain: case), int_core_keys (grain: core key), the view
---   int_history (grain: history case),
---   int_history_grouped (grain: history case), mart_catalog_groups (grain: group).
+-- Writes temp tables: int_keyed (grain: case), int_key_stats (grain: core key candidate),
+--   int_threshold (1 row), int_core_keys (grain: core key), int_subset_choice (grain: case
+--   matched to a core group by part of its key), mart_case_groups (grain: case: its group,
+--   and the rule path that placed it), the view
+--   int_history_grouped (grain: grouped history case), mart_catalog_groups (grain: group).
 
--- Every case's candidate groups under this scenario's procedure rule.
+-- Every case's keys under this scenario's procedure rule.
 -- Core key = diagnosis subcategory (亚目, 5 chars) + procedure combination;
 -- comprehensive key = diagnosis category (类目, 3 chars) × highest procedure class [3.0].
 CREATE OR REPLACE TEMP TABLE int_keyed AS
@@ -20,9 +24,15 @@ SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
        f.dx3 || ':comp:' || f.proc_class_max AS comp_code
 FROM case_features f
 CROSS JOIN run_params p
+LEFT JOIN int_combo_keys ck
+       ON ck.dx5 = f.dx5 AND ck.proc_key_main = f.proc_key_main
+      AND ck.proc_key_all = f.proc_key_all
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN p.procedure_key = 'main_only' THEN f.proc_key_main
-                ELSE f.proc_key_all END AS proc_key
+    SELECT CASE p.procedure_key
+               WHEN 'main_only' THEN f.proc_key_main
+               -- the main procedure and its related ones (related.sql); '' without a main one
+               WHEN 'main_plus_related' THEN coalesce(ck.proc_key, '')
+               ELSE f.proc_key_all END AS proc_key
 ) k;
 
 -- History cases: eligible (no critical quality issue) cases of the history years.
@@ -32,19 +42,155 @@ SELECT k.*, h.weight
 FROM int_keyed k JOIN run_history h USING (year)
 WHERE k.eligible;
 
--- A key with at least core_min_cases history cases is a core group (核心病种) [2020].
-CREATE OR REPLACE TEMP TABLE int_core_keys AS
-SELECT core_code, any_value(dx5) AS dx_key, any_value(proc_key) AS proc_key
-FROM int_history
-GROUP BY core_code
-HAVING count(*) >= (SELECT core_min_cases FROM run_params);
+-- Each key's history cases, and its mean cost as a group would have it (for the tie rule).
+CREATE OR REPLACE TEMP TABLE int_key_stats AS
+SELECT core_code, any_value(dx5) AS dx_key, any_value(proc_key) AS proc_key,
+       sum(n_cases) AS n_cases,
+       CAST(sum(CAST(weight * mean_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+       / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_yuan
+FROM (SELECT core_code, year, any_value(dx5) AS dx5, any_value(proc_key) AS proc_key,
+             any_value(weight) AS weight, count(*) AS n_cases,
+             CAST(avg(total_cost_yuan) AS DOUBLE) AS mean_cost_yuan
+      FROM int_history GROUP BY core_code, year)
+GROUP BY core_code;
 
--- Every other history case falls in its comprehensive group (综合病种).
-CREATE OR REPLACE TEMP TABLE int_history_grouped AS
-SELECT h.*,
-       CASE WHEN ck.core_code IS NOT NULL THEN h.core_code ELSE h.comp_code END AS group_code,
-       CASE WHEN ck.core_code IS NOT NULL THEN 'core' ELSE 'comprehensive' END AS group_type
-FROM int_history h LEFT JOIN int_core_keys ck USING (core_code);
+-- The core threshold [2020, 3.0]: a fixed number of cases (min_cases), or the largest
+-- threshold at which the core keys still hold at least core_coverage of the history cases
+-- (coverage). covered(t) = Σ cases of the keys with ≥ t cases, falling as t rises; the
+-- largest t with covered(t) ≥ share × all is one of the keys' case counts.
+CREATE OR REPLACE TEMP TABLE int_threshold AS
+SELECT CASE WHEN p.core_threshold_method = 'coverage'
+            THEN (SELECT max(n_cases) FROM (
+                      SELECT n_cases, sum(n_cases) OVER (ORDER BY n_cases DESC
+                          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS covered
+                      FROM int_key_stats)
+                  WHERE covered >= p.core_coverage * (SELECT sum(n_cases) FROM int_key_stats))
+            ELSE p.core_min_cases END AS core_threshold
+FROM run_params p;
+
+-- A key with at least the threshold's history cases is a core group (核心病种) [2020].
+CREATE OR REPLACE TEMP TABLE int_core_keys AS
+SELECT s.*, len(string_split(s.proc_key, '+')) AS n_procs
+FROM int_key_stats s
+WHERE s.n_cases >= (SELECT core_threshold FROM int_threshold);
+
+-- main_plus_related: a case whose key is not a core group goes to the core group of the same
+-- subcategory whose procedures are part of its key, main procedure included. Several such
+-- groups: the one matching most procedures, then the nearest mean cost to the case's cost,
+-- then the higher points (the higher mean cost), then the group code (dip_rules.md §2,
+-- issue 4 §1). Keys come from int_combo_keys, so the other rules skip this (it is empty).
+CREATE OR REPLACE TEMP TABLE int_subset_choice AS
+WITH open_keys AS (
+    SELECT DISTINCT ck.dx5, ck.proc_key, ck.proc_key_main
+    FROM int_combo_keys ck
+    WHERE NOT EXISTS (SELECT 1 FROM int_core_keys c
+                      WHERE c.core_code = ck.dx5 || '|' || ck.proc_key)
+), best AS (  -- the candidates with the most procedures matched, per open key
+    SELECT o.dx5, o.proc_key, o.proc_key_main, c.core_code, c.n_procs, c.mean_cost_yuan
+    FROM open_keys o
+    JOIN int_core_keys c
+      ON c.dx_key = o.dx5 AND c.proc_key <> ''
+     AND list_has_all(string_split(o.proc_key, '+'), string_split(c.proc_key, '+'))
+     AND list_contains(string_split(c.proc_key, '+'), o.proc_key_main)
+    QUALIFY rank() OVER (PARTITION BY o.dx5, o.proc_key ORDER BY c.n_procs DESC) = 1
+), per_case AS (
+    SELECT k.case_id, b.core_code, b.n_procs, b.mean_cost_yuan,
+           abs(CAST(k.total_cost_yuan AS DOUBLE) - b.mean_cost_yuan) AS distance,
+           count(*) OVER (PARTITION BY k.case_id) AS n_candidates
+    FROM int_keyed k
+    JOIN best b ON b.dx5 = k.dx5 AND b.proc_key = k.proc_key
+    WHERE k.proc_key_main <> ''
+), ranked AS (
+    SELECT *, min(distance) OVER (PARTITION BY case_id) AS min_distance,
+           row_number() OVER (PARTITION BY case_id
+                              ORDER BY distance, mean_cost_yuan DESC, core_code) AS pick
+    FROM per_case
+), decided AS (
+    SELECT *, count(*) FILTER (WHERE distance = min_distance)
+                  OVER (PARTITION BY case_id) AS n_nearest,
+              count(*) FILTER (WHERE distance = min_distance
+                                 AND mean_cost_yuan = max_mean) OVER (PARTITION BY case_id)
+                  AS n_highest
+    FROM (SELECT *, max(mean_cost_yuan) FILTER (WHERE distance = min_distance)
+                        OVER (PARTITION BY case_id) AS max_mean
+          FROM ranked)
+)
+SELECT case_id, core_code, n_procs,
+       CASE WHEN n_candidates = 1 THEN 'most procedures matched'
+            WHEN n_nearest = 1 THEN 'tie: nearest mean cost'
+            WHEN n_highest = 1 THEN 'tie: higher points'
+            ELSE 'tie: group code' END AS tie_rule
+FROM decided WHERE pick = 1;
+
+-- The group of every case of every year. Core first, then comprehensive [3.0]; a case with a
+-- critical quality issue, or whose comprehensive group has no history case, is not grouped.
+CREATE OR REPLACE TEMP TABLE mart_case_groups AS
+WITH comp_codes AS (  -- comprehensive groups that have history cases: neither core nor partial
+    SELECT DISTINCT k.comp_code
+    FROM int_history k
+    WHERE NOT EXISTS (SELECT 1 FROM int_core_keys ck WHERE ck.core_code = k.core_code)
+      AND NOT EXISTS (SELECT 1 FROM int_subset_choice s WHERE s.case_id = k.case_id)
+), class_source AS (  -- the procedure that gave a comprehensive case its class, for the trace
+    SELECT proc_key_all, min(code) FILTER (WHERE class_rank = top_rank) AS code
+    FROM (SELECT l.proc_key_all, l.code, r.class_rank,
+                 max(r.class_rank) OVER (PARTITION BY l.proc_key_all) AS top_rank
+          FROM (SELECT proc_key_all, unnest(string_split(proc_key_all, '+')) AS code
+                FROM (SELECT DISTINCT proc_key_all FROM int_keyed WHERE proc_key_all <> '')) l
+          JOIN ref_proc r USING (code))
+    GROUP BY proc_key_all
+), c AS (
+    SELECT k.case_id, k.year, k.hospital_id, k.eligible, k.severity, k.status,
+           k.total_cost_yuan, k.fund_paid_yuan, k.dx3, k.proc_class_max, k.proc_key_all,
+           k.proc_key, k.core_code, k.comp_code,
+           CASE WHEN k.severity = 'critical' THEN NULL
+                WHEN ck.core_code IS NOT NULL THEN k.core_code
+                ELSE s.core_code END AS core_group,
+           s.n_procs AS subset_procs, s.tie_rule
+    FROM int_keyed k
+    LEFT JOIN int_core_keys ck ON ck.core_code = k.core_code
+    LEFT JOIN int_subset_choice s ON s.case_id = k.case_id
+)
+SELECT p.scenario, c.case_id, c.year, c.hospital_id, c.eligible, c.total_cost_yuan,
+       c.fund_paid_yuan, c.dx3, c.proc_class_max,
+       coalesce(c.core_group, cc.comp_code) AS group_code,
+       CASE WHEN c.core_group IS NOT NULL THEN 'core'
+            WHEN cc.comp_code IS NOT NULL THEN 'comprehensive' END AS group_type,
+       c.core_group IS NOT NULL OR cc.comp_code IS NOT NULL AS grouped,
+       -- the rule path that placed the case (issue 4 §1), in English, and for the UI in Chinese
+       CASE WHEN c.severity = 'critical'
+                THEN 'not grouped: critical quality issue ' || c.status
+            WHEN c.core_group = c.core_code THEN 'core exact key'
+            WHEN c.core_group IS NOT NULL
+                THEN 'core partial key: ' || c.core_code || ' -> ' || c.core_group || ' ('
+                     || c.subset_procs || ' of ' || len(string_split(c.proc_key, '+'))
+                     || ' procedures matched; ' || c.tie_rule || ')'
+            WHEN cc.comp_code IS NOT NULL
+                THEN 'comprehensive: class ' || c.proc_class_max
+                     || CASE WHEN src.code IS NOT NULL THEN ' from ' || src.code
+                             ELSE ' (no procedure in the key)' END
+            ELSE 'not grouped: no history for ' || c.comp_code END AS trace,
+       CASE WHEN c.severity = 'critical'
+                THEN '未入组：质控严重问题 ' || c.status
+            WHEN c.core_group = c.core_code
+                THEN '核心病种：组合 ' || c.core_code || ' 历史病例数达到阈值'
+            WHEN c.core_group IS NOT NULL
+                THEN '核心病种：组合 ' || c.core_code || ' 非核心，按其中 ' || c.subset_procs
+                     || ' 个手术操作匹配到核心病种 ' || c.core_group
+            WHEN cc.comp_code IS NOT NULL
+                THEN '综合病种：组合 ' || c.core_code || ' 非核心，按类目 ' || c.dx3
+                     || ' × 最高操作类别 ' || c.proc_class_max
+            ELSE '未入组：综合病种 ' || c.comp_code || ' 无历史病例' END AS rule
+FROM c
+LEFT JOIN comp_codes cc ON c.core_group IS NULL AND c.severity <> 'critical'
+                       AND cc.comp_code = c.comp_code
+LEFT JOIN class_source src ON c.core_group IS NULL AND src.proc_key_all = c.proc_key_all
+CROSS JOIN run_params p;
+
+-- The grouped history cases, with their year's weight.
+CREATE OR REPLACE TEMP VIEW int_history_grouped AS
+SELECT a.*, h.weight
+FROM mart_case_groups a JOIN run_history h USING (year)
+WHERE a.eligible AND a.grouped;
 
 -- Mean cost per group and year, and the same over all grouped history cases.
 CREATE OR REPLACE TEMP TABLE int_group_year AS
@@ -67,8 +213,7 @@ SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
             THEN sqrt(greatest(CAST(count(*) * sum(total_cost_yuan * total_cost_yuan)
                                     - sum(total_cost_yuan) * sum(total_cost_yuan) AS DOUBLE), 0))
                  / CAST(sum(total_cost_yuan) AS DOUBLE) END AS cv,
-       any_value(dx5) AS dx5, any_value(dx3) AS dx3, any_value(proc_key) AS proc_key,
-       any_value(proc_class_max) AS comp_class
+       any_value(dx3) AS dx3, any_value(proc_class_max) AS comp_class
 FROM int_history_grouped GROUP BY group_code;
 
 -- The class of a core group is the highest class of the procedures in its key.
@@ -81,8 +226,8 @@ GROUP BY proc_key;
 
 CREATE OR REPLACE TEMP TABLE mart_catalog_groups AS
 SELECT p.scenario, s.group_code, s.group_type,
-       CASE WHEN s.group_type = 'core' THEN s.dx5 ELSE s.dx3 END AS dx_key,
-       CASE WHEN s.group_type = 'core' THEN s.proc_key ELSE '' END AS proc_key,
+       CASE WHEN s.group_type = 'core' THEN ck.dx_key ELSE s.dx3 END AS dx_key,
+       CASE WHEN s.group_type = 'core' THEN ck.proc_key ELSE '' END AS proc_key,
        CASE WHEN s.group_type = 'core' THEN coalesce(cr.proc_class, 'conservative')
             ELSE s.comp_class END AS proc_class,
        s.n_cases, m.mean_cost_yuan, s.cv,
@@ -92,7 +237,8 @@ JOIN (SELECT group_code,
              CAST(sum(CAST(weight * mean_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
              / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_yuan
       FROM int_group_year GROUP BY group_code) m USING (group_code)
-LEFT JOIN int_key_class kc ON s.group_type = 'core' AND kc.proc_key = s.proc_key
+LEFT JOIN int_core_keys ck ON s.group_type = 'core' AND ck.core_code = s.group_code
+LEFT JOIN int_key_class kc ON s.group_type = 'core' AND kc.proc_key = ck.proc_key
 LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = kc.class_rank
 CROSS JOIN int_all_mean a
 CROSS JOIN run_params p;
