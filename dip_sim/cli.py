@@ -101,6 +101,27 @@ def cmd_quality_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_report(args: argparse.Namespace) -> int:
+    """Write the catalogue report (grouping quality) workbook of a scenario."""
+    import duckdb
+
+    from dip_sim.grouping.report import write_catalog_report
+
+    if not Path(args.db).exists():
+        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest 与 simulate）")
+    con = duckdb.connect(str(args.db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if "catalog_summary" not in tables:
+            raise ValueError("仓库中没有分组质量结果：请先运行 dip-sim simulate")
+        rows = write_catalog_report(con, args.scenario, args.out)
+    finally:
+        con.close()
+    _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,} 行" for k, v in rows.items()))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -165,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_quality_report)
+
+    p = sub.add_parser("catalog-report", help="输出某情景的分组质量报告（Excel，供专家组）",
+                       description="目录概况（核心病种覆盖率、入组率、CV 分布、RIV）、各病种组统计、"
+                                   "CV>0.7 的组、各年病例数、各医院 CMI 与费用/时间消耗指数")
+    p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_catalog_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
                        description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换")

@@ -210,7 +210,59 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     n_cases BIGINT,
     mean_cost_yuan DOUBLE,
     cv DOUBLE,
-    rw DOUBLE
+    rw DOUBLE,
+    sd_cost_yuan DOUBLE,
+    p5_cost_yuan DOUBLE,
+    median_cost_yuan DOUBLE,
+    p95_cost_yuan DOUBLE,
+    mean_los_days DOUBLE,
+    outlier_share DOUBLE,
+    share_level3 DOUBLE,
+    share_level2 DOUBLE,
+    share_level1 DOUBLE
+)""",
+    # one row per scenario, group and history year: the group's cases and mean cost that year
+    "catalog_group_years": """
+CREATE TABLE IF NOT EXISTS catalog_group_years (
+    scenario VARCHAR,
+    group_code VARCHAR,
+    year INTEGER,
+    n_cases BIGINT,
+    mean_cost_yuan DOUBLE
+)""",
+    # one row per scenario: the catalogue as a whole (issue 4 §4; dip_sim/grouping/metrics.sql)
+    "catalog_summary": """
+CREATE TABLE IF NOT EXISTS catalog_summary (
+    scenario VARCHAR,
+    year INTEGER,
+    procedure_key VARCHAR,
+    core_threshold_method VARCHAR,
+    core_threshold BIGINT,
+    n_core BIGINT,
+    n_comprehensive BIGINT,
+    n_history_cases BIGINT,
+    n_history_grouped BIGINT,
+    core_coverage DOUBLE,
+    grouping_rate_history DOUBLE,
+    grouping_rate_year DOUBLE,
+    mean_cv DOUBLE,
+    case_weighted_cv DOUBLE,
+    n_cv_below_05 BIGINT,
+    n_cv_05_to_1 BIGINT,
+    n_cv_above_1 BIGINT,
+    riv DOUBLE
+)""",
+    # one row per scenario and hospital with grouped cases in the simulation year: CMI and
+    # the cost and time consumption indices (regional mean 1)
+    "hospital_indices": """
+CREATE TABLE IF NOT EXISTS hospital_indices (
+    scenario VARCHAR,
+    year INTEGER,
+    hospital_id VARCHAR,
+    n_cases BIGINT,
+    cmi DOUBLE,
+    cost_index DOUBLE,
+    time_index DOUBLE
 )""",
     # one row per scenario and input case (every year): the group and the rule that gave it
     # (rule: Chinese, for the UI; trace: the rule path, e.g. 'core exact key')
@@ -299,11 +351,17 @@ CREATE TABLE IF NOT EXISTS runs (
 # Columns added to output tables after their first release: added to older warehouses.
 OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
     "case_groups": ("trace VARCHAR",),
+    "catalog_groups": tuple(f"{c} DOUBLE" for c in (
+        "sd_cost_yuan", "p5_cost_yuan", "median_cost_yuan", "p95_cost_yuan", "mean_los_days",
+        "outlier_share", "share_level3", "share_level2", "share_level1")),
 }
 
 # The scenario-keyed outputs one simulate run replaces.
 SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_groups",
+    "catalog_group_years",
+    "catalog_summary",
+    "hospital_indices",
     "case_groups",
     "case_scores",
     "point_values",

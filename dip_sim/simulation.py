@@ -32,11 +32,15 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
+    ("dip_sim.grouping", "metrics.sql", "分组质量指标"),
 )
 
 # output table ← the temp table holding a scenario's new rows
 MARTS: dict[str, str] = {
     "catalog_groups": "mart_catalog_groups",
+    "catalog_group_years": "mart_catalog_group_years",
+    "catalog_summary": "mart_catalog_summary",
+    "hospital_indices": "mart_hospital_indices",
     "case_groups": "mart_case_groups",
     "case_scores": "mart_case_scores",
     "point_values": "mart_point_values",

@@ -108,9 +108,23 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
                 [scenario, description, YEAR, "2017-2019"],
             )
             con.executemany(
-                "INSERT INTO catalog_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO catalog_groups (scenario, group_code, group_type, dx_key, proc_key, "
+                "proc_class, n_cases, mean_cost_yuan, cv, rw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(scenario, *g) for g in CATALOG],
             )
+            con.execute(
+                "INSERT INTO catalog_summary (scenario, year, procedure_key, core_threshold_method,"
+                " core_threshold, n_core, n_comprehensive, core_coverage, grouping_rate_year,"
+                " mean_cv, case_weighted_cv, riv) VALUES (?, ?, 'all', 'min_cases', 15, 3, 2,"
+                " 0.95, 0.875, 0.45, 0.4, 0.61)", [scenario, YEAR])
+            con.executemany(
+                "INSERT INTO hospital_indices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(scenario, YEAR, "H001", 4, 212.5, 1.2, 1.1),
+                 (scenario, YEAR, "H002", 2, 65.0, 0.9, 1.0)])
+            con.executemany(
+                "INSERT INTO catalog_group_years VALUES (?, ?, ?, ?, ?)",
+                [(scenario, "I21.9|00.6600", y, n, c)
+                 for y, n, c in ((2017, 10, 20000.0), (2018, 12, 21000.0), (2019, 18, 21500.0))])
             con.executemany(
                 "INSERT INTO case_scores (scenario, year, case_id, hospital_id, month, group_code,"
                 " group_type, rw, level_coefficient, cost_ratio, outlier, case_points,"
@@ -273,16 +287,25 @@ def test_catalog_page(warehouse: Path) -> None:
     assert shown["核心病种组数"] == "3"
     assert shown["综合病种组数"] == "2"
     assert shown["核心病种病例占比"] == "95.00%"  # 190 of 200 history cases
-    assert len(at.dataframe[0].value) == 5
+    assert len(at.dataframe[1].value) == 5
     at.multiselect(key="catalog_group_types").select("comprehensive").run()
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value
     assert set(table["病种类型"]) == {"综合病种"}
     assert len(table) == 2
+    # grouping quality of the whole catalogue, a group's history years, hospitals' CMI
+    assert shown["入组率（模拟年度）"] == "87.50%" and shown["RIV（R²）"] == "0.610"
+    assert shown["核心病种覆盖率"] == "95.00%" and shown["平均变异系数 CV"] == "0.450"
+    bands = at.dataframe[0].value  # CVs 0.30 0.40 0.25 → < 0.5; 0.80 0.50 → 0.5–1
+    assert list(bands["病种组数"]) == [3, 2] and list(bands["变异系数区间"]) == ["< 0.5", "0.5–1"]
+    assert "该病种没有历年数据。" in [i.value for i in at.info]  # C34.9|32.4100: no years
+    assert list(at.dataframe[2].value["CMI"]) == [212.5, 65.0]
     at.multiselect(key="catalog_group_types").unselect("comprehensive").run()
+    at.selectbox(key="catalog_group_years").select("I21.9|00.6600").run()
+    assert list(at.dataframe[2].value["病例数"]) == [10, 12, 18]
     at.multiselect(key="catalog_proc_classes").select("conservative").run()
     at.text_input(key="catalog_code").input("j18").run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value
     assert list(table["病种编码"]) == ["J18.9|"]
     assert list(table["操作类别"]) == ["保守治疗"]
 
@@ -341,6 +364,9 @@ def test_hospital_user_sees_only_own_hospital(
     at = run_app(f"{PAGES}/quality.py")
     assert list(at.dataframe[1].value["医院名称"]) == ["阳泉市矿区人民医院"]
     assert metrics(at)["病例总数"] == "3"
+
+    at = run_app(f"{PAGES}/catalog.py")
+    assert list(at.dataframe[-1].value["医院名称"]) == ["阳泉市矿区人民医院"]
 
     # the data layer itself refuses other hospitals, whatever the page asks for
     assert data.hospital_outlier_cases("baseline", "H001").empty

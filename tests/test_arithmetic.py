@@ -28,8 +28,11 @@ DIP fund = 2019 fund payments of grouped cases (1200+1360+480+720+240 = 4000) ×
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 import pytest
+from sklearn.metrics import r2_score
 
+from dip_sim.grouping.report import write_catalog_report
 from dip_sim.policy import Scenario, load_baseline
 from dip_sim.simulation import simulate
 from pipelines.ingest import run_ingest
@@ -234,3 +237,54 @@ def test_every_case_has_one_status_and_one_group_row(city):
                           "(WHERE NOT grouped), count(*) FROM case_groups WHERE scenario = 't3'")
     grouped, not_grouped, total = counts.fetchall()[0]
     assert (grouped, not_grouped, total) == (17, 2, 19)
+
+
+def test_catalogue_quality_metrics(city):
+    # history (t3): A 900 1100 1250 1500 1700; B 700 1300 600; D 750 300; S 900 → N 11, S 11000
+    row = city.execute("SELECT core_threshold, n_core, n_comprehensive, n_history_cases, "
+                       "core_coverage, grouping_rate_history, grouping_rate_year, "
+                       "n_cv_below_05, riv FROM catalog_summary WHERE scenario = 't3'"
+                       ).fetchall()[0]
+    assert row[:4] == (3, 2, 2, 11)
+    assert row[4] == pytest.approx(8 / 11)  # A 5 + B 3 in core groups
+    assert row[5] == 1 and row[6] == pytest.approx(6 / 8)  # 2020: c6, c7 not grouped
+    assert row[7] == 4  # CVs 0.220, 0.357, 0.429, 0
+    # RIV = SS_between / SS_total:
+    #   Σx² = 8,722,500 + 2,540,000 + 652,500 + 810,000 = 12,725,000; S²/N = 11,000,000
+    #   Σ S_g²/n_g = 6450²/5 + 2600²/3 + 1050²/2 + 900² = 11,935,083.33
+    assert row[8] == pytest.approx(935_083.333 / 1_725_000)
+    costs = [900, 1100, 1250, 1500, 1700, 700, 1300, 600, 750, 300, 900]
+    means = [1290] * 5 + [2600 / 3] * 3 + [525] * 2 + [900]
+    assert row[8] == pytest.approx(r2_score(costs, means))  # the same as scikit-learn's R²
+    a = city.execute("SELECT p5_cost_yuan, median_cost_yuan, p95_cost_yuan, mean_los_days, "
+                     "outlier_share, share_level3 FROM catalog_groups WHERE scenario = 't3' "
+                     "AND group_code = 'K35.3|47.0901'").fetchall()[0]
+    # interpolated quantiles: p5 at position 0.2 → 900 + 0.2·200; p95 at 3.8 → 1500 + 0.8·200
+    assert a == (pytest.approx(940), 1250, pytest.approx(1660), 3, 0, 1)
+    years = dict(city.execute("SELECT year, n_cases FROM catalog_group_years WHERE scenario = "
+                              "'t3' AND group_code = 'K35.3|47.0901'").fetchall())
+    assert years == {2017: 2, 2018: 1, 2019: 2}
+
+
+def test_hospital_cmi_and_consumption_indices(city):
+    # 2020 grouped: H1 c1 (A 1500), c4 (S 3000), c8 (B 650); H2 c2 (B 560), c5 (A 10000);
+    # H3 c3 (A 200). Regional means: A (1500+200+10000)/3 = 3900, B 605, S 3000; LOS all 3.
+    rows = {r[0]: r[1:] for r in city.execute(
+        "SELECT hospital_id, n_cases, cmi, cost_index, time_index FROM hospital_indices "
+        "WHERE scenario = 't3'").fetchall()}
+    assert rows["H1"] == (3, pytest.approx((1470 + 900 + 650) / 3),
+                          pytest.approx((1500 / 3900 + 1 + 650 / 605) / 3), 1)
+    assert rows["H2"] == (2, pytest.approx(1060), pytest.approx((560 / 605 + 10000 / 3900) / 2), 1)
+    assert rows["H3"] == (1, pytest.approx(1470), pytest.approx(200 / 3900), 1)
+
+
+def test_catalog_report_workbook(city, tmp_path):
+    out = tmp_path / "catalog.xlsx"
+    rows = write_catalog_report(city, "t3", out)
+    sheets = pl.read_excel(out, sheet_id=0)
+    assert list(sheets) == ["目录概况", "病种组", "CV大于0.7的组", "各年病例", "医院CMI与消耗指数"]
+    assert rows["病种组"] == 4 and sheets["病种组"]["病种编码"].to_list()[0] == "K35.3|47.0901"
+    summary = dict(zip(sheets["目录概况"]["指标"], sheets["目录概况"]["数值"], strict=True))
+    assert summary["核心病种阈值（例）"] == "3" and summary["核心病种组数"] == "2"
+    with pytest.raises(ValueError, match="已有: .*t3"):
+        write_catalog_report(city, "nope", out)

@@ -8,7 +8,7 @@ from dip_sim.cli import main
 
 
 @pytest.mark.parametrize("command", ["synth", "ingest", "quality", "quality-report", "simulate",
-                                     "params"])
+                                     "catalog-report", "params"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -46,3 +46,9 @@ def test_simulate_refuses_quality_older_than_the_last_load(tmp_path, capsys):
     # reading the same files again loads nothing: the quality tables stay current
     assert main(["ingest", str(src), "--db", db, "--skip-quality"]) == 0
     assert main(["simulate", "--year", "2020", "--db", db]) == 0
+
+
+def test_catalog_report_on_an_empty_warehouse_says_what_to_do(tmp_path, capsys):
+    assert main(["catalog-report", "--db", str(tmp_path / "w.duckdb"),
+                 "--out", str(tmp_path / "c.xlsx")]) == 1
+    assert "dip-sim ingest" in capsys.readouterr().err

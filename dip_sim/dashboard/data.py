@@ -37,6 +37,7 @@ CASE_LIST_LIMIT = 500
 CACHE_TTL_SECONDS = 300
 
 NO_RESULTS_MESSAGE = "尚无模拟结果：请先运行 `make run` 或 `dip-sim simulate --year 2020`。"
+OLD_RESULTS_MESSAGE = "模拟结果由较早版本写入，缺少新的列：请重新运行 `dip-sim simulate --year 2020`。"
 LOCKED_MESSAGE = (
     "暂时无法读取数据仓库：可能正在运行模拟（`dip-sim simulate` 正在写入）。请稍后刷新页面。"
 )
@@ -117,6 +118,9 @@ def _query(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return _cached_query(str(path), _stamp(path), sql, tuple(params))
     except duckdb.CatalogException as exc:
         raise DataUnavailable(NO_RESULTS_MESSAGE, f"数据仓库 {path} 缺少结果表：{exc}") from exc
+    except duckdb.BinderException as exc:
+        # results written by an earlier version lack a newer column until simulate runs again
+        raise DataUnavailable(OLD_RESULTS_MESSAGE, str(exc)) from exc
     except (duckdb.IOException, duckdb.ConnectionException) as exc:
         # another process (or, in tests, this one) holds the write lock
         raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
@@ -431,8 +435,9 @@ def catalog(
     """The DIP groups of ``scenario``'s catalog, filtered (an empty filter keeps all).
 
     ``code_contains`` matches part of the group code, ignoring case. Columns: group_code,
-    group_type, dx_key, proc_key, proc_class, n_cases, mean_cost_yuan, cv, rw. Core groups
-    first, then by number of cases.
+    group_type, dx_key, proc_key, proc_class, n_cases, the cost median, P5 and P95, mean LOS,
+    outlier share, hospital-level shares, mean_cost_yuan, cv, rw. Core groups first, then by
+    number of cases.
     """
     type_where, type_params = _in_list("group_type", group_types)
     class_where, class_params = _in_list("proc_class", proc_classes)
@@ -443,6 +448,8 @@ def catalog(
     return _query(
         f"""
         SELECT group_code, group_type, dx_key, proc_key, proc_class, n_cases,
+               median_cost_yuan, p5_cost_yuan, p95_cost_yuan, mean_los_days, outlier_share,
+               share_level3, share_level2, share_level1,
                mean_cost_yuan, cv, rw
         FROM catalog_groups
         WHERE scenario = ? AND {type_where} AND {class_where} AND {text_where}
@@ -468,6 +475,60 @@ def catalog_summary(scenario: str) -> pd.DataFrame:
         ORDER BY group_type <> 'core', group_type
         """,
         [scenario],
+    )
+
+
+def catalog_quality(scenario: str) -> pd.DataFrame:
+    """The whole-catalogue metrics of ``scenario`` (one row of ``catalog_summary``).
+
+    Columns: core_threshold, n_core, n_comprehensive, core_coverage, grouping_rate_history,
+    grouping_rate_year, mean_cv, case_weighted_cv, n_cv_below_05, n_cv_05_to_1, n_cv_above_1,
+    riv. Empty before the first run that computed them.
+    """
+    return _query("SELECT * FROM catalog_summary WHERE scenario = ?", [scenario])
+
+
+def catalog_cv_bands(scenario: str) -> pd.DataFrame:
+    """Groups and history cases per CV band (< 0.5, 0.5–1, > 1) of ``scenario``'s catalogue."""
+    return _query(
+        """
+        SELECT CASE WHEN cv < 0.5 THEN '< 0.5' WHEN cv <= 1 THEN '0.5–1' ELSE '> 1' END
+                   AS cv_band,
+               count(*) AS n_groups, CAST(sum(n_cases) AS BIGINT) AS n_cases
+        FROM catalog_groups WHERE scenario = ? AND cv IS NOT NULL
+        GROUP BY cv_band ORDER BY min(cv)
+        """,
+        [scenario],
+    )
+
+
+def catalog_group_years(scenario: str, group_code: str) -> pd.DataFrame:
+    """Cases and mean cost of one group in each history year (columns year, n_cases, mean_cost_yuan)."""
+    return _query(
+        """
+        SELECT year, n_cases, mean_cost_yuan FROM catalog_group_years
+        WHERE scenario = ? AND group_code = ? ORDER BY year
+        """,
+        [scenario, group_code],
+    )
+
+
+def hospital_indices(scenario: str) -> pd.DataFrame:
+    """CMI and the cost and time consumption indices of each hospital (scoped to the user's).
+
+    Columns: hospital_id, hospital_name, level, n_cases, cmi, cost_index, time_index.
+    """
+    where, params = _scope("i.hospital_id")
+    return _query(
+        f"""
+        WITH {_HOSP_CTE}
+        SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
+               i.time_index
+        FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id)
+        WHERE i.scenario = ? AND {where}
+        ORDER BY i.cmi DESC
+        """,
+        [scenario, *params],
     )
 
 

@@ -63,7 +63,8 @@ WAN_COLUMNS: frozenset[str] = frozenset(
 )
 # Ratios shown as percentages (× 100, header says %).
 PCT_COLUMNS: frozenset[str] = frozenset(
-    {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate"}
+    {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate",
+     "outlier_share", "share_level3", "share_level2", "share_level1"}
 )
 # Columns rounded to 4 decimals (weights, coefficients, ratios of cost).
 FINE_COLUMNS: frozenset[str] = frozenset(
@@ -144,6 +145,20 @@ COLUMN_LABELS: dict[str, str] = {
     "quality_index": "病案质量指数",
     "n_groups": "病种组数",
     "case_share": "病例占比（%）",
+    "trace": "分组路径",
+    "sd_cost_yuan": "费用标准差（元）",
+    "median_cost_yuan": "费用中位数（元）",
+    "p5_cost_yuan": "费用 P5（元）",
+    "p95_cost_yuan": "费用 P95（元）",
+    "mean_los_days": "平均住院日",
+    "outlier_share": "偏差病例占比（%）",
+    "share_level3": "三级医院占比（%）",
+    "share_level2": "二级医院占比（%）",
+    "share_level1": "一级医院占比（%）",
+    "cv_band": "变异系数区间",
+    "cmi": "CMI",
+    "cost_index": "费用消耗指数",
+    "time_index": "时间消耗指数",
 }
 
 

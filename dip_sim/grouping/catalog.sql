@@ -139,8 +139,9 @@ WITH comp_codes AS (  -- comprehensive groups that have history cases: neither c
           JOIN ref_proc r USING (code))
     GROUP BY proc_key_all
 ), c AS (
-    SELECT k.case_id, k.year, k.hospital_id, k.eligible, k.severity, k.status,
-           k.total_cost_yuan, k.fund_paid_yuan, k.dx3, k.proc_class_max, k.proc_key_all,
+    SELECT k.case_id, k.year, k.hospital_id, k.level, k.eligible, k.severity, k.status,
+           k.total_cost_yuan, k.fund_paid_yuan, k.los_days, k.dx3, k.proc_class_max,
+           k.proc_key_all,
            k.proc_key, k.core_code, k.comp_code,
            CASE WHEN k.severity = 'critical' THEN NULL
                 WHEN ck.core_code IS NOT NULL THEN k.core_code
@@ -150,8 +151,8 @@ WITH comp_codes AS (  -- comprehensive groups that have history cases: neither c
     LEFT JOIN int_core_keys ck ON ck.core_code = k.core_code
     LEFT JOIN int_subset_choice s ON s.case_id = k.case_id
 )
-SELECT p.scenario, c.case_id, c.year, c.hospital_id, c.eligible, c.total_cost_yuan,
-       c.fund_paid_yuan, c.dx3, c.proc_class_max,
+SELECT p.scenario, c.case_id, c.year, c.hospital_id, c.level, c.eligible, c.total_cost_yuan,
+       c.fund_paid_yuan, c.los_days, c.dx3, c.proc_class_max,
        coalesce(c.core_group, cc.comp_code) AS group_code,
        CASE WHEN c.core_group IS NOT NULL THEN 'core'
             WHEN cc.comp_code IS NOT NULL THEN 'comprehensive' END AS group_type,
@@ -213,7 +214,19 @@ SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
             THEN sqrt(greatest(CAST(count(*) * sum(total_cost_yuan * total_cost_yuan)
                                     - sum(total_cost_yuan) * sum(total_cost_yuan) AS DOUBLE), 0))
                  / CAST(sum(total_cost_yuan) AS DOUBLE) END AS cv,
-       any_value(dx3) AS dx3, any_value(proc_class_max) AS comp_class
+       any_value(dx3) AS dx3, any_value(proc_class_max) AS comp_class,
+       -- for the panel (issue 4 §4): spread, length of stay, hospital-level mix
+       CASE WHEN count(*) > 0
+            THEN sqrt(greatest(CAST(count(*) * sum(total_cost_yuan * total_cost_yuan)
+                                    - sum(total_cost_yuan) * sum(total_cost_yuan) AS DOUBLE), 0))
+                 / count(*) END AS sd_cost_yuan,
+       CAST(quantile_cont(total_cost_yuan, 0.05) AS DOUBLE) AS p5_cost_yuan,
+       CAST(quantile_cont(total_cost_yuan, 0.5) AS DOUBLE) AS median_cost_yuan,
+       CAST(quantile_cont(total_cost_yuan, 0.95) AS DOUBLE) AS p95_cost_yuan,
+       avg(los_days) AS mean_los_days,
+       count(*) FILTER (WHERE level = 3) / count(*) AS share_level3,
+       count(*) FILTER (WHERE level = 2) / count(*) AS share_level2,
+       count(*) FILTER (WHERE level = 1) / count(*) AS share_level1
 FROM int_history_grouped GROUP BY group_code;
 
 -- The class of a core group is the highest class of the procedures in its key.
@@ -231,7 +244,10 @@ SELECT p.scenario, s.group_code, s.group_type,
        CASE WHEN s.group_type = 'core' THEN coalesce(cr.proc_class, 'conservative')
             ELSE s.comp_class END AS proc_class,
        s.n_cases, m.mean_cost_yuan, s.cv,
-       m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw
+       m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw,
+       s.sd_cost_yuan, s.p5_cost_yuan, s.median_cost_yuan, s.p95_cost_yuan, s.mean_los_days,
+       NULL::DOUBLE AS outlier_share,  -- metrics.sql
+       s.share_level3, s.share_level2, s.share_level1
 FROM int_group_stats s
 JOIN (SELECT group_code,
              CAST(sum(CAST(weight * mean_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)

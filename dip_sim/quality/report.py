@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dip_sim.workbook import write_workbook
+
 
 def hospital_quality_sql(where: str = "TRUE") -> str:
     """SELECT of the per hospital-year quality figures (filter ``where`` on ``s``).
@@ -106,15 +108,4 @@ COLUMN_LABELS: dict[str, str] = {
 def write_quality_report(con: duckdb.DuckDBPyConnection, year: int,
                          weights: tuple[float, float], out: Path) -> dict[str, int]:
     """Write the report workbook to ``out``; return the number of rows of each sheet."""
-    import xlsxwriter
-
-    tables = quality_tables(con, year, weights)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with xlsxwriter.Workbook(out) as workbook:
-        for name, frame in tables.items():
-            sheet = workbook.add_worksheet(name)
-            sheet.write_row(0, 0, [COLUMN_LABELS.get(c, c) for c in frame.columns])
-            for row_number, row in enumerate(frame.itertuples(index=False), start=1):
-                sheet.write_row(row_number, 0, ["" if pd.isna(v) else v for v in row])
-    return {name: len(frame) for name, frame in tables.items()}
+    return write_workbook(quality_tables(con, year, weights), out, COLUMN_LABELS)

@@ -1,4 +1,10 @@
-"""病种目录: the DIP group catalog of a scenario, with filters and summary figures."""
+"""病种目录: a scenario's DIP group catalogue, its grouping quality, and each group's stability.
+
+For the expert panel (issue 4 §4): core coverage, 入组率, mean CV, RIV and the CV
+distribution; the groups with their spread, LOS, outlier share and hospital-level mix; a
+group's cases per history year; each hospital's CMI and consumption indices. The Excel version
+is ``dip-sim catalog-report``.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,20 @@ CATALOG_COLUMNS = [
     "n_cases",
     "mean_cost_yuan",
     "cv",
+    "median_cost_yuan",
+    "p5_cost_yuan",
+    "p95_cost_yuan",
+    "mean_los_days",
+    "outlier_share",
+    "share_level3",
+    "share_level2",
+    "share_level1",
     "rw",
 ]
+CV_COLUMNS = ["cv_band", "n_groups", "n_cases"]
+YEAR_COLUMNS = ["year", "n_cases", "mean_cost_yuan"]
+INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi", "cost_index",
+                 "time_index"]
 
 
 @common.guarded
@@ -45,6 +63,9 @@ def render() -> None:
         help="目录测算所用历史病例中，落入核心病种的比例",
     )
 
+    _quality(scenario)
+
+    st.subheader("病种组")
     left, mid, right = st.columns(3)
     group_types = left.multiselect(
         "病种类型",
@@ -67,7 +88,59 @@ def render() -> None:
         st.info("没有符合条件的病种。")
         return
     common.show_table(groups, CATALOG_COLUMNS)
-    st.caption("病例数、次均费用与变异系数按目录测算所用的历史病例计算。")
+    st.caption("病例数、次均费用（按历史年度加权）、变异系数、分位数、平均住院日、偏差病例占比与"
+               "医院等级构成均按目录测算所用的历史病例计算；偏差病例：费用低于组均费用 × 费用超低界"
+               "或高于 × 费用超高界。")
+    _group_years(scenario, groups)
+    _hospital_indices(scenario)
+
+
+def _quality(scenario: str) -> None:
+    """The grouping-quality figures of the whole catalogue and its CV distribution."""
+    quality = data.catalog_quality(scenario)
+    if quality.empty:
+        return
+    q = quality.iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("入组率（模拟年度）", fmt.fmt_pct(q["grouping_rate_year"]),
+                   help="模拟年度全部病例中入组的比例（未入组：质控严重问题或综合病种无历史病例）")
+    cols[1].metric("核心病种覆盖率", fmt.fmt_pct(q["core_coverage"]),
+                   help=f"可入组的历史病例中落入核心病种的比例；核心病种阈值 {int(q['core_threshold'])} 例"
+                        f"（{q['core_threshold_method']}）")
+    cols[2].metric("平均变异系数 CV", f"{q['mean_cv']:.3f}",
+                   help=f"各组 CV 的简单平均；按病例加权 {q['case_weighted_cv']:.3f}")
+    cols[3].metric("RIV（R²）", f"{q['riv']:.3f}",
+                   help="分组对历史病例费用差异的解释程度：组间平方和 ÷ 总平方和")
+    st.subheader("变异系数分布")
+    bands = data.catalog_cv_bands(scenario)
+    if not bands.empty:
+        chart, table = st.columns([2, 1])
+        chart.bar_chart(bands.set_index("cv_band")["n_groups"], x_label="变异系数区间",
+                        y_label="病种组数")
+        with table:
+            common.show_table(bands, CV_COLUMNS)
+        st.caption("CV > 0.7 的组是辅助分型的候选；清单见 dip-sim catalog-report。")
+
+
+def _group_years(scenario: str, groups) -> None:
+    """One chosen group's history cases and mean cost per year: is it stable?"""
+    st.subheader("病种组历年稳定性")
+    code = st.selectbox("选择病种", groups["group_code"].head(500).tolist(),
+                        key="catalog_group_years")
+    if not code:
+        return
+    years = data.catalog_group_years(scenario, code)
+    common.show_table_or_note(years, YEAR_COLUMNS, "该病种没有历年数据。",
+                              caption=f"{code}：历史各年病例数与次均费用")
+
+
+def _hospital_indices(scenario: str) -> None:
+    """Each hospital's CMI and cost and time consumption indices in the simulation year."""
+    st.subheader("医院 CMI 与消耗指数")
+    common.show_table_or_note(
+        data.hospital_indices(scenario), INDEX_COLUMNS, "没有医院指标（请重新运行模拟）。",
+        caption="模拟年度入组病例：CMI = 病种分值之和 ÷ 病例数；费用（时间）消耗指数 = 各病例费用"
+                "（住院日）÷ 全市该病种同年均值，再取平均（全市为 1）。")
 
 
 if __name__ == "__main__":
