@@ -122,6 +122,32 @@ def cmd_catalog_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_diff(args: argparse.Namespace) -> int:
+    """Print (and optionally write to Excel) what changed between two scenarios' catalogues."""
+    import duckdb
+
+    from dip_sim.grouping.diff import catalog_diff, format_diff
+    from dip_sim.grouping.report import COLUMN_LABELS
+    from dip_sim.workbook import write_workbook
+
+    if not Path(args.db).exists():
+        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest 与 simulate）")
+    con = duckdb.connect(str(args.db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if "catalog_summary" not in tables:
+            raise ValueError("仓库中没有目录结果：请先运行 dip-sim simulate")
+        diff = catalog_diff(con, args.a, args.b)
+    finally:
+        con.close()
+    print(format_diff(diff, args.a, args.b, args.limit))
+    if args.out:
+        write_workbook(diff, args.out, COLUMN_LABELS)
+        _progress(f"已写入 {args.out}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -194,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_catalog_report)
+
+    p = sub.add_parser("catalog-diff", help="比较两个情景的病种目录：改了什么、为什么、影响哪些医院",
+                       description="参数差异、新增/删除/分值变化的病种（及所依据的专家调整）、"
+                                   "病例改变病种的流向、各医院分值与 DIP 支付的变化")
+    p.add_argument("a", help="情景 A（如 baseline）")
+    p.add_argument("b", help="情景 B")
+    p.add_argument("--limit", type=int, default=15, help="每个列表打印的行数（默认 15）")
+    p.add_argument("--out", type=Path, default=None, help="另存全部明细为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_catalog_diff)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
                        description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换")

@@ -1,4 +1,5 @@
-"""Where the project's data lives: reference tables, policy, scenarios and the warehouse."""
+"""Where the project's data lives: reference tables, policy, scenarios, the panel's catalogue
+adjustments and the warehouse."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 REFERENCE_DIR = DATA_DIR / "reference"
 POLICY_DIR = DATA_DIR / "policy"
 SCENARIO_DIR = DATA_DIR / "scenarios"
+ADJUSTMENTS_DIR = DATA_DIR / "catalog_adjustments"
 DEFAULT_DB = DATA_DIR / "warehouse.duckdb"
 SECRET_DIR = DATA_DIR / "secret"
 

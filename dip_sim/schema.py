@@ -219,7 +219,23 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     outlier_share DOUBLE,
     share_level3 DOUBLE,
     share_level2 DOUBLE,
-    share_level1 DOUBLE
+    share_level1 DOUBLE,
+    rw_computed DOUBLE,
+    adjusted_by VARCHAR
+)""",
+    # one row per scenario and adjustment of the panel's file (issue 4 §5): the audit trail
+    "catalog_adjustments": """
+CREATE TABLE IF NOT EXISTS catalog_adjustments (
+    scenario VARCHAR,
+    seq INTEGER,
+    adjustment_id VARCHAR,
+    action VARCHAR,
+    target VARCHAR,
+    author VARCHAR,
+    date DATE,
+    reason VARCHAR,
+    applied BOOLEAN,
+    not_applied_reason VARCHAR
 )""",
     # one row per scenario, group and history year: the group's cases and mean cost that year
     "catalog_group_years": """
@@ -250,7 +266,9 @@ CREATE TABLE IF NOT EXISTS catalog_summary (
     n_cv_below_05 BIGINT,
     n_cv_05_to_1 BIGINT,
     n_cv_above_1 BIGINT,
-    riv DOUBLE
+    riv DOUBLE,
+    catalog_version VARCHAR,
+    adjustments_file VARCHAR
 )""",
     # one row per scenario and hospital with grouped cases in the simulation year: CMI and
     # the cost and time consumption indices (regional mean 1)
@@ -351,14 +369,17 @@ CREATE TABLE IF NOT EXISTS runs (
 # Columns added to output tables after their first release: added to older warehouses.
 OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
     "case_groups": ("trace VARCHAR",),
-    "catalog_groups": tuple(f"{c} DOUBLE" for c in (
+    "catalog_groups": (*(f"{c} DOUBLE" for c in (
         "sd_cost_yuan", "p5_cost_yuan", "median_cost_yuan", "p95_cost_yuan", "mean_los_days",
-        "outlier_share", "share_level3", "share_level2", "share_level1")),
+        "outlier_share", "share_level3", "share_level2", "share_level1", "rw_computed")),
+        "adjusted_by VARCHAR"),
+    "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR"),
 }
 
 # The scenario-keyed outputs one simulate run replaces.
 SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_groups",
+    "catalog_adjustments",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

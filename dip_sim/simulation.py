@@ -10,6 +10,7 @@ scenario is parameters, never a code path: the baseline and every scenario run t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -17,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from dip_sim.grouping.adjustments import AdjustmentSet, load_adjustments, set_adjustment_tables
 from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
@@ -27,6 +29,8 @@ Progress = Callable[[str], None]
 
 # (package, file, what it does) in run order
 STAGES: tuple[tuple[str, str, str], ...] = (
+    ("dip_sim.grouping", "adjust_keys.sql", "专家调整：手术操作改按保守治疗"),
+    ("dip_sim.grouping", "case_procs.sql", "病例手术操作"),
     ("dip_sim.grouping", "related.sql", "相关手术操作"),
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
@@ -38,6 +42,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 # output table ← the temp table holding a scenario's new rows
 MARTS: dict[str, str] = {
     "catalog_groups": "mart_catalog_groups",
+    "catalog_adjustments": "mart_catalog_adjustments",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",
@@ -63,8 +68,22 @@ def default_history(year: int, n_years: int = 3) -> list[int]:
     return list(range(year - n_years, year))
 
 
+def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
+                    adjustments: AdjustmentSet) -> str:
+    """The catalogue's version: a hash of its inputs, parameters and the panel's adjustments.
+
+    Inputs are named by the batches loaded and checked (``warehouse_meta``); the same data,
+    parameters and adjustments file give the same version, any change a new one.
+    """
+    _, params_sha = params_fingerprint(values)
+    parts = [get_meta(con, "loaded_batch_id") or "", get_meta(con, "quality_batch_id") or "",
+             params_sha, adjustments.sha256]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
 def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
-                    history: Sequence[int], values: dict[str, Any]) -> None:
+                    history: Sequence[int], values: dict[str, Any], catalog_version: str
+                    ) -> None:
     weights = values["catalog.history_weights"]
     if len(weights) != len(history):
         raise PolicyError(
@@ -81,13 +100,15 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS growth_rate, ?::DOUBLE AS fixed_fund_yuan,
                ?::DOUBLE AS reserve_rate, ?::DOUBLE AS withhold_rate,
                ?::VARCHAR AS core_threshold_method, ?::DOUBLE AS core_coverage,
-               ?::DOUBLE AS related_cost_share""",
+               ?::DOUBLE AS related_cost_share, ?::VARCHAR AS catalog_version,
+               ?::VARCHAR AS adjustments_file""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
          values["budget.fixed_fund_yuan"], values["budget.reserve_rate"],
          values["settlement.withhold_rate"], values["catalog.core_threshold_method"],
-         values["catalog.core_coverage"], values["catalog.related_cost_share"]])
+         values["catalog.core_coverage"], values["catalog.related_cost_share"],
+         catalog_version, values["catalog.adjustments_file"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
     con.executemany("INSERT INTO run_history VALUES (?, ?)",
                     [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
@@ -114,6 +135,21 @@ def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[i
         raise SimulationError(f"历史年度 {', '.join(map(str, history))} 没有可入组的病例")
 
 
+def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[str, str]:
+    """Stages this run does not need, each with the DDL of the empty table it would write."""
+    skip = {}
+    if not any(a.action == "conservative_procedure" for a in adjustments.items):
+        skip["adjust_keys.sql"] = (
+            "CREATE OR REPLACE TEMP TABLE int_adjusted_lists (proc_key_all VARCHAR, "
+            "proc_key_main VARCHAR, new_proc_key_all VARCHAR, new_proc_key_main VARCHAR, "
+            "new_proc_class_max VARCHAR, adjustment_ids VARCHAR)")
+    if values["catalog.procedure_key"] != "main_plus_related":
+        # only the 2.0 key needs related procedures
+        skip["related.sql"] = ("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "
+                               "proc_key_main VARCHAR, proc_key_all VARCHAR, proc_key VARCHAR)")
+    return skip
+
+
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print) -> dict[str, Any]:
@@ -128,13 +164,15 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     for table, columns in OUTPUT_COLUMNS_ADDED.items():
         for column in columns:  # warehouses made before the column existed
             con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
-    _set_run_tables(con, scenario.name, year, history, values)
+    adjustments = load_adjustments(values["catalog.adjustments_file"])
+    _set_run_tables(con, scenario.name, year, history, values,
+                    catalog_version(con, values, adjustments))
+    set_adjustment_tables(con, adjustments)
+    skip = _skipped_stages(values, adjustments)
     for package, name, label in STAGES:
         started = time.perf_counter()
-        if name == "related.sql" and values["catalog.procedure_key"] != "main_plus_related":
-            # only the 2.0 key needs related procedures: the catalogue reads an empty table
-            con.execute("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "
-                        "proc_key_main VARCHAR, proc_key_all VARCHAR, proc_key VARCHAR)")
+        if name in skip:
+            con.execute(skip[name])  # the stage's table, empty: later stages read it
             continue
         con.execute(stage_sql(package, name))
         progress(f"  [{scenario.name}] {label} ({time.perf_counter() - started:.1f} 秒)")
@@ -166,11 +204,13 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         con.execute("ROLLBACK")
         raise
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
-    for view in ("int_history", "int_history_grouped"):
+    for view in ("int_history", "int_history_grouped", "int_case_procs"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
     for mart in [*MARTS.values(), "int_keyed", "int_key_stats", "int_threshold",
                  "int_core_keys", "int_subset_choice",
                  "int_related", "int_combo_keys", "int_group_year", "int_all_mean",
+                 "int_adjusted_lists", "int_merges", "int_set_points", "int_rescale",
+                 "run_adjustments", "run_conservative", "run_merges", "run_set_points",
                  "int_group_stats", "int_key_class", "int_year_cases", "int_budget"]:
         con.execute(f"DROP TABLE IF EXISTS {mart}")
     return row

@@ -1,6 +1,7 @@
 -- Catalogue (病种目录库) from the history years, and the group of every case (dip_rules.md §2,
 -- issue 2 §3, issue 4 §1).
--- Reads: case_features, run_params (1 row), run_history (year, weight), ref_proc,
+-- Reads: int_case_procs (case_procs.sql: case_features with the panel's key adjustments),
+--   run_params (1 row), run_history (year, weight), ref_proc,
 --   ref_proc_class_rank, int_combo_keys (related.sql; empty unless main_plus_related).
 -- Sums of doubles are taken exactly, as DECIMAL (CAST(sum(CAST(x AS DECIMAL(38, 10))) AS
 -- DOUBLE)): a parallel floating-point sum depends on the order rows arrive, and the same
@@ -22,7 +23,7 @@ SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
        k.proc_key,
        f.dx5 || CASE WHEN k.proc_key = '' THEN '' ELSE '|' || k.proc_key END AS core_code,
        f.dx3 || ':comp:' || f.proc_class_max AS comp_code
-FROM case_features f
+FROM int_case_procs f
 CROSS JOIN run_params p
 LEFT JOIN int_combo_keys ck
        ON ck.dx5 = f.dx5 AND ck.proc_key_main = f.proc_key_main
@@ -141,8 +142,7 @@ WITH comp_codes AS (  -- comprehensive groups that have history cases: neither c
 ), c AS (
     SELECT k.case_id, k.year, k.hospital_id, k.level, k.eligible, k.severity, k.status,
            k.total_cost_yuan, k.fund_paid_yuan, k.los_days, k.dx3, k.proc_class_max,
-           k.proc_key_all,
-           k.proc_key, k.core_code, k.comp_code,
+           k.proc_key_all, k.proc_key, k.core_code, k.comp_code, k.key_adjustments,
            CASE WHEN k.severity = 'critical' THEN NULL
                 WHEN ck.core_code IS NOT NULL THEN k.core_code
                 ELSE s.core_code END AS core_group,
@@ -169,7 +169,9 @@ SELECT p.scenario, c.case_id, c.year, c.hospital_id, c.level, c.eligible, c.tota
                 THEN 'comprehensive: class ' || c.proc_class_max
                      || CASE WHEN src.code IS NOT NULL THEN ' from ' || src.code
                              ELSE ' (no procedure in the key)' END
-            ELSE 'not grouped: no history for ' || c.comp_code END AS trace,
+            ELSE 'not grouped: no history for ' || c.comp_code END
+       || CASE WHEN c.key_adjustments IS NOT NULL
+               THEN '; key adjusted by ' || c.key_adjustments ELSE '' END AS trace,
        CASE WHEN c.severity = 'critical'
                 THEN '未入组：质控严重问题 ' || c.status
             WHEN c.core_group = c.core_code
@@ -180,12 +182,32 @@ SELECT p.scenario, c.case_id, c.year, c.hospital_id, c.level, c.eligible, c.tota
             WHEN cc.comp_code IS NOT NULL
                 THEN '综合病种：组合 ' || c.core_code || ' 非核心，按类目 ' || c.dx3
                      || ' × 最高操作类别 ' || c.proc_class_max
-            ELSE '未入组：综合病种 ' || c.comp_code || ' 无历史病例' END AS rule
+            ELSE '未入组：综合病种 ' || c.comp_code || ' 无历史病例' END
+       || CASE WHEN c.key_adjustments IS NOT NULL
+               THEN '（专家调整 ' || c.key_adjustments || '：手术操作改按保守治疗）' ELSE '' END
+           AS rule
 FROM c
 LEFT JOIN comp_codes cc ON c.core_group IS NULL AND c.severity <> 'critical'
                        AND cc.comp_code = c.comp_code
 LEFT JOIN class_source src ON c.core_group IS NULL AND src.proc_key_all = c.proc_key_all
 CROSS JOIN run_params p;
+
+-- The panel's merges (issue 4 §5): the cases of the merged groups, every year, go into the
+-- group `into`, which keeps its type; the catalogue below is computed on the pooled cases.
+CREATE OR REPLACE TEMP TABLE int_merges AS
+SELECT m.from_code, m.to_code, m.adjustment_id,
+       CASE WHEN m.to_code IN (SELECT core_code FROM int_core_keys) THEN 'core'
+            ELSE 'comprehensive' END AS to_type
+FROM run_merges m
+WHERE m.from_code IN (SELECT group_code FROM mart_case_groups WHERE grouped)
+  AND m.to_code IN (SELECT group_code FROM mart_case_groups WHERE grouped);
+
+UPDATE mart_case_groups g
+SET group_code = m.to_code, group_type = m.to_type,
+    trace = g.trace || '; merged into ' || m.to_code || ' by ' || m.adjustment_id,
+    rule = g.rule || '（专家调整 ' || m.adjustment_id || '：并入 ' || m.to_code || '）'
+FROM int_merges m
+WHERE g.group_code = m.from_code;
 
 -- The grouped history cases, with their year's weight.
 CREATE OR REPLACE TEMP VIEW int_history_grouped AS
@@ -245,6 +267,9 @@ SELECT p.scenario, s.group_code, s.group_type,
             ELSE s.comp_class END AS proc_class,
        s.n_cases, m.mean_cost_yuan, s.cv,
        m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw,
+       -- before negotiated points and their rescaling, and the adjustments (set below)
+       m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw_computed,
+       NULL::VARCHAR AS adjusted_by,
        s.sd_cost_yuan, s.p5_cost_yuan, s.median_cost_yuan, s.p95_cost_yuan, s.mean_los_days,
        NULL::DOUBLE AS outlier_share,  -- metrics.sql
        s.share_level3, s.share_level2, s.share_level1
@@ -258,3 +283,64 @@ LEFT JOIN int_key_class kc ON s.group_type = 'core' AND kc.proc_key = ck.proc_ke
 LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = kc.class_rank
 CROSS JOIN int_all_mean a
 CROSS JOIN run_params p;
+
+-- Points set by negotiation (issue 4 §5), the rest rescaled so that total history points
+-- Σ_g W_g·rw_g stay the same (W_g: Σ of the year weights of group g's history cases):
+--   k = (T − Σ_F W_f·rw'_f) ÷ (T − Σ_F W_f·rw_f), T = Σ_g W_g·rw_g, F = the negotiated groups;
+-- every other group's rw × k. The budget point value (history cost ÷ history points) is
+-- unchanged. rw_computed keeps the value before; adjusted_by names the adjustments.
+CREATE OR REPLACE TEMP TABLE int_set_points AS
+SELECT s.group_code, s.rw, s.adjustment_id
+FROM run_set_points s JOIN run_adjustments a USING (adjustment_id)
+WHERE s.group_code IN (SELECT group_code FROM mart_catalog_groups)
+-- two adjustments of one group: the later in the file wins
+QUALIFY row_number() OVER (PARTITION BY s.group_code ORDER BY a.seq DESC) = 1;
+
+CREATE OR REPLACE TEMP TABLE int_rescale AS
+WITH w AS (
+    SELECT group_code, sum(CAST(weight AS DECIMAL(38, 10))) AS w
+    FROM int_history_grouped GROUP BY group_code
+), t AS (
+    SELECT sum(CAST(w.w * g.rw AS DECIMAL(38, 10))) AS total,
+           sum(CAST(w.w * g.rw AS DECIMAL(38, 10))) FILTER (WHERE f.group_code IS NOT NULL)
+               AS fixed_before,
+           sum(CAST(w.w * f.rw AS DECIMAL(38, 10))) AS fixed_after
+    FROM mart_catalog_groups g JOIN w USING (group_code)
+    LEFT JOIN int_set_points f USING (group_code)
+)
+SELECT CASE WHEN fixed_before IS NULL THEN 1.0
+            ELSE CAST((total - fixed_after) AS DOUBLE) / CAST((total - fixed_before) AS DOUBLE)
+       END AS factor
+FROM t;
+
+UPDATE mart_catalog_groups g
+SET rw = coalesce((SELECT f.rw FROM int_set_points f WHERE f.group_code = g.group_code),
+                  g.rw * (SELECT factor FROM int_rescale)),
+    adjusted_by = (SELECT f.adjustment_id FROM int_set_points f
+                   WHERE f.group_code = g.group_code)
+WHERE EXISTS (SELECT 1 FROM int_set_points);
+
+-- Merged groups name the merge.
+UPDATE mart_catalog_groups g
+SET adjusted_by = concat_ws(';', g.adjusted_by, m.ids)
+FROM (SELECT to_code, string_agg(DISTINCT adjustment_id, ';' ORDER BY adjustment_id) AS ids
+      FROM int_merges GROUP BY to_code) m
+WHERE m.to_code = g.group_code;
+
+-- The audit trail: every adjustment of the file, whether it was applied, and why not.
+CREATE OR REPLACE TEMP TABLE mart_catalog_adjustments AS
+SELECT p.scenario, a.seq, a.adjustment_id, a.action, a.target, a.author, a.date, a.reason,
+       CASE a.action
+           WHEN 'conservative_procedure' THEN EXISTS (
+               SELECT 1 FROM int_adjusted_lists l
+               WHERE list_contains(string_split(l.adjustment_ids, ';'), a.adjustment_id))
+           WHEN 'merge' THEN EXISTS (SELECT 1 FROM int_merges m
+                                     WHERE m.adjustment_id = a.adjustment_id)
+           ELSE EXISTS (SELECT 1 FROM int_set_points s WHERE s.adjustment_id = a.adjustment_id)
+       END AS applied,
+       CASE a.action
+           WHEN 'conservative_procedure' THEN '没有病例有此手术操作'
+           WHEN 'merge' THEN '所列病种不在目录中（或只有一个在）'
+           ELSE '病种不在目录中，或被后面同一病种的调整取代' END AS not_applied_reason
+FROM run_adjustments a CROSS JOIN run_params p;
+UPDATE mart_catalog_adjustments SET not_applied_reason = NULL WHERE applied;

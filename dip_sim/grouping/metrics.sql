@@ -67,7 +67,8 @@ SELECT p.scenario, p.sim_year AS year, p.procedure_key, p.core_threshold_method,
        sim.n_grouped / sim.n_cases AS grouping_rate_year,
        gr.mean_cv, gr.case_weighted_cv, gr.n_cv_below_05, gr.n_cv_05_to_1, gr.n_cv_above_1,
        CAST(riv.between_raw - CAST(riv.s * riv.s / riv.n AS DECIMAL(38, 6)) AS DOUBLE)
-       / NULLIF(CAST(riv.ss - CAST(riv.s * riv.s / riv.n AS DECIMAL(38, 6)) AS DOUBLE), 0) AS riv
+       / NULLIF(CAST(riv.ss - CAST(riv.s * riv.s / riv.n AS DECIMAL(38, 6)) AS DOUBLE), 0) AS riv,
+       p.catalog_version, p.adjustments_file
 FROM run_params p, int_threshold t, groups gr, hist, sim, riv;
 
 -- Per hospital, the simulation year's grouped cases [3.0]:

@@ -6,7 +6,7 @@
 -- (Σ w_y·cost ÷ Σ w_y, weights 1:2:7). A procedure present in every such case cannot be
 -- compared with anything and is not related.
 -- Run only for main_plus_related (otherwise int_combo_keys is empty: dip_sim/simulation.py).
--- Reads: case_features, run_history, run_params.
+-- Reads: int_case_procs (case_procs.sql), run_history, run_params.
 -- Writes temp tables: int_related (grain: subcategory, main procedure, related procedure),
 --   int_combo_keys (grain: subcategory, main procedure, procedure list as loaded).
 
@@ -16,7 +16,7 @@ CREATE OR REPLACE TEMP TABLE int_combo_history AS
 SELECT f.dx5, f.proc_key_main, f.proc_key_all,
        sum(CAST(h.weight AS DECIMAL(38, 10))) AS w,
        sum(CAST(h.weight * f.total_cost_yuan AS DECIMAL(38, 10))) AS wc
-FROM case_features f JOIN run_history h USING (year)
+FROM int_case_procs f JOIN run_history h USING (year)
 WHERE f.eligible AND f.proc_key_main <> ''
 GROUP BY ALL;
 
@@ -47,7 +47,7 @@ WITH codes AS (
     SELECT dx5, proc_key_main, proc_key_all,
            unnest(string_split(proc_key_all, '+')) AS code
     FROM (SELECT DISTINCT dx5, proc_key_main, proc_key_all
-          FROM case_features WHERE proc_key_main <> '')
+          FROM int_case_procs WHERE proc_key_main <> '')
 )
 SELECT c.dx5, c.proc_key_main, c.proc_key_all,
        -- the main procedure is one of the case's procedures (proc_key_all holds it)

@@ -37,6 +37,16 @@ COLUMN_LABELS: dict[str, str] = {
     "share_level2": "二级医院占比", "share_level1": "一级医院占比",
     "hospital_id": "定点医疗机构代码", "hospital_name": "医疗机构名称", "level": "医院等级",
     "cmi": "CMI", "cost_index": "费用消耗指数", "time_index": "时间消耗指数",
+    "catalog_version": "目录版本", "adjustments_file": "专家调整文件", "metric": "指标",
+    "parameter": "参数", "value_a": "A 取值", "value_b": "B 取值", "change": "变化",
+    "n_cases_a": "A 病例数", "n_cases_b": "B 病例数", "rw_a": "A 分值", "rw_b": "B 分值",
+    "rw_change": "分值变化率", "adjusted_by": "专家调整", "rw_computed": "测算分值",
+    "group_a": "A 病种", "group_b": "B 病种", "n_cases_year": "其中模拟年度",
+    "trace_b": "B 分组路径", "points_a": "A 分值合计", "points_b": "B 分值合计",
+    "points_change": "分值变化", "dip_amount_a_yuan": "A DIP 支付（元）",
+    "dip_amount_b_yuan": "B DIP 支付（元）", "dip_change_yuan": "DIP 支付变化（元）",
+    "adjustment_id": "调整编号", "action": "调整类型", "target": "对象", "author": "作者",
+    "date": "日期", "reason": "理由", "applied": "已应用", "not_applied_reason": "未应用原因",
 }
 
 GROUP_COLUMNS = ("group_code", "group_type", "dx_key", "proc_key", "proc_class", "n_cases",

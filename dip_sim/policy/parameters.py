@@ -78,6 +78,13 @@ def check_value(param: Parameter, value: Any) -> Any:
         if not _is_number(value):
             raise PolicyError(f"参数 {name} 应为数值或 null，收到 {value!r}")
         return float(bounded(value))
+    if kind == "file_or_null":
+        # a file name (under the directory the parameter's description names), or null
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise PolicyError(f"参数 {name} 应为文件名或 null，收到 {value!r}")
+        return value.strip()
     if kind == "enum":
         if value not in param.choices:
             raise PolicyError(f"参数 {name} 应为 {list(param.choices)} 之一，收到 {value!r}")
