@@ -7,6 +7,7 @@ file, field or parameter) with a non-zero exit code, not as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -77,74 +78,64 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_quality_report(args: argparse.Namespace) -> int:
-    """Write the per-hospital quality report workbook for a year."""
+@contextlib.contextmanager
+def _results(db: Path, table: str, missing: str):
+    """A read-only connection to the warehouse ``db``, which must hold ``table``.
+
+    ``missing`` says what to run when it does not; the connection is closed on leaving.
+    """
     import duckdb
 
-    from dip_sim.policy import load_baseline, parameters_for_year
-    from dip_sim.quality.report import write_quality_report
-
-    if not Path(args.db).exists():
-        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest）")
-    values = parameters_for_year(load_baseline(), args.year)
-    weights = (values["quality.index_weight_critical"], values["quality.index_weight_warning"])
-    con = duckdb.connect(str(args.db), read_only=True)
+    if not Path(db).exists():
+        raise ValueError(f"仓库文件不存在: {db}（请先运行 dip-sim ingest）")
+    con = duckdb.connect(str(db), read_only=True)
     try:
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
-        if "quality_findings" not in tables:
-            raise ValueError("仓库中没有质控结果：请先运行 dip-sim quality")
-        rows = write_quality_report(con, args.year, weights, args.out)
+        if table not in tables:
+            raise ValueError(missing)
+        yield con
     finally:
         con.close()
-    _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,} 行" for k, v in rows.items()))
+
+
+def _written(out: Path, rows: dict[str, int]) -> None:
+    _progress(f"已写入 {out}: " + "，".join(f"{k} {v:,} 行" for k, v in rows.items()))
+
+
+def cmd_quality_report(args: argparse.Namespace) -> int:
+    """Write the per-hospital quality report workbook for a year."""
+    from dip_sim.policy import load_baseline, parameters_for_year
+    from dip_sim.quality.report import write_quality_report
+
+    values = parameters_for_year(load_baseline(), args.year)
+    weights = (values["quality.index_weight_critical"], values["quality.index_weight_warning"])
+    with _results(args.db, "quality_findings", "仓库中没有质控结果：请先运行 dip-sim quality") as con:
+        _written(args.out, write_quality_report(con, args.year, weights, args.out))
     return 0
 
 
 def cmd_catalog_report(args: argparse.Namespace) -> int:
     """Write the catalogue report (grouping quality) workbook of a scenario."""
-    import duckdb
-
     from dip_sim.grouping.report import write_catalog_report
 
-    if not Path(args.db).exists():
-        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest 与 simulate）")
-    con = duckdb.connect(str(args.db), read_only=True)
-    try:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()}
-        if "catalog_summary" not in tables:
-            raise ValueError("仓库中没有分组质量结果：请先运行 dip-sim simulate")
-        rows = write_catalog_report(con, args.scenario, args.out)
-    finally:
-        con.close()
-    _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,} 行" for k, v in rows.items()))
+    with _results(args.db, "catalog_summary",
+                  "仓库中没有分组质量结果：请先运行 dip-sim simulate") as con:
+        _written(args.out, write_catalog_report(con, args.scenario, args.out))
     return 0
 
 
 def cmd_catalog_diff(args: argparse.Namespace) -> int:
     """Print (and optionally write to Excel) what changed between two scenarios' catalogues."""
-    import duckdb
-
     from dip_sim.grouping.diff import catalog_diff, format_diff
     from dip_sim.grouping.report import COLUMN_LABELS
     from dip_sim.workbook import write_workbook
 
-    if not Path(args.db).exists():
-        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest 与 simulate）")
-    con = duckdb.connect(str(args.db), read_only=True)
-    try:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()}
-        if "catalog_summary" not in tables:
-            raise ValueError("仓库中没有目录结果：请先运行 dip-sim simulate")
+    with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate") as con:
         diff = catalog_diff(con, args.a, args.b)
-    finally:
-        con.close()
     print(format_diff(diff, args.a, args.b, args.limit))
     if args.out:
-        write_workbook(diff, args.out, COLUMN_LABELS)
-        _progress(f"已写入 {args.out}")
+        _written(args.out, write_workbook(diff, args.out, COLUMN_LABELS))
     return 0
 
 
