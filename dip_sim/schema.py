@@ -221,7 +221,23 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     share_level2 DOUBLE,
     share_level1 DOUBLE,
     rw_computed DOUBLE,
-    adjusted_by VARCHAR
+    adjusted_by VARCHAR,
+    aux_dimension VARCHAR
+)""",
+    # one row per scenario, split core group and sub-type (auxiliary typing, issue 4 §2)
+    "catalog_subtypes": """
+CREATE TABLE IF NOT EXISTS catalog_subtypes (
+    scenario VARCHAR,
+    group_code VARCHAR,
+    dimension VARCHAR,
+    subtype VARCHAR,
+    n_cases BIGINT,
+    mean_cost_yuan DOUBLE,
+    coefficient DOUBLE,
+    cv_before DOUBLE,
+    cv_after DOUBLE,
+    cv_reduction DOUBLE,
+    forced_by VARCHAR
 )""",
     # one row per scenario and adjustment of the panel's file (issue 4 §5): the audit trail
     "catalog_adjustments": """
@@ -308,6 +324,8 @@ CREATE TABLE IF NOT EXISTS case_scores (
     group_type VARCHAR,
     rw DOUBLE,
     level_coefficient DOUBLE,
+    aux_type VARCHAR,
+    aux_coefficient DOUBLE,
     cost_ratio DOUBLE,
     outlier VARCHAR,
     case_points DOUBLE,
@@ -372,7 +390,8 @@ OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
     "catalog_groups": (*(f"{c} DOUBLE" for c in (
         "sd_cost_yuan", "p5_cost_yuan", "median_cost_yuan", "p95_cost_yuan", "mean_los_days",
         "outlier_share", "share_level3", "share_level2", "share_level1", "rw_computed")),
-        "adjusted_by VARCHAR"),
+        "adjusted_by VARCHAR", "aux_dimension VARCHAR"),
+    "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE"),
     "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR"),
 }
 
@@ -380,6 +399,7 @@ OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
 SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_groups",
     "catalog_adjustments",
+    "catalog_subtypes",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

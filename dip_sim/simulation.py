@@ -23,6 +23,7 @@ from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
+from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
 
 Progress = Callable[[str], None]
@@ -33,6 +34,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.grouping", "case_procs.sql", "病例手术操作"),
     ("dip_sim.grouping", "related.sql", "相关手术操作"),
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
+    ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
@@ -43,6 +45,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 MARTS: dict[str, str] = {
     "catalog_groups": "mart_catalog_groups",
     "catalog_adjustments": "mart_catalog_adjustments",
+    "catalog_subtypes": "mart_catalog_subtypes",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",
@@ -101,14 +104,20 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS reserve_rate, ?::DOUBLE AS withhold_rate,
                ?::VARCHAR AS core_threshold_method, ?::DOUBLE AS core_coverage,
                ?::DOUBLE AS related_cost_share, ?::VARCHAR AS catalog_version,
-               ?::VARCHAR AS adjustments_file""",
+               ?::VARCHAR AS adjustments_file, ?::BOOLEAN AS aux_enabled,
+               ?::INTEGER AS aux_min_group_cases, ?::INTEGER AS aux_min_subtype_cases,
+               ?::DOUBLE AS aux_min_cv_reduction, ?::VARCHAR AS aux_severity_source,
+               ?::INTEGER AS aux_severity_min_los_days""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
          values["budget.fixed_fund_yuan"], values["budget.reserve_rate"],
          values["settlement.withhold_rate"], values["catalog.core_threshold_method"],
          values["catalog.core_coverage"], values["catalog.related_cost_share"],
-         catalog_version, values["catalog.adjustments_file"]])
+         catalog_version, values["catalog.adjustments_file"], values["auxiliary.enabled"],
+         values["auxiliary.min_group_cases"], values["auxiliary.min_subtype_cases"],
+         values["auxiliary.min_cv_reduction"], values["auxiliary.severity_source"],
+         values["auxiliary.severity_min_los_days"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
     con.executemany("INSERT INTO run_history VALUES (?, ?)",
                     [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
@@ -135,6 +144,20 @@ def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[i
         raise SimulationError(f"历史年度 {', '.join(map(str, history))} 没有可入组的病例")
 
 
+def _set_aux_dimensions(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
+                        adjustments: AdjustmentSet) -> None:
+    """``run_aux_dimensions`` (dimension, priority): the enabled dimensions in their order, and
+    the dimensions the panel's splits name (priority NULL when not enabled)."""
+    enabled = values["auxiliary.dimensions"] if values["auxiliary.enabled"] else []
+    rows = [[d, i] for i, d in enumerate(enabled, start=1)]
+    rows += [[d, None] for d in dict.fromkeys(a.fields["by"] for a in adjustments.items
+                                              if a.action == "split") if d not in enabled]
+    con.execute("CREATE OR REPLACE TEMP TABLE run_aux_dimensions "
+                "(dimension VARCHAR, priority INTEGER)")
+    if rows:
+        con.executemany("INSERT INTO run_aux_dimensions VALUES (?, ?)", rows)
+
+
 def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[str, str]:
     """Stages this run does not need, each with the DDL of the empty table it would write."""
     skip = {}
@@ -143,6 +166,12 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
             "CREATE OR REPLACE TEMP TABLE int_adjusted_lists (proc_key_all VARCHAR, "
             "proc_key_main VARCHAR, new_proc_key_all VARCHAR, new_proc_key_main VARCHAR, "
             "new_proc_class_max VARCHAR, adjustment_ids VARCHAR)")
+    if not values["auxiliary.enabled"] and not any(a.action == "split"
+                                                   for a in adjustments.items):
+        skip["auxiliary.sql"] = (
+            "CREATE OR REPLACE TEMP TABLE int_case_aux (case_id VARCHAR, aux_type VARCHAR, "
+            "aux_coefficient DOUBLE); CREATE OR REPLACE TEMP TABLE mart_catalog_subtypes AS "
+            "SELECT * FROM catalog_subtypes LIMIT 0")
     if values["catalog.procedure_key"] != "main_plus_related":
         # only the 2.0 key needs related procedures
         skip["related.sql"] = ("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "
@@ -168,7 +197,10 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     _set_run_tables(con, scenario.name, year, history, values,
                     catalog_version(con, values, adjustments))
     set_adjustment_tables(con, adjustments)
+    _set_aux_dimensions(con, values, adjustments)
     skip = _skipped_stages(values, adjustments)
+    if "auxiliary.sql" not in skip:
+        load_auxiliary_reference(con)
     for package, name, label in STAGES:
         started = time.perf_counter()
         if name in skip:
@@ -211,6 +243,10 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  "int_related", "int_combo_keys", "int_group_year", "int_all_mean",
                  "int_adjusted_lists", "int_merges", "int_set_points", "int_rescale",
                  "run_adjustments", "run_conservative", "run_merges", "run_set_points",
+                 "run_splits", "run_aux_dimensions", "int_case_aux", "int_aux_cases",
+                 "int_aux_codes", "int_aux_values", "int_aux_base", "int_aux_subtype_map",
+                 "int_aux_tests", "int_aux_choice", "aux_dx_charlson", "aux_dx_severity",
+                 "aux_dx_cc", "aux_cc_exclusion",
                  "int_group_stats", "int_key_class", "int_year_cases", "int_budget"]:
         con.execute(f"DROP TABLE IF EXISTS {mart}")
     return row

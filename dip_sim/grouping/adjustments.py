@@ -15,7 +15,10 @@ A YAML file in ``data/catalog_adjustments/`` that the panel edits, named by the 
   (Σ_g W_g·rw_g, W_g = Σ of the year weights of the group's history cases) stay the same, as
   the national rule requires (DIP 3.0: experts may adjust points keeping total points
   unchanged). The budget point value, total history cost ÷ total history points, is
-  therefore unchanged too.
+  therefore unchanged too;
+- ``split`` (``group``, ``by``: cci, severity, tumour or age): the core group is split by that
+  auxiliary dimension whatever the triggers say (``auxiliary.sql``), as long as two sub-types
+  keep enough cases.
 
 Adjustments are applied after the computed catalogue (the procedure rule first, as it changes
 keys), in the order of the file. An adjustment whose target is not in the catalogue is kept,
@@ -41,7 +44,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "conservative_procedure": ("code",),
     "merge": ("groups", "into"),
     "set_points": ("group", "points"),
+    "split": ("group", "by"),
 }
+SPLIT_DIMENSIONS = ("cci", "severity", "tumour", "age")
 COMMON_FIELDS = ("id", "action", "author", "date", "reason")
 
 
@@ -135,6 +140,10 @@ def _check(file: str, n: int, row: Any, seen: set[str]) -> Adjustment:
         if str(fields["into"]) not in fields["groups"]:
             raise PolicyError(f"{where}: into {fields['into']!r} 应为 groups 中的一个")
         fields["into"] = str(fields["into"])
+    elif action == "split":
+        if fields["by"] not in SPLIT_DIMENSIONS:
+            raise PolicyError(f"{where}: by {fields['by']!r} 应为 {list(SPLIT_DIMENSIONS)} 之一")
+        fields["group"] = str(fields["group"])
     elif action == "set_points":
         points = fields["points"]
         if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
@@ -150,7 +159,8 @@ def set_adjustment_tables(con: duckdb.DuckDBPyConnection, adjustments: Adjustmen
 
     ``run_adjustments`` (id, seq, action, target, author, date, reason),
     ``run_conservative`` (code, adjustment_id), ``run_merges`` (from_code, to_code,
-    adjustment_id), ``run_set_points`` (group_code, rw, adjustment_id).
+    adjustment_id), ``run_set_points`` (group_code, rw, adjustment_id), ``run_splits``
+    (group_code, dimension, adjustment_id).
     """
     con.execute("""
         CREATE OR REPLACE TEMP TABLE run_adjustments (adjustment_id VARCHAR, seq INTEGER,
@@ -159,6 +169,8 @@ def set_adjustment_tables(con: duckdb.DuckDBPyConnection, adjustments: Adjustmen
         CREATE OR REPLACE TEMP TABLE run_merges (from_code VARCHAR, to_code VARCHAR,
             adjustment_id VARCHAR);
         CREATE OR REPLACE TEMP TABLE run_set_points (group_code VARCHAR, rw DOUBLE,
+            adjustment_id VARCHAR);
+        CREATE OR REPLACE TEMP TABLE run_splits (group_code VARCHAR, dimension VARCHAR,
             adjustment_id VARCHAR);""")
     for seq, a in enumerate(adjustments.items, start=1):
         con.execute("INSERT INTO run_adjustments VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -169,6 +181,9 @@ def set_adjustment_tables(con: duckdb.DuckDBPyConnection, adjustments: Adjustmen
             con.executemany("INSERT INTO run_merges VALUES (?, ?, ?)",
                             [[g, a.fields["into"], a.id] for g in a.fields["groups"]
                              if g != a.fields["into"]])
+        elif a.action == "split":
+            con.execute("INSERT INTO run_splits VALUES (?, ?, ?)",
+                        [a.fields["group"], a.fields["by"], a.id])
         else:
             con.execute("INSERT INTO run_set_points VALUES (?, ?, ?)",
                         [a.fields["group"], a.fields["points"], a.id])

@@ -270,6 +270,7 @@ SELECT p.scenario, s.group_code, s.group_type,
        -- before negotiated points and their rescaling, and the adjustments (set below)
        m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw_computed,
        NULL::VARCHAR AS adjusted_by,
+       NULL::VARCHAR AS aux_dimension,  -- auxiliary.sql
        s.sd_cost_yuan, s.p5_cost_yuan, s.median_cost_yuan, s.p95_cost_yuan, s.mean_los_days,
        NULL::DOUBLE AS outlier_share,  -- metrics.sql
        s.share_level3, s.share_level2, s.share_level1
@@ -336,11 +337,13 @@ SELECT p.scenario, a.seq, a.adjustment_id, a.action, a.target, a.author, a.date,
                WHERE list_contains(string_split(l.adjustment_ids, ';'), a.adjustment_id))
            WHEN 'merge' THEN EXISTS (SELECT 1 FROM int_merges m
                                      WHERE m.adjustment_id = a.adjustment_id)
+           WHEN 'split' THEN false  -- auxiliary.sql marks the splits it made
            ELSE EXISTS (SELECT 1 FROM int_set_points s WHERE s.adjustment_id = a.adjustment_id)
        END AS applied,
        CASE a.action
            WHEN 'conservative_procedure' THEN '没有病例有此手术操作'
            WHEN 'merge' THEN '所列病种不在目录中（或只有一个在）'
+           WHEN 'split' THEN '病种不在核心病种中，或细分后不足两个类型'
            ELSE '病种不在目录中，或被后面同一病种的调整取代' END AS not_applied_reason
 FROM run_adjustments a CROSS JOIN run_params p;
 UPDATE mart_catalog_adjustments SET not_applied_reason = NULL WHERE applied;

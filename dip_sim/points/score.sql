@@ -1,22 +1,27 @@
 -- Case points of the simulation year (dip_rules.md §5, issue 2 §3).
--- Reads: int_year_cases, mart_catalog_groups, run_levels, int_budget, run_params.
+-- Reads: int_year_cases, mart_catalog_groups, run_levels, int_budget, run_params,
+--   int_case_aux (auxiliary.sql; empty without auxiliary typing).
+-- Case points = group points × level coefficient × auxiliary coefficient [3.0].
 -- Writes temp table mart_case_scores (grain: grouped case of the simulation year).
 CREATE OR REPLACE TEMP TABLE mart_case_scores AS
 WITH base AS (
     SELECT y.case_id, y.hospital_id, y.month, y.group_code, y.group_type, c.rw,
            l.coefficient AS level_coefficient,
-           c.rw * l.coefficient AS base_points,
+           x.aux_type, coalesce(x.aux_coefficient, 1.0) AS aux_coefficient,
+           c.rw * l.coefficient * coalesce(x.aux_coefficient, 1.0) AS base_points,
            y.total_cost_yuan, y.fund_paid_yuan,
-           -- ratio = cost ÷ the group's standard cost at the case's level
-           --       = cost ÷ (rw × level coefficient × budget point value)
-           y.total_cost_yuan / (c.rw * l.coefficient * b.pv_budget_yuan) AS cost_ratio
+           -- ratio = cost ÷ the group's standard cost at the case's level (and sub-type)
+           --       = cost ÷ (rw × level coefficient × auxiliary coefficient × budget point value)
+           y.total_cost_yuan / (c.rw * l.coefficient * coalesce(x.aux_coefficient, 1.0)
+                                * b.pv_budget_yuan) AS cost_ratio
     FROM int_year_cases y
     JOIN mart_catalog_groups c USING (group_code)
     JOIN run_levels l ON l.level = y.level
+    LEFT JOIN int_case_aux x ON x.case_id = y.case_id
     CROSS JOIN int_budget b
 )
 SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.group_code,
-       b.group_type, b.rw, b.level_coefficient, b.cost_ratio,
+       b.group_type, b.rw, b.level_coefficient, b.aux_type, b.aux_coefficient, b.cost_ratio,
        CASE WHEN b.cost_ratio < p.low_ratio THEN 'low'
             WHEN b.cost_ratio > p.extreme_ratio THEN 'extreme'
             WHEN b.cost_ratio > p.high_ratio THEN 'high'

@@ -78,6 +78,15 @@ def check_value(param: Parameter, value: Any) -> Any:
         if not _is_number(value):
             raise PolicyError(f"参数 {name} 应为数值或 null，收到 {value!r}")
         return float(bounded(value))
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise PolicyError(f"参数 {name} 应为 true 或 false，收到 {value!r}")
+        return value
+    if kind == "enum_list":
+        if not isinstance(value, list) or any(v not in param.choices for v in value) \
+                or len(set(value)) != len(value):
+            raise PolicyError(f"参数 {name} 应为 {list(param.choices)} 中不重复的若干项，收到 {value!r}")
+        return list(value)
     if kind == "file_or_null":
         # a file name (under the directory the parameter's description names), or null
         if value is None:
