@@ -245,7 +245,7 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  "run_adjustments", "run_conservative", "run_merges", "run_set_points",
                  "run_splits", "run_aux_dimensions", "int_case_aux", "int_aux_cases",
                  "int_aux_codes", "int_aux_values", "int_aux_base", "int_aux_subtype_map",
-                 "int_aux_tests", "int_aux_choice", "aux_dx_charlson", "aux_dx_severity",
+                 "int_aux_tests", "int_aux_choice", "int_aux_sub", "aux_dx_charlson", "aux_dx_severity",
                  "aux_dx_cc", "aux_cc_exclusion",
                  "int_group_stats", "int_key_class", "int_year_cases", "int_budget"]:
         con.execute(f"DROP TABLE IF EXISTS {mart}")

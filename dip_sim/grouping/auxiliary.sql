@@ -127,24 +127,26 @@ CROSS JOIN run_params p
 WHERE a.in_history
 GROUP BY a.group_code, v.dimension, v.raw_subtype, b.base, p.aux_min_subtype_cases;
 
--- Each (group, dimension): CV before and after the split, from exact sums.
+-- Each (group, dimension, sub-type) over the history cases: cases, Σ cost, Σ cost², and the
+-- year weights Σ w and Σ w·cost, all exact.
+CREATE OR REPLACE TEMP TABLE int_aux_sub AS
+SELECT a.group_code, v.dimension, m.subtype, count(*) AS n,
+       sum(a.total_cost_yuan) AS s, sum(a.total_cost_yuan * a.total_cost_yuan) AS ss,
+       sum(CAST(a.weight AS DECIMAL(38, 10))) AS w,
+       sum(CAST(a.weight * a.total_cost_yuan AS DECIMAL(38, 10))) AS wc
+FROM int_aux_values v
+JOIN int_aux_cases a USING (case_id)
+JOIN int_aux_subtype_map m
+  ON m.group_code = a.group_code AND m.dimension = v.dimension AND m.raw_subtype = v.raw_subtype
+WHERE a.in_history
+GROUP BY ALL;
+
+-- Each (group, dimension): CV before and after the split.
 CREATE OR REPLACE TEMP TABLE int_aux_tests AS
-WITH sub AS (
-    SELECT a.group_code, v.dimension, m.subtype, count(*) AS n,
-           sum(a.total_cost_yuan) AS s, sum(a.total_cost_yuan * a.total_cost_yuan) AS ss,
-           sum(CAST(a.weight AS DECIMAL(38, 10))) AS w,
-           sum(CAST(a.weight * a.total_cost_yuan AS DECIMAL(38, 10))) AS wc
-    FROM int_aux_values v
-    JOIN int_aux_cases a USING (case_id)
-    JOIN int_aux_subtype_map m
-      ON m.group_code = a.group_code AND m.dimension = v.dimension
-     AND m.raw_subtype = v.raw_subtype
-    WHERE a.in_history
-    GROUP BY ALL
-), grp AS (
+WITH grp AS (
     SELECT group_code, dimension, count(*) AS n_subtypes, sum(n) AS n, sum(s) AS s,
            sum(ss) AS ss, sum(CAST(s * s / n AS DECIMAL(38, 6))) AS between_raw
-    FROM sub GROUP BY ALL
+    FROM int_aux_sub GROUP BY ALL
 )
 SELECT group_code, dimension, n_subtypes, n,
        sqrt(greatest(CAST(ss - CAST(s * s / n AS DECIMAL(38, 6)) AS DOUBLE), 0) / n)
@@ -172,33 +174,18 @@ SELECT * FROM (
                                ORDER BY f.adjustment_id IS NOT NULL DESC,
                                         t.cv_after / NULLIF(t.cv_before, 0), d.priority) = 1);
 
--- Sub-types of the chosen splits, with their coefficients.
+-- Sub-types of the chosen splits: coefficient = (Σ w·cost ÷ Σ w) of the sub-type ÷ the same
+-- of the group.
 CREATE OR REPLACE TEMP TABLE mart_catalog_subtypes AS
-WITH sub AS (
-    SELECT a.group_code, v.dimension, m.subtype, count(*) AS n_cases,
-           CAST(sum(CAST(a.weight * a.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-           / CAST(sum(CAST(a.weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_yuan
-    FROM int_aux_values v
-    JOIN int_aux_cases a USING (case_id)
-    JOIN int_aux_choice ch ON ch.group_code = a.group_code AND ch.dimension = v.dimension
-    JOIN int_aux_subtype_map m
-      ON m.group_code = a.group_code AND m.dimension = v.dimension
-     AND m.raw_subtype = v.raw_subtype
-    WHERE a.in_history
-    GROUP BY ALL
-), grp AS (
-    SELECT a.group_code,
-           CAST(sum(CAST(a.weight * a.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-           / CAST(sum(CAST(a.weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost_yuan
-    FROM int_aux_cases a SEMI JOIN int_aux_choice USING (group_code)
-    WHERE a.in_history GROUP BY a.group_code
-)
-SELECT p.scenario, s.group_code, s.dimension, s.subtype, s.n_cases, s.mean_cost_yuan,
-       s.mean_cost_yuan / g.mean_cost_yuan AS coefficient,
+SELECT p.scenario, x.group_code, x.dimension, x.subtype, x.n AS n_cases,
+       CAST(x.wc / x.w AS DOUBLE) AS mean_cost_yuan,
+       CAST(x.wc / x.w AS DOUBLE)
+       / CAST(sum(x.wc) OVER g / sum(x.w) OVER g AS DOUBLE) AS coefficient,
        ch.cv_before, ch.cv_after, ch.cv_reduction, ch.forced_by
-FROM sub s JOIN grp g USING (group_code)
-JOIN int_aux_choice ch USING (group_code)
-CROSS JOIN run_params p;
+FROM int_aux_sub x
+JOIN int_aux_choice ch USING (group_code, dimension)
+CROSS JOIN run_params p
+WINDOW g AS (PARTITION BY x.group_code);
 
 -- Every case of a split group (all years) → its sub-type and coefficient; a sub-type not
 -- seen in the history years is the base (a case whose sub-type has no coefficient keeps 1).
