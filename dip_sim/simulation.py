@@ -179,6 +179,19 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
     return skip
 
 
+def _drop_run_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables and views a run made (int_*, mart_*, aux_*, the run's own run_*)."""
+    prefixes = ("int_", "mart_", "aux_", "run_")
+    for kind, function in (("VIEW", "duckdb_views"), ("TABLE", "duckdb_tables")):
+        names = [r[0] for r in con.execute(
+            f"SELECT {'view_name' if kind == 'VIEW' else 'table_name'} FROM {function}() "
+            "WHERE temporary").fetchall()]
+        for name in names:
+            if name.startswith(prefixes) and name not in ("run_params", "run_history",
+                                                          "run_levels"):
+                con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print) -> dict[str, Any]:
@@ -236,19 +249,7 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         con.execute("ROLLBACK")
         raise
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
-    for view in ("int_history", "int_history_grouped", "int_case_procs"):
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-    for mart in [*MARTS.values(), "int_keyed", "int_key_stats", "int_threshold",
-                 "int_core_keys", "int_subset_choice",
-                 "int_related", "int_combo_keys", "int_group_year", "int_all_mean",
-                 "int_adjusted_lists", "int_merges", "int_set_points", "int_rescale",
-                 "run_adjustments", "run_conservative", "run_merges", "run_set_points",
-                 "run_splits", "run_aux_dimensions", "int_case_aux", "int_aux_cases",
-                 "int_aux_codes", "int_aux_values", "int_aux_base", "int_aux_subtype_map",
-                 "int_aux_tests", "int_aux_choice", "int_aux_sub", "aux_dx_charlson", "aux_dx_severity",
-                 "aux_dx_cc", "aux_cc_exclusion",
-                 "int_group_stats", "int_key_class", "int_year_cases", "int_budget"]:
-        con.execute(f"DROP TABLE IF EXISTS {mart}")
+    _drop_run_tables(con)
     return row
 
 
