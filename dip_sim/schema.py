@@ -222,7 +222,10 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     share_level1 DOUBLE,
     rw_computed DOUBLE,
     adjusted_by VARCHAR,
-    aux_dimension VARCHAR
+    aux_dimension VARCHAR,
+    primary_candidate BOOLEAN,
+    primary_group BOOLEAN,
+    tcm_group BOOLEAN
 )""",
     # one row per scenario, split core group and sub-type (auxiliary typing, issue 4 §2)
     "catalog_subtypes": """
@@ -283,6 +286,9 @@ CREATE TABLE IF NOT EXISTS catalog_summary (
     n_cv_05_to_1 BIGINT,
     n_cv_above_1 BIGINT,
     riv DOUBLE,
+    n_primary_candidates BIGINT,
+    n_primary BIGINT,
+    n_tcm BIGINT,
     catalog_version VARCHAR,
     adjustments_file VARCHAR
 )""",
@@ -296,7 +302,10 @@ CREATE TABLE IF NOT EXISTS hospital_indices (
     n_cases BIGINT,
     cmi DOUBLE,
     cost_index DOUBLE,
-    time_index DOUBLE
+    time_index DOUBLE,
+    n_primary_cases BIGINT,
+    n_tcm_cases BIGINT,
+    tcm_points DOUBLE
 )""",
     # one row per scenario and input case (every year): the group and the rule that gave it
     # (rule: Chinese, for the UI; trace: the rule path, e.g. 'core exact key')
@@ -326,6 +335,8 @@ CREATE TABLE IF NOT EXISTS case_scores (
     level_coefficient DOUBLE,
     aux_type VARCHAR,
     aux_coefficient DOUBLE,
+    primary_group BOOLEAN,
+    tcm_factor DOUBLE,
     cost_ratio DOUBLE,
     outlier VARCHAR,
     case_points DOUBLE,
@@ -390,9 +401,13 @@ OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
     "catalog_groups": (*(f"{c} DOUBLE" for c in (
         "sd_cost_yuan", "p5_cost_yuan", "median_cost_yuan", "p95_cost_yuan", "mean_los_days",
         "outlier_share", "share_level3", "share_level2", "share_level1", "rw_computed")),
-        "adjusted_by VARCHAR", "aux_dimension VARCHAR"),
-    "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE"),
-    "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR"),
+        "adjusted_by VARCHAR", "aux_dimension VARCHAR", "primary_candidate BOOLEAN",
+        "primary_group BOOLEAN", "tcm_group BOOLEAN"),
+    "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE", "primary_group BOOLEAN",
+                    "tcm_factor DOUBLE"),
+    "hospital_indices": ("n_primary_cases BIGINT", "n_tcm_cases BIGINT", "tcm_points DOUBLE"),
+    "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR",
+                        "n_primary_candidates BIGINT", "n_primary BIGINT", "n_tcm BIGINT"),
 }
 
 # The scenario-keyed outputs one simulate run replaces.

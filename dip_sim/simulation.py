@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from dip_sim.grouping.adjustments import AdjustmentSet, load_adjustments, set_adjustment_tables
+from dip_sim.grouping.special import set_special_tables
 from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
@@ -35,6 +36,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.grouping", "related.sql", "相关手术操作"),
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
+    ("dip_sim.grouping", "special.sql", "基层病种与中医优势病种"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
@@ -107,7 +109,9 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::VARCHAR AS adjustments_file, ?::BOOLEAN AS aux_enabled,
                ?::INTEGER AS aux_min_group_cases, ?::INTEGER AS aux_min_subtype_cases,
                ?::DOUBLE AS aux_min_cv_reduction, ?::VARCHAR AS aux_severity_source,
-               ?::INTEGER AS aux_severity_min_los_days""",
+               ?::INTEGER AS aux_severity_min_los_days, ?::VARCHAR AS primary_method,
+               ?::DOUBLE AS primary_max_cv, ?::DOUBLE AS primary_min_low_level_share,
+               ?::INTEGER AS primary_min_cases, ?::DOUBLE AS tcm_points_factor""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
@@ -117,7 +121,9 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          catalog_version, values["catalog.adjustments_file"], values["auxiliary.enabled"],
          values["auxiliary.min_group_cases"], values["auxiliary.min_subtype_cases"],
          values["auxiliary.min_cv_reduction"], values["auxiliary.severity_source"],
-         values["auxiliary.severity_min_los_days"]])
+         values["auxiliary.severity_min_los_days"], values["special.primary_method"],
+         values["special.primary_max_cv"], values["special.primary_min_low_level_share"],
+         values["special.primary_min_cases"], values["special.tcm_points_factor"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
     con.executemany("INSERT INTO run_history VALUES (?, ?)",
                     [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
@@ -210,6 +216,9 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     _set_run_tables(con, scenario.name, year, history, values,
                     catalog_version(con, values, adjustments))
     set_adjustment_tables(con, adjustments)
+    set_special_tables(con, values["special.primary_list_file"]
+                       if values["special.primary_method"] == "list" else None,
+                       values["special.tcm_list_file"])
     _set_aux_dimensions(con, values, adjustments)
     skip = _skipped_stages(values, adjustments)
     if "auxiliary.sql" not in skip:

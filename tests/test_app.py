@@ -118,7 +118,8 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
                 " mean_cv, case_weighted_cv, riv) VALUES (?, ?, 'all', 'min_cases', 15, 3, 2,"
                 " 0.95, 0.875, 0.45, 0.4, 0.61)", [scenario, YEAR])
             con.executemany(
-                "INSERT INTO hospital_indices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO hospital_indices (scenario, year, hospital_id, n_cases, cmi, "
+                "cost_index, time_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(scenario, YEAR, "H001", 4, 212.5, 1.2, 1.1),
                  (scenario, YEAR, "H002", 2, 65.0, 0.9, 1.0)])
             con.executemany(

@@ -282,7 +282,8 @@ def test_catalog_report_workbook(city, tmp_path):
     out = tmp_path / "catalog.xlsx"
     rows = write_catalog_report(city, "t3", out)
     sheets = pl.read_excel(out, sheet_id=0)
-    assert list(sheets) == ["目录概况", "病种组", "CV大于0.7的组", "各年病例", "医院CMI与消耗指数"]
+    assert list(sheets) == ["目录概况", "病种组", "CV大于0.7的组", "辅助分型", "基层病种候选与中医病种",
+                            "各年病例", "医院CMI与消耗指数"]
     assert rows["病种组"] == 4 and sheets["病种组"]["病种编码"].to_list()[0] == "K35.3|47.0901"
     summary = dict(zip(sheets["目录概况"]["指标"], sheets["目录概况"]["数值"], strict=True))
     assert summary["核心病种阈值（例）"] == "3" and summary["核心病种组数"] == "2"

@@ -516,14 +516,15 @@ def catalog_group_years(scenario: str, group_code: str) -> pd.DataFrame:
 def hospital_indices(scenario: str) -> pd.DataFrame:
     """CMI and the cost and time consumption indices of each hospital (scoped to the user's).
 
-    Columns: hospital_id, hospital_name, level, n_cases, cmi, cost_index, time_index.
+    Columns: hospital_id, hospital_name, level, n_cases, cmi, cost_index, time_index,
+    n_primary_cases, n_tcm_cases, tcm_points (基层病种 and 中医优势病种, counted apart).
     """
     where, params = _scope("i.hospital_id")
     return _query(
         f"""
         WITH {_HOSP_CTE}
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
-               i.time_index
+               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points
         FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id)
         WHERE i.scenario = ? AND {where}
         ORDER BY i.cmi DESC

@@ -271,6 +271,7 @@ SELECT p.scenario, s.group_code, s.group_type,
        m.mean_cost_yuan / a.mean_cost_all_yuan * p.points_scale AS rw_computed,
        NULL::VARCHAR AS adjusted_by,
        NULL::VARCHAR AS aux_dimension,  -- auxiliary.sql
+       false AS primary_candidate, false AS primary_group, false AS tcm_group,  -- special.sql
        s.sd_cost_yuan, s.p5_cost_yuan, s.median_cost_yuan, s.p95_cost_yuan, s.mean_los_days,
        NULL::DOUBLE AS outlier_share,  -- metrics.sql
        s.share_level3, s.share_level2, s.share_level1

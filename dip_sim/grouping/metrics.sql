@@ -50,7 +50,10 @@ WITH hist AS (
            sum(cv * n_cases) / sum(n_cases) AS case_weighted_cv,
            count(*) FILTER (WHERE cv < 0.5) AS n_cv_below_05,
            count(*) FILTER (WHERE cv >= 0.5 AND cv <= 1) AS n_cv_05_to_1,
-           count(*) FILTER (WHERE cv > 1) AS n_cv_above_1
+           count(*) FILTER (WHERE cv > 1) AS n_cv_above_1,
+           count(*) FILTER (WHERE primary_candidate) AS n_primary_candidates,
+           count(*) FILTER (WHERE primary_group) AS n_primary,
+           count(*) FILTER (WHERE tcm_group) AS n_tcm
     FROM mart_catalog_groups
 ), riv AS (
     SELECT sum(n) AS n, sum(s) AS s, sum(ss) AS ss,
@@ -68,15 +71,17 @@ SELECT p.scenario, p.sim_year AS year, p.procedure_key, p.core_threshold_method,
        gr.mean_cv, gr.case_weighted_cv, gr.n_cv_below_05, gr.n_cv_05_to_1, gr.n_cv_above_1,
        CAST(riv.between_raw - CAST(riv.s * riv.s / riv.n AS DECIMAL(38, 6)) AS DOUBLE)
        / NULLIF(CAST(riv.ss - CAST(riv.s * riv.s / riv.n AS DECIMAL(38, 6)) AS DOUBLE), 0) AS riv,
-       p.catalog_version, p.adjustments_file
+       p.catalog_version, p.adjustments_file, gr.n_primary_candidates, gr.n_primary, gr.n_tcm
 FROM run_params p, int_threshold t, groups gr, hist, sim, riv;
 
--- Per hospital, the simulation year's grouped cases [3.0]:
+-- Per hospital, the simulation year's grouped cases [3.0] (and, counted apart, its cases of
+-- 基层病种 and 中医优势病种 with the latter's points):
 -- CMI = Σ group points (rw) ÷ cases; cost (time) consumption index = mean over its cases of
 -- cost (LOS) ÷ the region's mean cost (LOS) of the case's group that year (regional mean 1).
 CREATE OR REPLACE TEMP TABLE mart_hospital_indices AS
 WITH cases AS (
-    SELECT g.hospital_id, g.group_code, g.total_cost_yuan, g.los_days, c.rw
+    SELECT g.hospital_id, g.group_code, g.total_cost_yuan, g.los_days, c.rw,
+           c.primary_group, c.tcm_group
     FROM mart_case_groups g JOIN mart_catalog_groups c USING (group_code)
     WHERE g.grouped AND g.year = (SELECT sim_year FROM run_params)
 ), region AS (
@@ -88,6 +93,11 @@ SELECT p.scenario, p.sim_year AS year, c.hospital_id, count(*) AS n_cases,
        CAST(sum(CAST(c.total_cost_yuan / r.mean_cost AS DECIMAL(38, 10))) AS DOUBLE)
        / count(*) AS cost_index,
        CAST(sum(CAST(c.los_days / r.mean_los AS DECIMAL(38, 10))) AS DOUBLE)
-       / count(c.los_days) AS time_index
+       / count(c.los_days) AS time_index,
+       count(*) FILTER (WHERE c.primary_group) AS n_primary_cases,
+       count(*) FILTER (WHERE c.tcm_group) AS n_tcm_cases,
+       coalesce((SELECT sum(s.case_points) FROM mart_case_scores s
+                 JOIN mart_catalog_groups g USING (group_code)
+                 WHERE g.tcm_group AND s.hospital_id = c.hospital_id), 0) AS tcm_points
 FROM cases c JOIN region r USING (group_code) CROSS JOIN run_params p
-GROUP BY ALL;
+GROUP BY p.scenario, p.sim_year, c.hospital_id;

@@ -37,6 +37,13 @@ COLUMN_LABELS: dict[str, str] = {
     "share_level2": "二级医院占比", "share_level1": "一级医院占比",
     "hospital_id": "定点医疗机构代码", "hospital_name": "医疗机构名称", "level": "医院等级",
     "cmi": "CMI", "cost_index": "费用消耗指数", "time_index": "时间消耗指数",
+    "n_primary_cases": "基层病种病例数", "n_tcm_cases": "中医优势病种病例数",
+    "tcm_points": "中医优势病种分值", "primary_group": "基层病种（已采用）",
+    "primary_candidate": "基层病种候选", "tcm_group": "中医优势病种",
+    "n_primary_candidates": "基层病种候选组数", "n_primary": "基层病种组数",
+    "n_tcm": "中医优势病种组数", "dimension": "分型维度", "subtype": "细分类型",
+    "coefficient": "辅助分型系数", "cv_before": "细分前 CV", "cv_after": "细分后 CV",
+    "cv_reduction": "CV 降幅", "forced_by": "专家指定（调整编号）",
     "catalog_version": "目录版本", "adjustments_file": "专家调整文件", "metric": "指标",
     "parameter": "参数", "value_a": "A 取值", "value_b": "B 取值", "change": "变化",
     "n_cases_a": "A 病例数", "n_cases_b": "B 病例数", "rw_a": "A 分值", "rw_b": "B 分值",
@@ -76,7 +83,7 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
         WHERE scenario = ? ORDER BY group_code, year""", [scenario]).df()
     hospitals = con.execute("""
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
-               i.time_index
+               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points
         FROM hospital_indices i
         LEFT JOIN (SELECT hospital_id, any_value(hospital_name) AS hospital_name,
                           any_value(level) AS level FROM hospitals GROUP BY ALL) h
@@ -86,9 +93,19 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
         SELECT group_code, group_type, n_cases, cv, outlier_share, mean_cost_yuan, rw
         FROM catalog_groups WHERE scenario = ? AND cv > 0.7
         ORDER BY cv DESC, group_code""", [scenario]).df()
+    primary = con.execute("""
+        SELECT group_code, group_type, n_cases, cv, share_level1, share_level2, share_level3,
+               primary_group, tcm_group, rw
+        FROM catalog_groups WHERE scenario = ? AND (primary_candidate OR primary_group OR tcm_group)
+        ORDER BY primary_group DESC, n_cases DESC, group_code""", [scenario]).df()
+    subtypes = con.execute("""
+        SELECT group_code, dimension, subtype, n_cases, mean_cost_yuan, coefficient, cv_before,
+               cv_after, cv_reduction, forced_by
+        FROM catalog_subtypes WHERE scenario = ? ORDER BY group_code, coefficient""",
+        [scenario]).df()
     return {"目录概况": summary.rename(columns={"metric": "指标", "value": "数值"}),
-            "病种组": groups, "CV大于0.7的组": unstable, "各年病例": years,
-            "医院CMI与消耗指数": hospitals}
+            "病种组": groups, "CV大于0.7的组": unstable, "辅助分型": subtypes,
+            "基层病种候选与中医病种": primary, "各年病例": years, "医院CMI与消耗指数": hospitals}
 
 
 def write_catalog_report(con: duckdb.DuckDBPyConnection, scenario: str,

@@ -1,27 +1,34 @@
 -- Case points of the simulation year (dip_rules.md §5, issue 2 §3).
 -- Reads: int_year_cases, mart_catalog_groups, run_levels, int_budget, run_params,
 --   int_case_aux (auxiliary.sql; empty without auxiliary typing).
--- Case points = group points × level coefficient × auxiliary coefficient [3.0].
+-- Case points = group points × level coefficient × auxiliary coefficient [3.0]; a 基层病种
+-- takes no level coefficient (1: the same points at every level, dip_rules.md §5); a
+-- 中医优势病种's points are multiplied by special.tcm_points_factor (after the outlier rule).
 -- Writes temp table mart_case_scores (grain: grouped case of the simulation year).
 CREATE OR REPLACE TEMP TABLE mart_case_scores AS
 WITH base AS (
     SELECT y.case_id, y.hospital_id, y.month, y.group_code, y.group_type, c.rw,
-           l.coefficient AS level_coefficient,
+           lc.level_coefficient, c.primary_group,
+           CASE WHEN c.tcm_group THEN p.tcm_points_factor ELSE 1.0 END AS tcm_factor,
            x.aux_type, coalesce(x.aux_coefficient, 1.0) AS aux_coefficient,
-           c.rw * l.coefficient * coalesce(x.aux_coefficient, 1.0) AS base_points,
+           c.rw * lc.level_coefficient * coalesce(x.aux_coefficient, 1.0) AS base_points,
            y.total_cost_yuan, y.fund_paid_yuan,
            -- ratio = cost ÷ the group's standard cost at the case's level (and sub-type)
            --       = cost ÷ (rw × level coefficient × auxiliary coefficient × budget point value)
-           y.total_cost_yuan / (c.rw * l.coefficient * coalesce(x.aux_coefficient, 1.0)
+           y.total_cost_yuan / (c.rw * lc.level_coefficient * coalesce(x.aux_coefficient, 1.0)
                                 * b.pv_budget_yuan) AS cost_ratio
     FROM int_year_cases y
     JOIN mart_catalog_groups c USING (group_code)
     JOIN run_levels l ON l.level = y.level
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.primary_group THEN 1.0 ELSE l.coefficient END
+                            AS level_coefficient) lc
     LEFT JOIN int_case_aux x ON x.case_id = y.case_id
     CROSS JOIN int_budget b
+    CROSS JOIN run_params p
 )
 SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.group_code,
-       b.group_type, b.rw, b.level_coefficient, b.aux_type, b.aux_coefficient, b.cost_ratio,
+       b.group_type, b.rw, b.level_coefficient, b.aux_type, b.aux_coefficient,
+       b.primary_group, b.tcm_factor, b.cost_ratio,
        CASE WHEN b.cost_ratio < p.low_ratio THEN 'low'
             WHEN b.cost_ratio > p.extreme_ratio THEN 'extreme'
             WHEN b.cost_ratio > p.high_ratio THEN 'high'
@@ -29,6 +36,6 @@ SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.grou
        -- 费用超低: ratio × base; 费用超高 (and 极端异常): [(ratio − 2) + 1] × base = (ratio − 1) × base
        CASE WHEN b.cost_ratio < p.low_ratio THEN b.cost_ratio * b.base_points
             WHEN b.cost_ratio > p.high_ratio THEN (b.cost_ratio - 1) * b.base_points
-            ELSE b.base_points END AS case_points,
+            ELSE b.base_points END * b.tcm_factor AS case_points,
        b.total_cost_yuan, b.fund_paid_yuan
 FROM base b CROSS JOIN run_params p;

@@ -36,7 +36,7 @@ CATALOG_COLUMNS = [
 CV_COLUMNS = ["cv_band", "n_groups", "n_cases"]
 YEAR_COLUMNS = ["year", "n_cases", "mean_cost_yuan"]
 INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi", "cost_index",
-                 "time_index"]
+                 "time_index", "n_primary_cases", "n_tcm_cases", "tcm_points"]
 
 
 @common.guarded
