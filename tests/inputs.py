@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 
@@ -85,3 +86,27 @@ def write_inputs(directory: Path, cases: list[dict], settlements: list[dict],
     write_csv(directory / "cases.csv", CASE_COLUMNS, cases)
     write_csv(directory / "settlements.csv", SETTLEMENT_COLUMNS, settlements)
     return directory
+
+
+@contextlib.contextmanager
+def simulated_city(tmp_path: Path, inputs: Path, scenarios, year: int = 2020):
+    """Ingest ``inputs`` into a warehouse under ``tmp_path``, simulate ``scenarios`` for
+    ``year``; yield the open connection (closed on leaving)."""
+    import duckdb
+    import pytest
+
+    from dip_sim.policy import load_baseline
+    from dip_sim.simulation import simulate
+    from pipelines.ingest import run_ingest
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
+    db = tmp_path / "w.duckdb"
+    run_ingest(inputs, db, progress=lambda message: None)
+    con = duckdb.connect(str(db))
+    try:
+        simulate(con, year, None, scenarios, load_baseline(), progress=lambda message: None)
+        yield con
+    finally:
+        con.close()
+        mp.undo()

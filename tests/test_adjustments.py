@@ -16,15 +16,13 @@ conservative_procedure 88.7600: D's key K35.2|88.7600 becomes K35.2 (2 cases < 3
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from dip_sim.grouping.adjustments import load_adjustments
 from dip_sim.grouping.diff import catalog_diff, format_diff
-from dip_sim.policy import PolicyError, Scenario, load_baseline
-from dip_sim.simulation import simulate
-from pipelines.ingest import run_ingest
-from tests.test_arithmetic import QUIET, _write_city
+from dip_sim.policy import PolicyError, Scenario
+from tests.inputs import simulated_city
+from tests.test_arithmetic import _write_city
 
 HEADER = "adjustments:\n"
 
@@ -39,8 +37,6 @@ def _item(adj_id, action, **fields):
 @pytest.fixture(scope="module")
 def adjusted(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("adjusted")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
     files = {
         "points": _item("A1", "set_points", group="J18.0", points=800)
                   + _item("A9", "set_points", group="X99.9|00.0000", points=5),
@@ -54,14 +50,9 @@ def adjusted(tmp_path_factory):
         path.write_text(HEADER + body, encoding="utf-8")
         scenarios.append(Scenario(name, changes={"catalog.core_min_cases": 3,
                                                  "catalog.adjustments_file": str(path)}))
-    db = tmp_path / "w.duckdb"
-    run_ingest(_write_city(tmp_path), db, progress=QUIET)
-    con = duckdb.connect(str(db))
-    simulate(con, 2020, None, [Scenario("t3", changes={"catalog.core_min_cases": 3}),
-                               *scenarios], load_baseline(), progress=QUIET)
-    yield con
-    con.close()
-    mp.undo()
+    with simulated_city(tmp_path, _write_city(tmp_path), [
+            Scenario("t3", changes={"catalog.core_min_cases": 3}), *scenarios]) as con:
+        yield con
 
 
 def _rw(con, scenario):

@@ -27,16 +27,13 @@ DIP fund = 2019 fund payments of grouped cases (1200+1360+480+720+240 = 4000) ×
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 import pytest
 from sklearn.metrics import r2_score
 
 from dip_sim.grouping.report import write_catalog_report
-from dip_sim.policy import Scenario, load_baseline
-from dip_sim.simulation import simulate
-from pipelines.ingest import run_ingest
-from tests.inputs import case_row, settlement_row, write_inputs
+from dip_sim.policy import Scenario
+from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
 PV_BUDGET = 43000 / 42210
 QUIET = lambda message: None  # noqa: E731
@@ -94,21 +91,13 @@ def _write_city(tmp_path):
 def city(tmp_path_factory):
     """The hand-computed city ingested and simulated for 2020; yields an open connection."""
     tmp_path = tmp_path_factory.mktemp("city")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
-    db = tmp_path / "w.duckdb"
-    run_ingest(_write_city(tmp_path), db, progress=QUIET)
-    con = duckdb.connect(str(db))
-    params = load_baseline()
-    simulate(con, 2020, None, [
+    with simulated_city(tmp_path, _write_city(tmp_path), [
         Scenario("t3", changes={"catalog.core_min_cases": 3}),
         Scenario("t4", changes={"catalog.core_min_cases": 4}),
         Scenario("fixed", changes={"catalog.core_min_cases": 3, "budget.method": "fixed",
                                    "budget.fixed_fund_yuan": 10000.0}),
-    ], params, progress=QUIET)
-    yield con
-    con.close()
-    mp.undo()
+    ]) as con:
+        yield con
 
 
 def _groups(con, scenario="t3"):

@@ -19,13 +19,10 @@ G5 K35.2        6 × 5000 (A41.900, LOS 5 → 重度), 6 × 1000 (A41.900, LOS 2
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from dip_sim.policy import Scenario, load_baseline
-from dip_sim.simulation import simulate
-from pipelines.ingest import run_ingest
-from tests.inputs import case_row, settlement_row, write_inputs
+from dip_sim.policy import Scenario
+from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
 QUIET = lambda message: None  # noqa: E731
 E11, SEPSIS = "E11.900", "A41.900"
@@ -75,8 +72,6 @@ def _write(tmp_path):
 @pytest.fixture(scope="module")
 def aux(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("aux")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
     splits = tmp_path / "splits.yaml"
     splits.write_text(
         "adjustments:\n"
@@ -86,18 +81,13 @@ def aux(tmp_path_factory):
         " date: 2020-01-20, reason: 脓毒症}\n"
         "  - {id: S3, action: split, group: X00.0, by: age, author: 专家乙,"
         " date: 2020-01-20, reason: 不存在的病种}\n", encoding="utf-8")
-    db = tmp_path / "w.duckdb"
-    run_ingest(_write(tmp_path), db, progress=QUIET)
-    con = duckdb.connect(str(db))
     two = {"catalog.core_min_cases": 2}
-    simulate(con, 2020, None, [
+    with simulated_city(tmp_path, _write(tmp_path), [
         Scenario("off", changes=two),
         Scenario("aux", changes={**two, "auxiliary.enabled": True}),
         Scenario("forced", changes={**two, "catalog.adjustments_file": str(splits)}),
-    ], load_baseline(), progress=QUIET)
-    yield con
-    con.close()
-    mp.undo()
+    ]) as con:
+        yield con
 
 
 def _subtypes(con, scenario):

@@ -35,13 +35,10 @@ Coverage threshold (`all` keys): covered(2) = 8 keys × 2 = 16 of 20 = 0.80; cov
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from dip_sim.policy import Scenario, load_baseline
-from dip_sim.simulation import simulate
-from pipelines.ingest import run_ingest
-from tests.inputs import case_row, settlement_row, write_inputs
+from dip_sim.policy import Scenario
+from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
 QUIET = lambda message: None  # noqa: E731
 M, R1, R2, N, D = "47.0901", "54.2100", "38.9300", "96.0400", "88.7600"
@@ -80,8 +77,6 @@ YEAR_2020 = [
 def gold(tmp_path_factory):
     """The city ingested and simulated for 2020 under each grouping variant."""
     tmp_path = tmp_path_factory.mktemp("gold")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
     rows = []
     for i, (dx, procs, costs) in enumerate(HISTORY):
         for j, cost in enumerate(costs):
@@ -90,21 +85,16 @@ def gold(tmp_path_factory):
     cases = [case_row(cid, "H1", date, dx, procs) for cid, date, dx, procs, _ in rows]
     settlements = [settlement_row(cid, date, cost, cost * 0.8)
                    for cid, date, _, _, cost in rows]
-    db = tmp_path / "w.duckdb"
-    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
-    con = duckdb.connect(str(db))
     two = {"catalog.core_min_cases": 2}
-    simulate(con, 2020, None, [
+    with simulated_city(tmp_path, write_inputs(tmp_path / "in", cases, settlements), [
         Scenario("all", changes=two),
         Scenario("related", changes={**two, "catalog.procedure_key": "main_plus_related"}),
         Scenario("cov80", changes={"catalog.core_threshold_method": "coverage",
                                    "catalog.core_coverage": 0.80}),
         Scenario("cov85", changes={"catalog.core_threshold_method": "coverage",
                                    "catalog.core_coverage": 0.85}),
-    ], load_baseline(), progress=QUIET)
-    yield con
-    con.close()
-    mp.undo()
+    ]) as con:
+        yield con
 
 
 def _assigned(con, scenario):

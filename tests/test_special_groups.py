@@ -13,29 +13,22 @@ A K35.3|47.0901 rw 1470, B J18.0 rw 650, D K35:comp:diagnostic rw 400, S K35:com
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from dip_sim.policy import Scenario, load_baseline
-from dip_sim.simulation import simulate
-from pipelines.ingest import run_ingest
-from tests.test_arithmetic import PV_BUDGET, QUIET, _write_city
+from dip_sim.policy import Scenario
+from tests.inputs import simulated_city
+from tests.test_arithmetic import PV_BUDGET, _write_city
 
 
 @pytest.fixture(scope="module")
 def special(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("special")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIP_SIM_PSEUDONYM_KEY", "k")
     primary = tmp_path / "primary.csv"
     primary.write_text("group_code,note\nJ18.0,肺炎\n", encoding="utf-8")
     tcm = tmp_path / "tcm.csv"
     tcm.write_text("group_code,note\nK35:comp:surgery,示例\n", encoding="utf-8")
-    db = tmp_path / "w.duckdb"
-    run_ingest(_write_city(tmp_path), db, progress=QUIET)
-    con = duckdb.connect(str(db))
     three = {"catalog.core_min_cases": 3}
-    simulate(con, 2020, None, [
+    with simulated_city(tmp_path, _write_city(tmp_path), [
         Scenario("t3", changes=three),
         Scenario("listed", changes={**three, "special.primary_method": "list",
                                     "special.primary_list_file": str(primary),
@@ -44,10 +37,8 @@ def special(tmp_path_factory):
         Scenario("rule_any_level", changes={**three, "special.primary_method": "rule",
                                             "special.primary_min_low_level_share": 0.0,
                                             "special.primary_min_cases": 3}),
-    ], load_baseline(), progress=QUIET)
-    yield con
-    con.close()
-    mp.undo()
+    ]) as con:
+        yield con
 
 
 def _scores(con, scenario):
