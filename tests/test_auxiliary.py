@@ -24,7 +24,6 @@ import pytest
 from dip_sim.policy import Scenario
 from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
-QUIET = lambda message: None  # noqa: E731
 E11, SEPSIS = "E11.900", "A41.900"
 
 

@@ -40,7 +40,6 @@ import pytest
 from dip_sim.policy import Scenario
 from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
-QUIET = lambda message: None  # noqa: E731
 M, R1, R2, N, D = "47.0901", "54.2100", "38.9300", "96.0400", "88.7600"
 
 HISTORY = [
