@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quality", help="重新运行病案质控", description="重建 case_status 与 case_features")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.add_argument("--recode", action="store_true",
-                   help="按当前手术操作类别表重新推导全部病例的分组键（修改 proc_class_override.csv 后使用）")
+                   help="按当前手术操作类别表重新推导全部病例的分组键"
+                        "（修改 proc_class_override.csv 或 conservative_procedures.csv 后使用）")
     p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("quality-report", help="输出某年度各医院病案质量报告（Excel）",

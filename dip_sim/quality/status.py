@@ -40,7 +40,8 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """Derive the group-key parts of every loaded case again from its stored codes.
 
     Ingest derives them when a file loads (``dip_sim.ingest.standardise``); after the
-    procedure classes change (``data/reference/proc_class_override.csv``) this brings the
+    procedure classes change (``data/reference/proc_class_override.csv``,
+    ``conservative_procedures.csv``) this brings the
     loaded cases up to date. Same rules: valid, non-conservative procedures, distinct, sorted.
     """
     con.execute("""

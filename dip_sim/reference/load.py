@@ -13,8 +13,9 @@
   diagnosis, with the reason (``main_dx_excluded.csv``).
 
 Procedure class, as ``dip_rules.md`` §2 derives it (no public table gives the classes):
-an override prefix from ``proc_class_override.csv`` (longest wins; class ``conservative``
-marks 保守治疗 procedures left out of the key) → in ``SS_VALID`` (operating-room) → surgery →
+an override prefix from ``proc_class_override.csv`` or the 保守治疗 list
+``conservative_procedures.csv`` (class ``conservative``: left out of the key; longest prefix
+wins) → in ``SS_VALID`` (operating-room) → surgery →
 chapters 87–91 or subcategory ``.1x`` of chapters 01–86 → diagnostic → otherwise therapeutic.
 """
 
@@ -92,9 +93,14 @@ def load_reference(con: duckdb.DuckDBPyConnection, reference_dir: Path = REFEREN
         CREATE OR REPLACE TABLE ref_dx AS {_code_list_sql(codes / "ZD_INFO.dat")};
         CREATE OR REPLACE TABLE ref_proc_info AS {_code_list_sql(codes / "SS_INFO.dat")};
         CREATE OR REPLACE TABLE ref_proc_valid AS {_code_list_sql(codes / "SS_VALID.dat")};
+        -- the class overrides, and the 保守治疗 list as overrides to class conservative
         CREATE OR REPLACE TABLE ref_proc_override AS
-        SELECT trim(prefix) AS prefix, trim(proc_class) AS proc_class, note
+        SELECT trim(prefix) AS prefix, trim(proc_class) AS proc_class, note, source
         FROM read_csv('{(reference_dir / "proc_class_override.csv").as_posix()}',
+                      header = true, all_varchar = true)
+        UNION ALL
+        SELECT trim(prefix), 'conservative', note, source
+        FROM read_csv('{(reference_dir / "conservative_procedures.csv").as_posix()}',
                       header = true, all_varchar = true);
         CREATE OR REPLACE TABLE ref_main_dx_excluded AS
         SELECT pattern, reason
