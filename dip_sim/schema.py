@@ -50,6 +50,8 @@ CASE_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("other_dx", "VARCHAR", required=False, nullable=True, label_zh="其他诊断编码"),
     InputColumn("main_proc", "VARCHAR", required=False, nullable=True, label_zh="主要手术及操作编码"),
     InputColumn("other_procs", "VARCHAR", required=False, nullable=True, label_zh="其他手术及操作编码"),
+    # 重症监护合计天数 of the 医保结算清单: a dimension of auxiliary typing (dip_rules.md §2)
+    InputColumn("icu_days", "INTEGER", required=False, nullable=True, label_zh="重症监护天数"),
 )
 
 COST_PART_COLUMNS: tuple[str, ...] = (

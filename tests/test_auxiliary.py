@@ -36,7 +36,7 @@ def _history():
     for cost in (1000, 1200):
         rows += [("K35.300", ("47.0901",), cost, {"other_dx": E11})] * 5
     rows += [("K35.800x001", ("47.0100",), 1000, {})] * 8
-    rows += [("K35.800x001", ("47.0100",), 3000, {"other_dx": E11})] * 7
+    rows += [("K35.800x001", ("47.0100",), 3000, {"other_dx": E11, "icu_days": 5})] * 7
     rows += [("K35.200", ("88.7600",), 1000, {})] * 15
     rows += [("K35.200", ("88.7600",), 3000, {"other_dx": E11})] * 5
     rows += [("K35.200", (), 5000, {"other_dx": SEPSIS, "los": 5})] * 6
@@ -79,7 +79,9 @@ def aux(tmp_path_factory):
         "  - {id: S2, action: split, group: K35.2, by: severity, author: 专家乙,"
         " date: 2020-01-20, reason: 脓毒症}\n"
         "  - {id: S3, action: split, group: X00.0, by: age, author: 专家乙,"
-        " date: 2020-01-20, reason: 不存在的病种}\n", encoding="utf-8")
+        " date: 2020-01-20, reason: 不存在的病种}\n"
+        "  - {id: S4, action: split, group: K35.8|47.0100, by: icu, author: 专家乙,"
+        " date: 2020-01-20, reason: 重症监护}\n", encoding="utf-8")
     two = {"catalog.core_min_cases": 2}
     with simulated_city(tmp_path, _write(tmp_path), [
         Scenario("off", changes=two),
@@ -127,16 +129,19 @@ def test_history_points_and_budget_point_value_do_not_change(aux):
 
 def test_panel_split_forces_a_dimension(aux):
     got = _subtypes(aux, "forced")
-    assert {g for g, _ in got} == {"K35.3|47.0901", "K35.2"}  # aux off: J18.0 not split
+    assert {g for g, _ in got} == {"K35.3|47.0901", "K35.2", "K35.8|47.0100"}  # not J18.0
     assert got[("K35.3|47.0901", "无")][2] == pytest.approx(1000 / 1050)
     assert got[("K35.3|47.0901", "一般")][2] == pytest.approx(1100 / 1050)
     assert got[("K35.3|47.0901", "一般")][5] == "S1"
     assert got[("K35.2", "重度")][:3] == ("severity", 6, pytest.approx(5 / 3))
     assert got[("K35.2", "轻度")][:3] == ("severity", 6, pytest.approx(1 / 3))  # LOS 2
+    # ICU days 5 → 2–7天: 3000 ÷ ((8·1000 + 7·3000) / 15) = 1.552; none → 无: 1000 ÷ 1933.3
+    assert got[("K35.8|47.0100", "2–7天")][:3] == ("icu", 7, pytest.approx(3000 / (29000 / 15)))
+    assert got[("K35.8|47.0100", "无")][2] == pytest.approx(1000 / (29000 / 15))
     cases = dict(aux.execute("SELECT case_id, aux_type FROM case_scores "
                              "WHERE scenario = 'forced'").fetchall())
     assert cases["g5_severe"] == "severity:重度"
     assert cases["g5_death"] == "severity:轻度"  # 死亡 has no history case here
     applied = dict(aux.execute("SELECT adjustment_id, applied FROM catalog_adjustments "
                                "WHERE scenario = 'forced'").fetchall())
-    assert applied == {"S1": True, "S2": True, "S3": False}
+    assert applied == {"S1": True, "S2": True, "S3": False, "S4": True}

@@ -19,7 +19,7 @@ HOSPITAL_COLUMNS = ["hospital_id", "hospital_name", "level", "county"]
 CASE_COLUMNS = [
     "case_id", "hospital_id", "patient_id", "sex", "age_years", "age_days", "birth_weight_g",
     "insurance_type", "admit_date", "discharge_date", "los_days", "discharge_disposition",
-    "main_dx", "other_dx", "main_proc", "other_procs",
+    "main_dx", "other_dx", "main_proc", "other_procs", "icu_days",
 ]  # fmt: skip
 PART_COLUMNS = [
     "drug_yuan", "consumable_yuan", "exam_yuan", "lab_yuan", "treatment_yuan", "surgery_yuan",

@@ -16,7 +16,7 @@ A YAML file in ``data/catalog_adjustments/`` that the panel edits, named by the 
   the national rule requires (DIP 3.0: experts may adjust points keeping total points
   unchanged). The budget point value, total history cost ÷ total history points, is
   therefore unchanged too;
-- ``split`` (``group``, ``by``: cci, severity, tumour or age): the core group is split by that
+- ``split`` (``group``, ``by``: cci, severity, tumour, age or icu): the core group is split by that
   auxiliary dimension whatever the triggers say (``auxiliary.sql``), as long as two sub-types
   keep enough cases.
 
@@ -46,7 +46,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "set_points": ("group", "points"),
     "split": ("group", "by"),
 }
-SPLIT_DIMENSIONS = ("cci", "severity", "tumour", "age")
+SPLIT_DIMENSIONS = ("cci", "severity", "tumour", "age", "icu")
 COMMON_FIELDS = ("id", "action", "author", "date", "reason")
 
 

@@ -18,7 +18,8 @@
 --             infection) with LOS ≥ severity_min_los_days; else 轻度 (base); codes from the
 --             project's lists or CHS-DRG MCC (重度) / CC (中度) less their exclusions;
 --   tumour    转移 > 放疗 > 化疗 > 无 (base);
---   age       0–28天, 29天–1岁, 1–6岁, 7–17岁, ≥65岁; 18–64岁 (base).
+--   age       0–28天, 29天–1岁, 1–6岁, 7–17岁, ≥65岁; 18–64岁 (base);
+--   icu       ICU days (重症监护天数) 2–7天, 8–14天, 15–30天, ≥31天; 无 (0–1 or none, base).
 -- Run when auxiliary.enabled or a split adjustment exists (dip_sim/simulation.py).
 -- Reads: mart_case_groups, mart_catalog_groups, cases, run_params, run_history,
 --   run_aux_dimensions (dimension, priority), run_splits, aux_* (dip_sim/reference/auxiliary.py).
@@ -28,7 +29,8 @@
 CREATE OR REPLACE TEMP TABLE int_aux_cases AS
 SELECT g.case_id, g.year, g.group_code, g.total_cost_yuan, h.weight,
        g.eligible AND h.year IS NOT NULL AS in_history,
-       c.main_dx, c.other_dx, c.discharge_disposition, c.age_years, c.age_days, c.los_days
+       c.main_dx, c.other_dx, c.discharge_disposition, c.age_years, c.age_days, c.los_days,
+       c.icu_days
 FROM mart_case_groups g
 JOIN cases c ON c.case_id = g.case_id
 LEFT JOIN run_history h ON h.year = g.year
@@ -95,6 +97,12 @@ SELECT a.case_id, d.dimension,
                     WHEN list_contains(k.kinds, 'tumour_radiotherapy') THEN '放疗'
                     WHEN list_contains(k.kinds, 'tumour_chemotherapy') THEN '化疗'
                     ELSE '无' END
+           WHEN 'icu' THEN
+               CASE WHEN coalesce(a.icu_days, 0) <= 1 THEN '无'
+                    WHEN a.icu_days <= 7 THEN '2–7天'
+                    WHEN a.icu_days <= 14 THEN '8–14天'
+                    WHEN a.icu_days <= 30 THEN '15–30天'
+                    ELSE '≥31天' END
            ELSE  -- age: in days under one year (age_days), else in years
                CASE WHEN coalesce(a.age_years, 0) = 0 AND a.age_days IS NOT NULL
                          AND a.age_days <= 28 THEN '0–28天'
@@ -112,7 +120,8 @@ LEFT JOIN kinds k USING (case_id);
 
 -- the base type of each dimension: where the sub-types too small to stand alone go
 CREATE OR REPLACE TEMP TABLE int_aux_base AS
-SELECT * FROM (VALUES ('cci', '无'), ('severity', '轻度'), ('tumour', '无'), ('age', '18–64岁'))
+SELECT * FROM (VALUES ('cci', '无'), ('severity', '轻度'), ('tumour', '无'), ('age', '18–64岁'),
+                      ('icu', '无'))
     AS t(dimension, base);
 
 -- Sub-types over the history cases: too small ones folded into the base.

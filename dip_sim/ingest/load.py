@@ -35,11 +35,12 @@ from dip_sim.ingest.standardise import (
     insert_cases_sql,
     insert_rows_sql,
     present_rows_sql,
+    row_hash_sql,
     typed_rows_sql,
 )
 from dip_sim.meta import get_meta, set_meta
 from dip_sim.reference import load_reference
-from dip_sim.schema import WAREHOUSE_DDL
+from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
 
 Progress = Callable[[str], None]
 
@@ -74,10 +75,29 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
                    "seconds DOUBLE"):
         # columns added after the first warehouses were made
         con.execute(f"ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS {column}")
+    _add_case_columns(con)
     for table in ("cases", "settlements"):
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS key_hash UBIGINT")
         con.execute(f"UPDATE {table} SET key_hash = hash(case_id) WHERE key_hash IS NULL")
     load_reference(con)
+
+
+def _add_case_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the input columns a warehouse made before them lacks, keeping its fingerprints.
+
+    A row's fingerprint (``row_hash``) covers every input column, so after adding one the
+    fingerprints are computed again: the same file loaded again still adds nothing.
+    """
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'cases'"
+    ).fetchall()}
+    missing = [c for c in INPUT_TABLES["cases"] if c.name not in have]
+    if not missing:
+        return
+    for column in missing:
+        con.execute(f"ALTER TABLE cases ADD COLUMN {column.name} {column.sql_type}")
+    con.execute(f"UPDATE cases SET row_hash = "
+                f"{row_hash_sql([c.name for c in INPUT_TABLES['cases']])}")
 
 
 def _note_candidates(con: duckdb.DuckDBPyConnection, kind: str) -> None:

@@ -80,20 +80,20 @@ _CASE_HEADERS: dict[str, dict[str, str]] = {
           "admit_date": "入院时间", "discharge_date": "出院时间", "los_days": "实际住院天数",
           "discharge_disposition": "离院方式", "main_dx": "主要诊断编码",
           "other_dx": "其他诊断编码", "main_proc": "主要手术及操作编码",
-          "other_procs": "其他手术及操作编码"},
+          "other_procs": "其他手术及操作编码", "icu_days": "重症监护合计天数"},
     "B": {"case_id": "病案号", "hospital_id": "定点医疗机构编码", "patient_id": "医保编号",
           "sex": "性别", "age_years": "年龄", "age_days": "天龄", "birth_weight_g": "出生体重",
           "insurance_type": "险种", "admit_date": "入院日期", "discharge_date": "出院日期",
           "los_days": "住院天数", "discharge_disposition": "离院方式",
           "main_dx": "出院主要诊断编码", "other_dx": "其他诊断代码",
-          "main_proc": "主要手术操作编码", "other_procs": "其他手术操作编码"},
+          "main_proc": "主要手术操作编码", "other_procs": "其他手术操作编码", "icu_days": "ICU天数"},
     "C": {"case_id": "清单流水号", "hospital_id": "定点医药机构代码", "patient_id": "人员编号",
           "sex": "性别", "age_years": "年龄", "age_days": "(年龄不足1周岁的)年龄(天)",
           "birth_weight_g": "新生儿出生体重(克)", "insurance_type": "险种类型",
           "admit_date": "入院时间", "discharge_date": "出院时间", "los_days": "实际住院天数",
           "discharge_disposition": "离院方式", "main_dx": "主要诊断编码",
           "other_dx": "其他诊断编码", "main_proc": "主要手术及操作编码",
-          "other_procs": "其他手术及操作编码"},
+          "other_procs": "其他手术及操作编码", "icu_days": "重症监护室天数"},
 }
 # How each vendor writes coded values and dates; which spread other diagnoses over columns
 _WORDS: dict[str, dict[str, dict]] = {

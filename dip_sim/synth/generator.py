@@ -205,7 +205,15 @@ def generate_year(
             "discharge_disposition": _disposition(age, rng),
         }
     ).hstack(codes)
+    # ICU days (重症监护天数), from what is drawn already (no draw of its own, so the rest of the
+    # city is the same with or without it): half the stay of a death, a quarter of a stay of
+    # 20 days or more; none otherwise
+    los_col = pl.col("los_days")
     cases = cases.with_columns(
+        icu_days=pl.when(pl.col("discharge_disposition") == 5)
+        .then(pl.min_horizontal(los_col, 1 + los_col // 2))
+        .when(los_col >= 20).then(los_col // 4)
+        .otherwise(None).cast(pl.Int32),
         case_id=pl.concat_str(
             pl.col("hospital_id"), pl.lit(f"-{year}-"), pl.col("_seq").cast(pl.String).str.zfill(7)
         )
