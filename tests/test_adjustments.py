@@ -65,7 +65,7 @@ def test_negotiated_points_rescale_the_rest_keeping_total_points(adjusted):
     rw = _rw(adjusted, "points")
     k = 35010 / 36360
     assert rw["J18.0"][:3] == (800, pytest.approx(650), "A1")
-    assert rw["K35.3|47.0901"][:3] == (pytest.approx(1470 * k), pytest.approx(1470), None)
+    assert rw["K35.3|47.0901"][:3] == (pytest.approx(1470 * k), pytest.approx(1470), "A1:rescale")
     assert rw["K35:comp:diagnostic"][0] == pytest.approx(400 * k)
     assert rw["K35:comp:surgery"][0] == pytest.approx(900 * k)
     total = 18 * rw["K35.3|47.0901"][0] + 9 * 800 + 9 * rw["K35:comp:diagnostic"][0] \

@@ -367,14 +367,15 @@ def hospital_cases(
     """The hospital's grouped cases, by case id; ``search`` matches case id or group code.
 
     Columns: case_id, month, group_code, group_type, outlier, cost_ratio, total_cost_yuan,
-    fund_paid_yuan, rw, level_coefficient, case_points.
+    fund_paid_yuan, rw, level_coefficient, aux_type, aux_coefficient, case_points.
     """
     where, params = _scope("hospital_id")
     pattern = f"%{search.strip()}%"
     return _query(
         f"""
         SELECT case_id, month, group_code, group_type, outlier, cost_ratio,
-               total_cost_yuan, fund_paid_yuan, rw, level_coefficient, case_points
+               total_cost_yuan, fund_paid_yuan, rw, level_coefficient, aux_type,
+               aux_coefficient, case_points
         FROM case_scores
         WHERE scenario = ? AND hospital_id = ? AND {where}
               AND (case_id ILIKE ? OR group_code ILIKE ?)

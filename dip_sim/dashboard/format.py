@@ -159,6 +159,8 @@ COLUMN_LABELS: dict[str, str] = {
     "cmi": "CMI",
     "cost_index": "费用消耗指数",
     "time_index": "时间消耗指数",
+    "aux_type": "辅助分型",
+    "aux_coefficient": "辅助分型系数",
     "n_primary_cases": "基层病种病例数",
     "n_tcm_cases": "中医优势病种病例数",
     "tcm_points": "中医优势病种分值",

@@ -290,7 +290,8 @@ CROSS JOIN run_params p;
 -- Σ_g W_g·rw_g stay the same (W_g: Σ of the year weights of group g's history cases):
 --   k = (T − Σ_F W_f·rw'_f) ÷ (T − Σ_F W_f·rw_f), T = Σ_g W_g·rw_g, F = the negotiated groups;
 -- every other group's rw × k. The budget point value (history cost ÷ history points) is
--- unchanged. rw_computed keeps the value before; adjusted_by names the adjustments.
+-- unchanged. rw_computed keeps the value before; adjusted_by names the adjustments (the
+-- rescaled groups: 'A3:rescale').
 CREATE OR REPLACE TEMP TABLE int_set_points AS
 SELECT s.group_code, s.rw, s.adjustment_id
 FROM run_set_points s JOIN run_adjustments a USING (adjustment_id)
@@ -318,8 +319,11 @@ FROM t;
 UPDATE mart_catalog_groups g
 SET rw = coalesce((SELECT f.rw FROM int_set_points f WHERE f.group_code = g.group_code),
                   g.rw * (SELECT factor FROM int_rescale)),
-    adjusted_by = (SELECT f.adjustment_id FROM int_set_points f
-                   WHERE f.group_code = g.group_code)
+    -- the negotiated group names its adjustment; every other one the rescale it took
+    adjusted_by = coalesce(
+        (SELECT f.adjustment_id FROM int_set_points f WHERE f.group_code = g.group_code),
+        (SELECT string_agg(adjustment_id, ';' ORDER BY adjustment_id) || ':rescale'
+         FROM int_set_points))
 WHERE EXISTS (SELECT 1 FROM int_set_points);
 
 -- Merged groups name the merge.

@@ -34,6 +34,8 @@ OUTLIER_COLUMNS = [
     "level_coefficient",
     "case_points",
 ]
+# the case list: the outlier columns and the auxiliary sub-type (辅助分型) with its coefficient
+CASE_COLUMNS = [*OUTLIER_COLUMNS[:-1], "aux_type", "aux_coefficient", "case_points"]
 MONTHLY_COLUMNS = ["month", "n_cases", "points", "prepaid_yuan", "ffs_fund_paid_yuan"]
 
 
@@ -120,7 +122,7 @@ def render() -> None:
         search = st.text_input("清单流水号或病种编码包含", key="hospital_case_search",
                                placeholder="例如 K35")
         common.show_table_or_note(
-            data.hospital_cases(scenario, hospital_id, search), OUTLIER_COLUMNS,
+            data.hospital_cases(scenario, hospital_id, search), CASE_COLUMNS,
             "没有符合条件的入组病例。",
             f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
     with tab_not_grouped:
