@@ -354,7 +354,15 @@ CREATE TABLE IF NOT EXISTS point_values (
     fund_ratio DOUBLE,
     total_points DOUBLE,
     pv_budget_yuan DOUBLE,
-    pv_settlement_yuan DOUBLE
+    pv_settlement_yuan DOUBLE,
+    pv_mode VARCHAR,
+    pv_float_yuan DOUBLE,
+    pv_budget_standard_yuan DOUBLE,
+    reserve_yuan DOUBLE,
+    pv_prev_year_yuan DOUBLE,
+    pv_gap DOUBLE,
+    pv_yoy_change DOUBLE,
+    budget_balance_yuan DOUBLE
 )""",
     # one row per scenario and hospital with grouped cases in the simulation year
     "hospital_settlement": """
@@ -408,6 +416,9 @@ OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
     "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE", "primary_group BOOLEAN",
                     "tcm_factor DOUBLE"),
     "hospital_indices": ("n_primary_cases BIGINT", "n_tcm_cases BIGINT", "tcm_points DOUBLE"),
+    "point_values": ("pv_mode VARCHAR", "pv_float_yuan DOUBLE", "pv_budget_standard_yuan DOUBLE",
+                     "reserve_yuan DOUBLE", "pv_prev_year_yuan DOUBLE", "pv_gap DOUBLE",
+                     "pv_yoy_change DOUBLE", "budget_balance_yuan DOUBLE"),
     "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR",
                         "n_primary_candidates BIGINT", "n_primary BIGINT", "n_tcm BIGINT"),
 }

@@ -37,6 +37,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
     ("dip_sim.grouping", "special.sql", "基层病种与中医优势病种"),
+    ("dip_sim.budget", "pv_trim.sql", "预算点值：剔除分位以外病例"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
@@ -96,6 +97,12 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
             f"（{', '.join(map(str, history))}）")
     if values["budget.method"] == "fixed" and values["budget.fixed_fund_yuan"] is None:
         raise PolicyError("参数 budget.method = fixed 时必须给出 budget.fixed_fund_yuan")
+    if values["budget.method"] in ("items", "proportion") \
+            and values["budget.inpatient_fund_yuan"] is None:
+        raise PolicyError(f"参数 budget.method = {values['budget.method']} 时必须给出 "
+                          "budget.inpatient_fund_yuan（当年住院统筹基金）")
+    if not values["point_value.trim_low"] < values["point_value.trim_high"]:
+        raise PolicyError("参数 point_value.trim_low 应小于 point_value.trim_high")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE run_params AS
         SELECT ?::VARCHAR AS scenario, ?::INTEGER AS sim_year,
@@ -111,7 +118,11 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS aux_min_cv_reduction, ?::VARCHAR AS aux_severity_source,
                ?::INTEGER AS aux_severity_min_los_days, ?::VARCHAR AS primary_method,
                ?::DOUBLE AS primary_max_cv, ?::DOUBLE AS primary_min_low_level_share,
-               ?::INTEGER AS primary_min_cases, ?::DOUBLE AS tcm_points_factor""",
+               ?::INTEGER AS primary_min_cases, ?::DOUBLE AS tcm_points_factor,
+               ?::DOUBLE AS inpatient_fund_yuan, ?::DOUBLE AS out_of_area_yuan,
+               ?::DOUBLE AS non_dip_yuan, ?::VARCHAR AS pv_mode,
+               ?::DOUBLE AS elastic_base_share, ?::DOUBLE AS elastic_floor,
+               ?::DOUBLE AS elastic_cap, ?::VARCHAR AS pv_refinement""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
@@ -123,7 +134,14 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["auxiliary.min_cv_reduction"], values["auxiliary.severity_source"],
          values["auxiliary.severity_min_los_days"], values["special.primary_method"],
          values["special.primary_max_cv"], values["special.primary_min_low_level_share"],
-         values["special.primary_min_cases"], values["special.tcm_points_factor"]])
+         values["special.primary_min_cases"], values["special.tcm_points_factor"],
+         values["budget.inpatient_fund_yuan"], values["budget.out_of_area_yuan"],
+         values["budget.non_dip_yuan"], values["point_value.mode"],
+         values["point_value.elastic_base_share"], values["point_value.elastic_floor"],
+         values["point_value.elastic_cap"], values["point_value.budget_refinement"]])
+    # a quantile's fraction must be a constant in SQL: pv_trim.sql reads these variables
+    con.execute("SET VARIABLE trim_low = ?", [values["point_value.trim_low"]])
+    con.execute("SET VARIABLE trim_high = ?", [values["point_value.trim_high"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
     con.executemany("INSERT INTO run_history VALUES (?, ?)",
                     [[y, w] for y, w in zip(sorted(history), weights, strict=True)])
@@ -178,6 +196,9 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
             "CREATE OR REPLACE TEMP TABLE int_case_aux (case_id VARCHAR, aux_type VARCHAR, "
             "aux_coefficient DOUBLE); CREATE OR REPLACE TEMP TABLE mart_catalog_subtypes AS "
             "SELECT * FROM catalog_subtypes LIMIT 0")
+    if values["point_value.budget_refinement"] != "quantile":
+        skip["pv_trim.sql"] = ("CREATE OR REPLACE TEMP TABLE int_pv_trim (group_code VARCHAR, "
+                               "low_yuan DOUBLE, high_yuan DOUBLE)")
     if values["catalog.procedure_key"] != "main_plus_related":
         # only the 2.0 key needs related procedures
         skip["related.sql"] = ("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "

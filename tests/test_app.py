@@ -99,7 +99,8 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
         for scenario, (description, pv_budget, pv_settle) in scenarios.items():
             total_points = sum(c[9] for c in CASES)
             con.execute(
-                "INSERT INTO point_values VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO point_values (scenario, year, dip_fund_yuan, fund_ratio, total_points,"
+                " pv_budget_yuan, pv_settlement_yuan) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [scenario, YEAR, total_points * pv_settle, 0.8, total_points, pv_budget, pv_settle],
             )
             con.execute(
@@ -389,7 +390,8 @@ def test_reads_leave_no_connection_open(warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse))
     try:
         con.execute(
-            "INSERT INTO point_values VALUES ('zz_new', 2020, 1, 0.8, 1, 1, 1)",
+            "INSERT INTO point_values (scenario, year, dip_fund_yuan, fund_ratio, total_points,"
+            " pv_budget_yuan, pv_settlement_yuan) VALUES ('zz_new', 2020, 1, 0.8, 1, 1, 1)",
         )
     finally:
         con.close()

@@ -96,6 +96,8 @@ def city(tmp_path_factory):
         Scenario("t4", changes={"catalog.core_min_cases": 4}),
         Scenario("fixed", changes={"catalog.core_min_cases": 3, "budget.method": "fixed",
                                    "budget.fixed_fund_yuan": 10000.0}),
+        Scenario("trim", changes={"catalog.core_min_cases": 3,
+                                  "point_value.budget_refinement": "quantile"}),
     ]) as con:
         yield con
 
@@ -278,3 +280,15 @@ def test_catalog_report_workbook(city, tmp_path):
     assert summary["核心病种阈值（例）"] == "3" and summary["核心病种组数"] == "2"
     with pytest.raises(ValueError, match="已有: .*t3"):
         write_catalog_report(city, "nope", out)
+
+
+def test_budget_point_value_trimmed_at_the_quantiles(city):
+    # per group, costs outside [P2.5, P97.5] (interpolated) are left out of the budget PV:
+    #   A 900 1100 1250 1500 1700 → [920, 1680]: keeps 1100 (2017), 1250 (2018), 1500 (2019)
+    #   B 600 700 1300 → [605, 1270]: keeps 700 (2017); D 300 750 → [311.25, 738.75]: none;
+    #   S 900 → [900, 900]: keeps it (2019)
+    # pv = Σ w·cost / Σ w·rw = (1100 + 2·1250 + 7·1500 + 700 + 7·900)
+    #                         / (1470 + 2·1470 + 7·1470 + 650 + 7·900) = 21100 / 21650
+    pv = dict(city.execute("SELECT scenario, pv_budget_yuan FROM point_values").fetchall())
+    assert pv["trim"] == pytest.approx(21100 / 21650)
+    assert pv["t3"] == pytest.approx(PV_BUDGET)
