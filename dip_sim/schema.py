@@ -343,7 +343,8 @@ CREATE TABLE IF NOT EXISTS case_scores (
     outlier VARCHAR,
     case_points DOUBLE,
     total_cost_yuan DOUBLE,
-    fund_paid_yuan DOUBLE
+    fund_paid_yuan DOUBLE,
+    case_amount_yuan DOUBLE
 )""",
     # one row per scenario (and its simulation year)
     "point_values": """
@@ -362,7 +363,12 @@ CREATE TABLE IF NOT EXISTS point_values (
     pv_prev_year_yuan DOUBLE,
     pv_gap DOUBLE,
     pv_yoy_change DOUBLE,
-    budget_balance_yuan DOUBLE
+    budget_balance_yuan DOUBLE,
+    year_end_total_yuan DOUBLE,
+    reserve_inflow_yuan DOUBLE,
+    reserve_paid_yuan DOUBLE,
+    reserve_left_yuan DOUBLE,
+    surplus_retention_rate DOUBLE
 )""",
     # one row per scenario and hospital with grouped cases in the simulation year
     "hospital_settlement": """
@@ -376,7 +382,17 @@ CREATE TABLE IF NOT EXISTS hospital_settlement (
     ffs_fund_paid_yuan DOUBLE,
     diff_yuan DOUBLE,
     prepaid_yuan DOUBLE,
-    clearing_yuan DOUBLE
+    clearing_yuan DOUBLE,
+    assessment_coefficient DOUBLE,
+    deductions_yuan DOUBLE,
+    assessed_amount_yuan DOUBLE,
+    surplus_retained_yuan DOUBLE,
+    clawback_yuan DOUBLE,
+    overspend_shared_yuan DOUBLE,
+    withheld_yuan DOUBLE,
+    withhold_released_yuan DOUBLE,
+    advance_yuan DOUBLE,
+    year_end_amount_yuan DOUBLE
 )""",
     # one row per scenario, hospital and month of the simulation year
     "hospital_monthly": """
@@ -388,7 +404,11 @@ CREATE TABLE IF NOT EXISTS hospital_monthly (
     n_cases BIGINT,
     points DOUBLE,
     prepaid_yuan DOUBLE,
-    ffs_fund_paid_yuan DOUBLE
+    ffs_fund_paid_yuan DOUBLE,
+    gross_prepay_yuan DOUBLE,
+    withheld_yuan DOUBLE,
+    deductions_yuan DOUBLE,
+    cum_prepaid_yuan DOUBLE
 )""",
     # one row per scenario: what was run, with which parameters
     "runs": """
@@ -414,11 +434,20 @@ OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
         "adjusted_by VARCHAR", "aux_dimension VARCHAR", "primary_candidate BOOLEAN",
         "primary_group BOOLEAN", "tcm_group BOOLEAN"),
     "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE", "primary_group BOOLEAN",
-                    "tcm_factor DOUBLE"),
+                    "tcm_factor DOUBLE", "case_amount_yuan DOUBLE"),
+    "hospital_settlement": tuple(f"{c} DOUBLE" for c in (
+        "assessment_coefficient", "deductions_yuan", "assessed_amount_yuan",
+        "surplus_retained_yuan", "clawback_yuan", "overspend_shared_yuan", "withheld_yuan",
+        "withhold_released_yuan", "advance_yuan", "year_end_amount_yuan")),
+    "hospital_monthly": tuple(f"{c} DOUBLE" for c in (
+        "gross_prepay_yuan", "withheld_yuan", "deductions_yuan", "cum_prepaid_yuan")),
     "hospital_indices": ("n_primary_cases BIGINT", "n_tcm_cases BIGINT", "tcm_points DOUBLE"),
     "point_values": ("pv_mode VARCHAR", "pv_float_yuan DOUBLE", "pv_budget_standard_yuan DOUBLE",
                      "reserve_yuan DOUBLE", "pv_prev_year_yuan DOUBLE", "pv_gap DOUBLE",
-                     "pv_yoy_change DOUBLE", "budget_balance_yuan DOUBLE"),
+                     "pv_yoy_change DOUBLE", "budget_balance_yuan DOUBLE",
+                     "year_end_total_yuan DOUBLE", "reserve_inflow_yuan DOUBLE",
+                     "reserve_paid_yuan DOUBLE", "reserve_left_yuan DOUBLE",
+                     "surplus_retention_rate DOUBLE"),
     "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR",
                         "n_primary_candidates BIGINT", "n_primary BIGINT", "n_tcm BIGINT"),
 }

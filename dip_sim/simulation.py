@@ -26,6 +26,7 @@ from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
+from dip_sim.settle.files import set_settlement_tables
 
 Progress = Callable[[str], None]
 
@@ -40,7 +41,9 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.budget", "pv_trim.sql", "预算点值：剔除分位以外病例"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
-    ("dip_sim.settle", "settle.sql", "结算点值与医院结算"),
+    ("dip_sim.settle", "settle.sql", "结算点值、月度预付与年终结算额"),
+    ("dip_sim.settle", "sharing.sql", "结余留用与超支分担"),
+    ("dip_sim.settle", "clearing.sql", "年度清算"),
     ("dip_sim.grouping", "metrics.sql", "分组质量指标"),
 )
 
@@ -122,7 +125,11 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS inpatient_fund_yuan, ?::DOUBLE AS out_of_area_yuan,
                ?::DOUBLE AS non_dip_yuan, ?::VARCHAR AS pv_mode,
                ?::DOUBLE AS elastic_base_share, ?::DOUBLE AS elastic_floor,
-               ?::DOUBLE AS elastic_cap, ?::VARCHAR AS pv_refinement""",
+               ?::DOUBLE AS elastic_cap, ?::VARCHAR AS pv_refinement,
+               ?::VARCHAR AS prepay_basis, ?::DOUBLE AS advance_months,
+               ?::BOOLEAN AS sharing_enabled, ?::DOUBLE AS surplus_retain_share,
+               ?::DOUBLE AS surplus_floor, ?::DOUBLE AS overspend_share,
+               ?::DOUBLE AS overspend_cap""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
@@ -138,7 +145,11 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["budget.inpatient_fund_yuan"], values["budget.out_of_area_yuan"],
          values["budget.non_dip_yuan"], values["point_value.mode"],
          values["point_value.elastic_base_share"], values["point_value.elastic_floor"],
-         values["point_value.elastic_cap"], values["point_value.budget_refinement"]])
+         values["point_value.elastic_cap"], values["point_value.budget_refinement"],
+         values["settlement.prepay_basis"], values["settlement.advance_months"],
+         values["sharing.enabled"], values["sharing.surplus_retain_share"],
+         values["sharing.surplus_floor"], values["sharing.overspend_share"],
+         values["sharing.overspend_cap"]])
     # a quantile's fraction must be a constant in SQL: pv_trim.sql reads these variables
     con.execute("SET VARIABLE trim_low = ?", [values["point_value.trim_low"]])
     con.execute("SET VARIABLE trim_high = ?", [values["point_value.trim_high"]])
@@ -237,6 +248,8 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     _set_run_tables(con, scenario.name, year, history, values,
                     catalog_version(con, values, adjustments))
     set_adjustment_tables(con, adjustments)
+    set_settlement_tables(con, values["settlement.assessment_file"],
+                          values["settlement.deductions_file"])
     set_special_tables(con, values["special.primary_list_file"]
                        if values["special.primary_method"] == "list" else None,
                        values["special.tcm_list_file"])

@@ -140,7 +140,9 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
                 ffs = sum(c[11] for c in cases)
                 prepaid = 0.9 * dip
                 con.execute(
-                    "INSERT INTO hospital_settlement VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO hospital_settlement (scenario, year, hospital_id, n_cases, "
+                    "total_points, dip_amount_yuan, ffs_fund_paid_yuan, diff_yuan, prepaid_yuan, "
+                    "clearing_yuan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         scenario,
                         YEAR,
@@ -158,7 +160,8 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
                     m_cases = [c for c in cases if c[2] == month]
                     m_points = sum(c[9] for c in m_cases)
                     con.execute(
-                        "INSERT INTO hospital_monthly VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO hospital_monthly (scenario, year, hospital_id, month, n_cases,"
+                        " points, prepaid_yuan, ffs_fund_paid_yuan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             scenario,
                             YEAR,

@@ -48,12 +48,17 @@ def _pv(con, scenario):
 @pytest.mark.parametrize("scenario", [s.name for s in SCENARIOS])
 def test_hospital_amounts_sum_to_the_dip_fund(city, scenario):
     _, _, con = city
-    fund, total = _one(con, """
+    fund, total, year_end, paid = _one(con, """
         SELECT (SELECT dip_fund_yuan FROM point_values WHERE scenario = ?),
-               (SELECT sum(dip_amount_yuan) FROM hospital_settlement WHERE scenario = ?)""",
-                       [scenario, scenario])
+               (SELECT sum(dip_amount_yuan) FROM hospital_settlement WHERE scenario = ?),
+               (SELECT sum(year_end_amount_yuan) FROM hospital_settlement WHERE scenario = ?),
+               (SELECT sum(clearing_yuan + prepaid_yuan) FROM hospital_settlement
+                WHERE scenario = ?)""", [scenario] * 4)
     assert fund > 0
     assert abs(fund - total) < 0.01
+    # sharing off, no assessment or deductions: the year-end amounts are the DIP amounts,
+    # and what a hospital is paid (prepayments + clearing) is its year-end amount
+    assert abs(fund - year_end) < 0.01 and abs(year_end - paid) < 0.01
 
 
 def test_every_input_case_has_exactly_one_status(city):

@@ -37,5 +37,6 @@ SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.grou
        CASE WHEN b.cost_ratio < p.low_ratio THEN b.cost_ratio * b.base_points
             WHEN b.cost_ratio > p.high_ratio THEN (b.cost_ratio - 1) * b.base_points
             ELSE b.base_points END * b.tcm_factor AS case_points,
-       b.total_cost_yuan, b.fund_paid_yuan
+       b.total_cost_yuan, b.fund_paid_yuan,
+       NULL::DOUBLE AS case_amount_yuan  -- its share of the hospital's DIP amount: settle.sql
 FROM base b CROSS JOIN run_params p;

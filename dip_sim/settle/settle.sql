@@ -1,9 +1,9 @@
 -- Point values and hospital settlement (dip_rules.md §4 and §6, issue 2 §3, issue 5 §2).
 -- Reads: mart_case_scores, mart_case_groups, mart_catalog_groups, run_levels, int_budget,
---   run_params, run_history.
+--   run_params, run_history, run_assessment, run_deductions (dip_sim/settle/files.py).
 -- Writes temp tables int_hospital_points (grain: hospital), int_point_values (1 row),
---   mart_hospital_monthly (grain: hospital × month), mart_hospital_settlement (grain:
---   hospital), mart_point_values (1 row).
+--   mart_hospital_monthly (grain: hospital × month), int_year_end (grain: hospital: the DIP
+--   and assessed amounts); sharing.sql and clearing.sql finish the year.
 --
 -- point_value.mode [2020, 3.0]; P_h = hospital h's case points, P = Σ P_h, F = DIP fund,
 -- R = 医保支付比例, pv_b = 预算点值. DIP amount_h = paid value of its points × R:
@@ -63,56 +63,90 @@ SELECT p.scenario, p.sim_year AS year, v.dip_fund_yuan, v.fund_ratio, v.total_po
        v.pv_budget_standard_yuan, v.reserve_yuan, v.pv_prev_year_yuan
 FROM v CROSS JOIN run_params p;
 
--- monthly prepayment = the month's points × 预算点值 × R × (1 − withhold)
+-- Monthly prepayment (月度预付) per hospital and month: gross = the month's points × 预算点值 ×
+-- R (or, prepay_basis = minus_patient_paid, points × 预算点值 − the patients' payments of those
+-- cases); the quality deposit withheld = gross × withhold rate; the month's review deductions;
+-- prepaid (net) = gross − withheld − deductions; and the running total.
 CREATE OR REPLACE TEMP TABLE mart_hospital_monthly AS
 WITH m AS (
     SELECT hospital_id, month, count(*) AS n_cases, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           CAST(sum(CAST(fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan
+           CAST(sum(CAST(fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
+           CAST(sum(CAST(total_cost_yuan - fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+               AS patient_paid_yuan
     FROM mart_case_scores GROUP BY hospital_id, month
+), d AS (
+    SELECT hospital_id, month, sum(amount_yuan) AS deductions_yuan
+    FROM run_deductions GROUP BY hospital_id, month
+), md AS (  -- a month with deductions and no case still counts
+    SELECT coalesce(m.hospital_id, d.hospital_id) AS hospital_id,
+           coalesce(m.month, d.month) AS month, coalesce(m.n_cases, 0) AS n_cases,
+           coalesce(m.points, 0) AS points, coalesce(m.ffs_fund_paid_yuan, 0) AS ffs_fund_paid_yuan,
+           coalesce(m.patient_paid_yuan, 0) AS patient_paid_yuan,
+           coalesce(d.deductions_yuan, 0) AS deductions_yuan
+    FROM m FULL OUTER JOIN d ON d.hospital_id = m.hospital_id AND d.month = m.month
+), g AS (
+    SELECT md.*,
+           CASE WHEN p.prepay_basis = 'minus_patient_paid'
+                THEN greatest(md.points * v.pv_budget_yuan - md.patient_paid_yuan, 0)
+                ELSE md.points * v.pv_budget_yuan * v.fund_ratio END AS gross_prepay_yuan
+    FROM md CROSS JOIN int_point_values v CROSS JOIN run_params p
 )
-SELECT p.scenario, p.sim_year AS year, m.hospital_id, m.month, m.n_cases, m.points,
-       m.points * v.pv_budget_yuan * v.fund_ratio * (1 - p.withhold_rate) AS prepaid_yuan,
-       m.ffs_fund_paid_yuan
-FROM m CROSS JOIN int_point_values v CROSS JOIN run_params p;
+SELECT p.scenario, p.sim_year AS year, g.hospital_id, g.month, g.n_cases, g.points,
+       g.gross_prepay_yuan * (1 - p.withhold_rate) - g.deductions_yuan AS prepaid_yuan,
+       g.ffs_fund_paid_yuan, g.gross_prepay_yuan,
+       g.gross_prepay_yuan * p.withhold_rate AS withheld_yuan, g.deductions_yuan,
+       sum(g.gross_prepay_yuan * (1 - p.withhold_rate) - g.deductions_yuan)
+           OVER (PARTITION BY g.hospital_id ORDER BY g.month) AS cum_prepaid_yuan
+FROM g CROSS JOIN run_params p;
 
--- DIP amount: the hospital's points paid as point_value.mode says, × R (above);
--- FFS = Σ fund payments of its grouped cases; clearing = DIP amount − Σ prepayments
-CREATE OR REPLACE TEMP TABLE mart_hospital_settlement AS
+-- Year end (年度清算), per hospital:
+--   DIP amount      = its points paid as point_value.mode says × R (above);
+--   assessed amount A = DIP amount × assessment coefficient − review deductions;
+--   结余留用/合理超支分担 (sharing.enabled), C = its fee-for-service fund claims:
+--     C ≤ A: it keeps C + surplus_retain_share × (A − max(C, surplus_floor × A)); the rest of
+--            the surplus goes back to the reserve (clawback);
+--     C > A: it gets A + overspend_share × (min(C, overspend_cap × A) − A), paid from the
+--            reserve (the initial reserve and this year's inflows), pro rata when short;
+--   the withheld deposit not released by the assessment (1 − withhold_release) is kept;
+--   year-end amount = the above − unreleased deposit;
+--   clearing = year-end amount − Σ net prepayments − the advance (年初预拨:
+--     advance_months × its last history year's grouped fund payments ÷ 12).
+-- Whatever is not paid (assessment reduction, deductions, clawbacks, unreleased deposit)
+-- flows into the reserve, and overspend shares come out of it, so that
+--   Σ year-end amounts = DIP fund + (reserve paid out − reserve inflows).
+CREATE OR REPLACE TEMP TABLE int_year_end AS
 WITH h AS (
-    SELECT hospital_id, sum(n_cases) AS n_cases, CAST(sum(CAST(points AS DECIMAL(38, 10))) AS DOUBLE) AS total_points,
+    SELECT hospital_id, sum(n_cases) AS n_cases,
+           CAST(sum(CAST(points AS DECIMAL(38, 10))) AS DOUBLE) AS total_points,
            CAST(sum(CAST(ffs_fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
-           CAST(sum(CAST(prepaid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS prepaid_yuan
+           CAST(sum(CAST(prepaid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS prepaid_yuan,
+           CAST(sum(CAST(withheld_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS withheld_yuan,
+           CAST(sum(CAST(deductions_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS deductions_yuan
     FROM mart_hospital_monthly GROUP BY hospital_id
+), prev AS (
+    SELECT hospital_id, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan
+    FROM mart_case_groups
+    WHERE grouped AND eligible AND year = (SELECT max(year) FROM run_history)
+    GROUP BY hospital_id
 ), a AS (
     SELECT h.*,
            CASE v.pv_mode
                WHEN 'fixed' THEN h.total_points * v.pv_budget_yuan
-               WHEN 'elastic' THEN hp.base_points * v.pv_budget_yuan
-                                   + hp.excess_points * coalesce(v.pv_float_yuan, 0)
-               ELSE h.total_points * v.pv_floating END * v.fund_ratio AS dip_amount_yuan
-    FROM h JOIN int_hospital_points hp USING (hospital_id) CROSS JOIN int_point_values v
+               WHEN 'elastic' THEN coalesce(hp.base_points, 0) * v.pv_budget_yuan
+                                   + coalesce(hp.excess_points, 0) * coalesce(v.pv_float_yuan, 0)
+               ELSE h.total_points * v.pv_floating END * v.fund_ratio AS dip_amount_yuan,
+           coalesce(s.coefficient, 1.0) AS assessment_coefficient,
+           coalesce(s.withhold_release, 1.0) AS withhold_release,
+           p.advance_months * coalesce(prev.fund_paid_yuan, 0) / 12 AS advance_yuan
+    FROM h
+    LEFT JOIN int_hospital_points hp USING (hospital_id)
+    LEFT JOIN run_assessment s USING (hospital_id)
+    LEFT JOIN prev USING (hospital_id)
+    CROSS JOIN int_point_values v CROSS JOIN run_params p
 )
-SELECT p.scenario, p.sim_year AS year, a.hospital_id, a.n_cases, a.total_points,
-       a.dip_amount_yuan, a.ffs_fund_paid_yuan,
-       a.dip_amount_yuan - a.ffs_fund_paid_yuan AS diff_yuan,
-       a.prepaid_yuan,
-       a.dip_amount_yuan - a.prepaid_yuan AS clearing_yuan
-FROM a CROSS JOIN run_params p;
+SELECT a.*,
+       a.dip_amount_yuan * a.assessment_coefficient - a.deductions_yuan AS assessed_amount_yuan,
+       a.withheld_yuan * a.withhold_release AS withhold_released_yuan,
+       a.withheld_yuan * (1 - a.withhold_release) AS withhold_kept_yuan
+FROM a;
 
--- What the point values say (issue 5 §2): the gap between the settlement and the budget
--- point value, the change from the last history year's cost per point, and what the fund
--- kept or lacked under a non-floating mode.
-CREATE OR REPLACE TEMP TABLE mart_point_values AS
-WITH paid AS (
-    SELECT CAST(sum(CAST(dip_amount_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS amount
-    FROM mart_hospital_settlement
-), pv AS (
-    SELECT v.*, CASE WHEN v.pv_mode = 'floating' THEN v.pv_floating
-                     ELSE paid.amount / v.fund_ratio / v.total_points END AS pv_settlement_yuan,
-           v.dip_fund_yuan - paid.amount AS budget_balance_yuan
-    FROM int_point_values v, paid
-)
-SELECT pv.* EXCLUDE (pv_floating),
-       pv.pv_settlement_yuan / pv.pv_budget_yuan - 1 AS pv_gap,
-       pv.pv_settlement_yuan / pv.pv_prev_year_yuan - 1 AS pv_yoy_change
-FROM pv;
