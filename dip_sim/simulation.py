@@ -38,7 +38,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
     ("dip_sim.grouping", "special.sql", "基层病种与中医优势病种"),
-    ("dip_sim.budget", "pv_trim.sql", "预算点值：剔除分位以外病例"),
+    ("dip_sim.budget", "pv_refine.sql", "预算点值的测算调整"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.settle", "settle.sql", "结算点值、月度预付与年终结算额"),
@@ -150,7 +150,7 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["sharing.enabled"], values["sharing.surplus_retain_share"],
          values["sharing.surplus_floor"], values["sharing.overspend_share"],
          values["sharing.overspend_cap"]])
-    # a quantile's fraction must be a constant in SQL: pv_trim.sql reads these variables
+    # a quantile's fraction must be a constant in SQL: pv_refine.sql reads these variables
     con.execute("SET VARIABLE trim_low = ?", [values["point_value.trim_low"]])
     con.execute("SET VARIABLE trim_high = ?", [values["point_value.trim_high"]])
     con.execute("CREATE OR REPLACE TEMP TABLE run_history (year INTEGER, weight DOUBLE)")
@@ -207,9 +207,8 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
             "CREATE OR REPLACE TEMP TABLE int_case_aux (case_id VARCHAR, aux_type VARCHAR, "
             "aux_coefficient DOUBLE); CREATE OR REPLACE TEMP TABLE mart_catalog_subtypes AS "
             "SELECT * FROM catalog_subtypes LIMIT 0")
-    if values["point_value.budget_refinement"] != "quantile":
-        skip["pv_trim.sql"] = ("CREATE OR REPLACE TEMP TABLE int_pv_trim (group_code VARCHAR, "
-                               "low_yuan DOUBLE, high_yuan DOUBLE)")
+    if values["point_value.budget_refinement"] == "none":
+        skip["pv_refine.sql"] = "CREATE OR REPLACE TEMP TABLE int_pv_refined (pv DOUBLE)"
     if values["catalog.procedure_key"] != "main_plus_related":
         # only the 2.0 key needs related procedures
         skip["related.sql"] = ("CREATE OR REPLACE TEMP TABLE int_combo_keys (dx5 VARCHAR, "

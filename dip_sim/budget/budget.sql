@@ -1,8 +1,8 @@
 -- DIP fund, fund ratio and budget point value (dip_rules.md §4, issue 2 §3).
 -- Reads: int_history_grouped, mart_catalog_groups, mart_case_groups, case_features,
---   int_pv_trim (pv_trim.sql; empty unless the quantile refinement), run_params, run_history.
--- Writes temp tables int_year_cases (grain: grouped case of the simulation year),
---   int_pv_history (grain: history case counted in the budget point value), int_budget (1 row).
+--   int_pv_refined (pv_refine.sql; empty without a refinement), run_params, run_history.
+-- Writes temp tables int_year_cases (grain: grouped case of the simulation year) and
+--   int_budget (1 row).
 
 CREATE OR REPLACE TEMP TABLE int_year_cases AS
 SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
@@ -10,15 +10,6 @@ SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
 FROM (SELECT * FROM case_features WHERE year = (SELECT sim_year FROM run_params)) f
 JOIN mart_case_groups g USING (case_id)
 WHERE g.grouped;
-
--- History cases counted in the budget point value: all grouped ones, or (quantile) those
--- within their group's cost band (pv_trim.sql; int_pv_trim is empty otherwise).
-CREATE OR REPLACE TEMP TABLE int_pv_history AS
-SELECT h.year, h.hospital_id, h.weight, h.total_cost_yuan, c.rw
-FROM int_history_grouped h
-JOIN mart_catalog_groups c USING (group_code)
-LEFT JOIN int_pv_trim t USING (group_code)
-WHERE t.group_code IS NULL OR h.total_cost_yuan BETWEEN t.low_yuan AND t.high_yuan;
 
 CREATE OR REPLACE TEMP TABLE int_budget AS
 WITH hist AS (
@@ -28,20 +19,6 @@ WITH hist AS (
            CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS total_rw  -- exact sum: see catalog.sql
     FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
     GROUP BY h.year
-), kept AS (  -- the same over the cases the refinement keeps (all of them but for quantile)
-    SELECT sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS w_cost,
-           sum(CAST(weight * rw AS DECIMAL(38, 10))) AS w_points
-    FROM int_pv_history
-), hosp AS (  -- 优值区间: each hospital's weighted cost per point
-    SELECT hospital_id, sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS w_cost,
-           sum(CAST(weight * rw AS DECIMAL(38, 10))) AS w_points
-    FROM int_pv_history GROUP BY hospital_id
-), optimal AS (
-    -- one-dimensional 优值区间: the hospitals whose cost per point is below the region's,
-    -- pooled: Σ w·cost ÷ Σ w·points over them
-    SELECT CAST(sum(h.w_cost) AS DOUBLE) / CAST(sum(h.w_points) AS DOUBLE) AS pv
-    FROM hosp h, kept k
-    WHERE h.w_points > 0 AND h.w_cost / h.w_points < k.w_cost / k.w_points
 ), prev AS (
     -- fund payments of the grouped cases of the year before the simulation year
     SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
@@ -72,13 +49,10 @@ WITH hist AS (
     FROM run_params p, prev, prev_all
 )
 SELECT
-    -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], refined by
-    -- point_value.budget_refinement (quantile: over the kept cases; optimal_interval)
-    CASE p.pv_refinement
-        -- no hospital below the region's cost per point (one hospital, say): the standard
-        WHEN 'optimal_interval' THEN coalesce((SELECT pv FROM optimal), std.pv)
-        WHEN 'quantile' THEN (SELECT CAST(w_cost AS DOUBLE) / CAST(w_points AS DOUBLE) FROM kept)
-        ELSE std.pv END AS pv_budget_yuan,
+    -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], or as refined by
+    -- point_value.budget_refinement
+    -- (pv_refine.sql; without a refinement, or when it finds no value, the standard)
+    coalesce((SELECT pv FROM int_pv_refined), std.pv) AS pv_budget_yuan,
     std.pv AS pv_budget_standard_yuan,
     -- the reserve (调剂金) is kept back from the fund: DIP fund = base × (1 − reserve rate)
     b.base_fund_yuan * (1 - p.reserve_rate) AS dip_fund_yuan,
