@@ -229,6 +229,18 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     primary_group BOOLEAN,
     tcm_group BOOLEAN
 )""",
+    # one row per scenario and hospital level: the coefficient of each method (issue 5 §3),
+    # computed on every run, and the one in force
+    "level_coefficients": """
+CREATE TABLE IF NOT EXISTS level_coefficients (
+    scenario VARCHAR,
+    level INTEGER,
+    fixed_coefficient DOUBLE,
+    cost_ratio DOUBLE,
+    n_history_cases BIGINT,
+    coefficient_in_force DOUBLE,
+    method VARCHAR
+)""",
     # one row per scenario, split core group and sub-type (auxiliary typing, issue 4 §2)
     "catalog_subtypes": """
 CREATE TABLE IF NOT EXISTS catalog_subtypes (
@@ -457,6 +469,7 @@ SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_groups",
     "catalog_adjustments",
     "catalog_subtypes",
+    "level_coefficients",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

@@ -38,6 +38,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
     ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
     ("dip_sim.grouping", "special.sql", "基层病种与中医优势病种"),
+    ("dip_sim.points", "coefficients.sql", "医院系数"),
     ("dip_sim.budget", "pv_refine.sql", "预算点值的测算调整"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
@@ -52,6 +53,7 @@ MARTS: dict[str, str] = {
     "catalog_groups": "mart_catalog_groups",
     "catalog_adjustments": "mart_catalog_adjustments",
     "catalog_subtypes": "mart_catalog_subtypes",
+    "level_coefficients": "mart_level_coefficients",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",
@@ -129,7 +131,8 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::VARCHAR AS prepay_basis, ?::DOUBLE AS advance_months,
                ?::BOOLEAN AS sharing_enabled, ?::DOUBLE AS surplus_retain_share,
                ?::DOUBLE AS surplus_floor, ?::DOUBLE AS overspend_share,
-               ?::DOUBLE AS overspend_cap""",
+               ?::DOUBLE AS overspend_cap, ?::VARCHAR AS coefficient_method,
+               ?::INTEGER AS per_group_min_cases, ?::VARCHAR AS outlier_reference""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
@@ -149,7 +152,8 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["settlement.prepay_basis"], values["settlement.advance_months"],
          values["sharing.enabled"], values["sharing.surplus_retain_share"],
          values["sharing.surplus_floor"], values["sharing.overspend_share"],
-         values["sharing.overspend_cap"]])
+         values["sharing.overspend_cap"], values["coefficients.method"],
+         values["coefficients.per_group_min_cases"], values["outliers.reference"]])
     # a quantile's fraction must be a constant in SQL: pv_refine.sql reads these variables
     con.execute("SET VARIABLE trim_low = ?", [values["point_value.trim_low"]])
     con.execute("SET VARIABLE trim_high = ?", [values["point_value.trim_high"]])
@@ -248,7 +252,7 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                     catalog_version(con, values, adjustments))
     set_adjustment_tables(con, adjustments)
     set_settlement_tables(con, values["settlement.assessment_file"],
-                          values["settlement.deductions_file"])
+                          values["settlement.deductions_file"], values["coefficients.bonus_file"])
     set_special_tables(con, values["special.primary_list_file"]
                        if values["special.primary_method"] == "list" else None,
                        values["special.tcm_list_file"])

@@ -1,5 +1,7 @@
 -- Case points of the simulation year (dip_rules.md §5, issue 2 §3).
 -- Reads: int_year_cases, mart_catalog_groups, run_levels, int_budget, run_params,
+--   mart_level_coefficients, int_group_level_coef, int_prior_level_mean (coefficients.sql),
+--   run_bonus,
 --   int_case_aux (auxiliary.sql; empty without auxiliary typing).
 -- Case points = group points × level coefficient × auxiliary coefficient [3.0]; a 基层病种
 -- takes no level coefficient (1: the same points at every level, dip_rules.md §5); a
@@ -15,16 +17,30 @@ WITH base AS (
            y.total_cost_yuan, y.fund_paid_yuan,
            -- ratio = cost ÷ the group's standard cost at the case's level (and sub-type)
            --       = cost ÷ (rw × level coefficient × auxiliary coefficient × budget point value)
-           y.total_cost_yuan / (c.rw * lc.level_coefficient * coalesce(x.aux_coefficient, 1.0)
-                                * b.pv_budget_yuan) AS cost_ratio
+           -- or (outliers.reference = prior_year_level_mean) cost ÷ last history year's mean
+           -- cost of the group at the case's level, where there is one
+           y.total_cost_yuan / CASE WHEN p.outlier_reference = 'prior_year_level_mean'
+                                         AND pm.mean_cost_yuan > 0 THEN pm.mean_cost_yuan
+                                    ELSE c.rw * lc.level_coefficient
+                                         * coalesce(x.aux_coefficient, 1.0) * b.pv_budget_yuan
+                               END AS cost_ratio
     FROM int_year_cases y
+    CROSS JOIN run_params p
     JOIN mart_catalog_groups c USING (group_code)
     JOIN run_levels l ON l.level = y.level
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.primary_group THEN 1.0 ELSE l.coefficient END
-                            AS level_coefficient) lc
+    LEFT JOIN mart_level_coefficients lv ON lv.level = y.level
+    LEFT JOIN int_group_level_coef gc ON gc.group_code = y.group_code AND gc.level = y.level
+    LEFT JOIN run_bonus bn ON bn.hospital_id = y.hospital_id
+    -- coefficients.sql: the method in force, per group where per_group applies, + the bonus;
+    -- a 基层病种 takes none
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.primary_group THEN 1.0
+                                    ELSE CASE WHEN p.coefficient_method = 'per_group'
+                                              THEN coalesce(gc.coefficient, l.coefficient)
+                                              ELSE lv.coefficient_in_force END
+                                         + coalesce(bn.bonus, 0) END AS level_coefficient) lc
+    LEFT JOIN int_prior_level_mean pm ON pm.group_code = y.group_code AND pm.level = y.level
     LEFT JOIN int_case_aux x ON x.case_id = y.case_id
     CROSS JOIN int_budget b
-    CROSS JOIN run_params p
 )
 SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.group_code,
        b.group_type, b.rw, b.level_coefficient, b.aux_type, b.aux_coefficient,

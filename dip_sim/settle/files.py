@@ -1,4 +1,4 @@
-"""The settlement's per-hospital files in ``data/policy/lists/``: assessment results and deductions.
+"""Per-hospital files in ``data/policy/lists/``: assessment results, deductions, coefficient bonus.
 
 - ``settlement.assessment_file``: CSV ``hospital_id,coefficient,withhold_release,note`` — the
   year's assessment coefficient (× the DIP amount) and the share of the withheld quality
@@ -46,14 +46,23 @@ def _number(file: str, row: int, field: str, text: str, low: float, high: float 
 
 
 def set_settlement_tables(con: duckdb.DuckDBPyConnection, assessment_file: str | None,
-                          deductions_file: str | None) -> None:
-    """``run_assessment`` (hospital_id, coefficient, withhold_release) and ``run_deductions``
-    (hospital_id, month, amount_yuan, reason), empty when no file is named."""
+                          deductions_file: str | None, bonus_file: str | None = None) -> None:
+    """``run_assessment`` (hospital_id, coefficient, withhold_release), ``run_deductions``
+    (hospital_id, month, amount_yuan, reason) and ``run_bonus`` (hospital_id, bonus: added to
+    its level coefficient, ``coefficients.bonus_file``), empty when no file is named."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE run_assessment (hospital_id VARCHAR, coefficient DOUBLE,
             withhold_release DOUBLE);
         CREATE OR REPLACE TEMP TABLE run_deductions (hospital_id VARCHAR, month INTEGER,
-            amount_yuan DOUBLE, reason VARCHAR);""")
+            amount_yuan DOUBLE, reason VARCHAR);
+        CREATE OR REPLACE TEMP TABLE run_bonus (hospital_id VARCHAR, bonus DOUBLE,
+            reason VARCHAR);""")
+    if bonus_file:
+        file, rows = _rows(bonus_file, ("hospital_id", "bonus"))
+        values = [[r["hospital_id"].strip(), _number(file, n, "bonus", r["bonus"], -1, 1),
+                   (r.get("reason") or "").strip()] for n, r in enumerate(rows, start=2)]
+        if values:
+            con.executemany("INSERT INTO run_bonus VALUES (?, ?, ?)", values)
     if assessment_file:
         file, rows = _rows(assessment_file, ("hospital_id", "coefficient", "withhold_release"))
         values = [[r["hospital_id"].strip(),
