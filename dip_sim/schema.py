@@ -229,6 +229,24 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     primary_group BOOLEAN,
     tcm_group BOOLEAN
 )""",
+    # one row per scenario and case listed for 特例单议 or decided on (issue 5 §4)
+    "special_cases": """
+CREATE TABLE IF NOT EXISTS special_cases (
+    scenario VARCHAR,
+    year INTEGER,
+    case_id VARCHAR,
+    hospital_id VARCHAR,
+    group_code VARCHAR,
+    reasons VARCHAR,
+    decision VARCHAR,
+    method VARCHAR,
+    reviewer VARCHAR,
+    decision_date DATE,
+    paid_as_special BOOLEAN,
+    cap_note VARCHAR,
+    points_ordinary DOUBLE,
+    points_special DOUBLE
+)""",
     # one row per scenario and hospital level: the coefficient of each method (issue 5 §3),
     # computed on every run, and the one in force
     "level_coefficients": """
@@ -470,6 +488,7 @@ SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_adjustments",
     "catalog_subtypes",
     "level_coefficients",
+    "special_cases",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

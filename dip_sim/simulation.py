@@ -26,7 +26,7 @@ from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
-from dip_sim.settle.files import set_settlement_tables
+from dip_sim.settle.files import set_settlement_tables, set_special_review_tables
 
 Progress = Callable[[str], None]
 
@@ -42,6 +42,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.budget", "pv_refine.sql", "预算点值的测算调整"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
+    ("dip_sim.points", "special_cases.sql", "特例单议与未入组病例"),
     ("dip_sim.settle", "settle.sql", "结算点值、月度预付与年终结算额"),
     ("dip_sim.settle", "sharing.sql", "结余留用与超支分担"),
     ("dip_sim.settle", "clearing.sql", "年度清算"),
@@ -54,6 +55,7 @@ MARTS: dict[str, str] = {
     "catalog_adjustments": "mart_catalog_adjustments",
     "catalog_subtypes": "mart_catalog_subtypes",
     "level_coefficients": "mart_level_coefficients",
+    "special_cases": "mart_special_cases",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",
@@ -132,7 +134,10 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::BOOLEAN AS sharing_enabled, ?::DOUBLE AS surplus_retain_share,
                ?::DOUBLE AS surplus_floor, ?::DOUBLE AS overspend_share,
                ?::DOUBLE AS overspend_cap, ?::VARCHAR AS coefficient_method,
-               ?::INTEGER AS per_group_min_cases, ?::VARCHAR AS outlier_reference""",
+               ?::INTEGER AS per_group_min_cases, ?::VARCHAR AS outlier_reference,
+               ?::DOUBLE AS special_los_multiple, ?::INTEGER AS special_icu_days_min,
+               ?::DOUBLE AS special_cap_per_mille, ?::VARCHAR AS ungrouped_mode,
+               ?::DOUBLE AS ungrouped_points_factor""",
         [scenario, year, values["catalog.core_min_cases"], values["catalog.procedure_key"],
          values["points.scale"], values["outliers.low_ratio"], values["outliers.high_ratio"],
          values["outliers.extreme_ratio"], values["budget.method"], values["budget.growth_rate"],
@@ -153,7 +158,10 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["sharing.enabled"], values["sharing.surplus_retain_share"],
          values["sharing.surplus_floor"], values["sharing.overspend_share"],
          values["sharing.overspend_cap"], values["coefficients.method"],
-         values["coefficients.per_group_min_cases"], values["outliers.reference"]])
+         values["coefficients.per_group_min_cases"], values["outliers.reference"],
+         values["special_review.los_multiple"], values["special_review.icu_days_min"],
+         values["special_review.cap_per_mille"], values["special_review.ungrouped_mode"],
+         values["special_review.ungrouped_points_factor"]])
     # a quantile's fraction must be a constant in SQL: pv_refine.sql reads these variables
     con.execute("SET VARIABLE trim_low = ?", [values["point_value.trim_low"]])
     con.execute("SET VARIABLE trim_high = ?", [values["point_value.trim_high"]])
@@ -251,6 +259,8 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     _set_run_tables(con, scenario.name, year, history, values,
                     catalog_version(con, values, adjustments))
     set_adjustment_tables(con, adjustments)
+    set_special_review_tables(con, values["special_review.new_technology_file"],
+                              values["special_review.decisions_file"])
     set_settlement_tables(con, values["settlement.assessment_file"],
                           values["settlement.deductions_file"], values["coefficients.bonus_file"])
     set_special_tables(con, values["special.primary_list_file"]

@@ -45,6 +45,48 @@ def _number(file: str, row: int, field: str, text: str, low: float, high: float 
     return value
 
 
+DECISIONS = ("approved", "rejected")
+METHODS = ("by_item", "adjusted")
+
+
+def set_special_review_tables(con: duckdb.DuckDBPyConnection, new_technology_file: str | None,
+                              decisions_file: str | None) -> None:
+    """``run_new_technology`` (prefix, note) and ``run_decisions`` (case_id, decision, method,
+    points, reviewer, date, note) for ``special_cases.sql``; empty when no file is named."""
+    import datetime as dt
+
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE run_new_technology (prefix VARCHAR, note VARCHAR);
+        CREATE OR REPLACE TEMP TABLE run_decisions (case_id VARCHAR, decision VARCHAR,
+            method VARCHAR, points DOUBLE, reviewer VARCHAR, date DATE, note VARCHAR);""")
+    if new_technology_file:
+        _, rows = _rows(new_technology_file, ("prefix",))
+        values = [[r["prefix"].strip(), (r.get("note") or "").strip()] for r in rows
+                  if r["prefix"].strip()]
+        if values:
+            con.executemany("INSERT INTO run_new_technology VALUES (?, ?)", values)
+    if decisions_file:
+        file, rows = _rows(decisions_file, ("case_id", "decision", "method", "reviewer", "date"))
+        values = []
+        for n, r in enumerate(rows, start=2):
+            decision, method = r["decision"].strip(), r["method"].strip() or "by_item"
+            if decision not in DECISIONS:
+                raise PolicyError(f"{file} 第 {n} 行 decision: {decision!r} 应为 {list(DECISIONS)}")
+            if method not in METHODS:
+                raise PolicyError(f"{file} 第 {n} 行 method: {method!r} 应为 {list(METHODS)}")
+            points = None
+            if method == "adjusted" and decision == "approved":
+                points = _number(file, n, "points", r.get("points") or "", 0, None)
+            try:
+                date = dt.date.fromisoformat(r["date"].strip())
+            except ValueError:
+                raise PolicyError(f"{file} 第 {n} 行 date: {r['date']!r} 不是 YYYY-MM-DD") from None
+            values.append([r["case_id"].strip(), decision, method, points,
+                           r["reviewer"].strip(), date, (r.get("note") or "").strip()])
+        if values:
+            con.executemany("INSERT INTO run_decisions VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+
+
 def set_settlement_tables(con: duckdb.DuckDBPyConnection, assessment_file: str | None,
                           deductions_file: str | None, bonus_file: str | None = None) -> None:
     """``run_assessment`` (hospital_id, coefficient, withhold_release), ``run_deductions``
