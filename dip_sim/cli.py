@@ -139,6 +139,32 @@ def cmd_catalog_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print (and optionally export) several scenarios' key figures side by side."""
+    from dip_sim.reports.compare import compare_tables, format_compare
+    from dip_sim.reports.statements import COLUMN_LABELS
+    from dip_sim.workbook import write_workbook
+
+    scenarios = list(dict.fromkeys(args.scenarios))
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
+        tables = compare_tables(con, scenarios)
+    print(format_compare(tables, scenarios))
+    if args.out:
+        labels = {**COLUMN_LABELS, "parameter": "参数", "value_base": "基准取值", "value": "取值",
+                  "scenario": "情景"}
+        _written(args.out, write_workbook(tables, args.out, labels))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a hospital's settlement statement, or the bureau's report, as Excel."""
+    from dip_sim.reports.statements import write_report
+
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
+        _written(args.out, write_report(con, args.scenario, args.hospital, args.out))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -222,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="另存全部明细为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_catalog_diff)
+
+    p = sub.add_parser("compare", help="多个情景并列比较：关键指标、改变的参数、各医院年终结算额",
+                       description="第一个情景为比较基准，如 dip-sim compare baseline growth_8pct")
+    p.add_argument("scenarios", nargs="+", help="情景名（已模拟）")
+    p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="输出结算报表（Excel）：某医院的结算单，或医保局汇总报表",
+                       description="有 --hospital 时为该医院的结算汇总、病种明细、费用偏差、特例单议与"
+                                   "月度预付；否则为医保局报表（基金与点值、各医院、按等级/险种/月份/病种）")
+    p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--hospital", default=None, help="定点医疗机构代码（缺省为医保局报表）")
+    p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
                        description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换")

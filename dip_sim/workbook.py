@@ -11,17 +11,34 @@ def write_workbook(tables: dict[str, pd.DataFrame], out: Path,
                    labels: dict[str, str]) -> dict[str, int]:
     """Write each table to a sheet named by its key; return the rows written per sheet.
 
-    Column headers are ``labels[column]`` where given (the tables keep English names); empty
-    values are left blank.
+    Column headers are ``labels[column]`` where given (the tables keep English names), bold,
+    in a frozen first row; amounts (``*_yuan``, ``*_wan``, points) with thousands separators,
+    shares (``*_pct``, ``*_share``, ``*_rate``) as percentages; empty values are left blank.
     """
     import xlsxwriter
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with xlsxwriter.Workbook(out) as workbook:
+        header = workbook.add_format({"bold": True, "bg_color": "#EEF2F7", "text_wrap": True})
+        money = workbook.add_format({"num_format": "#,##0.00"})
+        share = workbook.add_format({"num_format": "0.00%"})
         for name, frame in tables.items():
             sheet = workbook.add_worksheet(name)
-            sheet.write_row(0, 0, [labels.get(c, c) for c in frame.columns])
+            sheet.write_row(0, 0, [labels.get(c, c) for c in frame.columns], header)
+            sheet.freeze_panes(1, 0)  # the header row stays in view
+            for col, column in enumerate(frame.columns):
+                # amounts in 元 (and 万元) with separators; shares as percentages
+                style = money if str(column).endswith(("_yuan", "_wan", "points")) else \
+                    share if str(column).endswith(("_pct", "_share", "_rate")) else None
+                sheet.set_column(col, col, 16, style)
             for row_number, row in enumerate(frame.itertuples(index=False), start=1):
-                sheet.write_row(row_number, 0, ["" if pd.isna(v) else v for v in row])
+                sheet.write_row(row_number, 0, [None if _missing(v) else v for v in row])
     return {name: len(frame) for name, frame in tables.items()}
+
+
+def _missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

@@ -33,6 +33,8 @@ from sklearn.metrics import r2_score
 
 from dip_sim.grouping.report import write_catalog_report
 from dip_sim.policy import Scenario
+from dip_sim.reports.compare import compare_tables, format_compare
+from dip_sim.reports.statements import hospital_statement, write_report
 from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
 PV_BUDGET = 43000 / 42210
@@ -292,3 +294,31 @@ def test_budget_point_value_trimmed_at_the_quantiles(city):
     pv = dict(city.execute("SELECT scenario, pv_budget_yuan FROM point_values").fetchall())
     assert pv["trim"] == pytest.approx(21100 / 21650)
     assert pv["t3"] == pytest.approx(PV_BUDGET)
+
+
+def test_compare_scenarios_and_reports(city, tmp_path):
+    tables = compare_tables(city, ["t3", "fixed"])
+    params = tables["参数变化"]
+    assert set(params["parameter"]) == {"budget.method", "budget.fixed_fund_yuan"}
+    figures = tables["关键指标"].set_index("metric")
+    assert figures.loc["DIP 基金（元）", "fixed"] == pytest.approx(10000)
+    assert figures.loc["总额准确度（基金 ÷ 结算合计）", "t3"] == pytest.approx(1.0)
+    hospitals = tables["医院年终结算额"].set_index("hospital_id")
+    assert hospitals.loc["H1", "fixed − t3"] == pytest.approx(
+        hospitals.loc["H1", "fixed"] - hospitals.loc["H1", "t3"])
+    assert "fixed: budget.method" in format_compare(tables, ["t3", "fixed"])
+    statement = hospital_statement(city, "t3", "H1")
+    # the groups' DIP amounts (each case's share) add up to the hospital's DIP amount
+    amount = city.execute("SELECT dip_amount_yuan FROM hospital_settlement WHERE scenario = 't3' "
+                          "AND hospital_id = 'H1'").fetchall()[0][0]
+    assert statement["病种明细"]["dip_amount_yuan"].sum() == pytest.approx(amount)
+    out = tmp_path / "h1.xlsx"
+    write_report(city, "t3", "H1", out)
+    assert list(pl.read_excel(out, sheet_id=0)) == ["结算汇总", "病种明细", "费用偏差病例",
+                                                     "特例单议", "月度预付"]
+    write_report(city, "t3", None, out)
+    sheets = pl.read_excel(out, sheet_id=0)
+    assert list(sheets)[:3] == ["基金与点值", "医院", "按医院等级"]
+    assert sheets["医院"]["DIP 金额（元）"].sum() == pytest.approx(4200)  # the fund
+    with pytest.raises(ValueError, match="没有医院 H9"):
+        hospital_statement(city, "t3", "H9")

@@ -8,6 +8,7 @@ from dip_sim.cli import main
 
 
 @pytest.mark.parametrize("command", ["synth", "ingest", "quality", "quality-report", "simulate",
+                                     "compare", "report",
                                      "catalog-report", "catalog-diff", "params"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

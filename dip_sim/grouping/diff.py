@@ -16,6 +16,8 @@ import json
 import duckdb
 import pandas as pd
 
+from dip_sim.text import cell
+
 SUMMARY_FIELDS = ("catalog_version", "adjustments_file", "procedure_key", "core_threshold_method",
                   "core_threshold", "n_core", "n_comprehensive", "core_coverage",
                   "grouping_rate_year", "mean_cv", "riv")
@@ -105,7 +107,7 @@ def format_diff(tables: dict[str, pd.DataFrame], a: str, b: str, limit: int = 15
     lines = [f"目录比较：A = {a}，B = {b}", ""]
     summary = tables["概况"]
     for _, row in summary.iterrows():
-        lines.append(f"  {row['metric']:<24}{_cell(row[a]):>20}{_cell(row[b]):>20}")
+        lines.append(f"  {row['metric']:<24}{cell(row[a]):>20}{cell(row[b]):>20}")
     params = tables["参数差异"]
     lines += ["", f"参数差异（{len(params)} 项）:"]
     lines += [f"  {r.parameter}: {r.value_a} → {r.value_b}" for r in params.itertuples()]
@@ -116,17 +118,17 @@ def format_diff(tables: dict[str, pd.DataFrame], a: str, b: str, limit: int = 15
     for r in groups.head(limit).itertuples():
         why = f"（调整 {r.adjusted_by}）" if isinstance(r.adjusted_by, str) and r.adjusted_by else ""
         lines.append(f"  {CHANGE_ZH[r.change]:<6}{r.group_code:<32} "
-                     f"分值 {_cell(r.rw_a)} → {_cell(r.rw_b)}{why}")
+                     f"分值 {cell(r.rw_a)} → {cell(r.rw_b)}{why}")
     moves = tables["病例流向"]
     lines += ["", f"病例改变病种（{int(moves['n_cases'].sum()) if len(moves) else 0:,} 例，"
                   f"{len(moves)} 种流向）:"]
     for r in moves.head(limit).itertuples():
-        lines.append(f"  {_cell(r.group_a)} → {_cell(r.group_b)}: {r.n_cases:,} 例   {r.trace_b}")
+        lines.append(f"  {cell(r.group_a)} → {cell(r.group_b)}: {r.n_cases:,} 例   {r.trace_b}")
     hospitals = tables["医院影响"]
     lines += ["", "医院影响（按 DIP 支付变化排序）:"]
     for r in hospitals.head(limit).itertuples():
-        lines.append(f"  {r.hospital_id} {_cell(r.hospital_name)}: 分值 {_cell(r.points_change)}，"
-                     f"DIP 支付 {_cell(r.dip_change_yuan)} 元")
+        lines.append(f"  {r.hospital_id} {cell(r.hospital_name)}: 分值 {cell(r.points_change)}，"
+                     f"DIP 支付 {cell(r.dip_change_yuan)} 元")
     adjustments = tables["专家调整"]
     if len(adjustments):
         lines += ["", "专家调整:"]
@@ -136,10 +138,3 @@ def format_diff(tables: dict[str, pd.DataFrame], a: str, b: str, limit: int = 15
                          f"{r.date:%Y-%m-%d}：{r.reason}）{state}")
     return "\n".join(lines)
 
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
-    return str(value)

@@ -1,0 +1,1 @@
+"""Reports for the bureau and the hospitals: scenario comparison and settlement statements."""

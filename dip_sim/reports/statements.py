@@ -1,0 +1,135 @@
+"""Settlement statements (issue 5 §6): a hospital's, and the bureau's.
+
+``dip-sim report --scenario S --hospital H --out FILE.xlsx``: the hospital's summary (points,
+DIP amount and its adjustments, prepayments, clearing), its groups with DIP against
+fee-for-service, its outlier and special cases, and its monthly statement.
+``dip-sim report --scenario S --out FILE.xlsx`` (no hospital): the bureau's report — the fund
+and point values, every hospital, DIP against fee-for-service by hospital level, insurance
+type, month and group, and the hospitals and groups that gain and lose most.
+DIP amounts per group and per insurance type come from each case's share of its hospital's
+DIP amount (``case_scores.case_amount_yuan``); fee-for-service is the fund payments the cases
+had (``fund_paid_yuan``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dip_sim.labels import REPORT_LABELS
+from dip_sim.workbook import write_workbook
+
+COLUMN_LABELS = REPORT_LABELS  # the workbook's column headers
+
+_SUMMARY_FIELDS = (
+    ("n_cases", "入组病例数"), ("total_points", "总分值"), ("dip_amount_yuan", "DIP 金额（元）"),
+    ("assessment_coefficient", "考核系数"), ("deductions_yuan", "审核扣款（元）"),
+    ("assessed_amount_yuan", "考核后金额（元）"), ("surplus_retained_yuan", "结余留用（元）"),
+    ("clawback_yuan", "结余收回（元）"), ("overspend_shared_yuan", "超支分担（元）"),
+    ("withheld_yuan", "预留保证金（元）"), ("withhold_released_yuan", "保证金返还（元）"),
+    ("year_end_amount_yuan", "年终结算额（元）"), ("prepaid_yuan", "已预付（元）"),
+    ("advance_yuan", "年初预拨（元）"), ("clearing_yuan", "清算额（元）"),
+    ("ffs_fund_paid_yuan", "按项目统筹支付（元）"), ("diff_yuan", "DIP − 按项目（元）"),
+)
+
+
+def _scenario_exists(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
+    there = [r[0] for r in con.execute("SELECT scenario FROM point_values ORDER BY 1").fetchall()]
+    if scenario not in there:
+        raise ValueError(f"情景 {scenario} 没有模拟结果（已有: {', '.join(there) or '无'}）")
+
+
+def hospital_statement(con: duckdb.DuckDBPyConnection, scenario: str,
+                       hospital_id: str) -> dict[str, pd.DataFrame]:
+    """A hospital's statement tables (Chinese sheet names)."""
+    _scenario_exists(con, scenario)
+    row = con.execute("SELECT * FROM hospital_settlement WHERE scenario = ? AND hospital_id = ?",
+                      [scenario, hospital_id]).df()
+    if row.empty:
+        raise ValueError(f"情景 {scenario} 中没有医院 {hospital_id} 的结算结果")
+    name = con.execute("SELECT any_value(hospital_name), any_value(level) FROM hospitals "
+                       "WHERE hospital_id = ?", [hospital_id]).fetchall()[0]
+    summary = pd.DataFrame(
+        [("定点医疗机构代码", hospital_id), ("医疗机构名称", name[0]), ("医院等级", name[1]),
+         ("情景", scenario)]
+        + [(label, row.iloc[0][field]) for field, label in _SUMMARY_FIELDS],
+        columns=["metric", "value"])
+    groups = con.execute("""
+        SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
+               sum(case_points) AS points, sum(case_amount_yuan) AS dip_amount_yuan,
+               sum(fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(case_amount_yuan) - sum(fund_paid_yuan) AS diff_yuan
+        FROM case_scores WHERE scenario = ? AND hospital_id = ?
+        GROUP BY group_code ORDER BY dip_amount_yuan DESC""", [scenario, hospital_id]).df()
+    outliers = con.execute("""
+        SELECT case_id, month, group_code, outlier, cost_ratio, total_cost_yuan, case_points
+        FROM case_scores WHERE scenario = ? AND hospital_id = ? AND outlier <> 'none'
+        ORDER BY outlier, cost_ratio DESC""", [scenario, hospital_id]).df()
+    special = con.execute("""
+        SELECT case_id, group_code, reasons, decision, paid_as_special, points_special, cap_note
+        FROM special_cases WHERE scenario = ? AND hospital_id = ? ORDER BY case_id""",
+        [scenario, hospital_id]).df()
+    monthly = con.execute("""
+        SELECT month, n_cases, points, gross_prepay_yuan, withheld_yuan, deductions_yuan,
+               prepaid_yuan, cum_prepaid_yuan, ffs_fund_paid_yuan
+        FROM hospital_monthly WHERE scenario = ? AND hospital_id = ? ORDER BY month""",
+        [scenario, hospital_id]).df()
+    return {"结算汇总": summary, "病种明细": groups, "费用偏差病例": outliers,
+            "特例单议": special, "月度预付": monthly}
+
+
+def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd.DataFrame]:
+    """The bureau's report tables (Chinese sheet names)."""
+    _scenario_exists(con, scenario)
+    pv = con.execute("SELECT * FROM point_values WHERE scenario = ?", [scenario]).df()
+    overview = pv.T.reset_index()
+    overview.columns = ["metric", "value"]
+    hospitals = con.execute("""
+        SELECT s.hospital_id, h.hospital_name, h.level, s.n_cases, s.total_points,
+               s.dip_amount_yuan, s.year_end_amount_yuan, s.ffs_fund_paid_yuan, s.diff_yuan,
+               s.diff_yuan / NULLIF(s.ffs_fund_paid_yuan, 0) AS diff_pct,
+               s.prepaid_yuan, s.clearing_yuan
+        FROM hospital_settlement s
+        LEFT JOIN (SELECT hospital_id, any_value(hospital_name) AS hospital_name,
+                          any_value(level) AS level FROM hospitals GROUP BY ALL) h
+               USING (hospital_id)
+        WHERE s.scenario = ? ORDER BY s.diff_yuan DESC""", [scenario]).df()
+    by_level = con.execute("""
+        SELECT h.level, count(*) AS n_hospitals, sum(s.n_cases) AS n_cases,
+               sum(s.dip_amount_yuan) AS dip_amount_yuan,
+               sum(s.ffs_fund_paid_yuan) AS ffs_fund_paid_yuan, sum(s.diff_yuan) AS diff_yuan
+        FROM hospital_settlement s
+        LEFT JOIN (SELECT hospital_id, any_value(level) AS level FROM hospitals GROUP BY ALL) h
+               USING (hospital_id)
+        WHERE s.scenario = ? GROUP BY h.level ORDER BY h.level DESC""", [scenario]).df()
+    by_insurance = con.execute("""
+        SELECT f.insurance_type, count(*) AS n_cases, sum(s.case_amount_yuan) AS dip_amount_yuan,
+               sum(s.fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(s.case_amount_yuan) - sum(s.fund_paid_yuan) AS diff_yuan
+        FROM case_scores s JOIN case_features f USING (case_id)
+        WHERE s.scenario = ? GROUP BY f.insurance_type ORDER BY 1""", [scenario]).df()
+    by_month = con.execute("""
+        SELECT month, sum(n_cases) AS n_cases, sum(points) AS points,
+               sum(prepaid_yuan) AS prepaid_yuan, sum(ffs_fund_paid_yuan) AS ffs_fund_paid_yuan
+        FROM hospital_monthly WHERE scenario = ? GROUP BY month ORDER BY month""",
+        [scenario]).df()
+    by_group = con.execute("""
+        SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
+               sum(case_amount_yuan) AS dip_amount_yuan, sum(fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(case_amount_yuan) - sum(fund_paid_yuan) AS diff_yuan
+        FROM case_scores WHERE scenario = ? GROUP BY group_code""", [scenario]).df()
+    gain = by_group.sort_values("diff_yuan", ascending=False).head(20)
+    lose = by_group.sort_values("diff_yuan").head(20)
+    return {"基金与点值": overview, "医院": hospitals, "按医院等级": by_level,
+            "按险种": by_insurance, "按月份": by_month, "获益最多的病种": gain,
+            "受损最多的病种": lose}
+
+
+def write_report(con: duckdb.DuckDBPyConnection, scenario: str, hospital_id: str | None,
+                 out: Path) -> dict[str, int]:
+    """Write the hospital's statement (or, without ``hospital_id``, the bureau's report)."""
+    tables = (hospital_statement(con, scenario, hospital_id) if hospital_id
+              else bureau_report(con, scenario))
+    return write_workbook(tables, out, COLUMN_LABELS)
