@@ -229,6 +229,19 @@ CREATE TABLE IF NOT EXISTS catalog_groups (
     primary_group BOOLEAN,
     tcm_group BOOLEAN
 )""",
+    # one row per scenario and fund pool ('all', or employee / resident with
+    # budget.split_by_insurance): its fund, R, points and point value (issue 5 §1)
+    "point_values_by_insurance": """
+CREATE TABLE IF NOT EXISTS point_values_by_insurance (
+    scenario VARCHAR,
+    year INTEGER,
+    pool VARCHAR,
+    dip_fund_yuan DOUBLE,
+    reserve_yuan DOUBLE,
+    fund_ratio DOUBLE,
+    total_points DOUBLE,
+    pv_settlement_yuan DOUBLE
+)""",
     # one row per scenario and case listed for 特例单议 or decided on (issue 5 §4)
     "special_cases": """
 CREATE TABLE IF NOT EXISTS special_cases (
@@ -489,6 +502,7 @@ SCENARIO_TABLES: tuple[str, ...] = (
     "catalog_subtypes",
     "level_coefficients",
     "special_cases",
+    "point_values_by_insurance",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

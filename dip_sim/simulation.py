@@ -56,6 +56,7 @@ MARTS: dict[str, str] = {
     "catalog_subtypes": "mart_catalog_subtypes",
     "level_coefficients": "mart_level_coefficients",
     "special_cases": "mart_special_cases",
+    "point_values_by_insurance": "mart_pool_point_values",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",
@@ -108,6 +109,9 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
             and values["budget.inpatient_fund_yuan"] is None:
         raise PolicyError(f"参数 budget.method = {values['budget.method']} 时必须给出 "
                           "budget.inpatient_fund_yuan（当年住院统筹基金）")
+    if values["budget.split_by_insurance"] and values["point_value.mode"] == "elastic":
+        raise PolicyError("参数 budget.split_by_insurance 暂不能与 point_value.mode = elastic 同用"
+                          "（弹性点值的基础分值按医院而非险种计）")
     if not values["point_value.trim_low"] < values["point_value.trim_high"]:
         raise PolicyError("参数 point_value.trim_low 应小于 point_value.trim_high")
     con.execute("""
@@ -135,6 +139,7 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                ?::DOUBLE AS surplus_floor, ?::DOUBLE AS overspend_share,
                ?::DOUBLE AS overspend_cap, ?::VARCHAR AS coefficient_method,
                ?::INTEGER AS per_group_min_cases, ?::VARCHAR AS outlier_reference,
+               ?::BOOLEAN AS split_by_insurance,
                ?::DOUBLE AS special_los_multiple, ?::INTEGER AS special_icu_days_min,
                ?::DOUBLE AS special_cap_per_mille, ?::VARCHAR AS ungrouped_mode,
                ?::DOUBLE AS ungrouped_points_factor""",
@@ -159,6 +164,7 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
          values["sharing.surplus_floor"], values["sharing.overspend_share"],
          values["sharing.overspend_cap"], values["coefficients.method"],
          values["coefficients.per_group_min_cases"], values["outliers.reference"],
+         values["budget.split_by_insurance"],
          values["special_review.los_multiple"], values["special_review.icu_days_min"],
          values["special_review.cap_per_mille"], values["special_review.ungrouped_mode"],
          values["special_review.ungrouped_points_factor"]])

@@ -19,6 +19,11 @@ DIP fund (growth 5%): 2019 grouped fund 3840 × 1.05 = 4032; F ÷ R = 5040.
     H2 544; Σ 3575.04, balance 456.96.
 items: 10000 − 1000 (out of area) − 500 (non-DIP) = 8500; reserve 10% → fund 7650, reserve 850.
 proportion: 10000 × 3840 / (3840 + 400) = 9056.60; reserve 10% → fund 8150.94.
+split by insurance (H3's patients resident, the others employee):
+  2019 fund: employee (2000 + 1200) × 0.8 = 2560 → 2688; resident 1600 × 0.8 = 1280 → 1344
+  R 0.8 in both; points employee 3850, resident 1400
+  pv employee (2688 ÷ 0.8) ÷ 3850 = 0.8727, resident (1344 ÷ 0.8) ÷ 1400 = 1.2
+  H1 3000 × 0.8727 × 0.8 = 2094.55, H2 593.45, H3 1400 × 1.2 × 0.8 = 1344; Σ 4032
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ def pv(tmp_path_factory):
     rows = [(f"h{i}", h, "2019-06-01", "J18.000", cost) for i, (h, cost) in enumerate(HISTORY)]
     rows.append(("bad", "H1", "2019-07-01", "Z99.999x999", 500))
     rows += [(f"c{i}", h, "2020-03-01", "J18.000", 800) for i, h in enumerate(YEAR_2020)]
-    cases = [case_row(cid, h, date, dx) for cid, h, date, dx, _ in rows]
+    # H3's patients have resident insurance, the others employee insurance
+    cases = [case_row(cid, h, date, dx, insurance_type="resident" if h == "H3" else "employee")
+             for cid, h, date, dx, _ in rows]
     settlements = [settlement_row(cid, date, cost, cost * 0.8) for cid, _, date, _, cost in rows]
     two = {"catalog.core_min_cases": 2}
     inpatient = {"budget.inpatient_fund_yuan": 10000.0, "budget.reserve_rate": 0.1}
@@ -53,6 +60,7 @@ def pv(tmp_path_factory):
                                    "budget.out_of_area_yuan": 1000.0,
                                    "budget.non_dip_yuan": 500.0}),
         Scenario("proportion", changes={**two, **inpatient, "budget.method": "proportion"}),
+        Scenario("split", changes={**two, "budget.split_by_insurance": True}),
     ]) as con:
         yield con
 
@@ -103,3 +111,20 @@ def test_items_and_proportion_budgets_keep_back_the_reserve(pv):
     fund, *_, reserve, _, _ = _pv(pv, "proportion")
     assert fund == pytest.approx(10000 * 3840 / 4240 * 0.9)
     assert reserve == pytest.approx(10000 * 3840 / 4240 * 0.1)
+
+
+def test_split_by_insurance_reconciles_to_the_fund(pv):
+    pools = {r[0]: r[1:] for r in pv.execute(
+        "SELECT pool, dip_fund_yuan, fund_ratio, total_points, pv_settlement_yuan "
+        "FROM point_values_by_insurance WHERE scenario = 'split'").fetchall()}
+    assert pools["employee"] == (pytest.approx(2688), pytest.approx(0.8), pytest.approx(3850),
+                                 pytest.approx(3360 / 3850))
+    assert pools["resident"] == (pytest.approx(1344), pytest.approx(0.8), pytest.approx(1400),
+                                 pytest.approx(1.2))
+    amounts = _amounts(pv, "split")
+    assert amounts == {"H1": pytest.approx(3000 * 3360 / 3850 * 0.8),
+                       "H2": pytest.approx(850 * 3360 / 3850 * 0.8), "H3": pytest.approx(1344)}
+    assert sum(amounts.values()) == pytest.approx(_pv(pv, "split")[0]) == pytest.approx(4032)
+    unsplit = {r[0] for r in pv.execute("SELECT pool FROM point_values_by_insurance "
+                                        "WHERE scenario = 'floating'").fetchall()}
+    assert unsplit == {"all"}

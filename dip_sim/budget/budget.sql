@@ -1,12 +1,15 @@
 -- DIP fund, fund ratio and budget point value (dip_rules.md §4, issue 2 §3).
 -- Reads: int_history_grouped, mart_catalog_groups, mart_case_groups, case_features,
 --   int_pv_refined (pv_refine.sql; empty without a refinement), run_params, run_history.
--- Writes temp tables int_year_cases (grain: grouped case of the simulation year) and
---   int_budget (1 row).
+-- Writes temp tables int_year_cases (grain: grouped case of the simulation year),
+--   int_budget (1 row) and int_budget_pools (grain: fund pool).
 
 CREATE OR REPLACE TEMP TABLE int_year_cases AS
 SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
-       g.group_code, g.group_type
+       g.group_code, g.group_type,
+       -- the fund pool: employee / resident insurance when budget.split_by_insurance
+       CASE WHEN (SELECT split_by_insurance FROM run_params)
+            THEN coalesce(f.insurance_type, 'unknown') ELSE 'all' END AS pool
 FROM (SELECT * FROM case_features WHERE year = (SELECT sim_year FROM run_params)) f
 JOIN mart_case_groups g USING (case_id)
 WHERE g.grouped;
@@ -69,3 +72,35 @@ FROM run_params p, prev, sim, base b,
      (SELECT CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
              / CAST(sum(CAST(weight * total_rw AS DECIMAL(38, 10))) AS DOUBLE) AS pv
       FROM hist) std;
+
+-- The fund pools (budget.split_by_insurance): separate funds, R and point values for employee
+-- and resident insurance. Per pool: growth = its last-year grouped fund payments × (1 + g) ×
+-- (1 − reserve rate); the other methods share the fund out by those payments. R_p = its fund
+-- payments ÷ its costs this year. Without the split, one pool 'all' holds the fund above.
+CREATE OR REPLACE TEMP TABLE int_budget_pools AS
+WITH prev AS (
+    SELECT CASE WHEN p.split_by_insurance THEN coalesce(f.insurance_type, 'unknown')
+                ELSE 'all' END AS pool,
+           CAST(sum(h.fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan
+    FROM int_history_grouped h JOIN case_features f USING (case_id) CROSS JOIN run_params p
+    WHERE h.year = p.sim_year - 1
+    GROUP BY ALL
+), sim AS (
+    SELECT pool, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
+           CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan
+    FROM int_year_cases GROUP BY pool
+)
+SELECT s.pool,
+       CASE WHEN NOT p.split_by_insurance THEN b.dip_fund_yuan
+            WHEN p.budget_method = 'growth'
+                THEN coalesce(pr.fund_paid_yuan, 0) * (1 + p.growth_rate) * (1 - p.reserve_rate)
+            ELSE b.dip_fund_yuan * coalesce(pr.fund_paid_yuan, 0)
+                 / NULLIF(sum(pr.fund_paid_yuan) OVER (), 0) END AS dip_fund_yuan,
+       CASE WHEN NOT p.split_by_insurance THEN b.reserve_yuan
+            WHEN p.budget_method = 'growth'
+                THEN coalesce(pr.fund_paid_yuan, 0) * (1 + p.growth_rate) * p.reserve_rate
+            ELSE b.reserve_yuan * coalesce(pr.fund_paid_yuan, 0)
+                 / NULLIF(sum(pr.fund_paid_yuan) OVER (), 0) END AS reserve_yuan,
+       CASE WHEN NOT p.split_by_insurance THEN b.fund_ratio
+            ELSE s.fund_paid_yuan / s.total_cost_yuan END AS fund_ratio
+FROM sim s LEFT JOIN prev pr USING (pool) CROSS JOIN run_params p CROSS JOIN int_budget b;

@@ -9,7 +9,7 @@
 -- Writes temp table mart_case_scores (grain: grouped case of the simulation year).
 CREATE OR REPLACE TEMP TABLE mart_case_scores AS
 WITH base AS (
-    SELECT y.case_id, y.hospital_id, y.month, y.group_code, y.group_type, c.rw,
+    SELECT y.case_id, y.hospital_id, y.month, y.group_code, y.group_type, y.pool, c.rw,
            lc.level_coefficient, c.primary_group,
            CASE WHEN c.tcm_group THEN p.tcm_points_factor ELSE 1.0 END AS tcm_factor,
            x.aux_type, coalesce(x.aux_coefficient, 1.0) AS aux_coefficient,
@@ -54,5 +54,6 @@ SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.grou
             WHEN b.cost_ratio > p.high_ratio THEN (b.cost_ratio - 1) * b.base_points
             ELSE b.base_points END * b.tcm_factor AS case_points,
        b.total_cost_yuan, b.fund_paid_yuan,
-       NULL::DOUBLE AS case_amount_yuan  -- its share of the hospital's DIP amount: settle.sql
+       NULL::DOUBLE AS case_amount_yuan,  -- its share of the hospital's DIP amount: settle.sql
+       b.pool  -- the fund pool (budget.sql)
 FROM base b CROSS JOIN run_params p;

@@ -94,7 +94,9 @@ SELECT p.scenario, p.sim_year AS year, f.case_id, f.hospital_id, f.month,
        p.ungrouped_points_factor * CAST(f.total_cost_yuan AS DOUBLE) / b.pv_budget_yuan
            AS case_points,
        CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
-       CAST(f.fund_paid_yuan AS DOUBLE) AS fund_paid_yuan, NULL AS case_amount_yuan
+       CAST(f.fund_paid_yuan AS DOUBLE) AS fund_paid_yuan, NULL AS case_amount_yuan,
+       CASE WHEN p.split_by_insurance THEN coalesce(f.insurance_type, 'unknown')
+            ELSE 'all' END AS pool
 FROM case_features f
 JOIN mart_case_groups g USING (case_id)
 CROSS JOIN run_params p CROSS JOIN int_budget b

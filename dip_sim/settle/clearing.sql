@@ -46,7 +46,8 @@ WITH paid AS (
            sum(overspend_shared_yuan) AS shared
     FROM mart_hospital_settlement
 ), pv AS (
-    SELECT v.*, CASE WHEN v.pv_mode = 'floating' THEN v.pv_floating
+    SELECT v.*, CASE WHEN v.pv_mode = 'floating'
+                          AND NOT (SELECT split_by_insurance FROM run_params) THEN v.pv_floating
                      ELSE paid.amount / v.fund_ratio / v.total_points END AS pv_settlement_yuan,
            v.dip_fund_yuan - paid.amount AS budget_balance_yuan,
            paid.year_end AS year_end_total_yuan, r.inflow_yuan AS reserve_inflow_yuan,
@@ -60,3 +61,11 @@ SELECT pv.* EXCLUDE (pv_floating),
        pv.pv_settlement_yuan / pv.pv_budget_yuan - 1 AS pv_gap,
        pv.pv_settlement_yuan / pv.pv_prev_year_yuan - 1 AS pv_yoy_change
 FROM pv;
+
+-- each fund pool's fund, R, points and point value ('all' without the insurance split)
+CREATE OR REPLACE TEMP TABLE mart_pool_point_values AS
+SELECT p.scenario, p.sim_year AS year, pl.pool, pl.dip_fund_yuan, pl.reserve_yuan, pl.fund_ratio,
+       pl.total_points,
+       CASE WHEN p.pv_mode = 'fixed' THEN v.pv_budget_yuan ELSE pl.pv_floating END
+           AS pv_settlement_yuan
+FROM int_pools pl CROSS JOIN run_params p CROSS JOIN int_point_values v;

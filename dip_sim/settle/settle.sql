@@ -36,6 +36,19 @@ SELECT cur.hospital_id, cur.points,
            AS excess_points
 FROM cur LEFT JOIN prev USING (hospital_id) CROSS JOIN run_params p;
 
+-- each fund pool (int_budget_pools: 'all', or employee / resident): its points and its
+-- floating point value (F_p ÷ R_p) ÷ P_p; a hospital's points per pool
+CREATE OR REPLACE TEMP TABLE int_pool_points AS
+SELECT hospital_id, pool, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points
+FROM mart_case_scores GROUP BY hospital_id, pool;
+
+CREATE OR REPLACE TEMP TABLE int_pools AS
+SELECT b.pool, b.dip_fund_yuan, b.reserve_yuan, b.fund_ratio, t.points AS total_points,
+       (b.dip_fund_yuan / b.fund_ratio) / t.points AS pv_floating
+FROM int_budget_pools b
+JOIN (SELECT pool, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points
+      FROM mart_case_scores GROUP BY pool) t USING (pool);
+
 CREATE OR REPLACE TEMP TABLE int_point_values AS
 WITH t AS (
     -- exact sums (see grouping/catalog.sql): the same inputs give the same bits
@@ -69,18 +82,23 @@ FROM v CROSS JOIN run_params p;
 -- prepaid (net) = gross − withheld − deductions; and the running total.
 CREATE OR REPLACE TEMP TABLE mart_hospital_monthly AS
 WITH m AS (
-    SELECT hospital_id, month, count(*) AS n_cases, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           CAST(sum(CAST(fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
-           CAST(sum(CAST(total_cost_yuan - fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+    SELECT s.hospital_id, s.month, count(*) AS n_cases,
+           CAST(sum(CAST(s.case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
+           -- the month's points valued at the budget point value × R of each case's pool
+           sum(s.case_points * pl.fund_ratio) AS points_r,
+           CAST(sum(CAST(s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
+           CAST(sum(CAST(s.total_cost_yuan - s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
                AS patient_paid_yuan
-    FROM mart_case_scores GROUP BY hospital_id, month
+    FROM mart_case_scores s JOIN int_pools pl USING (pool)
+    GROUP BY s.hospital_id, s.month
 ), d AS (
     SELECT hospital_id, month, sum(amount_yuan) AS deductions_yuan
     FROM run_deductions GROUP BY hospital_id, month
 ), md AS (  -- a month with deductions and no case still counts
     SELECT coalesce(m.hospital_id, d.hospital_id) AS hospital_id,
            coalesce(m.month, d.month) AS month, coalesce(m.n_cases, 0) AS n_cases,
-           coalesce(m.points, 0) AS points, coalesce(m.ffs_fund_paid_yuan, 0) AS ffs_fund_paid_yuan,
+           coalesce(m.points, 0) AS points, coalesce(m.points_r, 0) AS points_r,
+           coalesce(m.ffs_fund_paid_yuan, 0) AS ffs_fund_paid_yuan,
            coalesce(m.patient_paid_yuan, 0) AS patient_paid_yuan,
            coalesce(d.deductions_yuan, 0) AS deductions_yuan
     FROM m FULL OUTER JOIN d ON d.hospital_id = m.hospital_id AND d.month = m.month
@@ -88,7 +106,7 @@ WITH m AS (
     SELECT md.*,
            CASE WHEN p.prepay_basis = 'minus_patient_paid'
                 THEN greatest(md.points * v.pv_budget_yuan - md.patient_paid_yuan, 0)
-                ELSE md.points * v.pv_budget_yuan * v.fund_ratio END AS gross_prepay_yuan
+                ELSE md.points_r * v.pv_budget_yuan END AS gross_prepay_yuan
     FROM md CROSS JOIN int_point_values v CROSS JOIN run_params p
 )
 SELECT p.scenario, p.sim_year AS year, g.hospital_id, g.month, g.n_cases, g.points,
@@ -130,11 +148,15 @@ WITH h AS (
     GROUP BY hospital_id
 ), a AS (
     SELECT h.*,
+           -- floating and fixed: Σ over its pools of points × value × R of the pool
            CASE v.pv_mode
-               WHEN 'fixed' THEN h.total_points * v.pv_budget_yuan
-               WHEN 'elastic' THEN coalesce(hp.base_points, 0) * v.pv_budget_yuan
-                                   + coalesce(hp.excess_points, 0) * coalesce(v.pv_float_yuan, 0)
-               ELSE h.total_points * v.pv_floating END * v.fund_ratio AS dip_amount_yuan,
+               WHEN 'elastic' THEN (coalesce(hp.base_points, 0) * v.pv_budget_yuan
+                                    + coalesce(hp.excess_points, 0)
+                                      * coalesce(v.pv_float_yuan, 0)) * v.fund_ratio
+               ELSE (SELECT sum(pp.points * CASE WHEN v.pv_mode = 'fixed' THEN v.pv_budget_yuan
+                                                 ELSE pl.pv_floating END * pl.fund_ratio)
+                     FROM int_pool_points pp JOIN int_pools pl USING (pool)
+                     WHERE pp.hospital_id = h.hospital_id) END AS dip_amount_yuan,
            coalesce(s.coefficient, 1.0) AS assessment_coefficient,
            coalesce(s.withhold_release, 1.0) AS withhold_release,
            p.advance_months * coalesce(prev.fund_paid_yuan, 0) / 12 AS advance_yuan
