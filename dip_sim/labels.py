@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 REPORT_LABELS: dict[str, str] = {
+    "year_end_amount_wan": "年终结算额（万元）", "pool": "基金池（险种）",
+    "fixed_coefficient": "协商系数", "cost_ratio_coefficient": "费用比例法系数",
+    "coefficient_in_force": "执行系数", "method": "方法", "fund_ratio": "医保支付比例",
+    "pv_settlement_yuan": "结算点值",
     "scenario": "情景",
     "year": "模拟年度",
     "procedure_key": "手术操作取法",

@@ -17,6 +17,8 @@ DIP fund (growth 5%): 2019 grouped fund 3840 × 1.05 = 4032; F ÷ R = 5040.
     H1 = (1600 × 0.8 + 1400 × 1.3) × 0.8 = 2480, H2 = 544, H3 = (896 + 364) × 0.8 = 1008: Σ 4032.
     cap 1.2 × 0.8 = 0.96: H1 = (1280 + 1344) × 0.8 = 2099.2, H3 = (896 + 268.8) × 0.8 = 931.84,
     H2 544; Σ 3575.04, balance 456.96.
+    floor 2.0 × 0.8 = 1.6 (above 1.3): H1 = (1280 + 1400 × 1.6) × 0.8 = 2816,
+    H3 = (896 + 280 × 1.6) × 0.8 = 1075.2, H2 544; Σ 4435.2, the fund overspent by 403.2.
 items: 10000 − 1000 (out of area) − 500 (non-DIP) = 8500; reserve 10% → fund 7650, reserve 850.
 proportion: 10000 × 3840 / (3840 + 400) = 9056.60; reserve 10% → fund 8150.94.
 split by insurance (H3's patients resident, the others employee):
@@ -55,6 +57,8 @@ def pv(tmp_path_factory):
         Scenario("elastic", changes={**two, "point_value.mode": "elastic"}),
         Scenario("elastic_cap", changes={**two, "point_value.mode": "elastic",
                                          "point_value.elastic_cap": 1.2}),
+        Scenario("elastic_floor", changes={**two, "point_value.mode": "elastic",
+                                           "point_value.elastic_floor": 2.0}),
         Scenario("optimal", changes={**two, "point_value.budget_refinement": "optimal_interval"}),
         Scenario("items", changes={**two, **inpatient, "budget.method": "items",
                                    "budget.out_of_area_yuan": 1000.0,
@@ -99,6 +103,9 @@ def test_elastic_point_value(pv):
     assert _amounts(pv, "elastic_cap") == {"H1": pytest.approx(2099.2), "H2": pytest.approx(544),
                                            "H3": pytest.approx(931.84)}
     assert _pv(pv, "elastic_cap")[3:5] == (pytest.approx(0.96), pytest.approx(456.96))
+    assert _amounts(pv, "elastic_floor") == {"H1": pytest.approx(2816), "H2": pytest.approx(544),
+                                             "H3": pytest.approx(1075.2)}
+    assert _pv(pv, "elastic_floor")[3:5] == (pytest.approx(1.6), pytest.approx(-403.2))
 
 
 def test_optimal_interval_budget_point_value(pv):

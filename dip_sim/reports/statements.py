@@ -88,7 +88,9 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
     overview.columns = ["metric", "value"]
     hospitals = con.execute("""
         SELECT s.hospital_id, h.hospital_name, h.level, s.n_cases, s.total_points,
-               s.dip_amount_yuan, s.year_end_amount_yuan, s.ffs_fund_paid_yuan, s.diff_yuan,
+               s.dip_amount_yuan, s.year_end_amount_yuan,
+               s.year_end_amount_yuan / 10000 AS year_end_amount_wan,
+               s.ffs_fund_paid_yuan, s.diff_yuan,
                s.diff_yuan / NULLIF(s.ffs_fund_paid_yuan, 0) AS diff_pct,
                s.prepaid_yuan, s.clearing_yuan
         FROM hospital_settlement s
@@ -120,11 +122,19 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
                sum(case_amount_yuan) AS dip_amount_yuan, sum(fund_paid_yuan) AS ffs_fund_paid_yuan,
                sum(case_amount_yuan) - sum(fund_paid_yuan) AS diff_yuan
         FROM case_scores WHERE scenario = ? GROUP BY group_code""", [scenario]).df()
+    coefficients = con.execute("""
+        SELECT level, fixed_coefficient, cost_ratio AS cost_ratio_coefficient, n_history_cases,
+               coefficient_in_force, method
+        FROM level_coefficients WHERE scenario = ? ORDER BY level DESC""", [scenario]).df()
+    pools = con.execute("""
+        SELECT pool, dip_fund_yuan, dip_fund_yuan / 10000 AS dip_fund_wan, fund_ratio,
+               total_points, pv_settlement_yuan
+        FROM point_values_by_insurance WHERE scenario = ? ORDER BY pool""", [scenario]).df()
     gain = by_group.sort_values("diff_yuan", ascending=False).head(20)
     lose = by_group.sort_values("diff_yuan").head(20)
     return {"基金与点值": overview, "医院": hospitals, "按医院等级": by_level,
             "按险种": by_insurance, "按月份": by_month, "获益最多的病种": gain,
-            "受损最多的病种": lose}
+            "受损最多的病种": lose, "等级系数": coefficients, "基金池": pools}
 
 
 def write_report(con: duckdb.DuckDBPyConnection, scenario: str, hospital_id: str | None,

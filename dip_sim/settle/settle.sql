@@ -69,9 +69,13 @@ WITH t AS (
 SELECT p.scenario, p.sim_year AS year, v.dip_fund_yuan, v.fund_ratio, v.total_points,
        v.pv_budget_yuan, v.pv_mode, v.pv_floating,
        CASE WHEN v.pv_mode = 'elastic'
+            -- raised to the floor, then lowered to the cap (each when set)
             THEN least(greatest(v.pv_float_raw,
                                 coalesce(v.elastic_floor * v.pv_budget_yuan, v.pv_float_raw)),
-                       coalesce(v.elastic_cap * v.pv_budget_yuan, v.pv_float_raw)) END
+                       coalesce(v.elastic_cap * v.pv_budget_yuan,
+                                greatest(v.pv_float_raw,
+                                         coalesce(v.elastic_floor * v.pv_budget_yuan,
+                                                  v.pv_float_raw)))) END
            AS pv_float_yuan,
        v.pv_budget_standard_yuan, v.reserve_yuan, v.pv_prev_year_yuan
 FROM v CROSS JOIN run_params p;
