@@ -41,6 +41,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("dip_sim.points", "coefficients.sql", "医院系数"),
     ("dip_sim.budget", "pv_refine.sql", "预算点值的测算调整"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
+    ("dip_sim.budget", "pools.sql", "职工与居民基金分池"),
+    ("dip_sim.points", "new_technology.sql", "新技术病例"),
     ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
     ("dip_sim.points", "special_cases.sql", "特例单议与未入组病例"),
     ("dip_sim.settle", "settle.sql", "结算点值、月度预付与年终结算额"),
@@ -225,6 +227,12 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
             "CREATE OR REPLACE TEMP TABLE int_case_aux (case_id VARCHAR, aux_type VARCHAR, "
             "aux_coefficient DOUBLE); CREATE OR REPLACE TEMP TABLE mart_catalog_subtypes AS "
             "SELECT * FROM catalog_subtypes LIMIT 0")
+    if not values["budget.split_by_insurance"]:
+        skip["pools.sql"] = ("CREATE OR REPLACE TEMP TABLE int_budget_pools AS SELECT 'all' AS pool,"
+                             " dip_fund_yuan, reserve_yuan, fund_ratio FROM int_budget")
+    if not values["special_review.new_technology_file"]:
+        skip["new_technology.sql"] = ("CREATE OR REPLACE TEMP TABLE int_new_technology_cases "
+                                      "(case_id VARCHAR, codes VARCHAR)")
     if values["point_value.budget_refinement"] == "none":
         skip["pv_refine.sql"] = "CREATE OR REPLACE TEMP TABLE int_pv_refined (pv DOUBLE)"
     if values["catalog.procedure_key"] != "main_plus_related":

@@ -7,6 +7,7 @@ c7 a critical finding).
   points, c1 rejected. The cap: 500‰ of 6 discharges = 3 → both paid as special; 200‰ → 1:
   only the earlier decision (c5, 2020-05-01) is, c4 is paid as an ordinary case and listed.
 - ungrouped inside the fund at factor 0.8: c6 scores 0.8 × 5000 ÷ PV; c7 (critical) does not.
+- a new-technology list holding 47.01: c4 (47.0100) is a candidate too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def review(tmp_path_factory):
         "c5,approved,by_item,,专家丙,2020-05-01,极端费用\n"
         "c4,approved,adjusted,1500,专家丙,2020-06-01,复杂手术\n"
         "c1,rejected,by_item,,专家丙,2020-06-02,\n", encoding="utf-8")
+    tech = tmp_path / "tech.csv"
+    tech.write_text("prefix,note\n47.01,示例新技术\n", encoding="utf-8")
     three = {"catalog.core_min_cases": 3}
     decided = {**three, "special_review.decisions_file": str(decisions)}
     with simulated_city(tmp_path, _write_city(tmp_path), [
@@ -35,6 +38,7 @@ def review(tmp_path_factory):
         Scenario("narrow_cap", changes={**decided, "special_review.cap_per_mille": 200.0}),
         Scenario("ungrouped", changes={**three, "special_review.ungrouped_mode": "points",
                                        "special_review.ungrouped_points_factor": 0.8}),
+        Scenario("tech", changes={**three, "special_review.new_technology_file": str(tech)}),
     ]) as con:
         yield con
 
@@ -73,3 +77,9 @@ def test_ungrouped_cases_inside_the_fund(review):
     got = _points(review, "ungrouped")
     assert got["c6"] == pytest.approx(0.8 * 5000 / PV_BUDGET)
     assert "c7" not in got and "c6" not in _points(review, "t3")
+
+
+def test_new_technology_procedures_are_candidates(review):
+    rows = dict(review.execute("SELECT case_id, reasons FROM special_cases "
+                               "WHERE scenario = 'tech'").fetchall())
+    assert rows == {"c4": "新技术 47.0100", "c5": "费用极端异常"}  # c4: K35.8 with 47.0100

@@ -12,20 +12,27 @@
 -- the same hospital level (dip_rules.md §5 [2020]).
 -- Reads: int_history_grouped (with level), mart_catalog_groups, run_levels, run_params,
 --   run_history, run_bonus.
--- Writes: mart_level_coefficients (grain: level), int_group_level_coef (grain: group ×
---   level), int_prior_level_mean (grain: group × level).
+-- Writes: int_group_level, int_group_level_coef, int_prior_level_mean (grain: group ×
+--   level), mart_level_coefficients (grain: level).
+-- one pass over the history cases: per group and level, cases and weighted sums (and the last
+-- history year's), from which everything below is derived
+CREATE OR REPLACE TEMP TABLE int_group_level AS
+SELECT group_code, level, count(*) AS n,
+       sum(CAST(weight AS DECIMAL(38, 10))) AS w,
+       sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS wc,
+       count(*) FILTER (WHERE year = (SELECT max(year) FROM run_history)) AS n_last,
+       sum(total_cost_yuan) FILTER (WHERE year = (SELECT max(year) FROM run_history)) AS c_last
+FROM int_history_grouped GROUP BY group_code, level;
+
 CREATE OR REPLACE TEMP TABLE mart_level_coefficients AS
-WITH g AS (
-    SELECT group_code, CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-                       / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost
-    FROM int_history_grouped GROUP BY group_code
+WITH g AS (  -- each group's weighted mean cost
+    SELECT group_code, sum(wc) / sum(w) AS mean_cost FROM int_group_level GROUP BY group_code
 ), l AS (
-    SELECT h.level,
-           CAST(sum(CAST(h.weight * h.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-           / CAST(sum(CAST(h.weight * g.mean_cost AS DECIMAL(38, 10))) AS DOUBLE) AS cost_ratio,
-           count(*) AS n_cases
-    FROM int_history_grouped h JOIN g USING (group_code)
-    GROUP BY h.level
+    SELECT x.level, CAST(sum(x.wc) AS DOUBLE) / CAST(sum(x.w * g.mean_cost) AS DOUBLE)
+               AS cost_ratio,
+           sum(x.n) AS n_cases
+    FROM int_group_level x JOIN g USING (group_code)
+    GROUP BY x.level
 )
 SELECT p.scenario, r.level, r.coefficient AS fixed_coefficient, l.cost_ratio,
        l.n_cases AS n_history_cases,
@@ -36,14 +43,10 @@ FROM run_levels r LEFT JOIN l USING (level) CROSS JOIN run_params p;
 
 CREATE OR REPLACE TEMP TABLE int_group_level_coef AS
 WITH gl AS (
-    SELECT group_code, level, count(*) AS n,
-           CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-           / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost
-    FROM int_history_grouped GROUP BY group_code, level
+    SELECT group_code, level, n, CAST(wc / w AS DOUBLE) AS mean_cost FROM int_group_level
 ), g AS (
-    SELECT group_code, CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-                       / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS mean_cost
-    FROM int_history_grouped GROUP BY group_code
+    SELECT group_code, CAST(sum(wc) / sum(w) AS DOUBLE) AS mean_cost
+    FROM int_group_level GROUP BY group_code
 ), ok AS (  -- every level with enough cases, and no inversion
     SELECT group_code
     FROM gl CROSS JOIN run_params p
@@ -57,7 +60,5 @@ SELECT gl.group_code, gl.level, gl.n AS n_history_cases, gl.mean_cost / g.mean_c
 FROM gl JOIN g USING (group_code) SEMI JOIN ok USING (group_code);
 
 CREATE OR REPLACE TEMP TABLE int_prior_level_mean AS
-SELECT group_code, level, CAST(avg(total_cost_yuan) AS DOUBLE) AS mean_cost_yuan
-FROM int_history_grouped
-WHERE year = (SELECT max(year) FROM run_history)
-GROUP BY group_code, level;
+SELECT group_code, level, CAST(c_last / n_last AS DOUBLE) AS mean_cost_yuan
+FROM int_group_level WHERE n_last > 0;

@@ -10,6 +10,7 @@
 CREATE OR REPLACE TEMP TABLE mart_case_scores AS
 WITH base AS (
     SELECT y.case_id, y.hospital_id, y.month, y.group_code, y.group_type, y.pool, c.rw,
+           y.los_days, y.icu_days,
            lc.level_coefficient, c.primary_group,
            CASE WHEN c.tcm_group THEN p.tcm_points_factor ELSE 1.0 END AS tcm_factor,
            x.aux_type, coalesce(x.aux_coefficient, 1.0) AS aux_coefficient,
@@ -55,5 +56,6 @@ SELECT p.scenario, p.sim_year AS year, b.case_id, b.hospital_id, b.month, b.grou
             ELSE b.base_points END * b.tcm_factor AS case_points,
        b.total_cost_yuan, b.fund_paid_yuan,
        NULL::DOUBLE AS case_amount_yuan,  -- its share of the hospital's DIP amount: settle.sql
-       b.pool  -- the fund pool (budget.sql)
+       b.pool,  -- the fund pool (budget.sql)
+       b.los_days, b.icu_days  -- for the 特例单议 candidates (special_cases.sql)
 FROM base b CROSS JOIN run_params p;

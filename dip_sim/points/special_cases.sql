@@ -7,38 +7,26 @@
 -- discharges, earliest decisions first; the overflow is paid as an ordinary case, and listed.
 -- Ungrouped cases (eligible, no critical finding, no group): outside the fund (baseline), or
 -- (ungrouped_mode = points) scored ungrouped_points_factor × cost ÷ 预算点值 inside it.
--- Reads: mart_case_scores, mart_case_groups, cases, int_budget, run_params, run_history,
---   run_new_technology (prefix), run_decisions.
+-- Reads: mart_case_scores (with los_days, icu_days), mart_catalog_groups (mean LOS of the
+--   history cases), int_new_technology_cases (new_technology.sql), case_features,
+--   mart_case_groups, int_budget, run_params, run_decisions.
 -- Writes: mart_special_cases (grain: candidate or decided case); updates mart_case_scores
 --   (approved cases; ungrouped cases added).
-CREATE OR REPLACE TEMP TABLE int_group_los AS
-SELECT group_code, avg(los_days) AS mean_los_days
-FROM mart_case_groups
-WHERE grouped AND eligible AND year IN (SELECT year FROM run_history)
-GROUP BY group_code;
-
 CREATE OR REPLACE TEMP TABLE int_special_candidates AS
-WITH c AS (
-    SELECT s.case_id, s.hospital_id, s.group_code, s.outlier, s.total_cost_yuan,
-           k.los_days, k.icu_days,
-           list_filter([k.main_proc] || coalesce(string_split(k.other_procs, ';'), []),
-                       lambda x: x IS NOT NULL AND x <> '') AS procs
-    FROM mart_case_scores s JOIN cases k USING (case_id)
-), flags AS (
-    SELECT c.*,
+WITH flags AS (
+    SELECT s.case_id, s.hospital_id, s.group_code, s.total_cost_yuan,
            list_filter([
-               CASE WHEN c.outlier = 'extreme' THEN '费用极端异常' END,
-               CASE WHEN c.los_days > p.special_los_multiple * l.mean_los_days
-                    THEN '住院时间过长（' || c.los_days || ' 天，组均 '
-                         || round(l.mean_los_days, 1) || ' 天）' END,
-               CASE WHEN c.icu_days >= p.special_icu_days_min
-                    THEN '重症监护 ' || c.icu_days || ' 天' END,
-               (SELECT '新技术 ' || string_agg(DISTINCT x.code, '、')
-                FROM (SELECT unnest(c.procs) AS code) x
-                JOIN run_new_technology n ON starts_with(x.code, n.prefix))
+               CASE WHEN s.outlier = 'extreme' THEN '费用极端异常' END,
+               CASE WHEN s.los_days > p.special_los_multiple * g.mean_los_days
+                    THEN '住院时间过长（' || s.los_days || ' 天，组均 '
+                         || round(g.mean_los_days, 1) || ' 天）' END,
+               CASE WHEN s.icu_days >= p.special_icu_days_min
+                    THEN '重症监护 ' || s.icu_days || ' 天' END,
+               CASE WHEN t.codes IS NOT NULL THEN '新技术 ' || t.codes END
            ], lambda r: r IS NOT NULL) AS reasons
-    FROM c
-    LEFT JOIN int_group_los l USING (group_code)
+    FROM mart_case_scores s
+    LEFT JOIN mart_catalog_groups g USING (group_code)
+    LEFT JOIN int_new_technology_cases t USING (case_id)
     CROSS JOIN run_params p
 )
 SELECT case_id, hospital_id, group_code, total_cost_yuan, array_to_string(reasons, '；') AS reasons
@@ -96,7 +84,7 @@ SELECT p.scenario, p.sim_year AS year, f.case_id, f.hospital_id, f.month,
        CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
        CAST(f.fund_paid_yuan AS DOUBLE) AS fund_paid_yuan, NULL AS case_amount_yuan,
        CASE WHEN p.split_by_insurance THEN coalesce(f.insurance_type, 'unknown')
-            ELSE 'all' END AS pool
+            ELSE 'all' END AS pool, f.los_days, f.icu_days
 FROM case_features f
 JOIN mart_case_groups g USING (case_id)
 CROSS JOIN run_params p CROSS JOIN int_budget b

@@ -82,11 +82,12 @@ def _features_sql() -> str:
         CREATE OR REPLACE TABLE case_features AS
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
-                   proc_key_all, proc_key_main, proc_class_max, los_days
+                   proc_key_all, proc_key_main, proc_class_max, los_days, icu_days
             FROM cases ANTI JOIN dup_cases USING (case_id)
             UNION ALL
             -- a key with two contents: one row, not grouped (its status says why)
-            SELECT case_id, min(year), NULL, min(hospital_id), NULL, NULL, NULL, NULL, NULL, NULL
+            SELECT case_id, min(year), NULL, min(hospital_id), NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL
             FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
         ), s AS (
             SELECT case_id, total_cost_yuan, fund_paid_yuan,
@@ -101,7 +102,7 @@ def _features_sql() -> str:
                CAST(month(c.discharge_date) AS INTEGER) AS month,
                c.hospital_id, h.level, c.insurance_type,
                substr(c.main_dx, 1, 5) AS dx5, substr(c.main_dx, 1, 3) AS dx3,
-               c.proc_key_all, c.proc_key_main, c.proc_class_max, c.los_days,
+               c.proc_key_all, c.proc_key_main, c.proc_class_max, c.los_days, c.icu_days,
                -- money in fen as DECIMAL: sums over cases are exact and order-independent
                CAST(s.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
                CAST(s.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
