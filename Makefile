@@ -19,6 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml dip_sim/native/hmac_sha256.c
 
 ## make run: install, generate the demo city if missing, run every stage, serve the dashboard
 run: pipelines
+	$(BIN)/python -m pipelines.demo_users --db $(DB)
 	@echo "仪表盘地址 Dashboard: http://127.0.0.1:8501"
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 

@@ -1,31 +1,47 @@
 """DIP 模拟平台: the Streamlit dashboard of dip-sim (``streamlit run app.py``).
 
 It reads the simulation results from the DuckDB warehouse named by ``$DIP_SIM_DB`` (default
-``data/warehouse.duckdb``); set ``$DIP_SIM_HOSPITAL_ID`` to show one hospital only. The pages
-live in ``dip_sim/dashboard/pages/``, one file each.
+``data/warehouse.duckdb``). Users sign in (``dip_sim.dashboard.session``, accounts in
+``data/secret/users.json``); each role sees its pages, and a hospital user only its own
+hospital's rows. ``$DIP_SIM_HOSPITAL_ID`` restricts every user to one hospital. The pages live
+in ``dip_sim/dashboard/pages/``, one file each.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dip_sim.dashboard import data
+from dip_sim.dashboard import data, session
 
 PAGE_DIR = "dip_sim/dashboard/pages"
 
 st.set_page_config(page_title="DIP 模拟平台", layout="wide")
 
-pages = [
-    st.Page(f"{PAGE_DIR}/overview.py", title="总览", icon=":material/dashboard:", default=True),
-    st.Page(f"{PAGE_DIR}/compare.py", title="情景对比", icon=":material/compare_arrows:"),
-    st.Page(f"{PAGE_DIR}/hospital.py", title="医院", icon=":material/local_hospital:"),
-    st.Page(f"{PAGE_DIR}/catalog.py", title="病种目录", icon=":material/menu_book:"),
-    st.Page(f"{PAGE_DIR}/quality.py", title="数据质量", icon=":material/fact_check:"),
-]
+PAGES = {
+    "overview": ("总览", ":material/dashboard:"),
+    "compare": ("情景对比", ":material/compare_arrows:"),
+    "hospital": ("医院", ":material/local_hospital:"),
+    "catalog": ("病种目录", ":material/menu_book:"),
+    "quality": ("数据质量", ":material/fact_check:"),
+}
+
+user = session.current_user()
+if user is None:
+    session.sign_in_form()
+    st.stop()
+
+allowed = session.ROLE_PAGES[user.role]
+pages = [st.Page(f"{PAGE_DIR}/{name}.py", title=PAGES[name][0], icon=PAGES[name][1],
+                 default=(i == 0))
+         for i, name in enumerate(allowed)]
 current = st.navigation(pages)
 
 with st.sidebar:
     st.caption("DIP 模拟平台 · 区域点数法总额预算和按病种分值付费（阳泉）")
+    st.caption(f"用户：{session.role_caption(user)}")
+    if st.button("退出登录", key="sign_out"):
+        session.sign_out()
+        st.rerun()
     st.caption(f"数据仓库：`{data.warehouse_path()}`")
     if data.hospital_scope():
         st.caption(f"医院用户模式：{data.hospital_scope()}")

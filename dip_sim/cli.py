@@ -165,6 +165,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """Manage the dashboard's users: add (password asked for, or --password), list, remove."""
+    import getpass
+
+    from dip_sim.auth import ROLES, add_user, load_users, remove_user, users_path
+
+    if args.action == "list":
+        for name, record in sorted(load_users().items()):
+            print(f"{name}\t{record['role']}（{ROLES[record['role']]}）\t"
+                  f"{record.get('hospital_id') or ''}")
+        return 0
+    if not args.name:
+        raise ValueError(f"dip-sim users {args.action} 需要用户名")
+    if args.action == "remove":
+        remove_user(args.name)
+        _progress(f"已删除用户 {args.name}（{users_path()}）")
+        return 0
+    if not args.role:
+        raise ValueError("dip-sim users add 需要 --role bureau|expert|hospital")
+    password = args.password or getpass.getpass(f"{args.name} 的密码：")
+    user = add_user(args.name, args.role, password, args.hospital)
+    _progress(f"已添加用户 {user.name}（{user.role_zh}{'，' + user.hospital_id if user.hospital_id else ''}）"
+              f" → {users_path()}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -274,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("users", help="管理仪表盘用户：add / list / remove",
+                       description="用户与角色保存在 data/secret/users.json（或 $DIP_SIM_USERS），"
+                                   "密码只存加盐散列（scrypt）")
+    p.add_argument("action", choices=["add", "list", "remove"])
+    p.add_argument("name", nargs="?", help="用户名")
+    p.add_argument("--role", choices=["bureau", "expert", "hospital"], help="角色")
+    p.add_argument("--hospital", default=None, help="医院用户的定点医疗机构代码")
+    p.add_argument("--password", default=None, help="密码（缺省时在终端输入）")
+    p.set_defaults(func=cmd_users)
+
     p = sub.add_parser("params", help="列出政策参数及其取值", description="列出 data/policy 中的参数")
     p.add_argument("--year", type=int, default=2020, help="取值所在年度")
     p.set_defaults(func=cmd_params)
@@ -282,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dip-sim`` console script."""
+    from dip_sim.auth import AuthError
     from dip_sim.ingest import IngestError
     from dip_sim.policy import PolicyError
     from dip_sim.simulation import SimulationError
@@ -289,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (IngestError, PolicyError, SimulationError, ValueError) as exc:
+    except (AuthError, IngestError, PolicyError, SimulationError, ValueError) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

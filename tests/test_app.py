@@ -187,9 +187,16 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def run_app(page: str | None = None) -> AppTest:
-    """Run the app, switch to ``page`` (a file under the project root) if given."""
-    at = AppTest.from_file(APP, default_timeout=30).run()
+BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
+
+
+def run_app(page: str | None = None, user: dict | None = BUREAU) -> AppTest:
+    """Run the app signed in as ``user`` (the bureau unless told; None: signed out), switch
+    to ``page`` (a file under the project root) if given."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    if user is not None:
+        at.session_state["user"] = user
+    at.run()
     if page is not None:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

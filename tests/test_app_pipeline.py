@@ -12,6 +12,7 @@ from pipelines.simulate import run_simulate
 from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
+BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
 PAGES = ["dip_sim/dashboard/pages/" + p for p in ("compare.py", "hospital.py", "catalog.py",
                                                     "quality.py")]
 
@@ -26,7 +27,9 @@ def warehouse(tmp_path_factory):
 
 def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
     assert not at.exception
     assert any("DIP" in m.label for m in at.metric)
     for page in PAGES:
@@ -49,7 +52,9 @@ def test_hospital_page_lists_cases_and_not_grouped_cases(warehouse, monkeypatch)
     code = cases["group_code"].iloc[0]
     assert (data.hospital_cases("baseline", hospitals[0], code)["group_code"] == code).all()
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
     at.switch_page("dip_sim/dashboard/pages/hospital.py").run()
     assert not at.exception
     labels = [t.label for t in at.tabs]
@@ -65,7 +70,9 @@ def test_quality_page_shows_each_hospitals_quality_index(warehouse, monkeypatch)
     monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
     index = data.quality_index(2020)
     assert len(index) > 10 and index["quality_index"].between(0, 100).all()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
     at.switch_page("dip_sim/dashboard/pages/quality.py").run()
     assert not at.exception
     assert any(h.value.startswith("病案质量指数") for h in at.subheader)

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
@@ -78,7 +79,15 @@ def warehouse_path() -> Path:
 
 
 def hospital_scope() -> str | None:
-    """The hospital id of hospital-user mode (``$DIP_SIM_HOSPITAL_ID``), or None."""
+    """The one hospital the reader may see, or None (all).
+
+    A signed-in hospital user's own hospital (``dip_sim.dashboard.session``); else the
+    deployment-wide ``$DIP_SIM_HOSPITAL_ID``, if set.
+    """
+    # outside a running page (a script, a test calling this module) there is no session
+    record = st.session_state.get("user") if get_script_run_ctx() is not None else None
+    if record and record.get("role") == "hospital":
+        return record.get("hospital_id") or "?"  # a hospital user without one sees nothing
     value = os.environ.get(ENV_HOSPITAL, "").strip()
     return value or None
 
