@@ -19,6 +19,7 @@ st.set_page_config(page_title="DIP 模拟平台", layout="wide")
 
 PAGES = {
     "overview": ("总览", ":material/dashboard:"),
+    "scenario": ("预算情景", ":material/tune:"),
     "compare": ("情景对比", ":material/compare_arrows:"),
     "hospital": ("医院", ":material/local_hospital:"),
     "catalog": ("病种目录", ":material/menu_book:"),

@@ -257,18 +257,22 @@ def _drop_run_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
-                 progress: Progress = print) -> dict[str, Any]:
+                 progress: Progress = print, persist: bool = True,
+                 keep: Sequence[str] = ()) -> dict[str, Any]:
     """Run every stage for one scenario and replace its rows in the output tables.
 
-    Returns the scenario's point values and case counts.
+    Returns the scenario's point values and case counts. With ``persist`` False nothing is
+    written (a what-if on a read-only warehouse: the dashboard's 预算情景 page); the marts
+    named in ``keep`` are returned too, as DataFrames under their names.
     """
     values = resolve(params, scenario, year)
     _check_inputs(con, year, history)
-    for ddl in OUTPUT_DDL.values():
-        con.execute(ddl)
-    for table, columns in OUTPUT_COLUMNS_ADDED.items():
-        for column in columns:  # warehouses made before the column existed
-            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
+    if persist:
+        for ddl in OUTPUT_DDL.values():
+            con.execute(ddl)
+        for table, columns in OUTPUT_COLUMNS_ADDED.items():
+            for column in columns:  # warehouses made before the column existed
+                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
     adjustments = load_adjustments(values["catalog.adjustments_file"])
     _set_run_tables(con, scenario.name, year, history, values,
                     catalog_version(con, values, adjustments))
@@ -299,6 +303,11 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         raise SimulationError(f"情景 {scenario.name}: 上一年度 {year - 1} 没有入组病例，"
                               "无法按增长率法测算 DIP 基金")
     params_json, params_sha = params_fingerprint(values)
+    if not persist:
+        row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
+        row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
+        _drop_run_tables(con)
+        return row
     con.execute("BEGIN TRANSACTION")
     try:
         for table in SCENARIO_TABLES:

@@ -24,7 +24,7 @@ from dip_sim.schema import OUTPUT_DDL, WAREHOUSE_DDL
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = "dip_sim/dashboard/pages"
-PAGE_FILES = [f"{PAGES}/{name}.py" for name in ("compare", "hospital", "catalog", "quality")]
+PAGE_FILES = [f"{PAGES}/{name}.py" for name in ("scenario", "compare", "hospital", "catalog", "quality")]
 YEAR = 2020
 
 HOSPITALS = [
@@ -449,3 +449,27 @@ def test_format_helpers() -> None:
     assert fmt.label(fmt.OUTLIER_LABELS, "extreme") == "极端异常"
     assert fmt.level_label(3.0) == "三级"
     assert fmt.label(fmt.PROC_CLASS_LABELS, "surgery") == "相关手术"
+
+
+def test_scenario_page_runs_a_what_if_and_saves_it(tmp_path, monkeypatch):
+    # on a real (small) warehouse: the what-if runs the stages read-only
+    from pipelines.simulate import run_simulate
+    from tests.inputs import ingest_generated_city
+
+    db = ingest_generated_city(tmp_path / "city", 1200, seed=5)
+    run_simulate(db, 2020, progress=lambda m: None)
+    monkeypatch.setenv(data.ENV_DB, str(db))
+    monkeypatch.setenv("DIP_SIM_SCENARIO_DIR", str(tmp_path))
+    at = run_app(f"{PAGES}/scenario.py")
+    at.number_input(key="wi_growth").set_value(8.0).run()
+    at.button(key="wi_run").click().run()
+    assert not at.exception
+    shown = metrics(at)
+    base_pv = data.point_values().set_index("scenario").loc["baseline", "pv_settlement_yuan"]
+    assert float(shown["结算点值（元/分）"]) > base_pv  # more fund, same points
+    at.text_input(key="wi_name").input("growth_8").run()
+    at.button(key="wi_save").click().run()
+    saved = (tmp_path / "growth_8.yaml").read_text(encoding="utf-8")
+    assert "budget.growth_rate: 0.08" in saved
+    with duckdb.connect(str(db), read_only=True) as con:  # nothing written by the what-if
+        assert con.execute("SELECT count(*) FROM point_values").fetchall() == [(1,)]

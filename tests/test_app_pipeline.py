@@ -13,7 +13,7 @@ from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
 BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
-PAGES = ["dip_sim/dashboard/pages/" + p for p in ("compare.py", "hospital.py", "catalog.py",
+PAGES = ["dip_sim/dashboard/pages/" + p for p in ("scenario.py", "compare.py", "hospital.py", "catalog.py",
                                                     "quality.py")]
 
 

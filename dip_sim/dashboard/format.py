@@ -50,6 +50,8 @@ CODE_LABELS: dict[str, Mapping[Any, str]] = {
 # Amounts of a hospital, a month or the city: shown in 万元.
 WAN_COLUMNS: frozenset[str] = frozenset(
     {
+        "baseline_yuan",
+        "what_if_yuan",
         "dip_fund_yuan",
         "dip_amount_yuan",
         "ffs_fund_paid_yuan",
@@ -159,6 +161,8 @@ COLUMN_LABELS: dict[str, str] = {
     "cmi": "CMI",
     "cost_index": "费用消耗指数",
     "time_index": "时间消耗指数",
+    "baseline_yuan": "基线 DIP 金额（万元）",
+    "what_if_yuan": "试算年终结算额（万元）",
     "aux_type": "辅助分型",
     "aux_coefficient": "辅助分型系数",
     "n_primary_cases": "基层病种病例数",
