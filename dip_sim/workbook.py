@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
 
-def write_workbook(tables: dict[str, pd.DataFrame], out: Path,
+def write_workbook(tables: dict[str, pd.DataFrame], out: Path | BinaryIO,
                    labels: dict[str, str]) -> dict[str, int]:
     """Write each table to a sheet named by its key; return the rows written per sheet.
 
@@ -17,9 +18,10 @@ def write_workbook(tables: dict[str, pd.DataFrame], out: Path,
     """
     import xlsxwriter
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with xlsxwriter.Workbook(out) as workbook:
+    if isinstance(out, str | Path):  # a file; else a binary stream (a download)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    with xlsxwriter.Workbook(out, {"in_memory": True}) as workbook:
         header = workbook.add_format({"bold": True, "bg_color": "#EEF2F7", "text_wrap": True})
         money = workbook.add_format({"num_format": "#,##0.00"})
         share = workbook.add_format({"num_format": "0.00%"})

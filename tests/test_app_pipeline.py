@@ -79,3 +79,24 @@ def test_quality_page_shows_each_hospitals_quality_index(warehouse, monkeypatch)
     # a hospital user sees only its own hospital
     monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", index["hospital_id"].iloc[0])
     assert data.quality_index(2020)["hospital_id"].unique().tolist() == [index["hospital_id"].iloc[0]]
+
+
+def test_hospital_statement_download_is_scoped(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    hospitals = data.hospital_settlement("baseline")["hospital_id"].tolist()
+    xlsx = data.hospital_statement_xlsx("baseline", hospitals[0])
+    assert xlsx[:2] == b"PK"  # an .xlsx is a zip
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    at.switch_page("dip_sim/dashboard/pages/hospital.py").run()
+    at.button(key="hospital_statement").click().run()
+    assert not at.exception
+    # a hospital user may download its own statement only, whatever it asks for
+    monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", hospitals[1])
+    with pytest.raises(data.DataUnavailable, match="只能下载本院"):
+        data.hospital_statement_xlsx("baseline", hospitals[0])
+    assert data.hospital_statement_xlsx("baseline", hospitals[1])[:2] == b"PK"

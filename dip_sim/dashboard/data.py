@@ -653,3 +653,30 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
     weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
     return _query(hospital_quality_sql(f"{where} AND {year_where}"),
                   [*params, *year_params, *params, *year_params, *weights])
+
+
+def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
+    """The hospital's Excel settlement statement (``dip-sim report --hospital``), as bytes.
+
+    A hospital user gets only its own: any other hospital is refused here, in the data layer.
+    """
+    import io
+
+    from dip_sim.labels import REPORT_LABELS
+    from dip_sim.reports.statements import hospital_statement
+    from dip_sim.workbook import write_workbook
+
+    scope = hospital_scope()
+    if scope is not None and hospital_id != scope:
+        raise DataUnavailable("只能下载本院的结算单。", f"{hospital_id} 不是 {scope}")
+    path = warehouse_path()
+    con = duckdb.connect(str(path), read_only=True, config={"python_enable_replacements": False})
+    try:
+        tables = hospital_statement(con, scenario, hospital_id)
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
+    finally:
+        con.close()
+    buffer = io.BytesIO()
+    write_workbook(tables, buffer, REPORT_LABELS)
+    return buffer.getvalue()

@@ -108,8 +108,10 @@ def render() -> None:
         delta=fmt.fmt_delta_pct(row["diff_pct"]),
     )
     cols[1].metric("月度预付合计", fmt.fmt_yuan(row["prepaid_yuan"]))
-    cols[2].metric("年终清算", fmt.fmt_signed_yuan(row["clearing_yuan"]))
+    cols[2].metric("年终清算", fmt.fmt_signed_yuan(row["clearing_yuan"]),
+                   help="年终结算额 − 月度预付（净额）− 年初预拨")
     cols[3].metric("医院等级", fmt.level_label(row["level"]))
+    _statement_download(scenario, hospital_id)
 
     groups = data.hospital_groups(scenario, hospital_id)
     n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
@@ -142,6 +144,19 @@ def render() -> None:
             st.altair_chart(monthly_chart(monthly))
             st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
             common.show_table(monthly, MONTHLY_COLUMNS)
+
+
+def _statement_download(scenario: str, hospital_id: str) -> None:
+    """The hospital's Excel statement: made on request, then offered for download."""
+    key = f"statement_{scenario}_{hospital_id}"
+    if st.button("生成 Excel 结算单", key="hospital_statement"):
+        with st.spinner("正在生成结算单…"):
+            st.session_state[key] = data.hospital_statement_xlsx(scenario, hospital_id)
+    if key in st.session_state:
+        st.download_button("下载结算单（.xlsx）", st.session_state[key],
+                           file_name=f"结算单_{hospital_id}_{scenario}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument."
+                                "spreadsheetml.sheet", key="hospital_statement_download")
 
 
 if __name__ == "__main__":
