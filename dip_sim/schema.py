@@ -242,6 +242,15 @@ CREATE TABLE IF NOT EXISTS point_values_by_insurance (
     total_points DOUBLE,
     pv_settlement_yuan DOUBLE
 )""",
+    # one row per scenario and year: the history years' cost per point and the simulation
+    # year's settlement point value (the point value over the years)
+    "point_value_years": """
+CREATE TABLE IF NOT EXISTS point_value_years (
+    scenario VARCHAR,
+    year INTEGER,
+    kind VARCHAR,
+    value_per_point DOUBLE
+)""",
     # one row per scenario and case listed for 特例单议 or decided on (issue 5 §4)
     "special_cases": """
 CREATE TABLE IF NOT EXISTS special_cases (
@@ -503,6 +512,7 @@ SCENARIO_TABLES: tuple[str, ...] = (
     "level_coefficients",
     "special_cases",
     "point_values_by_insurance",
+    "point_value_years",
     "catalog_group_years",
     "catalog_summary",
     "hospital_indices",

@@ -59,6 +59,7 @@ MARTS: dict[str, str] = {
     "level_coefficients": "mart_level_coefficients",
     "special_cases": "mart_special_cases",
     "point_values_by_insurance": "mart_pool_point_values",
+    "point_value_years": "mart_point_value_years",
     "catalog_group_years": "mart_catalog_group_years",
     "catalog_summary": "mart_catalog_summary",
     "hospital_indices": "mart_hospital_indices",

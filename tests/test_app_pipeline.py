@@ -32,6 +32,8 @@ def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
     at.run()
     assert not at.exception
     assert any("DIP" in m.label for m in at.metric)
+    headers = [h.value for h in at.subheader]
+    assert "点值历年变化" in headers and "获益与受损最多的医院" in headers
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, page

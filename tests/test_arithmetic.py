@@ -322,3 +322,16 @@ def test_compare_scenarios_and_reports(city, tmp_path):
     assert sheets["医院"]["DIP 金额（元）"].sum() == pytest.approx(4200)  # the fund
     with pytest.raises(ValueError, match="没有医院 H9"):
         hospital_statement(city, "t3", "H9")
+
+
+def test_point_value_over_the_years(city):
+    # history years' cost ÷ catalogue points (module docstring): 2017 4000 / 4240,
+    # 2018 2000 / 1870, 2019 5000 / 4890; then the 2020 settlement point value
+    rows = city.execute("SELECT year, kind, value_per_point FROM point_value_years "
+                        "WHERE scenario = 't3' ORDER BY year").fetchall()
+    assert [r[:2] for r in rows] == [(2017, "history"), (2018, "history"), (2019, "history"),
+                                     (2020, "settlement")]
+    assert [r[2] for r in rows[:3]] == [pytest.approx(4000 / 4240), pytest.approx(2000 / 1870),
+                                        pytest.approx(5000 / 4890)]
+    pv = city.execute("SELECT pv_settlement_yuan FROM point_values WHERE scenario = 't3'")
+    assert rows[3][2] == pytest.approx(pv.fetchall()[0][0])

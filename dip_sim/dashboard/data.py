@@ -680,3 +680,10 @@ def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
     buffer = io.BytesIO()
     write_workbook(tables, buffer, REPORT_LABELS)
     return buffer.getvalue()
+
+
+def point_value_years(scenario: str) -> pd.DataFrame:
+    """The point value over the years (region-wide): year, kind (history: cost per point;
+    settlement: the settlement point value), value_per_point."""
+    return _query("SELECT year, kind, value_per_point FROM point_value_years "
+                  "WHERE scenario = ? ORDER BY year", [scenario])

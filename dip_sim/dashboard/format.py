@@ -163,6 +163,8 @@ COLUMN_LABELS: dict[str, str] = {
     "time_index": "时间消耗指数",
     "baseline_yuan": "基线 DIP 金额（万元）",
     "what_if_yuan": "试算年终结算额（万元）",
+    "value_per_point": "点值（元/分）",
+    "kind": "口径",
     "aux_type": "辅助分型",
     "aux_coefficient": "辅助分型系数",
     "n_primary_cases": "基层病种病例数",

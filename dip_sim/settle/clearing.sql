@@ -69,3 +69,14 @@ SELECT p.scenario, p.sim_year AS year, pl.pool, pl.dip_fund_yuan, pl.reserve_yua
        CASE WHEN p.pv_mode = 'fixed' THEN v.pv_budget_yuan ELSE pl.pv_floating END
            AS pv_settlement_yuan
 FROM int_pools pl CROSS JOIN run_params p CROSS JOIN int_point_values v;
+
+-- the point value over the years: each history year's cost per point (its grouped cases'
+-- cost ÷ their catalogue points) and the simulation year's settlement point value
+CREATE OR REPLACE TEMP TABLE mart_point_value_years AS
+SELECT p.scenario, h.year, 'history' AS kind,
+       CAST(sum(h.total_cost_yuan) AS DOUBLE)
+       / CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS value_per_point
+FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code) CROSS JOIN run_params p
+GROUP BY p.scenario, h.year
+UNION ALL
+SELECT scenario, year, 'settlement', pv_settlement_yuan FROM mart_point_values;

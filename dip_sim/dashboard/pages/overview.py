@@ -59,6 +59,8 @@ def diff_chart(settlement: pd.DataFrame) -> alt.Chart:
         .properties(height=max(160, 30 * len(chart_df)))  # room for every hospital label
     )
 
+WINNER_COLUMNS = ["hospital_name", "dip_amount_yuan", "ffs_fund_paid_yuan", "diff_yuan",
+                  "diff_pct"]
 
 @common.guarded
 def render() -> None:
@@ -84,6 +86,15 @@ def render() -> None:
     cols = st.columns(3)
     cols[0].metric("预算点值", fmt.fmt_point_value(row["pv_budget_yuan"]))
     cols[1].metric("结算点值", fmt.fmt_point_value(row["pv_settlement_yuan"]))
+    years = data.point_value_years(scenario)
+    history = years[years["kind"] == "history"]
+    if not history.empty:
+        last = history.iloc[-1]["value_per_point"]
+        cols[2].metric(f"较 {int(history.iloc[-1]['year'])} 年点均费用",
+                       fmt.fmt_point_value(last),
+                       fmt.fmt_delta_pct(row["pv_settlement_yuan"] / last - 1),
+                       help="历史年度：入组病例费用 ÷ 其病种分值；模拟年度：结算点值")
+        _point_value_years(years)
 
     scope = "本院" if data.hospital_scope() else "全市"
     st.subheader(f"DIP 支付与按项目付费对比（{scope}）")
@@ -105,6 +116,33 @@ def render() -> None:
     st.altair_chart(diff_chart(settlement))
     common.show_table(settlement, HOSPITAL_COLUMNS)
     st.caption("差额 = DIP 支付 − 按项目付费统筹支付；差额率 = 差额 ÷ 按项目付费统筹支付。")
+    if not data.hospital_scope() and len(settlement) > 1:
+        _winners_and_losers(settlement)
+
+
+def _point_value_years(years: pd.DataFrame) -> None:
+    """The point value over the years, as a line and a table."""
+    st.subheader("点值历年变化")
+    shown = years.assign(kind=years["kind"].map({"history": "历史年度点均费用",
+                                                  "settlement": "结算点值"}))
+    chart, table = st.columns([2, 1])
+    chart.line_chart(shown.set_index("year")["value_per_point"], x_label="年度",
+                     y_label="元/分")
+    with table:
+        common.show_table(shown, ["year", "kind", "value_per_point"])
+
+
+def _winners_and_losers(settlement: pd.DataFrame) -> None:
+    """The hospitals that gain and lose most under DIP against fee-for-service."""
+    st.subheader("获益与受损最多的医院")
+    ranked = settlement.sort_values("diff_yuan")
+    gain, lose = st.columns(2)
+    with gain:
+        st.caption("获益最多（DIP − 按项目付费 最大）")
+        common.show_table(ranked.tail(5).iloc[::-1], WINNER_COLUMNS)
+    with lose:
+        st.caption("受损最多")
+        common.show_table(ranked.head(5), WINNER_COLUMNS)
 
 
 if __name__ == "__main__":
