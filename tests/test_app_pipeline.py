@@ -102,3 +102,21 @@ def test_hospital_statement_download_is_scoped(warehouse, monkeypatch):
     with pytest.raises(data.DataUnavailable, match="只能下载本院"):
         data.hospital_statement_xlsx("baseline", hospitals[0])
     assert data.hospital_statement_xlsx("baseline", hospitals[1])[:2] == b"PK"
+
+
+def test_catalog_page_shows_a_groups_costs_by_level(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    code = data.catalog("baseline")["group_code"].iloc[0]  # the largest core group
+    by_level = data.group_cost_by_level("baseline", code)
+    assert by_level["n_cases"].sum() == data.catalog("baseline").set_index(
+        "group_code").loc[code, "n_cases"]  # every history case of the group, by level
+    assert (by_level["p25_cost_yuan"] <= by_level["median_cost_yuan"]).all()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    at.switch_page("dip_sim/dashboard/pages/catalog.py").run()
+    assert not at.exception
+    assert any("按医院等级的分布" in c.value for c in at.caption)

@@ -687,3 +687,30 @@ def point_value_years(scenario: str) -> pd.DataFrame:
     settlement: the settlement point value), value_per_point."""
     return _query("SELECT year, kind, value_per_point FROM point_value_years "
                   "WHERE scenario = ? ORDER BY year", [scenario])
+
+
+def group_cost_by_level(scenario: str, group_code: str) -> pd.DataFrame:
+    """A group's history-case cost distribution by hospital level (a region-wide aggregate).
+
+    Columns: level, n_cases, mean_cost_yuan, p5/p25/median/p75/p95 _cost_yuan.
+    """
+    return _query(
+        """
+        WITH h AS (
+            SELECT CAST(unnest(string_split(history_years, ',')) AS INTEGER) AS year
+            FROM runs WHERE scenario = ?
+        )
+        SELECT f.level, count(*) AS n_cases,
+               CAST(avg(f.total_cost_yuan) AS DOUBLE) AS mean_cost_yuan,
+               CAST(quantile_cont(f.total_cost_yuan, 0.05) AS DOUBLE) AS p5_cost_yuan,
+               CAST(quantile_cont(f.total_cost_yuan, 0.25) AS DOUBLE) AS p25_cost_yuan,
+               CAST(quantile_cont(f.total_cost_yuan, 0.5) AS DOUBLE) AS median_cost_yuan,
+               CAST(quantile_cont(f.total_cost_yuan, 0.75) AS DOUBLE) AS p75_cost_yuan,
+               CAST(quantile_cont(f.total_cost_yuan, 0.95) AS DOUBLE) AS p95_cost_yuan
+        FROM case_groups g JOIN case_features f USING (case_id)
+        WHERE g.scenario = ? AND g.group_code = ? AND f.eligible
+          AND g.year IN (SELECT year FROM h)
+        GROUP BY f.level ORDER BY f.level DESC
+        """,
+        [scenario, scenario, group_code],
+    )

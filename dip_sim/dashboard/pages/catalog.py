@@ -35,6 +35,8 @@ CATALOG_COLUMNS = [
 ]
 CV_COLUMNS = ["cv_band", "n_groups", "n_cases"]
 YEAR_COLUMNS = ["year", "n_cases", "mean_cost_yuan"]
+LEVEL_COLUMNS = ["level", "n_cases", "mean_cost_yuan", "p5_cost_yuan", "p25_cost_yuan",
+                 "median_cost_yuan", "p75_cost_yuan", "p95_cost_yuan"]
 INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi", "cost_index",
                  "time_index", "n_primary_cases", "n_tcm_cases", "tcm_points"]
 
@@ -124,7 +126,7 @@ def _quality(scenario: str) -> None:
 
 def _group_years(scenario: str, groups) -> None:
     """One chosen group's history cases and mean cost per year: is it stable?"""
-    st.subheader("病种组历年稳定性")
+    st.subheader("病种组历年稳定性与按等级的费用分布")
     code = st.selectbox("选择病种", groups["group_code"].head(500).tolist(),
                         key="catalog_group_years")
     if not code:
@@ -132,6 +134,18 @@ def _group_years(scenario: str, groups) -> None:
     years = data.catalog_group_years(scenario, code)
     common.show_table_or_note(years, YEAR_COLUMNS, "该病种没有历年数据。",
                               caption=f"{code}：历史各年病例数与次均费用")
+    try:
+        by_level = data.group_cost_by_level(scenario, code)
+    except data.DataUnavailable:  # a warehouse without the case tables (results only)
+        return
+    if not by_level.empty:
+        st.caption(f"{code}：历史病例费用按医院等级的分布（元）")
+        chart, table = st.columns([1, 2])
+        shown = by_level.assign(level=by_level["level"].map(fmt.level_label))
+        chart.bar_chart(shown.set_index("level")["median_cost_yuan"], x_label="医院等级",
+                        y_label="费用中位数（元）")
+        with table:
+            common.show_table(by_level, LEVEL_COLUMNS)
 
 
 def _hospital_indices(scenario: str) -> None:
