@@ -120,3 +120,14 @@ def test_catalog_page_shows_a_groups_costs_by_level(warehouse, monkeypatch):
     at.switch_page("dip_sim/dashboard/pages/catalog.py").run()
     assert not at.exception
     assert any("按医院等级的分布" in c.value for c in at.caption)
+
+
+def test_groups_searched_by_diagnosis_name(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    groups = data.catalog("baseline")
+    assert groups["dx_name"].notna().all()  # every group has its diagnosis's name
+    name = groups["dx_name"].iloc[0]
+    found = data.catalog("baseline", code_contains=name[:4])
+    assert len(found) >= 1 and found["dx_name"].str.contains(name[:4], regex=False).all()

@@ -444,29 +444,48 @@ def catalog(
 ) -> pd.DataFrame:
     """The DIP groups of ``scenario``'s catalog, filtered (an empty filter keeps all).
 
-    ``code_contains`` matches part of the group code, ignoring case. Columns: group_code,
-    group_type, dx_key, proc_key, proc_class, n_cases, the cost median, P5 and P95, mean LOS,
-    outlier share, hospital-level shares, mean_cost_yuan, cv, rw. Core groups first, then by
-    number of cases.
+    ``code_contains`` matches part of the group code or of the diagnosis's Chinese name,
+    ignoring case. Columns: group_code, dx_name (the name of the first 医保版 code under the
+    group's diagnosis; empty without the code tables), group_type, dx_key, proc_key,
+    proc_class, n_cases, the cost median, P5 and P95, mean LOS, outlier share, hospital-level
+    shares, mean_cost_yuan, cv, rw. Core groups first, then by number of cases.
     """
     type_where, type_params = _in_list("group_type", group_types)
     class_where, class_params = _in_list("proc_class", proc_classes)
     text = code_contains.strip()
     text_where, text_params = (
-        ("strpos(lower(group_code), lower(?)) > 0", [text]) if text else ("TRUE", [])
+        ("(strpos(lower(group_code), lower(?)) > 0 OR strpos(coalesce(dx_name, ''), ?) > 0)",
+         [text, text]) if text else ("TRUE", [])
     )
-    return _query(
-        f"""
-        SELECT group_code, group_type, dx_key, proc_key, proc_class, n_cases,
-               median_cost_yuan, p5_cost_yuan, p95_cost_yuan, mean_los_days, outlier_share,
-               share_level3, share_level2, share_level1,
-               mean_cost_yuan, cv, rw
-        FROM catalog_groups
-        WHERE scenario = ? AND {type_where} AND {class_where} AND {text_where}
-        ORDER BY group_type <> 'core', n_cases DESC, group_code
-        """,
-        [scenario, *type_params, *class_params, *text_params],
-    )
+
+    def select(names: str) -> pd.DataFrame:
+        return _query(
+            f"""
+            WITH {names},
+            g AS (
+                SELECT c.*, coalesce(n5.name, n3.name) AS dx_name
+                FROM catalog_groups c
+                LEFT JOIN names n5 ON n5.k = c.dx_key AND length(c.dx_key) = 5
+                LEFT JOIN names n3 ON n3.k = c.dx_key AND length(c.dx_key) = 3
+                WHERE c.scenario = ?
+            )
+            SELECT group_code, dx_name, group_type, dx_key, proc_key, proc_class, n_cases,
+                   median_cost_yuan, p5_cost_yuan, p95_cost_yuan, mean_los_days,
+                   outlier_share, share_level3, share_level2, share_level1,
+                   mean_cost_yuan, cv, rw
+            FROM g
+            WHERE {type_where} AND {class_where} AND {text_where}
+            ORDER BY group_type <> 'core', n_cases DESC, group_code
+            """,
+            [scenario, *type_params, *class_params, *text_params],
+        )
+
+    try:  # the diagnosis's name from the code list the ingest loaded (ref_dx)
+        return select("names AS (SELECT substr(code, 1, 5) AS k, arg_min(name, code) AS name "
+                      "FROM ref_dx GROUP BY 1 UNION ALL SELECT substr(code, 1, 3), "
+                      "arg_min(name, code) FROM ref_dx GROUP BY 1)")
+    except DataUnavailable:  # a results-only warehouse: no names
+        return select("names AS (SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS name)")
 
 
 def catalog_summary(scenario: str) -> pd.DataFrame:

@@ -164,6 +164,7 @@ COLUMN_LABELS: dict[str, str] = {
     "baseline_yuan": "基线 DIP 金额（万元）",
     "what_if_yuan": "试算年终结算额（万元）",
     "value_per_point": "点值（元/分）",
+    "dx_name": "诊断名称",
     "p25_cost_yuan": "费用 P25（元）",
     "p75_cost_yuan": "费用 P75（元）",
     "kind": "口径",

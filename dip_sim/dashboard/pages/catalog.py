@@ -16,6 +16,7 @@ from dip_sim.dashboard.pages import common
 
 CATALOG_COLUMNS = [
     "group_code",
+    "dx_name",
     "group_type",
     "dx_key",
     "proc_key",
@@ -83,7 +84,8 @@ def render() -> None:
         key="catalog_proc_classes",
         placeholder="全部",
     )
-    text = right.text_input("病种编码包含", key="catalog_code", placeholder="例如 I21")
+    text = right.text_input("病种编码或诊断名称包含", key="catalog_code",
+                            placeholder="例如 I21 或 心肌梗死")
     groups = data.catalog(scenario, group_types, proc_classes, text or "")
     st.caption(f"符合条件的病种：{len(groups):,} 组")
     if groups.empty:
