@@ -12,6 +12,9 @@ Then real-extract ingest (issue 3 §5): 1M discharges (250,000 a year) as hospit
 (``synth --format extract``: GB18030 and UTF-8 CSV, Excel), loaded into a warehouse of their
 own; rows per second for CSV (target ≥ 100,000) and for Excel (reported), from each table's
 time in ``load_batches``.
+
+Then the dashboard on the demo city (issue 6 §3, ``dashboard_bench.py``): each page's load
+(target ≤ 2 s once cached) and a 预算情景 what-if (≤ 10 s).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.dashboard_bench import dashboard_bench
 
 TARGETS: dict[str, float | None] = {"ingest": 30.0, "quality": None, "simulate": 30.0}
 CSV_ROWS_PER_SECOND_TARGET = 100_000
@@ -79,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(seconds for seconds, _, _ in results.values())
     print(f"{'total':<10}{total:>10.1f}{'':>10}{max(p for _, p, _ in results.values()):>10.2f}")
     ok &= extract_bench(args.dir, args.extract_cases_per_year, env)
+    ok &= dashboard_bench(args.dir)
     print("\nall targets met" if ok else "\nTARGET MISSED")
     return 0 if ok else 1
 
