@@ -26,7 +26,10 @@ def warehouse(tmp_path_factory):
 
 
 def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["user"] = BUREAU
     at.run()
@@ -34,6 +37,12 @@ def test_every_page_renders_pipeline_output(warehouse, monkeypatch):
     assert any("DIP" in m.label for m in at.metric)
     headers = [h.value for h in at.subheader]
     assert "点值历年变化" in headers and "获益与受损最多的医院" in headers
+    # DIP against fee-for-service by insurance type: the cases' shares add up to the fund
+    by_insurance = data.settlement_by("baseline", "insurance_type")
+    assert set(by_insurance["insurance_type"]) == {"employee", "resident"}
+    fund = data.point_values().set_index("scenario").loc["baseline", "dip_fund_yuan"]
+    assert by_insurance["dip_amount_yuan"].sum() == pytest.approx(fund)
+    assert data.settlement_by("baseline", "level")["level"].tolist() == [1, 2, 3]
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, page

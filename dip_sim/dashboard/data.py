@@ -733,3 +733,26 @@ def group_cost_by_level(scenario: str, group_code: str) -> pd.DataFrame:
         """,
         [scenario, scenario, group_code],
     )
+
+
+def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
+    """DIP against fee-for-service by hospital ``level`` or ``insurance_type`` (scoped to the
+    user's hospital). Columns: the dimension, n_cases, dip_amount_yuan (the cases' shares of
+    their hospitals' DIP amounts), ffs_fund_paid_yuan, diff_yuan, diff_pct."""
+    if dimension not in ("level", "insurance_type"):
+        raise ValueError(f"unknown dimension {dimension!r}")
+    where, params = _scope("s.hospital_id")
+    return _query(
+        f"""
+        SELECT f.{dimension}, count(*) AS n_cases,
+               sum(s.case_amount_yuan) AS dip_amount_yuan,
+               sum(s.fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(s.case_amount_yuan) - sum(s.fund_paid_yuan) AS diff_yuan,
+               (sum(s.case_amount_yuan) - sum(s.fund_paid_yuan))
+               / NULLIF(sum(s.fund_paid_yuan), 0) AS diff_pct
+        FROM case_scores s JOIN case_features f USING (case_id)
+        WHERE s.scenario = ? AND {where}
+        GROUP BY f.{dimension} ORDER BY f.{dimension}
+        """,
+        [scenario, *params],
+    )

@@ -37,8 +37,11 @@ SEVERITY_LABELS: dict[str, str] = {"ok": "正常", "warning": "警告", "critica
 # Quality status codes (dip_sim.quality.checks) by their Chinese names.
 STATUS_LABELS: dict[str, str] = {"ok": "正常", **{c.code: c.label_zh for c in load_checks()}}
 
+INSURANCE_LABELS: dict[str, str] = {"employee": "职工医保", "resident": "居民医保"}
+
 # Columns whose codes are shown by their Chinese names.
 CODE_LABELS: dict[str, Mapping[Any, str]] = {
+    "insurance_type": INSURANCE_LABELS,
     "outlier": OUTLIER_LABELS,
     "group_type": GROUP_TYPE_LABELS,
     "proc_class": PROC_CLASS_LABELS,
@@ -164,6 +167,7 @@ COLUMN_LABELS: dict[str, str] = {
     "baseline_yuan": "基线 DIP 金额（万元）",
     "what_if_yuan": "试算年终结算额（万元）",
     "value_per_point": "点值（元/分）",
+    "insurance_type": "险种",
     "dx_name": "诊断名称",
     "p25_cost_yuan": "费用 P25（元）",
     "p75_cost_yuan": "费用 P75（元）",

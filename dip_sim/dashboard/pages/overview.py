@@ -59,6 +59,7 @@ def diff_chart(settlement: pd.DataFrame) -> alt.Chart:
         .properties(height=max(160, 30 * len(chart_df)))  # room for every hospital label
     )
 
+SPLIT_COLUMNS = ["n_cases", "dip_amount_yuan", "ffs_fund_paid_yuan", "diff_yuan", "diff_pct"]
 WINNER_COLUMNS = ["hospital_name", "dip_amount_yuan", "ffs_fund_paid_yuan", "diff_yuan",
                   "diff_pct"]
 
@@ -108,16 +109,40 @@ def render() -> None:
         delta=fmt.fmt_delta_pct(totals["diff_pct"]),
     )
 
+    _by_level_and_insurance(scenario)
+
     settlement = data.hospital_settlement(scenario)
     st.subheader("各医院 DIP 支付与按项目付费差额")
     if settlement.empty:
         st.info("该情景没有医院结算结果。")
         return
+    levels = st.multiselect("医院等级", [3, 2, 1], format_func=fmt.level_label,
+                            key="overview_levels", placeholder="全部")
+    if levels:
+        settlement = settlement[settlement["level"].isin(levels)]
     st.altair_chart(diff_chart(settlement))
     common.show_table(settlement, HOSPITAL_COLUMNS)
     st.caption("差额 = DIP 支付 − 按项目付费统筹支付；差额率 = 差额 ÷ 按项目付费统筹支付。")
     if not data.hospital_scope() and len(settlement) > 1:
         _winners_and_losers(settlement)
+
+
+def _by_level_and_insurance(scenario: str) -> None:
+    """DIP against fee-for-service by hospital level and by insurance type (tables)."""
+    try:
+        by_level = data.settlement_by(scenario, "level")
+        by_insurance = data.settlement_by(scenario, "insurance_type")
+    except data.DataUnavailable:  # a results-only warehouse: no case table to split by
+        return
+    if by_level.empty:
+        return
+    left, right = st.columns(2)
+    with left:
+        st.caption("按医院等级")
+        common.show_table(by_level, ["level", *SPLIT_COLUMNS])
+    with right:
+        st.caption("按险种")
+        common.show_table(by_insurance, ["insurance_type", *SPLIT_COLUMNS])
 
 
 def _point_value_years(years: pd.DataFrame) -> None:
