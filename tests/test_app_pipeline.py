@@ -140,3 +140,27 @@ def test_groups_searched_by_diagnosis_name(warehouse, monkeypatch):
     name = groups["dx_name"].iloc[0]
     found = data.catalog("baseline", code_contains=name[:4])
     assert len(found) >= 1 and found["dx_name"].str.contains(name[:4], regex=False).all()
+
+
+def test_catalogue_versions_compared_in_the_page(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    diff = data.catalogue_comparison("baseline", "growth_8pct")
+    assert diff["病种变化"].empty  # the growth rate does not touch the catalogue
+    assert list(diff["参数差异"]["parameter"]) == ["budget.growth_rate"]
+    hospitals = diff["医院影响"]["hospital_id"].tolist()
+    assert len(hospitals) > 1
+    # a hospital user sees its own row of the hospitals' effect only
+    monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", hospitals[0])
+    assert data.catalogue_comparison("baseline", "growth_8pct")["医院影响"][
+        "hospital_id"].tolist() == [hospitals[0]]
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    at.switch_page("dip_sim/dashboard/pages/catalog.py").run()
+    assert not at.exception
+    assert "目录版本比较" in [h.value for h in at.subheader]
+    assert {m.label: m.value for m in at.metric}["新增病种"] == "0"

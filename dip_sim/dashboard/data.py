@@ -756,3 +756,30 @@ def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
         """,
         [scenario, *params],
     )
+
+
+def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataFrame]:
+    """Two scenarios' catalogues compared (``dip-sim catalog-diff``): summary, parameters,
+    groups added / removed / re-pointed, case flows, hospitals' effect (only the user's own
+    hospital for a hospital user) and the panel's adjustments."""
+    from dip_sim.grouping.diff import catalog_diff
+
+    path = warehouse_path()
+    if not path.is_file():
+        raise DataUnavailable(NO_RESULTS_MESSAGE, f"未找到数据仓库文件：{path}")
+    try:
+        con = duckdb.connect(str(path), read_only=True,
+                             config={"python_enable_replacements": False})
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
+    try:
+        tables = catalog_diff(con, scenario_a, scenario_b)
+    except (duckdb.CatalogException, duckdb.BinderException, ValueError) as exc:
+        raise DataUnavailable(OLD_RESULTS_MESSAGE, str(exc)) from exc
+    finally:
+        con.close()
+    scope = hospital_scope()
+    if scope is not None:
+        hospitals = tables["医院影响"]
+        tables["医院影响"] = hospitals[hospitals["hospital_id"] == scope]
+    return tables

@@ -42,6 +42,7 @@ INSURANCE_LABELS: dict[str, str] = {"employee": "职工医保", "resident": "居
 # Columns whose codes are shown by their Chinese names.
 CODE_LABELS: dict[str, Mapping[Any, str]] = {
     "insurance_type": INSURANCE_LABELS,
+    "change": {"added": "新增", "removed": "删除", "repointed": "分值变化"},
     "outlier": OUTLIER_LABELS,
     "group_type": GROUP_TYPE_LABELS,
     "proc_class": PROC_CLASS_LABELS,
@@ -53,6 +54,7 @@ CODE_LABELS: dict[str, Mapping[Any, str]] = {
 # Amounts of a hospital, a month or the city: shown in 万元.
 WAN_COLUMNS: frozenset[str] = frozenset(
     {
+        "dip_change_yuan",
         "baseline_yuan",
         "what_if_yuan",
         "dip_fund_yuan",
@@ -167,6 +169,20 @@ COLUMN_LABELS: dict[str, str] = {
     "baseline_yuan": "基线 DIP 金额（万元）",
     "what_if_yuan": "试算年终结算额（万元）",
     "value_per_point": "点值（元/分）",
+    "change": "变化",
+    "rw_a": "比较情景分值",
+    "rw_b": "本情景分值",
+    "n_cases_a": "比较情景病例数",
+    "n_cases_b": "本情景病例数",
+    "adjusted_by": "专家调整",
+    "points_change": "分值变化",
+    "dip_change_yuan": "DIP 支付变化（万元）",
+    "adjustment_id": "调整编号",
+    "action": "调整类型",
+    "target": "对象",
+    "author": "作者",
+    "applied": "已应用",
+    "adjustment_reason": "调整理由",
     "insurance_type": "险种",
     "dx_name": "诊断名称",
     "p25_cost_yuan": "费用 P25（元）",

@@ -36,6 +36,9 @@ CATALOG_COLUMNS = [
 ]
 CV_COLUMNS = ["cv_band", "n_groups", "n_cases"]
 YEAR_COLUMNS = ["year", "n_cases", "mean_cost_yuan"]
+DIFF_GROUP_COLUMNS = ["group_code", "change", "rw_a", "rw_b", "n_cases_a", "n_cases_b",
+                      "adjusted_by"]
+DIFF_HOSPITAL_COLUMNS = ["hospital_id", "hospital_name", "points_change", "dip_change_yuan"]
 LEVEL_COLUMNS = ["level", "n_cases", "mean_cost_yuan", "p5_cost_yuan", "p25_cost_yuan",
                  "median_cost_yuan", "p75_cost_yuan", "p95_cost_yuan"]
 INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi", "cost_index",
@@ -97,6 +100,7 @@ def render() -> None:
                "或高于 × 费用超高界。")
     _group_years(scenario, groups)
     _hospital_indices(scenario)
+    _versions_compared(scenario, scenario_table)
 
 
 def _quality(scenario: str) -> None:
@@ -148,6 +152,41 @@ def _group_years(scenario: str, groups) -> None:
                         y_label="费用中位数（元）")
         with table:
             common.show_table(by_level, LEVEL_COLUMNS)
+
+
+def _versions_compared(scenario: str, scenario_table) -> None:
+    """This catalogue against another scenario's: what changed, why, and for whom."""
+    others = [s for s in scenario_table["scenario"] if s != scenario]
+    if not others:
+        return
+    st.subheader("目录版本比较")
+    other = st.selectbox("与此情景的目录比较", others, key="catalog_compare_with")
+    with st.spinner("比较中…"):
+        diff = data.catalogue_comparison(other, scenario)
+    changes = diff["病种变化"]
+    counts = changes["change"].value_counts()
+    cols = st.columns(4)
+    for col, (code, label) in zip(cols, (("added", "新增病种"), ("removed", "删除病种"),
+                                         ("repointed", "分值变化")), strict=False):
+        col.metric(label, fmt.fmt_number(counts.get(code, 0)))
+    cols[3].metric("改变病种的病例", fmt.fmt_number(int(diff["病例流向"]["n_cases"].sum())
+                                             if len(diff["病例流向"]) else 0))
+    params = diff["参数差异"]
+    st.caption("参数差异：" + ("；".join(f"{r.parameter}: {r.value_a} → {r.value_b}"
+                                     for r in params.itertuples()) or "无"))
+    left, right = st.columns(2)
+    with left:
+        st.caption(f"分值变化最大的病种（{other} → {scenario}）")
+        common.show_table(changes.head(50), DIFF_GROUP_COLUMNS)
+    with right:
+        st.caption("医院分值与 DIP 支付的变化")
+        common.show_table(diff["医院影响"], DIFF_HOSPITAL_COLUMNS)
+    adjustments = diff["专家调整"]
+    if len(adjustments):
+        st.caption("专家调整")
+        common.show_table(adjustments.rename(columns={"reason": "adjustment_reason"}),
+                          ["scenario", "adjustment_id", "action", "target", "author",
+                           "adjustment_reason", "applied"])
 
 
 def _hospital_indices(scenario: str) -> None:
