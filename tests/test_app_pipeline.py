@@ -164,3 +164,25 @@ def test_catalogue_versions_compared_in_the_page(warehouse, monkeypatch):
     assert not at.exception
     assert "目录版本比较" in [h.value for h in at.subheader]
     assert {m.label: m.value for m in at.metric}["新增病种"] == "0"
+
+
+def test_hospital_page_year_end_steps_add_up(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    hospital = data.hospital_settlement("baseline")["hospital_id"].iloc[0]
+    r = data.hospital_year_end("baseline", hospital).iloc[0]
+    # the steps the page shows: year-end = assessed + kept − clawback + shared − deposit kept
+    assert r["year_end_amount_yuan"] == pytest.approx(
+        r["assessed_amount_yuan"] - r["clawback_yuan"] + r["overspend_shared_yuan"]
+        - (r["withheld_yuan"] - r["withhold_released_yuan"]))
+    assert r["clearing_yuan"] == pytest.approx(
+        r["year_end_amount_yuan"] - r["prepaid_yuan"] - r["advance_yuan"])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    at.switch_page("dip_sim/dashboard/pages/hospital.py").run()
+    assert not at.exception
+    assert [t.label for t in at.tabs][-2:] == ["特例单议", "年终结算"]
+    assert "年终清算额" in str(at.table[0].value)

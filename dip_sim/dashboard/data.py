@@ -783,3 +783,38 @@ def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataF
         hospitals = tables["医院影响"]
         tables["医院影响"] = hospitals[hospitals["hospital_id"] == scope]
     return tables
+
+
+def hospital_year_end(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's year-end settlement, step by step (scoped): one row of DIP amount,
+    assessment coefficient, deductions, assessed amount, surplus kept, clawback, overspend
+    share, deposit withheld and released, year-end amount, prepaid, advance, clearing."""
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT dip_amount_yuan, assessment_coefficient, deductions_yuan, assessed_amount_yuan,
+               surplus_retained_yuan, clawback_yuan, overspend_shared_yuan, withheld_yuan,
+               withhold_released_yuan, year_end_amount_yuan, prepaid_yuan, advance_yuan,
+               clearing_yuan
+        FROM hospital_settlement WHERE scenario = ? AND hospital_id = ? AND {where}
+        """,
+        [scenario, hospital_id, *params],
+    )
+
+
+def hospital_special_cases(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's 特例单议 candidates and decided cases (scoped).
+
+    Columns: case_id, group_code, reasons, decision, paid_as_special, points_ordinary,
+    points_special, cap_note.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT case_id, group_code, reasons, decision, paid_as_special, points_ordinary,
+               points_special, cap_note
+        FROM special_cases WHERE scenario = ? AND hospital_id = ? AND {where}
+        ORDER BY paid_as_special DESC, case_id LIMIT {CASE_LIST_LIMIT}
+        """,
+        [scenario, hospital_id, *params],
+    )

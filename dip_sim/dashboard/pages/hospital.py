@@ -37,6 +37,8 @@ OUTLIER_COLUMNS = [
 # the case list: the outlier columns and the auxiliary sub-type (辅助分型) with its coefficient
 CASE_COLUMNS = [*OUTLIER_COLUMNS[:-1], "aux_type", "aux_coefficient", "case_points"]
 MONTHLY_COLUMNS = ["month", "n_cases", "points", "prepaid_yuan", "ffs_fund_paid_yuan"]
+SPECIAL_COLUMNS = ["case_id", "group_code", "reasons", "decision", "paid_as_special",
+                   "points_ordinary", "points_special", "cap_note"]
 
 
 def monthly_chart(monthly: pd.DataFrame) -> alt.LayerChart:
@@ -115,9 +117,9 @@ def render() -> None:
 
     groups = data.hospital_groups(scenario, hospital_id)
     n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
-    tab_groups, tab_cases, tab_outliers, tab_not_grouped, tab_monthly = st.tabs(
-        [f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）", "未入组病例", "月度预付"]
-    )
+    tab_groups, tab_cases, tab_outliers, tab_not_grouped, tab_monthly, tab_special, \
+        tab_year_end = st.tabs([f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）",
+                                "未入组病例", "月度预付", "特例单议", "年终结算"])
     with tab_groups:
         common.show_table_or_note(groups, GROUP_COLUMNS, "没有入组病例。")
     with tab_cases:
@@ -144,6 +146,38 @@ def render() -> None:
             st.altair_chart(monthly_chart(monthly))
             st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
             common.show_table(monthly, MONTHLY_COLUMNS)
+    with tab_special:
+        common.show_table_or_note(
+            data.hospital_special_cases(scenario, hospital_id), SPECIAL_COLUMNS,
+            "没有特例单议候选或评议病例。",
+            "候选：费用极端异常、住院时间过长、长时间重症监护、新技术；评议通过且在上限内的按特例分值支付。")
+    with tab_year_end:
+        _year_end(scenario, hospital_id)
+
+
+def _year_end(scenario: str, hospital_id: str) -> None:
+    """The year-end settlement, step by step, from the DIP amount to the clearing."""
+    rows = data.hospital_year_end(scenario, hospital_id)
+    if rows.empty:
+        st.info("没有年终结算结果。")
+        return
+    r = rows.iloc[0]
+    steps = [("DIP 金额（分值 × 结算点值 × 医保支付比例）", r["dip_amount_yuan"]),
+             (f"考核系数 {r['assessment_coefficient']:.4f} 后，扣除审核扣款",
+              r["assessed_amount_yuan"]),
+             ("其中：结余中医院留用的部分（已含在上一行，不另计）", r["surplus_retained_yuan"]),
+             ("结余收回（入调剂金）", -r["clawback_yuan"]),
+             ("合理超支分担（调剂金支付）", r["overspend_shared_yuan"]),
+             ("未返还的质量保证金", -(r["withheld_yuan"] - r["withhold_released_yuan"])),
+             ("年终结算额", r["year_end_amount_yuan"]),
+             ("已付月度预付（净额）", -r["prepaid_yuan"]),
+             ("年初预拨扣回", -r["advance_yuan"]),
+             ("年终清算额", r["clearing_yuan"])]
+    st.table({"项目": [name for name, _ in steps],
+              "金额": [fmt.fmt_signed_yuan(v) if i not in (0, 1, 2, 6) else fmt.fmt_yuan(v)
+                       for i, (_, v) in enumerate(steps)]})
+    st.caption(f"审核扣款 {fmt.fmt_yuan(r['deductions_yuan'])}；预留质量保证金 "
+               f"{fmt.fmt_yuan(r['withheld_yuan'])}，返还 {fmt.fmt_yuan(r['withhold_released_yuan'])}。")
 
 
 def _statement_download(scenario: str, hospital_id: str) -> None:
