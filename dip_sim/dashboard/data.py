@@ -17,6 +17,7 @@ sees only its own hospital. Values always travel as query parameters, never in t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Sequence
@@ -110,10 +111,35 @@ def _cached_query(
 ) -> pd.DataFrame:
     """Run one query on a read-only connection that is closed before returning."""
     del stamp  # only part of the cache key
-    # No replacement scans: a missing table must be an error, not a Python variable of that name.
-    con = duckdb.connect(path, read_only=True, config={"python_enable_replacements": False})
-    try:
+    with _open_read_only(Path(path)) as con:
         return con.execute(sql, list(params)).df()
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse; closed when used as a context manager.
+
+    No replacement scans: a missing table must be an error, not a Python variable of that name.
+    """
+    return duckdb.connect(str(path), read_only=True, config={"python_enable_replacements": False})
+
+
+@contextlib.contextmanager
+def _reading():
+    """A read-only connection for reads that are not one cached query (downloads, comparisons),
+    with the same messages as :func:`_query` when the warehouse is missing, busy or older."""
+    path = warehouse_path()
+    if not path.is_file():
+        raise DataUnavailable(NO_RESULTS_MESSAGE, f"未找到数据仓库文件：{path}")
+    try:
+        con = _open_read_only(path)
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
+    try:
+        yield con
+    except duckdb.CatalogException as exc:
+        raise DataUnavailable(NO_RESULTS_MESSAGE, str(exc)) from exc
+    except duckdb.BinderException as exc:
+        raise DataUnavailable(OLD_RESULTS_MESSAGE, str(exc)) from exc
     finally:
         con.close()
 
@@ -688,14 +714,8 @@ def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
     scope = hospital_scope()
     if scope is not None and hospital_id != scope:
         raise DataUnavailable("只能下载本院的结算单。", f"{hospital_id} 不是 {scope}")
-    path = warehouse_path()
-    con = duckdb.connect(str(path), read_only=True, config={"python_enable_replacements": False})
-    try:
+    with _reading() as con:
         tables = hospital_statement(con, scenario, hospital_id)
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
-        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
-    finally:
-        con.close()
     buffer = io.BytesIO()
     write_workbook(tables, buffer, REPORT_LABELS)
     return buffer.getvalue()
@@ -764,20 +784,11 @@ def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataF
     hospital for a hospital user) and the panel's adjustments."""
     from dip_sim.grouping.diff import catalog_diff
 
-    path = warehouse_path()
-    if not path.is_file():
-        raise DataUnavailable(NO_RESULTS_MESSAGE, f"未找到数据仓库文件：{path}")
-    try:
-        con = duckdb.connect(str(path), read_only=True,
-                             config={"python_enable_replacements": False})
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
-        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
-    try:
-        tables = catalog_diff(con, scenario_a, scenario_b)
-    except (duckdb.CatalogException, duckdb.BinderException, ValueError) as exc:
-        raise DataUnavailable(OLD_RESULTS_MESSAGE, str(exc)) from exc
-    finally:
-        con.close()
+    with _reading() as con:
+        try:
+            tables = catalog_diff(con, scenario_a, scenario_b)
+        except ValueError as exc:  # a scenario without catalogue results
+            raise DataUnavailable(NO_RESULTS_MESSAGE, str(exc)) from exc
     scope = hospital_scope()
     if scope is not None:
         hospitals = tables["医院影响"]

@@ -9,33 +9,22 @@ groups (中医优势病种) have their case points multiplied by ``special.tcm_p
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import duckdb
 
-from dip_sim.paths import POLICY_DIR
 from dip_sim.policy import PolicyError
-
-LISTS_DIR = POLICY_DIR / "lists"
+from dip_sim.policy.lists import read_list
 
 
 def load_group_list(name: str | None) -> list[tuple[str, str]]:
     """The (group_code, note) rows of the list file ``name`` (none when ``name`` is None)."""
     if not name:
         return []
-    path = Path(name) if Path(name).is_absolute() else LISTS_DIR / name
-    if not path.is_file():
-        raise PolicyError(f"病种名单文件不存在: {path}")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if "group_code" not in (reader.fieldnames or []):
-            raise PolicyError(f"{path.name}: 应有列 group_code（及 note），实际为 {reader.fieldnames}")
-        rows = [(r["group_code"].strip(), (r.get("note") or "").strip()) for r in reader]
-    empty = [n for n, (code, _) in enumerate(rows, start=2) if not code]
+    file, rows = read_list(name, ("group_code",), "病种名单")
+    codes = [(r["group_code"].strip(), (r.get("note") or "").strip()) for r in rows]
+    empty = [n for n, (code, _) in enumerate(codes, start=2) if not code]
     if empty:
-        raise PolicyError(f"{path.name}: 第 {empty[0]} 行 group_code 为空")
-    return rows
+        raise PolicyError(f"{file}: 第 {empty[0]} 行 group_code 为空")
+    return codes
 
 
 def set_special_tables(con: duckdb.DuckDBPyConnection, primary_file: str | None,

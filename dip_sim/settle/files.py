@@ -11,39 +11,10 @@ Each is checked row by row; a bad value is refused naming the file, the row and 
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import duckdb
 
-from dip_sim.paths import POLICY_DIR
 from dip_sim.policy import PolicyError
-
-LISTS_DIR = POLICY_DIR / "lists"
-
-
-def _rows(name: str, required: tuple[str, ...]) -> tuple[str, list[dict[str, str]]]:
-    path = Path(name) if Path(name).is_absolute() else LISTS_DIR / name
-    if not path.is_file():
-        raise PolicyError(f"结算文件不存在: {path}")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise PolicyError(f"{path.name}: 缺少列 {missing}（实际为 {reader.fieldnames}）")
-        return path.name, list(reader)
-
-
-def _number(file: str, row: int, field: str, text: str, low: float, high: float | None) -> float:
-    try:
-        value = float(str(text).replace(",", "").strip())
-    except ValueError:
-        raise PolicyError(f"{file} 第 {row} 行 {field}: {text!r} 不是数值") from None
-    if value < low or (high is not None and value > high):
-        bound = f"{low}–{high}" if high is not None else f"≥ {low}"
-        raise PolicyError(f"{file} 第 {row} 行 {field}: {value} 超出范围（{bound}）")
-    return value
-
+from dip_sim.policy.lists import number, read_list
 
 DECISIONS = ("approved", "rejected")
 METHODS = ("by_item", "adjusted")
@@ -60,13 +31,14 @@ def set_special_review_tables(con: duckdb.DuckDBPyConnection, new_technology_fil
         CREATE OR REPLACE TEMP TABLE run_decisions (case_id VARCHAR, decision VARCHAR,
             method VARCHAR, points DOUBLE, reviewer VARCHAR, date DATE, note VARCHAR);""")
     if new_technology_file:
-        _, rows = _rows(new_technology_file, ("prefix",))
+        _, rows = read_list(new_technology_file, ("prefix",), "新技术名单")
         values = [[r["prefix"].strip(), (r.get("note") or "").strip()] for r in rows
                   if r["prefix"].strip()]
         if values:
             con.executemany("INSERT INTO run_new_technology VALUES (?, ?)", values)
     if decisions_file:
-        file, rows = _rows(decisions_file, ("case_id", "decision", "method", "reviewer", "date"))
+        file, rows = read_list(decisions_file, ("case_id", "decision", "method", "reviewer", "date"),
+                                "特例单议评议")
         values = []
         for n, r in enumerate(rows, start=2):
             decision, method = r["decision"].strip(), r["method"].strip() or "by_item"
@@ -76,7 +48,7 @@ def set_special_review_tables(con: duckdb.DuckDBPyConnection, new_technology_fil
                 raise PolicyError(f"{file} 第 {n} 行 method: {method!r} 应为 {list(METHODS)}")
             points = None
             if method == "adjusted" and decision == "approved":
-                points = _number(file, n, "points", r.get("points") or "", 0, None)
+                points = number(file, n, "points", r.get("points") or "", 0, None)
             try:
                 date = dt.date.fromisoformat(r["date"].strip())
             except ValueError:
@@ -100,23 +72,24 @@ def set_settlement_tables(con: duckdb.DuckDBPyConnection, assessment_file: str |
         CREATE OR REPLACE TEMP TABLE run_bonus (hospital_id VARCHAR, bonus DOUBLE,
             reason VARCHAR);""")
     if bonus_file:
-        file, rows = _rows(bonus_file, ("hospital_id", "bonus"))
-        values = [[r["hospital_id"].strip(), _number(file, n, "bonus", r["bonus"], -1, 1),
+        file, rows = read_list(bonus_file, ("hospital_id", "bonus"), "医院加成")
+        values = [[r["hospital_id"].strip(), number(file, n, "bonus", r["bonus"], -1, 1),
                    (r.get("reason") or "").strip()] for n, r in enumerate(rows, start=2)]
         if values:
             con.executemany("INSERT INTO run_bonus VALUES (?, ?, ?)", values)
     if assessment_file:
-        file, rows = _rows(assessment_file, ("hospital_id", "coefficient", "withhold_release"))
+        file, rows = read_list(assessment_file, ("hospital_id", "coefficient", "withhold_release"),
+                               "考核结果")
         values = [[r["hospital_id"].strip(),
-                   _number(file, n, "coefficient", r["coefficient"], 0, None),
-                   _number(file, n, "withhold_release", r["withhold_release"], 0, 1)]
+                   number(file, n, "coefficient", r["coefficient"], 0, None),
+                   number(file, n, "withhold_release", r["withhold_release"], 0, 1)]
                   for n, r in enumerate(rows, start=2)]
         if values:
             con.executemany("INSERT INTO run_assessment VALUES (?, ?, ?)", values)
     if deductions_file:
-        file, rows = _rows(deductions_file, ("hospital_id", "month", "amount_yuan"))
-        values = [[r["hospital_id"].strip(), int(_number(file, n, "month", r["month"], 1, 12)),
-                   _number(file, n, "amount_yuan", r["amount_yuan"], 0, None),
+        file, rows = read_list(deductions_file, ("hospital_id", "month", "amount_yuan"), "审核扣款")
+        values = [[r["hospital_id"].strip(), int(number(file, n, "month", r["month"], 1, 12)),
+                   number(file, n, "amount_yuan", r["amount_yuan"], 0, None),
                    (r.get("reason") or "").strip()]
                   for n, r in enumerate(rows, start=2)]
         if values:
