@@ -44,6 +44,12 @@ with st.sidebar:
         session.sign_out()
         st.rerun()
     st.caption(f"数据仓库：`{data.warehouse_path()}`")
+    try:
+        finished = data.last_run_at()
+    except data.DataUnavailable:  # no warehouse yet, or a run holds it: the page says so
+        finished = None
+    if finished is not None:
+        st.caption(f"最近一次完整运行：{finished:%Y-%m-%d %H:%M}")
     if data.hospital_scope():
         st.caption(f"医院用户模式：{data.hospital_scope()}")
 

@@ -473,3 +473,33 @@ def test_scenario_page_runs_a_what_if_and_saves_it(tmp_path, monkeypatch):
     assert "budget.growth_rate: 0.08" in saved
     with duckdb.connect(str(db), read_only=True) as con:  # nothing written by the what-if
         assert con.execute("SELECT count(*) FROM point_values").fetchall() == [(1,)]
+
+
+# --- issue 6: the dashboard for three audiences ---------------------------------------------
+
+
+def written(path: Path) -> None:
+    """Move the file's modification time on, as a later write would (the read cache's key)."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def sidebar_captions(at: AppTest) -> list[str]:
+    """The text of every caption in the sidebar."""
+    return [c.value for c in at.sidebar.caption]
+
+
+def test_sidebar_shows_the_last_complete_run(warehouse: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # both scenarios were run at 2024-05-01 10:00 (build_warehouse)
+    assert "最近一次完整运行：2024-05-01 10:00" in sidebar_captions(run_app())
+    with duckdb.connect(str(warehouse)) as con:  # a later run of one scenario
+        con.execute("UPDATE runs SET run_at = TIMESTAMP '2024-06-02 08:30:00' "
+                    "WHERE scenario = 'growth_8pct'")
+    written(warehouse)
+    assert "最近一次完整运行：2024-06-02 08:30" in sidebar_captions(run_app())
+    # no warehouse: the pages say so, the sidebar has no run time and raises nothing
+    monkeypatch.setenv(data.ENV_DB, str(tmp_path / "absent.duckdb"))
+    at = run_app()
+    assert not any(c.startswith("最近一次完整运行") for c in sidebar_captions(at))
+    assert "尚无模拟结果" in infos(at)

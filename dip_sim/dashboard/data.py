@@ -199,6 +199,20 @@ def scenarios() -> pd.DataFrame:
     )
 
 
+def last_run_at() -> pd.Timestamp | None:
+    """When the last complete simulation run finished, or None before the first.
+
+    ``dip-sim simulate`` writes a scenario's ``runs`` row (with ``run_at``) in the same
+    transaction as its results, so a row there is a run that completed; the latest of them
+    (among the scenarios that still have results) is when the warehouse's results last
+    changed. Raises DataUnavailable like every read.
+    """
+    df = _query("SELECT max(run_at) AS run_at FROM runs "
+                "WHERE scenario IN (SELECT scenario FROM point_values)")
+    value = df["run_at"].iloc[0] if len(df) else None
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
 def point_values() -> pd.DataFrame:
     """The point values of every scenario (one row each), baseline first.
 
