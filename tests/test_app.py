@@ -503,3 +503,33 @@ def test_sidebar_shows_the_last_complete_run(warehouse: Path, tmp_path: Path,
     at = run_app()
     assert not any(c.startswith("最近一次完整运行") for c in sidebar_captions(at))
     assert "尚无模拟结果" in infos(at)
+
+
+def selectbox_keys(at: AppTest) -> list[str | None]:
+    """The keys of the page's selectboxes, in page order."""
+    return [s.key for s in at.selectbox]
+
+
+def test_scenario_pickers_filter_by_year(warehouse: Path) -> None:
+    # one simulation year: no year picker
+    at = run_app()
+    assert "overview_scenario_year" not in selectbox_keys(at)
+    assert at.selectbox(key="overview_scenario").options == [
+        "baseline（基线：基金增长率 5%）", "growth_8pct（基金增长率由 5% 提高到 8%，其余同基线）"]
+    with duckdb.connect(str(warehouse)) as con:  # growth_8pct simulated for 2019 instead
+        for table in ("point_values", "runs"):
+            con.execute(f"UPDATE {table} SET year = 2019 WHERE scenario = 'growth_8pct'")
+    written(warehouse)
+    at = run_app()
+    year = at.selectbox(key="overview_scenario_year")
+    assert selectbox_keys(at).index("overview_scenario_year") < selectbox_keys(at).index(
+        "overview_scenario")  # the year first
+    assert year.options == ["2020", "2019"] and year.value == 2020  # the baseline's year
+    assert at.selectbox(key="overview_scenario").options == ["baseline（基线：基金增长率 5%）"]
+    year.select(2019).run()
+    assert not at.exception
+    assert at.selectbox(key="overview_scenario").value == "growth_8pct"
+    assert metrics(at)["DIP 基金总额"] == "30.26 万元"  # 2966.4 points × 102 元
+    # every page's picker has it (the hospital page's, say)
+    at = run_app(f"{PAGES}/hospital.py")
+    assert at.selectbox(key="hospital_scenario_year").value == 2020

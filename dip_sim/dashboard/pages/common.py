@@ -55,17 +55,34 @@ def scenario_select(
 ) -> str:
     """A selectbox of the simulated scenarios (baseline preselected); the chosen name.
 
-    Raises DataUnavailable when no scenario has been simulated.
+    When the scenarios were simulated for more than one year, a 年度 selectbox (key
+    ``{key}_year``) comes first and the scenarios are those of the chosen year; it starts on
+    the latest year that has a baseline. Raises DataUnavailable when no scenario has been
+    simulated.
     """
-    table = data.scenarios() if scenarios is None else scenarios
-    skip = set(exclude)
-    table = table[~table["scenario"].isin(skip)]
+    every = data.scenarios() if scenarios is None else scenarios
+    table = every[~every["scenario"].isin(set(exclude))]
     if table.empty:
         raise data.DataUnavailable(data.NO_RESULTS_MESSAGE)
+    table = _year_select(key, table, every)
     names = [str(s) for s in table["scenario"]]
     labels = {str(r["scenario"]): scenario_label(r) for _, r in table.iterrows()}
     index = names.index(data.BASELINE) if data.BASELINE in names else 0
     return st.selectbox(label, names, index=index, format_func=labels.get, key=key)
+
+
+def _year_select(key: str, table: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` of the year picked in a 年度 selectbox; all of them (and no
+    selectbox) when they are of one year. ``every`` (before exclusions) tells which year has
+    the baseline."""
+    years = sorted({int(y) for y in table["year"].dropna()}, reverse=True)
+    if len(years) < 2:
+        return table
+    baseline_years = {int(y) for y in every.loc[every["scenario"] == data.BASELINE, "year"]
+                      .dropna()}
+    default = next((y for y in years if y in baseline_years), years[0])
+    year = st.selectbox("年度", years, index=years.index(default), key=f"{key}_year")
+    return table[table["year"] == year]
 
 
 def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
