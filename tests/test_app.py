@@ -178,6 +178,26 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
     return path
 
 
+# each case's insurance type (险种)
+INSURANCE = {"C001": "employee", "C002": "resident", "C003": "employee", "C004": "resident",
+             "C005": "employee", "C006": "resident", "C007": "resident"}
+
+
+def add_case_details(path: Path) -> Path:
+    """Add to the warehouse at ``path`` what a full pipeline also writes: the case table
+    (``case_features``, with each case's 险种)."""
+    levels = {h[0]: h[2] for h in HOSPITALS}
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE case_features (case_id VARCHAR, year INTEGER, "
+                    "hospital_id VARCHAR, level INTEGER, insurance_type VARCHAR, "
+                    "total_cost_yuan DECIMAL(18, 2), fund_paid_yuan DECIMAL(18, 2), "
+                    "eligible BOOLEAN)")
+        con.executemany("INSERT INTO case_features VALUES (?, ?, ?, ?, ?, ?, ?, TRUE)",
+                        [(c[0], YEAR, c[1], levels[c[1]], INSURANCE[c[0]], c[10], c[11])
+                         for c in CASES])
+    return path
+
+
 @pytest.fixture()
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A full warehouse, named by DIP_SIM_DB; not in hospital-user mode."""
@@ -533,3 +553,50 @@ def test_scenario_pickers_filter_by_year(warehouse: Path) -> None:
     # every page's picker has it (the hospital page's, say)
     at = run_app(f"{PAGES}/hospital.py")
     assert at.selectbox(key="hospital_scenario_year").value == 2020
+
+
+@pytest.fixture()
+def detailed(warehouse: Path) -> Path:
+    """The warehouse with the case details of :func:`add_case_details`."""
+    return add_case_details(warehouse)
+
+
+def tab(at: AppTest, label: str):
+    """The tab whose label starts with ``label``."""
+    return next(t for t in at.tabs if t.label.startswith(label))
+
+
+def test_hospital_page_filters_by_insurance_type(detailed: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app(f"{PAGES}/hospital.py")  # H001: C001, C003 employee; C002, C004 resident
+    insurance = at.selectbox(key="hospital_insurance")
+    assert insurance.options == ["全部", "职工医保", "居民医保"] and insurance.value == ""
+    assert list(tab(at, "病例").dataframe[0].value["清单流水号"]) == ["C001", "C002", "C003",
+                                                                  "C004"]
+    insurance.select("employee").run()
+    assert not at.exception
+    assert list(tab(at, "病例").dataframe[0].value["清单流水号"]) == ["C001", "C003"]
+    groups = tab(at, "病种").dataframe[0].value
+    assert list(groups["病种编码"]) == ["I21.9|00.6600", "J18.9|"]  # 200 and 15 points
+    assert list(groups["病例数"]) == [1, 1]
+    assert tab(at, "病种").label == "病种（2）"
+    assert list(tab(at, "费用偏差").dataframe[0].value["清单流水号"]) == ["C003"]
+    at.selectbox(key="hospital_insurance").select("resident").run()
+    assert list(tab(at, "病例").dataframe[0].value["清单流水号"]) == ["C002", "C004"]
+    # the search still applies within the type
+    at.text_input(key="hospital_case_search").input("C34").run()
+    assert list(tab(at, "病例").dataframe[0].value["清单流水号"]) == ["C004"]
+
+    # a hospital user: its own cases' types only; another hospital's cases never
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H003")
+    at = run_app(f"{PAGES}/hospital.py")
+    assert at.selectbox(key="hospital_insurance").options == ["全部", "居民医保"]  # C007
+    assert data.hospital_insurance_types("baseline", "H001") == []
+    assert data.hospital_cases("baseline", "H001", insurance_type="employee").empty
+    assert data.hospital_groups("baseline", "H001", "resident").empty
+
+
+def test_hospital_page_without_case_table_has_no_insurance_filter(warehouse: Path) -> None:
+    at = run_app(f"{PAGES}/hospital.py")  # results only: nothing to tell the types by
+    assert "hospital_insurance" not in selectbox_keys(at)
+    assert len(tab(at, "病例").dataframe[0].value) == 4

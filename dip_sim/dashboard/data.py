@@ -169,6 +169,15 @@ def _scope(column: str = "hospital_id") -> tuple[str, list[Any]]:
     return f"{column} = ?", [hospital_id]
 
 
+def _insurance(insurance_type: str | None, column: str = "case_id") -> tuple[str, list[Any]]:
+    """The cases of one insurance type (险种, from ``case_features``) on ``column``; ``TRUE``
+    (and no read of the case table) when ``insurance_type`` is None or empty."""
+    if not insurance_type:
+        return "TRUE", []
+    return (f"{column} IN (SELECT case_id FROM case_features WHERE insurance_type = ?)",
+            [insurance_type])
+
+
 def _in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """``column IN (?, ...)`` for a non-empty ``values``; ``TRUE`` when it is empty."""
     if not values:
@@ -360,13 +369,16 @@ def scenario_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
     )
 
 
-def hospital_groups(scenario: str, hospital_id: str) -> pd.DataFrame:
-    """The hospital's cases of the year in ``scenario`` aggregated per DIP group.
+def hospital_groups(scenario: str, hospital_id: str,
+                    insurance_type: str | None = None) -> pd.DataFrame:
+    """The hospital's cases of the year in ``scenario`` aggregated per DIP group (those of
+    ``insurance_type`` only, if given).
 
     Columns: group_code, group_type, n_cases, points, mean_cost_yuan, mean_cost_ratio,
     n_low, n_high, n_extreme, n_outliers. Sorted by points, largest first.
     """
     where, params = _scope("hospital_id")
+    kind, kind_params = _insurance(insurance_type)
     return _query(
         f"""
         SELECT group_code, any_value(group_type) AS group_type,
@@ -379,46 +391,52 @@ def hospital_groups(scenario: str, hospital_id: str) -> pd.DataFrame:
                count(*) FILTER (WHERE outlier = 'extreme') AS n_extreme,
                count(*) FILTER (WHERE coalesce(outlier, 'none') <> 'none') AS n_outliers
         FROM case_scores
-        WHERE scenario = ? AND hospital_id = ? AND {where}
+        WHERE scenario = ? AND hospital_id = ? AND {where} AND {kind}
         GROUP BY group_code
         ORDER BY points DESC NULLS LAST, group_code
         """,
-        [scenario, hospital_id, *params],
+        [scenario, hospital_id, *params, *kind_params],
     )
 
 
 def hospital_outlier_cases(
-    scenario: str, hospital_id: str, limit: int = CASE_LIST_LIMIT
+    scenario: str, hospital_id: str, limit: int = CASE_LIST_LIMIT,
+    insurance_type: str | None = None,
 ) -> pd.DataFrame:
-    """The hospital's outlier cases (outlier ≠ none), highest cost ratio first, ``limit`` rows.
+    """The hospital's outlier cases (outlier ≠ none), highest cost ratio first, ``limit`` rows
+    (of ``insurance_type`` only, if given).
 
     Columns: case_id, month, group_code, group_type, outlier, cost_ratio, total_cost_yuan,
     fund_paid_yuan, rw, level_coefficient, case_points.
     """
     where, params = _scope("hospital_id")
+    kind, kind_params = _insurance(insurance_type)
     return _query(
         f"""
         SELECT case_id, month, group_code, group_type, outlier, cost_ratio,
                total_cost_yuan, fund_paid_yuan, rw, level_coefficient, case_points
         FROM case_scores
         WHERE scenario = ? AND hospital_id = ? AND coalesce(outlier, 'none') <> 'none'
-              AND {where}
+              AND {where} AND {kind}
         ORDER BY cost_ratio DESC NULLS LAST, case_id
         LIMIT ?
         """,
-        [scenario, hospital_id, *params, int(limit)],
+        [scenario, hospital_id, *params, *kind_params, int(limit)],
     )
 
 
 def hospital_cases(
-    scenario: str, hospital_id: str, search: str = "", limit: int = CASE_LIST_LIMIT
+    scenario: str, hospital_id: str, search: str = "", limit: int = CASE_LIST_LIMIT,
+    insurance_type: str | None = None,
 ) -> pd.DataFrame:
-    """The hospital's grouped cases, by case id; ``search`` matches case id or group code.
+    """The hospital's grouped cases, by case id; ``search`` matches case id or group code,
+    ``insurance_type`` (if given) keeps the cases of that 险种.
 
     Columns: case_id, month, group_code, group_type, outlier, cost_ratio, total_cost_yuan,
     fund_paid_yuan, rw, level_coefficient, aux_type, aux_coefficient, case_points.
     """
     where, params = _scope("hospital_id")
+    kind, kind_params = _insurance(insurance_type)
     pattern = f"%{search.strip()}%"
     return _query(
         f"""
@@ -427,12 +445,27 @@ def hospital_cases(
                aux_coefficient, case_points
         FROM case_scores
         WHERE scenario = ? AND hospital_id = ? AND {where}
-              AND (case_id ILIKE ? OR group_code ILIKE ?)
+              AND (case_id ILIKE ? OR group_code ILIKE ?) AND {kind}
         ORDER BY case_id
         LIMIT ?
         """,
-        [scenario, hospital_id, *params, pattern, pattern, int(limit)],
+        [scenario, hospital_id, *params, pattern, pattern, *kind_params, int(limit)],
     )
+
+
+def hospital_insurance_types(scenario: str, hospital_id: str) -> list[str]:
+    """The insurance types (险种) among the hospital's grouped cases in ``scenario`` (scoped)."""
+    where, params = _scope("s.hospital_id")
+    df = _query(
+        f"""
+        SELECT DISTINCT f.insurance_type
+        FROM case_scores s JOIN case_features f USING (case_id)
+        WHERE s.scenario = ? AND s.hospital_id = ? AND {where} AND f.insurance_type IS NOT NULL
+        ORDER BY f.insurance_type
+        """,
+        [scenario, hospital_id, *params],
+    )
+    return [str(t) for t in df["insurance_type"]]
 
 
 def hospital_not_grouped(

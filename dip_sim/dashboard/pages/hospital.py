@@ -115,7 +115,8 @@ def render() -> None:
     cols[3].metric("医院等级", fmt.level_label(row["level"]))
     _statement_download(scenario, hospital_id)
 
-    groups = data.hospital_groups(scenario, hospital_id)
+    insurance = _insurance_select(scenario, hospital_id)
+    groups = data.hospital_groups(scenario, hospital_id, insurance)
     n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
     tab_groups, tab_cases, tab_outliers, tab_not_grouped, tab_monthly, tab_special, \
         tab_year_end = st.tabs([f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）",
@@ -126,7 +127,8 @@ def render() -> None:
         search = st.text_input("清单流水号或病种编码包含", key="hospital_case_search",
                                placeholder="例如 K35")
         common.show_table_or_note(
-            data.hospital_cases(scenario, hospital_id, search), CASE_COLUMNS,
+            data.hospital_cases(scenario, hospital_id, search, insurance_type=insurance),
+            CASE_COLUMNS,
             "没有符合条件的入组病例。",
             f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
     with tab_not_grouped:
@@ -134,7 +136,7 @@ def render() -> None:
             data.hospital_not_grouped(scenario, hospital_id), ["case_id", "rule", "status", "reason"],
             "本年度没有未入组病例。", "未入组病例不参与 DIP 分值与基金分配；原因见质控结果。")
     with tab_outliers:
-        cases = data.hospital_outlier_cases(scenario, hospital_id)
+        cases = data.hospital_outlier_cases(scenario, hospital_id, insurance_type=insurance)
         shown = (f"共 {n_outliers} 例，按费用倍率从高到低显示前 {len(cases)} 例。"
                  if n_outliers > len(cases) else None)
         common.show_table_or_note(cases, OUTLIER_COLUMNS, "没有费用偏差病例。", shown)
@@ -153,6 +155,22 @@ def render() -> None:
             "候选：费用极端异常、住院时间过长、长时间重症监护、新技术；评议通过且在上限内的按特例分值支付。")
     with tab_year_end:
         _year_end(scenario, hospital_id)
+
+
+def _insurance_select(scenario: str, hospital_id: str) -> str | None:
+    """The 险种 filter of the group and case tabs: None for all (and no widget when the
+    warehouse has no case table to tell the types by)."""
+    try:
+        types = data.hospital_insurance_types(scenario, hospital_id)
+    except data.DataUnavailable:  # a results-only warehouse
+        return None
+    if not types:
+        return None
+    choice = st.selectbox(
+        "险种", ["", *types], key="hospital_insurance",
+        format_func=lambda t: fmt.label(fmt.INSURANCE_LABELS, t) if t else "全部",
+        help="病种、病例与费用偏差病例三个标签页只列该险种的病例")
+    return choice or None
 
 
 def _year_end(scenario: str, hospital_id: str) -> None:
