@@ -183,11 +183,29 @@ INSURANCE = {"C001": "employee", "C002": "resident", "C003": "employee", "C004":
              "C005": "employee", "C006": "resident", "C007": "resident"}
 
 
+# baseline's 调剂金: kept back, inflow, paid out as overspend shares (growth_8pct: none
+# recorded, as in results of an earlier version)
+RESERVE = (15000.0, 4000.0, 2500.0)
+# baseline's fund pools (split by insurance): pool, its share of the reserve, points, R,
+# point value; growth_8pct has the one pool 'all' of a run without the split
+POOLS = [("employee", 9000.0, 1800.0, 0.8, 104.0), ("resident", 6000.0, 1166.4, 0.8, 94.0)]
+
+
 def add_case_details(path: Path) -> Path:
     """Add to the warehouse at ``path`` what a full pipeline also writes: the case table
-    (``case_features``, with each case's 险种)."""
+    (``case_features``, with each case's 险种), baseline's 调剂金 and fund pools."""
     levels = {h[0]: h[2] for h in HOSPITALS}
     with duckdb.connect(str(path)) as con:
+        kept, inflow, paid = RESERVE
+        con.execute("UPDATE point_values SET reserve_yuan = ?, reserve_inflow_yuan = ?, "
+                    "reserve_paid_yuan = ?, reserve_left_yuan = ? WHERE scenario = 'baseline'",
+                    [kept, inflow, paid, kept + inflow - paid])
+        con.executemany(
+            "INSERT INTO point_values_by_insurance VALUES ('baseline', ?, ?, ?, ?, ?, ?, ?)",
+            [(YEAR, pool, points * ratio * pv, reserve, ratio, points, pv)
+             for pool, reserve, points, ratio, pv in POOLS])
+        con.execute("INSERT INTO point_values_by_insurance VALUES "
+                    "('growth_8pct', ?, 'all', 302572.8, 0, 0.8, 2966.4, 102.0)", [YEAR])
         con.execute("CREATE TABLE case_features (case_id VARCHAR, year INTEGER, "
                     "hospital_id VARCHAR, level INTEGER, insurance_type VARCHAR, "
                     "total_cost_yuan DECIMAL(18, 2), fund_paid_yuan DECIMAL(18, 2), "
@@ -600,3 +618,30 @@ def test_hospital_page_without_case_table_has_no_insurance_filter(warehouse: Pat
     at = run_app(f"{PAGES}/hospital.py")  # results only: nothing to tell the types by
     assert "hospital_insurance" not in selectbox_keys(at)
     assert len(tab(at, "病例").dataframe[0].value) == 4
+
+
+def test_overview_shows_the_reserve_and_fund_pools(detailed: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app()
+    shown = metrics(at)
+    assert shown["预留调剂金"] == "1.50 万元"
+    assert shown["本年流入"] == "4,000.00 元"
+    assert shown["用于合理超支分担"] == "2,500.00 元"
+    assert shown["年末余额"] == "1.65 万元"  # 15,000 + 4,000 − 2,500
+    assert shown["职工医保结算点值"] == "104.0000 元/分"
+    assert shown["居民医保结算点值"] == "94.0000 元/分"
+    pools = next(d.value for d in at.dataframe if "基金池" in d.value.columns)
+    assert list(pools["基金池"]) == ["职工医保", "居民医保"]
+    # 1,800 points × 0.8 × 104 元 = 149,760 元; 1,166.4 × 0.8 × 94 = 87,713.28 元
+    assert list(pools["DIP 基金总额（万元）"]) == [14.98, 8.77]
+    assert list(pools["调剂金（万元）"]) == [0.9, 0.6]
+    # a scenario without reserve figures or the split: neither section
+    at.selectbox(key="overview_scenario").select("growth_8pct").run()
+    headers = [h.value for h in at.subheader]
+    assert "调剂金" not in headers and "职工与居民基金分池" not in headers
+    assert "预留调剂金" not in metrics(at)
+    # fund management is the bureau's: not in hospital mode
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H002")
+    at = run_app()
+    headers = [h.value for h in at.subheader]
+    assert "调剂金" not in headers and "职工与居民基金分池" not in headers

@@ -239,6 +239,43 @@ def point_values() -> pd.DataFrame:
     )
 
 
+def fund_year_end(scenario: str) -> pd.DataFrame:
+    """The fund of ``scenario`` at year end (one row; region-wide figures).
+
+    Columns: dip_fund_yuan, pv_budget_yuan, pv_settlement_yuan, year_end_total_yuan (Σ the
+    hospitals' year-end amounts), and the 调剂金 (reserve): reserve_yuan (kept back from the
+    fund by the budget), reserve_inflow_yuan (assessment reductions, deductions, unreleased
+    deposits and clawed-back surpluses of the year), reserve_paid_yuan (paid out as overspend
+    shares), reserve_left_yuan (what it holds at year end). The year-end and reserve columns
+    are empty in results of an earlier version.
+    """
+    return _query(
+        """
+        SELECT dip_fund_yuan, pv_budget_yuan, pv_settlement_yuan, year_end_total_yuan,
+               reserve_yuan, reserve_inflow_yuan, reserve_paid_yuan, reserve_left_yuan
+        FROM point_values WHERE scenario = ?
+        """,
+        [scenario],
+    )
+
+
+def fund_pools(scenario: str) -> pd.DataFrame:
+    """The employee and resident fund pools of ``scenario`` when it split the fund by
+    insurance (``budget.split_by_insurance``); no rows when it did not (one pool 'all').
+
+    Columns: pool, dip_fund_yuan, reserve_yuan, fund_ratio, total_points, pv_settlement_yuan.
+    """
+    return _query(
+        """
+        SELECT pool, dip_fund_yuan, reserve_yuan, fund_ratio, total_points, pv_settlement_yuan
+        FROM point_values_by_insurance
+        WHERE scenario = ? AND pool <> 'all'
+        ORDER BY pool
+        """,
+        [scenario],
+    )
+
+
 def point_value_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
     """The point-value metrics of ``scenario`` beside those of ``base``.
 

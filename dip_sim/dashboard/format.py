@@ -38,10 +38,13 @@ SEVERITY_LABELS: dict[str, str] = {"ok": "正常", "warning": "警告", "critica
 STATUS_LABELS: dict[str, str] = {"ok": "正常", **{c.code: c.label_zh for c in load_checks()}}
 
 INSURANCE_LABELS: dict[str, str] = {"employee": "职工医保", "resident": "居民医保"}
+# the fund pools of a scenario that splits the fund by insurance (cases without a type apart)
+POOL_LABELS: dict[str, str] = {**INSURANCE_LABELS, "unknown": "险种不详", "all": "全部"}
 
 # Columns whose codes are shown by their Chinese names.
 CODE_LABELS: dict[str, Mapping[Any, str]] = {
     "insurance_type": INSURANCE_LABELS,
+    "pool": POOL_LABELS,
     "change": {"added": "新增", "removed": "删除", "repointed": "分值变化"},
     "outlier": OUTLIER_LABELS,
     "group_type": GROUP_TYPE_LABELS,
@@ -66,6 +69,8 @@ WAN_COLUMNS: frozenset[str] = frozenset(
         "dip_base_yuan",
         "dip_scenario_yuan",
         "change_yuan",
+        "reserve_yuan",
+        "year_end_total_yuan",
     }
 )
 # Ratios shown as percentages (× 100, header says %).
@@ -199,6 +204,9 @@ COLUMN_LABELS: dict[str, str] = {
     "n_primary_cases": "基层病种病例数",
     "n_tcm_cases": "中医优势病种病例数",
     "tcm_points": "中医优势病种分值",
+    "pool": "基金池",
+    "reserve_yuan": "调剂金（万元）",
+    "year_end_total_yuan": "年终结算合计（万元）",
 }
 
 

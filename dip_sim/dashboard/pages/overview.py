@@ -96,6 +96,8 @@ def render() -> None:
                        fmt.fmt_delta_pct(row["pv_settlement_yuan"] / last - 1),
                        help="历史年度：入组病例费用 ÷ 其病种分值；模拟年度：结算点值")
         _point_value_years(years)
+    if not data.hospital_scope():
+        _reserve_and_pools(scenario)
 
     scope = "本院" if data.hospital_scope() else "全市"
     st.subheader(f"DIP 支付与按项目付费对比（{scope}）")
@@ -143,6 +145,42 @@ def _by_level_and_insurance(scenario: str) -> None:
     with right:
         st.caption("按险种")
         common.show_table(by_insurance, ["insurance_type", *SPLIT_COLUMNS])
+
+
+POOL_COLUMNS = ["pool", "dip_fund_yuan", "reserve_yuan", "fund_ratio", "total_points",
+                "pv_settlement_yuan"]
+
+
+def _reserve_and_pools(scenario: str) -> None:
+    """The 调剂金 over the year and, when the fund was split by insurance, each pool's point
+    value: the bureau's fund management (region-wide figures, not shown in hospital mode)."""
+    try:
+        fund = data.fund_year_end(scenario)
+        pools = data.fund_pools(scenario)
+    except data.DataUnavailable:  # results of an earlier version: the rest of the page shows
+        return
+    if not fund.empty and pd.notna(fund["reserve_yuan"].iloc[0]):
+        r = fund.iloc[0]
+        st.subheader("调剂金")
+        cols = st.columns(4)
+        cols[0].metric("预留调剂金", fmt.fmt_yuan(r["reserve_yuan"]),
+                       help="从测算的基金中预留、不参与点值计算（参数 budget.reserve_rate）")
+        cols[1].metric("本年流入", fmt.fmt_yuan(r["reserve_inflow_yuan"]),
+                       help="考核扣减、审核扣款、未返还的质量保证金与收回的结余")
+        cols[2].metric("用于合理超支分担", fmt.fmt_yuan(r["reserve_paid_yuan"]),
+                       help="年终付给超支医院的分担额（调剂金不足时按比例）")
+        cols[3].metric("年末余额", fmt.fmt_yuan(r["reserve_left_yuan"]),
+                       help="预留 + 本年流入 − 超支分担")
+    if pools.empty:
+        return
+    st.subheader("职工与居民基金分池")
+    cols = st.columns(len(pools))
+    for col, (_, pool) in zip(cols, pools.iterrows(), strict=True):
+        col.metric(f"{fmt.label(fmt.POOL_LABELS, pool['pool'])}结算点值",
+                   fmt.fmt_point_value(pool["pv_settlement_yuan"]))
+    common.show_table(pools, POOL_COLUMNS)
+    st.caption("按险种分别测算 DIP 基金、医保支付比例与结算点值（参数 budget.split_by_insurance）；"
+               "病例按险种归池。")
 
 
 def _point_value_years(years: pd.DataFrame) -> None:
