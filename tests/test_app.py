@@ -191,11 +191,33 @@ RESERVE = (15000.0, 4000.0, 2500.0)
 POOLS = [("employee", 9000.0, 1800.0, 0.8, 104.0), ("resident", 6000.0, 1166.4, 0.8, 94.0)]
 
 
+# quality findings: case_id, rule, severity, field, value, label; C005 (H002) has one too
+# here (its status becomes a warning), C010 is H001's of 2019
+FINDINGS = [
+    ("C005", "cost_breakdown_mismatch", "warning", "total_cost_yuan", "5000",
+     "费用明细合计与总费用不符"),
+    ("C008", "cost_breakdown_mismatch", "warning", "total_cost_yuan", "4200",
+     "费用明细合计与总费用不符"),
+    ("C008", "los_mismatch", "warning", "los_days", "9", "住院天数与日期不符"),
+    ("C009", "no_settlement", "critical", "case_id", "C009", "无结算记录"),
+    ("C010", "dx_sex_conflict", "warning", "sex", "1", "诊断与性别不符"),
+]
+
+
 def add_case_details(path: Path) -> Path:
     """Add to the warehouse at ``path`` what a full pipeline also writes: the case table
-    (``case_features``, with each case's 险种), baseline's 调剂金 and fund pools."""
+    (``case_features``, with each case's 险种), the quality findings, baseline's 调剂金 and
+    fund pools."""
     levels = {h[0]: h[2] for h in HOSPITALS}
     with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE quality_findings (case_id VARCHAR, rule VARCHAR, "
+                    "severity VARCHAR, field VARCHAR, value VARCHAR, label_zh VARCHAR, "
+                    "detail VARCHAR)")
+        con.executemany("INSERT INTO quality_findings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(*f, f"{f[0]}.csv 第 2 行 {f[3]}") for f in FINDINGS])
+        con.execute("UPDATE case_status SET status = 'cost_breakdown_mismatch', "
+                    "severity = 'warning', reason = '费用明细合计与总费用不符' "
+                    "WHERE case_id = 'C005'")
         kept, inflow, paid = RESERVE
         con.execute("UPDATE point_values SET reserve_yuan = ?, reserve_inflow_yuan = ?, "
                     "reserve_paid_yuan = ?, reserve_left_yuan = ? WHERE scenario = 'baseline'",
@@ -645,3 +667,46 @@ def test_overview_shows_the_reserve_and_fund_pools(detailed: Path,
     at = run_app()
     headers = [h.value for h in at.subheader]
     assert "调剂金" not in headers and "职工与居民基金分池" not in headers
+
+
+def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app(f"{PAGES}/hospital.py")  # H001
+    cmi = next(m for m in at.metric if m.label == "CMI")
+    assert cmi.value == "212.50"
+    # the region: (4 cases × 212.5 + 2 × 65.0) ÷ 6 = 980 ÷ 6 = 163.33; 212.5 ÷ 163.33 − 1
+    assert metrics(at)["全市 CMI"] == "163.33" and cmi.delta == "+30.10%"
+    cost = next(m for m in at.metric if m.label == "费用消耗指数")
+    assert (cost.value, cost.delta) == ("1.2000", "+20.00%")
+    assert metrics(at)["时间消耗指数"] == "1.1000"
+    # H001's only finding is of 2019 (C010): none in the simulation year, no tab
+    assert not any(t.label.startswith("质控问题") for t in at.tabs)
+
+    at.selectbox(key="hospital_id").select("H002").run()
+    assert not at.exception
+    assert metrics(at)["CMI"] == "65.00"
+    assert next(m for m in at.metric if m.label == "CMI").delta == "-60.20%"  # 65 ÷ 163.33 − 1
+    quality = tab(at, "质控问题")
+    assert quality.label == "质控问题（3）"  # C005 ×1, C008 ×2
+    by_rule, findings = (d.value for d in quality.dataframe)
+    assert list(by_rule["质控规则"]) == ["cost_breakdown_mismatch", "los_mismatch"]
+    assert list(by_rule["问题数"]) == [2, 1] and list(by_rule["病例数"]) == [2, 1]
+    assert list(by_rule["严重程度"]) == ["警告", "警告"]
+    assert list(findings["清单流水号"]) == ["C005", "C008", "C008"]
+    assert list(findings["字段"]) == ["total_cost_yuan", "total_cost_yuan", "los_days"]
+
+    at.selectbox(key="hospital_id").select("H003").run()
+    assert tab(at, "质控问题").label == "质控问题（1）"  # C009, critical
+    assert "CMI" not in metrics(at)  # no grouped-case indices for H003
+
+    # a hospital user: its own indices and findings, never another hospital's
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H002")
+    at = run_app(f"{PAGES}/hospital.py")
+    assert metrics(at)["CMI"] == "65.00"
+    assert tab(at, "质控问题").label == "质控问题（3）"
+    assert list(data.hospital_indices("baseline")["hospital_id"]) == ["H002"]
+    assert data.hospital_indices("baseline", "H001").empty
+    assert data.hospital_findings_by_rule("H001", 2019).empty
+    assert data.hospital_findings("H003", YEAR).empty
+    monkeypatch.delenv(data.ENV_HOSPITAL)
+    assert list(data.hospital_findings("H001", 2019)["case_id"]) == ["C010"]  # it is there

@@ -652,23 +652,29 @@ def catalog_group_years(scenario: str, group_code: str) -> pd.DataFrame:
     )
 
 
-def hospital_indices(scenario: str) -> pd.DataFrame:
-    """CMI and the cost and time consumption indices of each hospital (scoped to the user's).
+def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFrame:
+    """CMI and the cost and time consumption indices of each hospital (scoped to the user's),
+    or of ``hospital_id`` only.
 
     Columns: hospital_id, hospital_name, level, n_cases, cmi, cost_index, time_index,
-    n_primary_cases, n_tcm_cases, tcm_points (基层病种 and 中医优势病种, counted apart).
+    n_primary_cases, n_tcm_cases, tcm_points (基层病种 and 中医优势病种, counted apart), and
+    region_cmi: the region's CMI, Σ group points ÷ cases over every hospital's grouped cases
+    (a region-wide figure; the consumption indices are 1 for the region by construction).
     """
     where, params = _scope("i.hospital_id")
+    one, one_params = ("i.hospital_id = ?", [hospital_id]) if hospital_id else ("TRUE", [])
     return _query(
         f"""
-        WITH {_HOSP_CTE}
+        WITH {_HOSP_CTE},
+        region AS (SELECT sum(cmi * n_cases) / NULLIF(sum(n_cases), 0) AS region_cmi
+                   FROM hospital_indices WHERE scenario = ?)
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
-               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points
-        FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id)
-        WHERE i.scenario = ? AND {where}
+               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points, region.region_cmi
+        FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id) CROSS JOIN region
+        WHERE i.scenario = ? AND {where} AND {one}
         ORDER BY i.cmi DESC
         """,
-        [scenario, *params],
+        [scenario, scenario, *params, *one_params],
     )
 
 
@@ -782,6 +788,48 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
     weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
     return _query(hospital_quality_sql(f"{where} AND {year_where}"),
                   [*params, *year_params, *params, *year_params, *weights])
+
+
+def hospital_findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
+    """The hospital's quality findings (病案质控) among its cases of ``year``, per rule (scoped).
+
+    Columns: quality_rule, label_zh, severity, n_findings, n_cases. Critical rules first,
+    then by number of findings.
+    """
+    where, params = _scope("s.hospital_id")
+    return _query(
+        f"""
+        SELECT f.rule AS quality_rule, any_value(f.label_zh) AS label_zh,
+               any_value(f.severity) AS severity, count(*) AS n_findings,
+               count(DISTINCT f.case_id) AS n_cases
+        FROM quality_findings f JOIN case_status s USING (case_id)
+        WHERE s.hospital_id = ? AND s.year = ? AND {where}
+        GROUP BY f.rule
+        ORDER BY any_value(f.severity) <> 'critical', n_findings DESC, quality_rule
+        """,
+        [hospital_id, int(year), *params],
+    )
+
+
+def hospital_findings(hospital_id: str, year: int, limit: int = CASE_LIST_LIMIT) -> pd.DataFrame:
+    """The hospital's quality findings among its cases of ``year``, ``limit`` rows (scoped):
+    critical first, then by case id.
+
+    Columns: case_id, quality_rule, severity, field, value, label_zh, detail (where the
+    finding was: file, row and field).
+    """
+    where, params = _scope("s.hospital_id")
+    return _query(
+        f"""
+        SELECT f.case_id, f.rule AS quality_rule, f.severity, f.field, f.value, f.label_zh,
+               f.detail
+        FROM quality_findings f JOIN case_status s USING (case_id)
+        WHERE s.hospital_id = ? AND s.year = ? AND {where}
+        ORDER BY f.severity <> 'critical', f.case_id, f.rule
+        LIMIT ?
+        """,
+        [hospital_id, int(year), *params, int(limit)],
+    )
 
 
 def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:

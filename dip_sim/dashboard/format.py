@@ -207,6 +207,12 @@ COLUMN_LABELS: dict[str, str] = {
     "pool": "基金池",
     "reserve_yuan": "调剂金（万元）",
     "year_end_total_yuan": "年终结算合计（万元）",
+    "quality_rule": "质控规则",
+    "label_zh": "问题",
+    "n_findings": "问题数",
+    "field": "字段",
+    "value": "填写值",
+    "detail": "问题明细",
 }
 
 

@@ -113,17 +113,24 @@ def render() -> None:
     cols[2].metric("年终清算", fmt.fmt_signed_yuan(row["clearing_yuan"]),
                    help="年终结算额 − 月度预付（净额）− 年初预拨")
     cols[3].metric("医院等级", fmt.level_label(row["level"]))
+    _indices(scenario, hospital_id)
     _statement_download(scenario, hospital_id)
 
     insurance = _insurance_select(scenario, hospital_id)
     groups = data.hospital_groups(scenario, hospital_id, insurance)
     n_outliers = int(groups["n_outliers"].sum()) if not groups.empty else 0
-    tab_groups, tab_cases, tab_outliers, tab_not_grouped, tab_monthly, tab_special, \
-        tab_year_end = st.tabs([f"病种（{len(groups)}）", "病例", f"费用偏差病例（{n_outliers}）",
-                                "未入组病例", "月度预付", "特例单议", "年终结算"])
-    with tab_groups:
+    year = int(scenario_table.loc[scenario_table["scenario"] == scenario, "year"].iloc[0])
+    findings = _findings_by_rule(hospital_id, year)
+    titles = {"groups": f"病种（{len(groups)}）", "cases": "病例",
+              "outliers": f"费用偏差病例（{n_outliers}）", "not_grouped": "未入组病例",
+              "quality": f"质控问题（{int(findings['n_findings'].sum())}）",
+              "monthly": "月度预付", "special": "特例单议", "year_end": "年终结算"}
+    if findings.empty:  # no finding in the year, or no quality results: no tab
+        del titles["quality"]
+    tabs = dict(zip(titles, st.tabs(list(titles.values())), strict=True))
+    with tabs["groups"]:
         common.show_table_or_note(groups, GROUP_COLUMNS, "没有入组病例。")
-    with tab_cases:
+    with tabs["cases"]:
         search = st.text_input("清单流水号或病种编码包含", key="hospital_case_search",
                                placeholder="例如 K35")
         common.show_table_or_note(
@@ -131,16 +138,19 @@ def render() -> None:
             CASE_COLUMNS,
             "没有符合条件的入组病例。",
             f"按清单流水号排序，最多显示 {data.CASE_LIST_LIMIT} 例。")
-    with tab_not_grouped:
+    with tabs["not_grouped"]:
         common.show_table_or_note(
             data.hospital_not_grouped(scenario, hospital_id), ["case_id", "rule", "status", "reason"],
             "本年度没有未入组病例。", "未入组病例不参与 DIP 分值与基金分配；原因见质控结果。")
-    with tab_outliers:
+    if "quality" in tabs:
+        with tabs["quality"]:
+            _quality_findings(hospital_id, year, findings)
+    with tabs["outliers"]:
         cases = data.hospital_outlier_cases(scenario, hospital_id, insurance_type=insurance)
         shown = (f"共 {n_outliers} 例，按费用倍率从高到低显示前 {len(cases)} 例。"
                  if n_outliers > len(cases) else None)
         common.show_table_or_note(cases, OUTLIER_COLUMNS, "没有费用偏差病例。", shown)
-    with tab_monthly:
+    with tabs["monthly"]:
         monthly = data.hospital_monthly(scenario, hospital_id)
         if monthly.empty:
             st.info("没有月度数据。")
@@ -148,13 +158,59 @@ def render() -> None:
             st.altair_chart(monthly_chart(monthly))
             st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
             common.show_table(monthly, MONTHLY_COLUMNS)
-    with tab_special:
+    with tabs["special"]:
         common.show_table_or_note(
             data.hospital_special_cases(scenario, hospital_id), SPECIAL_COLUMNS,
             "没有特例单议候选或评议病例。",
             "候选：费用极端异常、住院时间过长、长时间重症监护、新技术；评议通过且在上限内的按特例分值支付。")
-    with tab_year_end:
+    with tabs["year_end"]:
         _year_end(scenario, hospital_id)
+
+
+FINDING_RULE_COLUMNS = ["quality_rule", "label_zh", "severity", "n_findings", "n_cases"]
+FINDING_COLUMNS = ["case_id", "quality_rule", "severity", "field", "value", "label_zh", "detail"]
+
+
+def _indices(scenario: str, hospital_id: str) -> None:
+    """The hospital's CMI and consumption indices beside the region's (when computed)."""
+    try:
+        indices = data.hospital_indices(scenario, hospital_id)
+    except data.DataUnavailable:  # results of an earlier version
+        return
+    if indices.empty:
+        return
+    r = indices.iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("CMI", fmt.fmt_number(r["cmi"], 2),
+                   delta=fmt.fmt_delta_pct(r["cmi"] / r["region_cmi"] - 1), delta_color="off",
+                   help="病例组合指数：模拟年度入组病例的病种分值之和 ÷ 病例数；变化为较全市")
+    cols[1].metric("全市 CMI", fmt.fmt_number(r["region_cmi"], 2),
+                   help="全市入组病例的病种分值之和 ÷ 病例数")
+    cols[2].metric("费用消耗指数", fmt.fmt_number(r["cost_index"], 4),
+                   delta=fmt.fmt_delta_pct(r["cost_index"] - 1), delta_color="inverse",
+                   help="全市为 1：各病例费用 ÷ 全市该病种同年次均费用，再取平均")
+    cols[3].metric("时间消耗指数", fmt.fmt_number(r["time_index"], 4),
+                   delta=fmt.fmt_delta_pct(r["time_index"] - 1), delta_color="inverse",
+                   help="全市为 1：各病例住院日 ÷ 全市该病种同年平均住院日，再取平均")
+
+
+def _findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
+    """The hospital's quality findings of ``year`` per rule; empty without quality results."""
+    try:
+        return data.hospital_findings_by_rule(hospital_id, year)
+    except data.DataUnavailable:  # a results-only warehouse: no quality_findings
+        return pd.DataFrame(columns=FINDING_RULE_COLUMNS)
+
+
+def _quality_findings(hospital_id: str, year: int, by_rule: pd.DataFrame) -> None:
+    """The 质控问题 tab: the year's findings per rule, then the first of them one by one."""
+    st.caption(f"{year} 年本院病例的病案质控问题，按规则（严重问题使病例不能入组）。")
+    common.show_table(by_rule, FINDING_RULE_COLUMNS)
+    findings = data.hospital_findings(hospital_id, year)
+    total = int(by_rule["n_findings"].sum())
+    st.caption(f"逐条问题：共 {total} 条" + (f"，显示前 {len(findings)} 条（严重问题在前）。"
+                                         if total > len(findings) else "。"))
+    common.show_table(findings, FINDING_COLUMNS)
 
 
 def _insurance_select(scenario: str, hospital_id: str) -> str | None:
