@@ -7,7 +7,7 @@ DEMO := data/demo
 DB := data/warehouse.duckdb
 YEAR ?= 2020
 
-.PHONY: run test bench lint pipelines clean
+.PHONY: run test bench lint pipelines clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,14 @@ run: pipelines
 pipelines: $(STAMP)
 	$(BIN)/python -m pipelines.run_all --demo $(DEMO) --db $(DB) --year $(YEAR)
 
-## make test: install with the test extras and run the whole suite
-test: $(STAMP)
+## make test: install with the test extras (Playwright among them) and the browser, run the whole suite
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium and fonts-noto-cjk for the browser tests, when missing (needs root)
+browser:
+	sh scripts/ensure_browser.sh
 
 ## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest, quality, simulate
 bench: $(STAMP)

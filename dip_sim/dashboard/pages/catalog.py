@@ -8,6 +8,7 @@ is ``dip-sim catalog-report``.
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from dip_sim.dashboard import data
@@ -123,8 +124,13 @@ def _quality(scenario: str) -> None:
     bands = data.catalog_cv_bands(scenario)
     if not bands.empty:
         chart, table = st.columns([2, 1])
-        chart.bar_chart(bands.set_index("cv_band")["n_groups"], x_label="变异系数区间",
-                        y_label="病种组数")
+        # bands in their order (< 0.5, 0.5–1, > 1), not sorted as text
+        chart.altair_chart(alt.Chart(bands).mark_bar().encode(
+            x=alt.X("cv_band:N", sort=list(bands["cv_band"]), title="变异系数区间",
+                    axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("n_groups:Q", title="病种组数"),
+            tooltip=[alt.Tooltip("cv_band:N", title="变异系数区间"),
+                     alt.Tooltip("n_groups:Q", title="病种组数", format=",")]))
         with table:
             common.show_table(bands, CV_COLUMNS)
         st.caption("CV > 0.7 的组是辅助分型的候选；清单见 dip-sim catalog-report。")
