@@ -186,3 +186,53 @@ def test_hospital_page_year_end_steps_add_up(warehouse, monkeypatch):
     assert not at.exception
     assert [t.label for t in at.tabs][-2:] == ["特例单议", "年终结算"]
     assert "年终清算额" in str(at.table[0].value)
+
+
+def test_saved_scenarios_compared_with_the_baseline(warehouse, monkeypatch, tmp_path):
+    from dip_sim.dashboard import data
+    from dip_sim.policy import load_baseline, parameters_for_year
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    monkeypatch.setenv("DIP_SIM_SCENARIO_DIR", str(tmp_path))
+    (tmp_path / "growth_6pct.yaml").write_text(
+        "name: growth_6pct\ndescription: 增长率 6%\nchanges:\n  budget.growth_rate: 0.06\n",
+        encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("name: [growth\nchanges: {", encoding="utf-8")
+    (tmp_path / "unknown.yaml").write_text(
+        "name: unknown\nchanges:\n  budget.no_such_parameter: 1\n", encoding="utf-8")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["user"] = BUREAU
+    at.run()
+    at.switch_page("dip_sim/dashboard/pages/scenario.py").run()
+    assert "已保存情景比较" in [h.value for h in at.subheader]
+    files = at.multiselect(key="saved_files")
+    # the saved files and the shipped ones
+    assert {"growth_6pct.yaml", "broken.yaml", "unknown.yaml", "growth_8pct.yaml",
+            "panel_adjustments.yaml"} <= {o.split("（")[0] for o in files.options}
+    for path in (SCENARIO_DIR / "growth_8pct.yaml", tmp_path / "growth_6pct.yaml",
+                 tmp_path / "broken.yaml", tmp_path / "unknown.yaml"):
+        files = files.select(str(path))
+    files.run()
+    at.button(key="saved_run").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2
+    assert errors[0].startswith("情景文件 broken.yaml 无法试算") and "YAML" in errors[0]
+    assert errors[1].startswith("情景文件 unknown.yaml") and "budget.no_such_parameter" in errors[1]
+    table = at.dataframe[-1].value.set_index("情景")
+    assert list(table.index) == ["baseline", "growth_8pct", "growth_6pct"]  # one row a file
+    assert list(table["情景文件"]) == ["—", "growth_8pct.yaml", "growth_6pct.yaml"]
+    # the what-if of the shipped file gives what the batch run of it wrote
+    stored = data.point_values().set_index("scenario")
+    for name in ("baseline", "growth_8pct"):
+        assert table.loc[name, "DIP 基金总额（万元）"] == pytest.approx(
+            round(stored.loc[name, "dip_fund_yuan"] / 1e4, 2))
+        assert table.loc[name, "结算点值（元/分）"] == pytest.approx(
+            round(stored.loc[name, "pv_settlement_yuan"], 4))
+    # growth method: the fund is last year's payments × (1 + g) × (1 − reserve rate)
+    g = parameters_for_year(load_baseline(), 2020)["budget.growth_rate"]
+    fund_6 = stored.loc["baseline", "dip_fund_yuan"] * 1.06 / (1 + g)
+    assert table.loc["growth_6pct", "DIP 基金总额（万元）"] == pytest.approx(fund_6 / 1e4, abs=0.006)
+    year_end = data.fund_year_end("growth_8pct")["year_end_total_yuan"].iloc[0]
+    assert table.loc["growth_8pct", "年终结算合计（万元）"] == pytest.approx(round(year_end / 1e4, 2))

@@ -208,6 +208,7 @@ COLUMN_LABELS: dict[str, str] = {
     "reserve_yuan": "调剂金（万元）",
     "year_end_total_yuan": "年终结算合计（万元）",
     "quality_rule": "质控规则",
+    "file": "情景文件",
     "label_zh": "问题",
     "n_findings": "问题数",
     "field": "字段",

@@ -7,6 +7,7 @@ parameters while the batch pipeline keeps the file. About two seconds on the dem
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,12 @@ import duckdb
 import pandas as pd
 import yaml
 
-from dip_sim.policy import Scenario, load_baseline
+from dip_sim.paths import SCENARIO_DIR
+from dip_sim.policy import Scenario, load_baseline, load_scenario
 from dip_sim.simulation import default_history, run_scenario
+
+# where a deployment (or a test) keeps the scenario files the page saves
+ENV_SCENARIO_DIR = "DIP_SIM_SCENARIO_DIR"
 
 
 def run_what_if(db: Path, changes: dict[str, Any], year: int,
@@ -38,3 +43,28 @@ def scenario_yaml(name: str, description: str, changes: dict[str, Any]) -> str:
     """The scenario file (``data/scenarios/*.yaml``) for ``changes``."""
     return yaml.safe_dump({"name": name, "description": description, "changes": changes},
                           allow_unicode=True, sort_keys=False)
+
+
+def scenario_dir() -> Path:
+    """The folder the 预算情景 page saves scenario files to: ``$DIP_SIM_SCENARIO_DIR``, else
+    ``data/scenarios/``."""
+    return Path(os.environ.get(ENV_SCENARIO_DIR) or SCENARIO_DIR)
+
+
+def scenario_files() -> list[Path]:
+    """The scenario files there are to compare: those saved (:func:`scenario_dir`) and those the
+    project ships (``data/scenarios/*.yaml``, what ``make run`` simulates), each file once."""
+    files: dict[Path, Path] = {}
+    for folder in (scenario_dir(), SCENARIO_DIR):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            files.setdefault(path.resolve(), path)
+    return list(files.values())
+
+
+def run_scenario_file(db: Path, path: Path, year: int) -> dict[str, Any]:
+    """A scenario file run as a what-if on the baseline (read-only): its point values, named
+    by the file's scenario. The file is read and checked as ``dip-sim simulate --scenario``
+    reads it; one it cannot use raises ``PolicyError`` naming it."""
+    scenario = load_scenario(path, load_baseline())
+    row, _ = run_what_if(db, scenario.changes, year)
+    return {**row, "scenario": scenario.name, "description": scenario.description}

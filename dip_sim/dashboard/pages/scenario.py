@@ -9,20 +9,31 @@ pipeline wrote changes. A scenario worth keeping is saved as ``data/scenarios/NA
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import streamlit as st
 
 from dip_sim.dashboard import data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard.pages import common
-from dip_sim.dashboard.whatif import run_what_if, scenario_yaml
-from dip_sim.paths import SCENARIO_DIR
-from dip_sim.policy import load_baseline, parameters_for_year
+from dip_sim.dashboard.whatif import (
+    run_scenario_file,
+    run_what_if,
+    scenario_dir,
+    scenario_files,
+    scenario_yaml,
+)
+from dip_sim.paths import PROJECT_ROOT
+from dip_sim.policy import PolicyError, load_baseline, parameters_for_year
+from dip_sim.simulation import SimulationError
 
 RESULT_KEY = "what_if_result"
+SAVED_KEY = "saved_scenarios_result"
+SAVED_COLUMNS = ["scenario", "file", "dip_fund_yuan", "pv_budget_yuan", "pv_settlement_yuan",
+                 "year_end_total_yuan"]
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 MODE_LABELS = {"floating": "浮动点值", "fixed": "固定点值", "elastic": "弹性点值"}
 COEF_LABELS = {"fixed": "协商值（按等级）", "cost_ratio": "费用比例法", "per_group": "分病种"}
@@ -92,6 +103,7 @@ def render() -> None:
     if result:
         _show(result)
         _save(result["changes"])
+    _compare_saved(year)
 
 
 def _show(result: dict) -> None:
@@ -135,11 +147,52 @@ def _save(changes: dict) -> None:
         if not _NAME.match(name or "") or name == "baseline":
             st.error("情景名须为 1–40 个字母、数字、_ 或 -，且不能是 baseline。")
             return
-        # $DIP_SIM_SCENARIO_DIR: where a deployment (or a test) keeps its scenario files
-        path = Path(os.environ.get("DIP_SIM_SCENARIO_DIR") or SCENARIO_DIR) / f"{name}.yaml"
+        path = scenario_dir() / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
         st.success(f"已保存 {path}；运行 dip-sim simulate --year … --scenario {path} 后可在"
                    "情景对比中比较。")
+
+
+def _file_label(path: Path) -> str:
+    """``growth_8pct.yaml（data/scenarios）``: the file and its folder."""
+    folder = path.parent.resolve()
+    shown = folder.relative_to(PROJECT_ROOT) if folder.is_relative_to(PROJECT_ROOT) else folder
+    return f"{path.name}（{shown}）"
+
+
+def _compare_saved(year: int) -> None:
+    """Saved scenario files run as what-ifs, side by side with the baseline's results."""
+    files = scenario_files()
+    if not files:
+        return
+    st.subheader("已保存情景比较")
+    labels = {str(p): _file_label(p) for p in files}
+    chosen = st.multiselect("情景文件", list(labels), format_func=labels.get,
+                            key="saved_files", placeholder="选择要比较的情景文件")
+    if st.button("试算并比较", key="saved_run", disabled=not chosen):
+        rows, errors = [], []
+        with st.spinner(f"逐个试算 {len(chosen)} 个情景（每个约 2 秒）…"):
+            for name in chosen:
+                path = Path(name)
+                try:
+                    rows.append({**run_scenario_file(data.warehouse_path(), path, year),
+                                 "file": path.name})
+                except (PolicyError, SimulationError, ValueError, OSError,
+                        duckdb.Error) as exc:  # a file that cannot be run: say which and why
+                    errors.append((path.name, str(exc)))
+        st.session_state[SAVED_KEY] = {"rows": rows, "errors": errors}
+    result = st.session_state.get(SAVED_KEY)
+    if not result:
+        st.caption("所选情景文件逐个在基线上试算（只读，不改动数据仓库），与基线的模拟结果并列。")
+        return
+    for name, message in result["errors"]:
+        st.error(f"情景文件 {name} 无法试算：{message}")
+    if result["rows"]:
+        baseline = data.fund_year_end(data.BASELINE).assign(scenario=data.BASELINE, file="—")
+        table = pd.concat([baseline, pd.DataFrame(result["rows"])], ignore_index=True)
+        common.show_table(table, SAVED_COLUMNS)
+        st.caption("第一行为数据仓库中基线的模拟结果；其余为各情景文件的试算（不写入数据仓库）。"
+                   "年终结算合计：各医院年终结算额之和（浮动点值下等于 DIP 基金）。")
 
 
 if __name__ == "__main__":
