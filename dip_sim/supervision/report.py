@@ -1,0 +1,88 @@
+"""The supervision report (监管与考核报告, ``dip-sim supervision-report``): Excel, one year.
+
+Sheets: the indices of every hospital against the region (one row per hospital and index);
+the assessment scores with their coefficient and deposit release; each score's indicator
+points; the flagged cases (up to ``max_cases`` per index, most extreme first); 编码高套 by
+diagnosis category (largest excess first); the anomaly screen's listed hospital-months.
+``hospital_id`` restricts every sheet to one hospital (a hospital's own report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import duckdb
+import pandas as pd
+
+from dip_sim.supervision.tables import index_label
+from dip_sim.workbook import write_workbook
+
+LABELS = {
+    "hospital_id": "医疗机构代码", "hospital_name": "医院名称", "level": "医院等级",
+    "year": "年度", "month": "月份", "index_code": "指数代码", "index_name": "指数",
+    "n_base": "病例数", "n_flagged": "标记病例数", "value": "取值", "region_value": "全市",
+    "ratio_to_region": "与全市之比", "expected": "按全市（或本院上年）应有", "z_score": "偏离评分 z",
+    "prev_value": "上年取值", "rank": "全市排名", "score": "考核得分", "n_indicators": "指标数",
+    "coefficient": "考核系数", "withhold_release": "保证金返还比例", "indicator": "指标",
+    "label": "指标名称", "measure": "取值口径", "weight": "权重", "full_at": "满分点",
+    "zero_at": "零分点", "x": "指标值", "points": "得分", "case_id": "清单流水号",
+    "related_case_id": "关联病例", "detail": "说明", "dx3": "诊断类目", "n_cases": "病例数",
+    "mean_rw": "平均分值", "region_mean_rw": "全市平均分值", "proc_rate": "手术操作编码率",
+    "region_proc_rate": "全市手术操作编码率", "prev_proc_rate": "上年手术操作编码率",
+    "severity_rate": "严重并发症编码率", "region_severity_rate": "全市严重并发症编码率",
+    "prev_severity_rate": "上年严重并发症编码率", "excess_proc_cases": "超出的手术操作病例",
+    "excess_severity_cases": "超出的严重并发症病例", "anomaly_score": "异常评分",
+    "flagged": "列入复核", "reasons": "突出的特征",
+}
+
+
+def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
+                       hospital_id: str | None = None, max_cases: int = 2000
+                       ) -> dict[str, pd.DataFrame]:
+    """The report's tables, keyed by their Chinese sheet names."""
+    where = "scenario = ? AND year = ?" + (" AND hospital_id = ?" if hospital_id else "")
+    params = [scenario, year, *([hospital_id] if hospital_id else [])]
+
+    def query(sql: str, extra: list | None = None) -> pd.DataFrame:
+        return con.execute(sql.format(where=where), params + (extra or [])).df()
+
+    names = "LEFT JOIN hospitals h USING (hospital_id)"
+    indices = query(f"""SELECT s.hospital_id, h.hospital_name, h.level, s.index_code, s.n_base,
+                               s.n_flagged, s.value, s.region_value, s.ratio_to_region,
+                               s.expected, s.z_score, s.prev_value, s.rank
+                        FROM supervision_hospitals s {names} WHERE {{where}}
+                        ORDER BY s.index_code, s.rank""")
+    indices.insert(4, "index_name", indices["index_code"].map(index_label))
+    cases = query("""SELECT * EXCLUDE (scenario) FROM (
+                         SELECT *, row_number() OVER (PARTITION BY index_code
+                                                      ORDER BY value DESC, case_id) AS n
+                         FROM supervision_cases WHERE {where}) WHERE n <= ?
+                     ORDER BY index_code, hospital_id, case_id""", [max_cases]).drop(columns="n")
+    cases.insert(cases.columns.get_loc("index_code") + 1, "index_name",
+                 cases["index_code"].map(index_label))
+    return {
+        "监管指数": indices,
+        "绩效考核": query(f"""SELECT a.hospital_id, h.hospital_name, h.level, a.score,
+                                    a.n_indicators, a.coefficient, a.withhold_release
+                             FROM assessment a {names} WHERE {{where}} ORDER BY a.score"""),
+        "考核指标得分": query("""SELECT hospital_id, indicator, label, measure, weight, full_at,
+                                    zero_at, x, points
+                             FROM assessment_indicators WHERE {where}
+                             ORDER BY hospital_id, indicator"""),
+        "标记病例": cases,
+        "编码高套分类目": query("""SELECT * EXCLUDE (scenario, year) FROM supervision_upcoding
+                               WHERE {where} AND n_cases >= 10
+                               ORDER BY greatest(coalesce(excess_proc_cases, 0),
+                                                 coalesce(excess_severity_cases, 0)) DESC
+                               LIMIT 2000"""),
+        "异常筛查": query("""SELECT month, hospital_id, n_cases, anomaly_score, flagged, rank, reasons
+                          FROM supervision_anomalies WHERE {where} ORDER BY rank"""),
+    }
+
+
+def write_supervision_report(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
+                             out: Path | BinaryIO, hospital_id: str | None = None
+                             ) -> dict[str, int]:
+    """Write the report workbook; return the rows written per sheet."""
+    return write_workbook(supervision_tables(con, scenario, year, hospital_id), out, LABELS)
