@@ -191,6 +191,25 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_supervise(args: argparse.Namespace) -> int:
+    """Compute the supervision indices, assessment and anomaly screen of scenarios."""
+    from pipelines.supervise import run_supervise
+
+    run_supervise(args.db, args.scenario or None, progress=_progress)
+    return 0
+
+
+def cmd_supervision_report(args: argparse.Namespace) -> int:
+    """Write the supervision and assessment report of a year as Excel."""
+    from dip_sim.supervision.report import write_supervision_report
+
+    with _results(args.db, "supervision_hospitals",
+                  "仓库中没有监管指标：请先运行 dip-sim supervise") as con:
+        _written(args.out, write_supervision_report(con, args.scenario, args.year, args.out,
+                                                    args.hospital))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
     from pipelines.simulate import run_simulate
@@ -299,6 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", type=Path, nargs="*", default=[], help="情景 YAML 文件")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("supervise", help="计算监管指标、绩效考核与异常筛查（需先模拟）",
+                       description="二次入院、分解住院、低标入院、超长住院、低风险组死亡、编码高套、"
+                                   "费用结构与个人负担；考核得分与系数；医院-月份异常筛查")
+    p.add_argument("--scenario", nargs="*", default=[], help="情景名（默认 baseline）")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_supervise)
+
+    p = sub.add_parser("supervision-report", help="输出某年度的监管与考核报告（Excel）",
+                       description="各医院监管指数与全市对比、考核得分与系数、指标得分、标记病例、"
+                                   "编码高套分类目、异常筛查")
+    p.add_argument("--year", type=int, required=True, help="年度")
+    p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
+    p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--hospital", default=None, help="只含此医院（医院自查）")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_supervision_report)
 
     p = sub.add_parser("users", help="管理仪表盘用户：add / list / remove",
                        description="用户与角色保存在 data/secret/users.json（或 $DIP_SIM_USERS），"

@@ -27,6 +27,7 @@ from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
 from dip_sim.settle.files import set_settlement_tables, set_special_review_tables
+from dip_sim.supervision.run import compute_supervision, persist_supervision
 
 Progress = Callable[[str], None]
 
@@ -115,6 +116,9 @@ def _set_run_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
     if values["budget.split_by_insurance"] and values["point_value.mode"] == "elastic":
         raise PolicyError("参数 budget.split_by_insurance 暂不能与 point_value.mode = elastic 同用"
                           "（弹性点值的基础分值按医院而非险种计）")
+    if values["settlement.assessment_source"] == "scheme" and values["settlement.assessment_file"]:
+        raise PolicyError("参数 settlement.assessment_source = scheme 时考核结果由考核方案计算，"
+                          "不能同时给出 settlement.assessment_file")
     if not values["point_value.trim_low"] < values["point_value.trim_high"]:
         raise PolicyError("参数 point_value.trim_low 应小于 point_value.trim_high")
     con.execute("""
@@ -245,7 +249,7 @@ def _skipped_stages(values: dict[str, Any], adjustments: AdjustmentSet) -> dict[
 
 def _drop_run_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temp tables and views a run made (int_*, mart_*, aux_*, the run's own run_*)."""
-    prefixes = ("int_", "mart_", "aux_", "run_")
+    prefixes = ("int_", "mart_", "aux_", "run_", "sv_")
     for kind, function in (("VIEW", "duckdb_views"), ("TABLE", "duckdb_tables")):
         names = [r[0] for r in con.execute(
             f"SELECT {'view_name' if kind == 'VIEW' else 'table_name'} FROM {function}() "
@@ -254,6 +258,21 @@ def _drop_run_tables(con: duckdb.DuckDBPyConnection) -> None:
             if name.startswith(prefixes) and name not in ("run_params", "run_history",
                                                           "run_levels"):
                 con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
+def _assess(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any], year: int,
+            progress: Progress) -> None:
+    """The assessment coefficients of the simulation year from the 绩效考核 scheme.
+
+    Supervision runs on this run's grouping (every year, for the indices' history), and the
+    year's scores replace the assessment file's rows (``run_assessment``) that settle.sql uses
+    (医保发〔2025〕18号: 考核结果与年度清算挂钩). A hospital without a score keeps 1 and a full
+    release.
+    """
+    compute_supervision(con, scenario, values, from_run=True, progress=progress)
+    con.execute("""CREATE OR REPLACE TEMP TABLE run_assessment AS
+                   SELECT hospital_id, coefficient, withhold_release FROM mart_assessment
+                   WHERE year = ?""", [year])
 
 
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
@@ -287,6 +306,7 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                        values["special.tcm_list_file"])
     _set_aux_dimensions(con, values, adjustments)
     skip = _skipped_stages(values, adjustments)
+    scheme = values["settlement.assessment_source"] == "scheme"
     if "auxiliary.sql" not in skip:
         load_auxiliary_reference(con)
     for package, name, label in STAGES:
@@ -294,6 +314,8 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         if name in skip:
             con.execute(skip[name])  # the stage's table, empty: later stages read it
             continue
+        if name == "settle.sql" and scheme:
+            _assess(con, scenario.name, values, year, progress)
         con.execute(stage_sql(package, name))
         progress(f"  [{scenario.name}] {label} ({time.perf_counter() - started:.1f} 秒)")
     budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
@@ -317,6 +339,8 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
             # the output table's columns only: a mart may carry more for later stages
             columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
             con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} FROM {mart}")
+        if scheme:  # the supervision behind the assessment is the scenario's too
+            persist_supervision(con, scenario.name)
         con.execute("""
             INSERT INTO runs
             SELECT ?, ?, ?, ?, ?, ?, ?,

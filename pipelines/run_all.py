@@ -15,6 +15,7 @@ from dip_sim.paths import SCENARIO_DIR, default_db
 from dip_sim.synth import generate
 from pipelines.ingest import run_ingest
 from pipelines.simulate import run_simulate
+from pipelines.supervise import run_supervise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc}\n旧仓库已移至 {kept}，现从 {args.demo} 重新载入", file=sys.stderr)
         run_ingest(args.demo, args.db)
     run_simulate(args.db, args.year, scenario_files=sorted(SCENARIO_DIR.glob("*.yaml")))
+    run_supervise(args.db, ["baseline"])
     return 0
 
 

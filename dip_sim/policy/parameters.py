@@ -107,6 +107,22 @@ def check_value(param: Parameter, value: Any) -> Any:
         ):
             raise PolicyError(f"参数 {name} 应为非负数值列表（至少一个为正），收到 {value!r}")
         return [float(v) for v in value]
+    if kind == "int_list":
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            raise PolicyError(f"参数 {name} 应为整数列表，收到 {value!r}")
+        return [int(bounded(v)) for v in value]
+    if kind == "bands":
+        # [[lower bound, value], ...]: the value of the first band whose bound the score
+        # reaches, bounds descending and the last one catching every score
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(b, list) and len(b) == 2 and all(map(_is_number, b))
+                           for b in value)):
+            raise PolicyError(f"参数 {name} 应为 [[下限, 值], …] 的列表，收到 {value!r}")
+        bounds = [float(b[0]) for b in value]
+        if bounds != sorted(bounds, reverse=True) or len(set(bounds)) != len(bounds):
+            raise PolicyError(f"参数 {name} 的下限应从高到低且不重复，收到 {bounds}")
+        return [[float(b[0]), float(bounded(b[1]))] for b in value]
     if kind == "level_map":
         if not isinstance(value, dict) or not value:
             raise PolicyError(f"参数 {name} 应为 等级 → 系数 的映射，收到 {value!r}")
