@@ -309,12 +309,12 @@ def test_compare_page(warehouse: Path) -> None:
     assert settle.value == "102.0000 元/分"
     assert settle.delta == "+2.00%"
     pv_table = at.dataframe[0].value.set_index("指标")
-    assert pv_table.loc["预算点值", "基线"] == "105.0000 元/分"
+    assert pv_table.loc["预算点值", "基准"] == "105.0000 元/分"
     assert pv_table.loc["预算点值", "变化率"] == "+2.86%"
     hospitals = at.dataframe[1].value
     assert len(hospitals) == 3
     first = hospitals.set_index("医院名称").loc["阳泉市第一人民医院"]
-    assert first["基线 DIP 支付（万元）"] == pytest.approx(27.95)
+    assert first["基准情景 DIP 支付（万元）"] == pytest.approx(27.95)
     assert first["变化率（%）"] == pytest.approx(2.0)
 
 
@@ -710,3 +710,34 @@ def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
     assert data.hospital_findings("H003", YEAR).empty
     monkeypatch.delenv(data.ENV_HOSPITAL)
     assert list(data.hospital_findings("H001", 2019)["case_id"]) == ["C010"]  # it is there
+
+
+def test_compare_page_with_another_base(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app(f"{PAGES}/compare.py")
+    base = at.selectbox(key="compare_base")
+    assert base.value == "baseline" and len(base.options) == 2
+    base.select("growth_8pct").run()
+    assert not at.exception
+    # the other scenario, now the baseline, is compared with growth_8pct
+    assert at.selectbox(key="compare_scenario").value == "baseline"
+    assert len(at.selectbox(key="compare_scenario").options) == 1
+    assert "点值对比：growth_8pct vs baseline" in [h.value for h in at.subheader]
+    settle = next(m for m in at.metric if m.label == "结算点值")
+    assert settle.value == "100.0000 元/分"
+    assert settle.delta == "-1.96%"  # 100 ÷ 102 − 1
+    pv_table = at.dataframe[0].value.set_index("指标")
+    assert pv_table.loc["预算点值", "基准"] == "108.0000 元/分"
+    assert pv_table.loc["预算点值", "对比"] == "105.0000 元/分"
+    assert pv_table.loc["预算点值", "变化率"] == "-2.78%"  # 105 ÷ 108 − 1
+    hospitals = at.dataframe[1].value.set_index("医院名称")
+    first = hospitals.loc["阳泉市第一人民医院"]  # 2,795 points at 102 and at 100 元
+    assert first["基准情景 DIP 支付（万元）"] == pytest.approx(28.51)
+    assert first["对比情景 DIP 支付（万元）"] == pytest.approx(27.95)
+    assert first["变化（万元）"] == pytest.approx(-0.56)  # −5,590 元
+    assert first["变化率（%）"] == pytest.approx(-1.96)
+
+    # a hospital-restricted reader compares its own hospital only, whatever the base
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H003")
+    at = run_app(f"{PAGES}/compare.py")
+    at.selectbox(key="compare_base").select("growth_8pct").run()
+    assert list(at.dataframe[1].value["医院名称"]) == ["平定县冠山镇卫生院"]

@@ -1,4 +1,5 @@
-"""情景对比: a scenario's point values and hospital payments against the baseline."""
+"""情景对比: a scenario's point values and hospital payments against another (the baseline
+unless the user picks another 基准情景)."""
 
 from __future__ import annotations
 
@@ -37,15 +38,15 @@ HOSPITAL_COLUMNS = [
 
 
 def point_value_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The point-value comparison as text: 指标, 基线, 情景, 变化率."""
+    """The point-value comparison as text: 指标, 基准, 对比, 变化率."""
     return pd.DataFrame(
         {
             "指标": [METRIC_LABELS.get(m, m) for m in comparison["metric"]],
-            "基线": [
+            "基准": [
                 METRIC_FORMATS.get(m, fmt.fmt_number)(v)
                 for m, v in zip(comparison["metric"], comparison["base_value"], strict=True)
             ],
-            "情景": [
+            "对比": [
                 METRIC_FORMATS.get(m, fmt.fmt_number)(v)
                 for m, v in zip(comparison["metric"], comparison["scenario_value"], strict=True)
             ],
@@ -54,8 +55,8 @@ def point_value_table(comparison: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def dip_chart(comparison: pd.DataFrame, scenario: str) -> alt.Chart:
-    """Grouped bars: DIP amount (万元) per hospital under the baseline and the scenario."""
+def dip_chart(comparison: pd.DataFrame, scenario: str, base: str = data.BASELINE) -> alt.Chart:
+    """Grouped bars: DIP amount (万元) per hospital under ``base`` and ``scenario``."""
     long = pd.concat(
         [
             pd.DataFrame(
@@ -65,7 +66,7 @@ def dip_chart(comparison: pd.DataFrame, scenario: str) -> alt.Chart:
                     "dip_wan": comparison[col] / fmt.WAN,
                 }
             )
-            for name, col in ((data.BASELINE, "dip_base_yuan"), (scenario, "dip_scenario_yuan"))
+            for name, col in ((base, "dip_base_yuan"), (scenario, "dip_scenario_yuan"))
         ],
         ignore_index=True,
     )
@@ -74,12 +75,12 @@ def dip_chart(comparison: pd.DataFrame, scenario: str) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("hospital:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
-            yOffset=alt.YOffset("scenario:N", sort=[data.BASELINE, scenario]),
+            yOffset=alt.YOffset("scenario:N", sort=[base, scenario]),
             x=alt.X("dip_wan:Q", title="DIP 支付（万元）"),
             color=alt.Color(
                 "scenario:N",
                 title="情景",
-                sort=[data.BASELINE, scenario],
+                sort=[base, scenario],
                 legend=alt.Legend(orient="top"),
             ),
             tooltip=[
@@ -101,22 +102,25 @@ def render() -> None:
     names = set(scenario_table["scenario"])
     if not names:
         raise data.DataUnavailable(data.NO_RESULTS_MESSAGE)
-    if data.BASELINE not in names:
-        st.info("尚无基线情景（baseline）的结果：请先运行 `dip-sim simulate --year 2020`。")
-        return
-    if names == {data.BASELINE}:
+    if len(names) == 1:
+        only = "基线情景（baseline）" if names == {data.BASELINE} else f"情景 {next(iter(names))}"
         st.info(
-            "目前只有基线情景（baseline）。运行其他情景后可在此与基线对比，例如 "
-            "`dip-sim simulate --year 2020 --scenario growth_8pct`。"
+            f"目前只有{only}。运行其他情景后可在此对比，例如 "
+            "`dip-sim simulate --year 2020 --scenario data/scenarios/growth_8pct.yaml`。"
         )
         return
-    scenario = common.scenario_select(
-        "compare_scenario", label="对比情景", exclude=[data.BASELINE], scenarios=scenario_table
-    )
-    common.run_caption(scenario, scenario_table)
+    left, right = st.columns(2)
+    with left:  # the baseline unless another is picked
+        base = common.scenario_select("compare_base", label="基准情景", scenarios=scenario_table)
+        common.run_caption(base, scenario_table)
+    with right:
+        scenario = common.scenario_select(
+            "compare_scenario", label="对比情景", exclude=[base], scenarios=scenario_table
+        )
+        common.run_caption(scenario, scenario_table)
 
-    st.subheader(f"点值对比：基线 vs {scenario}")
-    comparison = data.point_value_comparison(scenario)
+    st.subheader(f"点值对比：{base} vs {scenario}")
+    comparison = data.point_value_comparison(scenario, base)
     # three metrics a row: more in one row cut the long values off
     cols = [c for _ in range(0, len(comparison), 3) for c in st.columns(3)]
     for col, (_, row) in zip(cols, comparison.iterrows(), strict=False):
@@ -126,18 +130,18 @@ def render() -> None:
             show(row["scenario_value"]),
             delta=fmt.fmt_delta_pct(row["change_pct"]),
             delta_color="off",
-            help=f"基线：{show(row['base_value'])}",
+            help=f"基准（{base}）：{show(row['base_value'])}",
         )
     st.dataframe(point_value_table(comparison), hide_index=True)
 
-    st.subheader("各医院 DIP 支付：基线 vs 情景")
-    hospitals = data.scenario_comparison(scenario)
+    st.subheader(f"各医院 DIP 支付：{base} vs {scenario}")
+    hospitals = data.scenario_comparison(scenario, base)
     if hospitals.empty:
         st.info("两个情景都没有医院结算结果。")
         return
-    st.altair_chart(dip_chart(hospitals, scenario))
+    st.altair_chart(dip_chart(hospitals, scenario, base))
     common.show_table(hospitals, HOSPITAL_COLUMNS)
-    st.caption("变化 = 情景 DIP 支付 − 基线 DIP 支付；变化率 = 变化 ÷ 基线 DIP 支付。")
+    st.caption("变化 = 对比情景 DIP 支付 − 基准情景 DIP 支付；变化率 = 变化 ÷ 基准情景 DIP 支付。")
 
 
 if __name__ == "__main__":
