@@ -337,6 +337,7 @@ def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path, monkeypa
         run_ingest(tmp_path / "in", db, force=True, progress=QUIET)
     # the demo pipeline keeps such a warehouse aside and builds it again from its inputs
     monkeypatch.setattr(run_all, "run_simulate", lambda *a, **k: None)
+    monkeypatch.setattr(run_all, "run_supervise", lambda *a, **k: None)
     assert run_all.main(["--demo", str(tmp_path / "in"), "--db", str(db)]) == 0
     assert (tmp_path / "w.duckdb.before-hmac").exists()
     assert _query(db, "SELECT count(*) FROM cases") == [(len(cases),)]
