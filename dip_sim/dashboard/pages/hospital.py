@@ -214,8 +214,8 @@ def _quality_findings(hospital_id: str, year: int, by_rule: pd.DataFrame) -> Non
 
 
 def _insurance_select(scenario: str, hospital_id: str) -> str | None:
-    """The 险种 filter of the group and case tabs: None for all (and no widget when the
-    warehouse has no case table to tell the types by)."""
+    """The 险种 filter of the group, case and outlier tabs: None for all (and no widget when
+    the warehouse has no case table to tell the types by)."""
     try:
         types = data.hospital_insurance_types(scenario, hospital_id)
     except data.DataUnavailable:  # a results-only warehouse

@@ -192,7 +192,7 @@ def _compare_saved(year: int) -> None:
         table = pd.concat([baseline, pd.DataFrame(result["rows"])], ignore_index=True)
         common.show_table(table, SAVED_COLUMNS)
         st.caption("第一行为数据仓库中基线的模拟结果；其余为各情景文件的试算（不写入数据仓库）。"
-                   "年终结算合计：各医院年终结算额之和（浮动点值下等于 DIP 基金）。")
+                   "年终结算合计：各医院年终结算额之和（含考核扣减、审核扣款、结余留用与超支分担）。")
 
 
 if __name__ == "__main__":
