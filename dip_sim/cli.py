@@ -56,6 +56,24 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plant_gaming(args: argparse.Namespace) -> int:
+    """Plant the gaming behaviours of a plan in a synthetic CSV city; print what was planted."""
+    import polars as pl
+
+    from dip_sim.synth.gaming import BEHAVIOURS, GAMING_TRUTH, load_plan, plant_gaming
+
+    truth = plant_gaming(args.dir, load_plan(args.plan, args.dir), args.seed)
+    counts = truth.group_by("behaviour", "hospital_id", "year").agg(cases=pl.len())
+    for behaviour in BEHAVIOURS:
+        for _, hospital, year, cases in counts.filter(
+                pl.col("behaviour") == behaviour).sort("hospital_id", "year").iter_rows():
+            pairs = f"（{cases // 2:,} 对 pairs）" if behaviour == "split_admission" else ""
+            print(f"{BEHAVIOURS[behaviour]} {behaviour}\t{hospital}\t{year}\t"
+                  f"{cases:,} 例 cases{pairs}")
+    _progress(f"已植入 {truth.height:,} 个违规病例 planted cases，答案见 {args.dir / GAMING_TRUTH}")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load a directory of extracts and (unless ``--skip-quality``) run the quality stage."""
     from pipelines.ingest import run_ingest
@@ -247,6 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plant-rate", type=float, default=0.0,
                    help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("plant-gaming", help="在合成城市中植入已知的违规行为，答案写入 gaming_truth.csv",
+                       description="按计划在指定医院、年度、比例植入分解住院、低标准入院、高套编码"
+                                   "（手术操作、严重并发症）与超长住院，直接修改 dip-sim synth 写出的"
+                                   " CSV 文件；答案（case_id, hospital_id, year, behaviour, "
+                                   "related_case_id, detail）写入目录中的 gaming_truth.csv（载入时不读取）")
+    p.add_argument("dir", type=Path, help="合成城市目录（dip-sim synth --format csv 的输出）")
+    p.add_argument("--plan", type=Path, required=True,
+                   help="植入计划 YAML（示例 data/examples/gaming_plan.yaml）")
+    p.add_argument("--seed", type=int, default=20200101, help="随机种子（相同种子植入相同病例）")
+    p.set_defaults(func=cmd_plant_gaming)
 
     p = sub.add_parser("ingest", help="载入目录中的医院表、病案首页、结算表（含结算清单）并质控",
                        description="按列名识别表；CSV（UTF-8/GB18030）、Excel、Parquet；"
