@@ -387,11 +387,13 @@ def main(argv: list[str] | None = None) -> int:
     from dip_sim.ingest import IngestError
     from dip_sim.policy import PolicyError
     from dip_sim.simulation import SimulationError
+    from dip_sim.supervision.run import SupervisionError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AuthError, IngestError, PolicyError, SimulationError, ValueError) as exc:
+    except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
+            ValueError) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -53,21 +53,20 @@ CATALOG = [("K80.1", 100.0, 1000.0, 5.0), ("I10.x", 50.0, 1000.0, 3.0)]
 def con():
     c = duckdb.connect()
     c.execute("""CREATE TABLE case_features (case_id VARCHAR, year INTEGER, month INTEGER,
-                 hospital_id VARCHAR, level INTEGER, dx3 VARCHAR, los_days INTEGER,
-                 proc_key_all VARCHAR, total_cost_yuan DECIMAL(18, 2), eligible BOOLEAN)""")
-    c.execute("""CREATE TABLE cases (case_id VARCHAR, main_dx VARCHAR, patient_id VARCHAR,
+                 hospital_id VARCHAR, level INTEGER, dx5 VARCHAR, dx3 VARCHAR, los_days INTEGER,
+                 proc_key_all VARCHAR, total_cost_yuan DECIMAL(18, 2), patient_id VARCHAR,
                  admit_date DATE, discharge_date DATE, discharge_disposition INTEGER,
-                 other_dx VARCHAR)""")
-    c.execute("""CREATE TABLE settlements (case_id VARCHAR, drug_yuan DOUBLE,
-                 consumable_yuan DOUBLE, patient_paid_yuan DOUBLE)""")
+                 drug_yuan DECIMAL(18, 2), consumable_yuan DECIMAL(18, 2),
+                 patient_paid_yuan DECIMAL(18, 2), eligible BOOLEAN)""")
+    c.execute("CREATE TABLE cases (case_id VARCHAR, other_dx VARCHAR)")
     c.execute("""CREATE TABLE sv_groups_t (case_id VARCHAR, year INTEGER, hospital_id VARCHAR,
                  group_code VARCHAR, grouped BOOLEAN)""")
     for (case, hosp, patient, admit, discharge, disp, dx, group, cost, other) in CASES:
-        c.execute("INSERT INTO case_features VALUES (?, 2020, ?, ?, 3, ?, ?, '', ?, TRUE)",
-                  [case, discharge.month, hosp, dx[:3], (discharge - admit).days, cost])
-        c.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  [case, dx, patient, admit, discharge, disp, other])
-        c.execute("INSERT INTO settlements VALUES (?, ?, 0, ?)", [case, cost * 0.3, cost * 0.2])
+        c.execute("INSERT INTO case_features VALUES (?, 2020, ?, ?, 3, ?, ?, ?, '', ?, ?, ?, ?, "
+                  "?, ?, 0, ?, TRUE)",
+                  [case, discharge.month, hosp, dx[:5], dx[:3], (discharge - admit).days, cost,
+                   patient, admit, discharge, disp, cost * 0.3, cost * 0.2])
+        c.execute("INSERT INTO cases VALUES (?, ?)", [case, other])
         c.execute("INSERT INTO sv_groups_t VALUES (?, 2020, ?, ?, TRUE)", [case, hosp, group])
     c.execute("CREATE TEMP VIEW sv_groups AS SELECT * FROM sv_groups_t")
     c.execute("CREATE TABLE sv_catalog_t (group_code VARCHAR, rw DOUBLE, mean_cost_yuan DOUBLE, "

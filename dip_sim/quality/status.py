@@ -7,7 +7,9 @@
   holding what grouping needs for every scenario: diagnosis subcategory (亚目, 5 characters)
   and category (类目, 3), the procedure keys derived at load (``all``: every valid
   non-conservative procedure, distinct, sorted, joined by ``+``; ``main_only``: the main
-  procedure), the case's highest procedure class, cost and fund payment; ``eligible`` (no
+  procedure), the case's highest procedure class, cost and fund payment; for supervision the
+  pseudonymised patient, the dates, the discharge disposition and the drug, consumable and
+  patient-paid amounts; ``eligible`` (no
   critical issue); and the verdict (NULL in the table when ``ok``): ``status`` = the case's
   first critical issue, else its first warning, else ``ok``, with ``severity`` and
   ``reason`` = every issue's detail, most severe first. A key with two different case
@@ -82,19 +84,21 @@ def _features_sql() -> str:
         CREATE OR REPLACE TABLE case_features AS
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
-                   proc_key_all, proc_key_main, proc_class_max, los_days, icu_days
+                   proc_key_all, proc_key_main, proc_class_max, los_days, icu_days,
+                   patient_id, admit_date, discharge_disposition
             FROM cases ANTI JOIN dup_cases USING (case_id)
             UNION ALL
             -- a key with two contents: one row, not grouped (its status says why)
             SELECT case_id, min(year), NULL, min(hospital_id), NULL, NULL, NULL, NULL, NULL,
-                   NULL, NULL
+                   NULL, NULL, NULL, NULL, NULL
             FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
         ), s AS (
             SELECT case_id, total_cost_yuan, fund_paid_yuan,
-                   CAST(year(settle_date) AS INTEGER) AS settle_year
+                   CAST(year(settle_date) AS INTEGER) AS settle_year,
+                   drug_yuan, consumable_yuan, patient_paid_yuan
             FROM settlements ANTI JOIN dup_settlements USING (case_id)
             UNION ALL
-            SELECT case_id, NULL, NULL, min(CAST(year(settle_date) AS INTEGER))
+            SELECT case_id, NULL, NULL, min(CAST(year(settle_date) AS INTEGER)), NULL, NULL, NULL
             FROM settlements SEMI JOIN dup_settlements USING (case_id) GROUP BY case_id
         )
         SELECT coalesce(c.case_id, s.case_id) AS case_id,
@@ -106,6 +110,12 @@ def _features_sql() -> str:
                -- money in fen as DECIMAL: sums over cases are exact and order-independent
                CAST(s.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
                CAST(s.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
+               -- for supervision (dip_sim/supervision): the patient's stays in order, and the
+               -- cost structure, without joining the large input tables again
+               c.patient_id, c.admit_date, c.discharge_date, c.discharge_disposition,
+               CAST(s.drug_yuan AS DECIMAL(18, 2)) AS drug_yuan,
+               CAST(s.consumable_yuan AS DECIMAL(18, 2)) AS consumable_yuan,
+               CAST(s.patient_paid_yuan AS DECIMAL(18, 2)) AS patient_paid_yuan,
                c.case_id IS NOT NULL AS has_case, s.case_id IS NOT NULL AS has_settlement,
                c.case_id IS NOT NULL AND s.case_id IS NOT NULL AS eligible,
                -- the verdict, set below for the cases with an issue (NULL: ok)

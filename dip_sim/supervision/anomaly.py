@@ -54,13 +54,13 @@ def _monthly(con: duckdb.DuckDBPyConnection, min_cases: int) -> pd.DataFrame:
                    sum(b.total_cost_yuan) / nullif(sum(b.group_mean_cost_yuan), 0) AS cost_index,
                    sum(b.los_days) / nullif(sum(b.group_mean_los_days), 0) AS time_index,
                    avg(b.has_proc::INTEGER) AS proc_rate,
-                   avg((s.case_id IS NOT NULL)::INTEGER) AS severity_rate,
+                   avg(b.severity_coded::INTEGER) AS severity_rate,
                    avg((b.los_days <= 3)::INTEGER) AS short_stay_rate,
                    avg(b.died::INTEGER) AS death_rate,
                    sum(b.drug_yuan) / nullif(sum(b.total_cost_yuan), 0) AS drug_share,
                    coalesce(sum(b.patient_paid_yuan) / nullif(sum(b.total_cost_yuan), 0), 0)
                        AS oop_share
-            FROM sv_base b LEFT JOIN sv_severity_cases s USING (case_id)
+            FROM sv_base b
             GROUP BY b.year, b.month, b.hospital_id
             HAVING count(*) >= ?
         )

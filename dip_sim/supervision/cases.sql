@@ -1,40 +1,43 @@
 -- Supervision (违规行为监管) indices, case level (issue 7 §1; dip_rules.md §7).
 -- Reads: sv_groups (case_id, year, hospital_id, group_code, grouped: the scenario's grouping of
 --   every year), sv_catalog (group_code, rw, mean_cost_yuan, mean_los_days), case_features,
---   cases, settlements, aux_dx_charlson, aux_dx_severity (dip_sim/reference/auxiliary.py),
+--   cases (other_dx), aux_dx_charlson, aux_dx_severity (dip_sim/reference/auxiliary.py),
 --   run_sv_params, run_sv_windows, run_sv_excluded, run_sv_outpatient (dip_sim/supervision).
--- Writes: sv_base (grain: grouped eligible case), mart_supervision_cases (grain: flagged case
+-- Writes: sv_severity_cases, sv_base (grain: grouped eligible case), mart_supervision_cases (grain: flagged case
 --   × index: one row per case and index it meets).
 --
 -- [2020] names 二次入院、低标入院、超长住院、死亡风险; [3.0] adds 住院分解 and the 14/30-day
 -- same-disease readmission rates. No national formula is published; each flag below is the
 -- platform's documented definition, its thresholds parameters (data/policy/supervision.yaml).
 
-CREATE OR REPLACE TEMP TABLE sv_base AS
-SELECT f.case_id, f.year, f.month, f.hospital_id, f.level, f.dx3, c.main_dx, c.patient_id,
-       c.admit_date, c.discharge_date, f.los_days, c.discharge_disposition,
-       c.discharge_disposition = 5 AS died,  -- 离院方式 5 = 死亡
-       -- a procedure that counts in the group key (valid, not 保守治疗)
-       coalesce(f.proc_key_all, '') <> '' AS has_proc,
-       c.other_dx, g.group_code, k.rw, k.mean_cost_yuan AS group_mean_cost_yuan,
-       k.mean_los_days AS group_mean_los_days,
-       CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
-       coalesce(s.drug_yuan, 0) AS drug_yuan, coalesce(s.consumable_yuan, 0) AS consumable_yuan,
-       s.patient_paid_yuan
-FROM case_features f
-JOIN sv_groups g USING (case_id)
-JOIN cases c USING (case_id)
-LEFT JOIN settlements s USING (case_id)
-LEFT JOIN sv_catalog k ON k.group_code = g.group_code
-WHERE f.eligible AND g.grouped;
-
 -- 编码高套 (severity): a case carries a severity or Charlson comorbidity code among its other
 -- diagnoses (the lists of auxiliary typing: data/reference/severity_dx.csv, charlson_icd10.csv)
 CREATE OR REPLACE TEMP TABLE sv_severity_cases AS
 SELECT DISTINCT case_id
 FROM (SELECT case_id, trim(unnest(string_split(other_dx, ';'))) AS code
-      FROM sv_base WHERE other_dx IS NOT NULL AND other_dx <> '') x
+      FROM cases WHERE other_dx IS NOT NULL AND other_dx <> '') x
 WHERE code IN (SELECT code FROM aux_dx_charlson UNION SELECT code FROM aux_dx_severity);
+
+-- the grouped eligible cases of every year, with what the indices need (case_features holds
+-- the patient, dates and cost parts, so the large input tables are not joined again)
+CREATE OR REPLACE TEMP TABLE sv_base AS
+SELECT f.case_id, f.year, f.month, f.hospital_id, f.level, f.dx3, f.dx5, f.patient_id,
+       f.admit_date, f.discharge_date, f.los_days, f.discharge_disposition,
+       f.discharge_disposition = 5 AS died,  -- 离院方式 5 = 死亡
+       -- a procedure that counts in the group key (valid, not 保守治疗)
+       coalesce(f.proc_key_all, '') <> '' AS has_proc,
+       s.case_id IS NOT NULL AS severity_coded,
+       g.group_code, k.rw, k.mean_cost_yuan AS group_mean_cost_yuan,
+       k.mean_los_days AS group_mean_los_days,
+       CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
+       CAST(coalesce(f.drug_yuan, 0) AS DOUBLE) AS drug_yuan,
+       CAST(coalesce(f.consumable_yuan, 0) AS DOUBLE) AS consumable_yuan,
+       CAST(f.patient_paid_yuan AS DOUBLE) AS patient_paid_yuan
+FROM case_features f
+JOIN sv_groups g USING (case_id)
+LEFT JOIN sv_severity_cases s USING (case_id)
+LEFT JOIN sv_catalog k ON k.group_code = g.group_code
+WHERE f.eligible AND g.grouped;
 
 -- 二次入院: each admission against the same (pseudonymised) patient's previous discharge, at
 -- any hospital; gap = admit date − previous discharge date. A previous stay that ended in a
@@ -90,7 +93,7 @@ FROM sv_base b CROSS JOIN p
 WHERE b.los_days <= p.low_admission_max_los_days
   AND b.total_cost_yuan < p.low_admission_ratio * b.group_mean_cost_yuan
   AND (NOT p.outpatient_filter
-       OR EXISTS (SELECT 1 FROM run_sv_outpatient o WHERE starts_with(b.main_dx, o.dx_prefix)))
+       OR EXISTS (SELECT 1 FROM run_sv_outpatient o WHERE starts_with(b.dx5, o.dx_prefix)))
 UNION ALL
 -- 超长住院: longer than a multiple of the group's mean LOS, or at least long_stay_days
 SELECT p.scenario, b.year, b.case_id, b.hospital_id, b.month, 'long_stay', NULL,

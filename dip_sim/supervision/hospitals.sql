@@ -1,5 +1,5 @@
 -- Supervision indices per hospital and year (issue 7 §1), from the case flags of cases.sql.
--- Reads: sv_base, sv_severity_cases, sv_group_mortality, mart_supervision_cases,
+-- Reads: sv_base, sv_group_mortality, mart_supervision_cases,
 --   run_sv_windows, run_sv_params.
 -- Writes: mart_supervision_upcoding (grain: hospital × year × diagnosis category),
 --   sv_hospital_rows (grain: hospital × year × index; supervise.py adds the quality index and
@@ -22,25 +22,27 @@ SELECT b.year, b.hospital_id, count(*) AS n_cases,
 FROM sv_base b LEFT JOIN sv_group_mortality m USING (group_code)
 GROUP BY ALL;
 
--- 编码高套: each case against its diagnosis category's regional rates in the same year
-CREATE OR REPLACE TEMP TABLE sv_category_cases AS
-WITH c AS (
-    SELECT b.year, b.hospital_id, b.dx3, b.rw, b.has_proc::INTEGER AS has_proc,
-           (s.case_id IS NOT NULL)::INTEGER AS severity_coded
-    FROM sv_base b LEFT JOIN sv_severity_cases s USING (case_id)
+-- 编码高套: each hospital's cases of a diagnosis category against the category's regional
+-- rates in the same year (grain: hospital × year × category)
+CREATE OR REPLACE TEMP TABLE sv_hospital_categories AS
+WITH region AS (
+    SELECT year, dx3, avg(rw) AS region_rw, avg(has_proc::INTEGER) AS region_proc_rate,
+           avg(severity_coded::INTEGER) AS region_severity_rate
+    FROM sv_base GROUP BY year, dx3
 )
-SELECT *, avg(rw) OVER r AS region_rw, avg(has_proc) OVER r AS region_proc_rate,
-       avg(severity_coded) OVER r AS region_severity_rate
-FROM c WINDOW r AS (PARTITION BY year, dx3);
+SELECT b.year, b.hospital_id, b.dx3, count(*) AS n_cases, sum(b.rw) AS sum_rw,
+       sum(b.has_proc::INTEGER) AS n_proc, sum(b.severity_coded::INTEGER) AS n_severity,
+       any_value(r.region_rw) AS region_rw, any_value(r.region_proc_rate) AS region_proc_rate,
+       any_value(r.region_severity_rate) AS region_severity_rate
+FROM sv_base b JOIN region r USING (year, dx3)
+GROUP BY b.year, b.hospital_id, b.dx3;
 
 CREATE OR REPLACE TEMP TABLE mart_supervision_upcoding AS
 WITH g AS (
-    SELECT year, hospital_id, dx3, count(*) AS n_cases, avg(rw) AS mean_rw,
-           any_value(region_rw) AS region_mean_rw, avg(has_proc) AS proc_rate,
-           any_value(region_proc_rate) AS region_proc_rate,
-           avg(severity_coded) AS severity_rate,
-           any_value(region_severity_rate) AS region_severity_rate
-    FROM sv_category_cases GROUP BY ALL
+    SELECT year, hospital_id, dx3, n_cases, sum_rw / n_cases AS mean_rw,
+           region_rw AS region_mean_rw, n_proc / n_cases AS proc_rate, region_proc_rate,
+           n_severity / n_cases AS severity_rate, region_severity_rate
+    FROM sv_hospital_categories
 ), h AS (
     SELECT *, lag(proc_rate) OVER w AS prev_proc_rate,
            lag(severity_rate) OVER w AS prev_severity_rate, lag(year) OVER w AS prev_year
@@ -88,11 +90,11 @@ WITH case_indices AS (
     -- per hospital-year: observed procedure / severity-coded cases and what the regional
     -- rates of its diagnosis categories would give (category-standardised), and the CMI
     -- standardised the same way (Σ rw ÷ Σ regional mean rw of the case's category)
-    SELECT year, hospital_id, count(*) AS n_cases,
-           sum(has_proc) AS n_proc, sum(region_proc_rate) AS e_proc,
-           sum(severity_coded) AS n_severity, sum(region_severity_rate) AS e_severity,
-           sum(rw) / nullif(sum(region_rw), 0) AS cmi_index
-    FROM sv_category_cases GROUP BY ALL
+    SELECT year, hospital_id, sum(n_cases) AS n_cases,
+           sum(n_proc) AS n_proc, sum(n_cases * region_proc_rate) AS e_proc,
+           sum(n_severity) AS n_severity, sum(n_cases * region_severity_rate) AS e_severity,
+           sum(sum_rw) / nullif(sum(n_cases * region_rw), 0) AS cmi_index
+    FROM sv_hospital_categories GROUP BY ALL
 ), upcode_hist AS (
     -- against its own history: last year's observed ÷ expected ratio carried into this year's
     -- expectation (the region's alone in the first year)

@@ -24,6 +24,11 @@ from dip_sim.supervision.anomaly import screen_anomalies
 from dip_sim.supervision.tables import SUPERVISION_DDL, SUPERVISION_MARTS
 
 Progress = Callable[[str], None]
+
+
+class SupervisionError(RuntimeError):
+    """The warehouse cannot support supervision; the message says what to run."""
+
 MEASURES = ("value", "ratio", "z")
 
 
@@ -101,6 +106,12 @@ def compute_supervision(con: duckdb.DuckDBPyConnection, scenario: str, values: d
     the scenario's rows in the warehouse.
     """
     started = time.perf_counter()
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'case_features'"
+    ).fetchall()}
+    if "patient_id" not in columns:
+        raise SupervisionError("病案质控结果由旧版本生成，缺少监管所需的字段（患者、日期、费用构成）："
+                               "请先运行 dip-sim quality")
     set_supervision_tables(con, scenario, values)
     if from_run:
         con.execute("CREATE OR REPLACE TEMP VIEW sv_groups AS SELECT case_id, year, hospital_id, "
@@ -187,7 +198,7 @@ def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, A
     known = con.execute("SELECT count(*) FROM case_groups WHERE scenario = ?",
                         [scenario]).fetchall()[0][0]
     if not known:
-        raise PolicyError(f"情景 {scenario} 没有分组结果：请先运行 dip-sim simulate")
+        raise SupervisionError(f"情景 {scenario} 没有分组结果：请先运行 dip-sim simulate")
     compute_supervision(con, scenario, values, from_run=False, progress=progress)
     con.execute("BEGIN TRANSACTION")
     try:
