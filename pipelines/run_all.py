@@ -1,7 +1,9 @@
 """Pipeline: everything `make run` needs before serving the dashboard.
 
-Generates the demo city into ``--demo`` if it is not there, ingests it, runs quality, and
-simulates the baseline and the example scenarios of ``data/scenarios/``.
+Generates the demo city into ``--demo`` if it is not there (with the example gaming plan
+``data/examples/gaming_plan.yaml`` planted, so that supervision has something to find; the
+answers are in ``gaming_truth.csv`` beside the inputs), ingests it, runs quality, simulates
+the baseline and the example scenarios of ``data/scenarios/``, and supervises the baseline.
 """
 
 from __future__ import annotations
@@ -13,9 +15,21 @@ from pathlib import Path
 from dip_sim.ingest.errors import PseudonymMethodChanged
 from dip_sim.paths import SCENARIO_DIR, default_db
 from dip_sim.synth import generate
+from dip_sim.synth.gaming import load_plan, plant_gaming
 from pipelines.ingest import run_ingest
 from pipelines.simulate import run_simulate
 from pipelines.supervise import run_supervise
+
+EXAMPLE_PLAN = Path(__file__).resolve().parents[1] / "data" / "examples" / "gaming_plan.yaml"
+PLANT_SEED = 20200101
+
+
+def prepare_demo(directory: Path, cases_per_year: int, progress=print) -> None:
+    """Generate the demo city into ``directory`` and plant the example gaming plan in it."""
+    generate(directory, cases_per_year=cases_per_year, progress=progress)
+    truth = plant_gaming(directory, load_plan(EXAMPLE_PLAN, directory), seed=PLANT_SEED)
+    progress(f"植入违规行为（{EXAMPLE_PLAN.name}）: {len(truth):,} 例，答案见 "
+             f"{directory / 'gaming_truth.csv'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.demo.exists() or not any(args.demo.iterdir()):
         print(f"生成演示数据 → {args.demo}（每年 {args.cases_per_year:,} 例）", file=sys.stderr)
-        generate(args.demo, cases_per_year=args.cases_per_year,
-                 progress=lambda m: print(m, file=sys.stderr))
+        prepare_demo(args.demo, args.cases_per_year, progress=lambda m: print(m, file=sys.stderr))
     try:
         run_ingest(args.demo, args.db)
     except PseudonymMethodChanged as exc:
