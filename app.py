@@ -24,6 +24,7 @@ PAGES = {
     "hospital": ("医院", ":material/local_hospital:"),
     "catalog": ("病种目录", ":material/menu_book:"),
     "quality": ("数据质量", ":material/fact_check:"),
+    "supervision": ("监管与考核", ":material/policy:"),
 }
 
 user = session.current_user()

@@ -1,11 +1,12 @@
 """The dashboard in a real browser (issue 6 §4): Debian's Chromium, driven by Playwright.
 
-A generated city is ingested and simulated (baseline and growth_8pct) into a warehouse in a
-temporary folder, with a users file of its own; ``streamlit run app.py`` serves it on a free
-local port, and headless Chromium (``/usr/bin/chromium``, installed by ``make test`` through
-``scripts/ensure_browser.sh``; Playwright from PyPI) signs in as the bureau and as a hospital
-user, opens every page, runs a what-if and downloads the hospital's statement. Screenshots of
-each page go to ``tests/artifacts/`` (git-ignored). The server is stopped at the end.
+The planted city of ``conftest.py`` (generated, gaming planted, ingested, simulated for the
+baseline and growth_8pct, supervised), with a users file of its own, is served by
+``streamlit run app.py`` on a free local port, and headless Chromium (``/usr/bin/chromium``,
+installed by ``make test`` through ``scripts/ensure_browser.sh``; Playwright from PyPI) signs
+in as the bureau and as a hospital user, opens every page, runs a what-if and downloads the
+hospital's statement. Screenshots of each page go to ``tests/artifacts/`` (git-ignored). The
+server is stopped at the end.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from playwright.sync_api import sync_playwright
 
 from dip_sim.auth import add_user
 from dip_sim.dashboard.whatif import run_what_if
-from dip_sim.paths import SCENARIO_DIR
-from pipelines.simulate import run_simulate
-from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -39,22 +37,21 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 YEAR = 2020
 PASSWORD = {"bureau": "browser-test-bureau", "hospital": "browser-test-hospital"}
-BUREAU_PAGES = ["总览", "预算情景", "情景对比", "医院", "病种目录", "数据质量"]
-HOSPITAL_PAGES = ["总览", "医院", "病种目录", "数据质量"]
+BUREAU_PAGES = ["总览", "预算情景", "情景对比", "医院", "病种目录", "数据质量", "监管与考核"]
+HOSPITAL_PAGES = ["总览", "医院", "病种目录", "数据质量", "监管与考核"]
 SLUG = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "医院": "hospital",
-        "病种目录": "catalog", "数据质量": "quality"}
+        "病种目录": "catalog", "数据质量": "quality", "监管与考核": "supervision"}
 TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory) -> dict:
-    """A simulated warehouse, a users file (bureau; a hospital user) and what the tests expect."""
+def city(planted_city, tmp_path_factory) -> dict:
+    """The planted city (conftest: simulated and supervised), a users file (bureau; a
+    hospital user) and what the tests expect."""
     import duckdb
 
     folder = tmp_path_factory.mktemp("browser")
-    db = ingest_generated_city(folder, 1500, seed=11)
-    run_simulate(db, YEAR, scenario_files=[SCENARIO_DIR / "growth_8pct.yaml"],
-                 progress=lambda message: None)
+    db = planted_city["db"]
     with duckdb.connect(str(db), read_only=True) as con:
         hospitals = con.execute(
             "SELECT s.hospital_id, h.hospital_name FROM hospital_settlement s "
@@ -69,7 +66,7 @@ def city(tmp_path_factory) -> dict:
     scenario_dir = folder / "scenarios"
     scenario_dir.mkdir()
     return {"db": db, "users": users, "scenarios": scenario_dir, "own": own,
-            "others": hospitals[1:], "pv_settlement": pv}
+            "others": hospitals[1:], "pv_settlement": pv, "log": folder / "streamlit.log"}
 
 
 def _free_port() -> int:
@@ -85,7 +82,7 @@ def server(city):
     env = {**os.environ, "DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
            "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]), "DIP_SIM_PSEUDONYM_KEY": "k"}
     env.pop("DIP_SIM_HOSPITAL_ID", None)
-    log = (city["db"].parent / "streamlit.log").open("w")
+    log = city["log"].open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -116,8 +113,8 @@ def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> N
                     return
         except OSError:
             time.sleep(0.3)
-    pytest.fail(f"streamlit did not start (exit code {process.poll()}); see its log beside "
-                "the test warehouse")
+    pytest.fail(f"streamlit did not start (exit code {process.poll()}); see its log "
+                "(streamlit.log in the test's temporary folder)")
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,9 @@ WAN_COLUMNS: frozenset[str] = frozenset(
 # Ratios shown as percentages (× 100, header says %).
 PCT_COLUMNS: frozenset[str] = frozenset(
     {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate",
-     "outlier_share", "share_level3", "share_level2", "share_level1"}
+     "outlier_share", "share_level3", "share_level2", "share_level1", "withhold_release",
+     "proc_rate", "region_proc_rate", "prev_proc_rate", "severity_rate", "region_severity_rate",
+     "prev_severity_rate"}
 )
 # Columns rounded to 4 decimals (weights, coefficients, ratios of cost).
 FINE_COLUMNS: frozenset[str] = frozenset(
@@ -88,6 +90,16 @@ FINE_COLUMNS: frozenset[str] = frozenset(
         "mean_cost_ratio",
         "pv_budget_yuan",
         "pv_settlement_yuan",
+        # supervision indices: rates of a few per thousand, ratios and z scores
+        "index_value",
+        "region_value",
+        "prev_value",
+        "ratio_to_region",
+        "z_score",
+        "indicator_value",
+        "flag_value",
+        "anomaly_score",
+        "coefficient",
     }
 )
 
@@ -214,6 +226,44 @@ COLUMN_LABELS: dict[str, str] = {
     "field": "字段",
     "value": "填写值",
     "detail": "问题明细",
+    # 监管与考核 (dip_sim/dashboard/pages/supervision.py)
+    "n_base": "病例数",
+    "n_flagged": "标记病例数",
+    "index_value": "取值",
+    "index_name": "指数",
+    "region_value": "全市",
+    "ratio_to_region": "与全市之比",
+    "z_score": "偏离评分 z",
+    "prev_value": "上年取值",
+    "rank": "排名",
+    "rank_of": "排名 / 医院数",
+    "score": "考核得分",
+    "n_indicators": "指标数",
+    "coefficient": "考核系数",
+    "withhold_release": "保证金返还比例（%）",
+    "indicator_label": "指标",
+    "measure": "取值口径",
+    "weight": "权重",
+    "full_at": "满分点",
+    "zero_at": "零分点",
+    "indicator_value": "指标值",
+    "related_case_id": "关联病例",
+    "related_hospital_id": "关联病例医院",
+    "flag_value": "标记值",
+    "anomaly_score": "异常评分",
+    "anomaly_rank": "异常排名",
+    "anomaly_reasons": "突出的特征",
+    "dx3": "诊断类目",
+    "mean_rw": "平均分值",
+    "region_mean_rw": "全市平均分值",
+    "proc_rate": "手术操作编码率（%）",
+    "region_proc_rate": "全市手术操作编码率（%）",
+    "prev_proc_rate": "上年手术操作编码率（%）",
+    "severity_rate": "严重并发症编码率（%）",
+    "region_severity_rate": "全市严重并发症编码率（%）",
+    "prev_severity_rate": "上年严重并发症编码率（%）",
+    "excess_proc_cases": "超出的手术操作病例",
+    "excess_severity_cases": "超出的严重并发症病例",
 }
 
 

@@ -14,9 +14,10 @@ SESSION_KEY = "user"
 
 # the pages each role may open (file names under dip_sim/dashboard/pages)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "bureau": ("overview", "scenario", "compare", "hospital", "catalog", "quality"),
-    "expert": ("overview", "hospital", "catalog", "quality"),
-    "hospital": ("overview", "hospital", "catalog", "quality"),
+    "bureau": ("overview", "scenario", "compare", "hospital", "catalog", "quality",
+               "supervision"),
+    "expert": ("overview", "hospital", "catalog", "quality", "supervision"),
+    "hospital": ("overview", "hospital", "catalog", "quality", "supervision"),
 }
 
 

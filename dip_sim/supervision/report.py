@@ -27,7 +27,8 @@ LABELS = {
     "coefficient": "考核系数", "withhold_release": "保证金返还比例", "indicator": "指标",
     "label": "指标名称", "measure": "取值口径", "weight": "权重", "full_at": "满分点",
     "zero_at": "零分点", "x": "指标值", "points": "得分", "case_id": "清单流水号",
-    "related_case_id": "关联病例", "detail": "说明", "dx3": "诊断类目", "n_cases": "病例数",
+    "related_case_id": "关联病例", "related_hospital_id": "关联病例医院", "detail": "说明",
+    "dx3": "诊断类目", "n_cases": "病例数",
     "mean_rw": "平均分值", "region_mean_rw": "全市平均分值", "proc_rate": "手术操作编码率",
     "region_proc_rate": "全市手术操作编码率", "prev_proc_rate": "上年手术操作编码率",
     "severity_rate": "严重并发症编码率", "region_severity_rate": "全市严重并发症编码率",
@@ -54,11 +55,18 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                         FROM supervision_hospitals s {names} WHERE {{where}}
                         ORDER BY s.index_code, s.rank""")
     indices.insert(4, "index_name", indices["index_code"].map(index_label))
-    cases = query("""SELECT * EXCLUDE (scenario) FROM (
-                         SELECT *, row_number() OVER (PARTITION BY index_code
-                                                      ORDER BY value DESC, case_id) AS n
-                         FROM supervision_cases WHERE {where}) WHERE n <= ?
-                     ORDER BY index_code, hospital_id, case_id""", [max_cases]).drop(columns="n")
+    # a hospital's own report names no other hospital's case (a readmission after a stay
+    # elsewhere says only that it was elsewhere)
+    related = ("CASE WHEN related_hospital_id = hospital_id OR related_case_id IS NULL "
+               "THEN related_case_id ELSE '（他院病例）' END AS related_case_id, "
+               "NULL AS related_hospital_id" if hospital_id
+               else "related_case_id, related_hospital_id")
+    cases = query(f"""SELECT year, case_id, hospital_id, month, index_code, {related}, value,
+                             detail
+                      FROM (SELECT *, row_number() OVER (PARTITION BY index_code
+                                                         ORDER BY value DESC, case_id) AS n
+                            FROM supervision_cases WHERE {{where}}) WHERE n <= ?
+                      ORDER BY index_code, hospital_id, case_id""", [max_cases])
     cases.insert(cases.columns.get_loc("index_code") + 1, "index_name",
                  cases["index_code"].map(index_label))
     return {

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS supervision_cases (
     month INTEGER,
     index_code VARCHAR,
     related_case_id VARCHAR,
+    related_hospital_id VARCHAR,
     value DOUBLE,
     detail VARCHAR
 )""",

@@ -123,6 +123,8 @@ def _show(result: dict) -> None:
     baseline = data.hospital_settlement("baseline")[["hospital_id", "hospital_name",
                                                       "dip_amount_yuan"]]
     what_if = result["hospitals"][["hospital_id", "year_end_amount_yuan"]]
+    if data.hospital_scope():  # a deployment restricted to one hospital shows only its row
+        what_if = what_if[what_if["hospital_id"] == data.hospital_scope()]
     merged = baseline.merge(what_if, on="hospital_id", how="outer").rename(
         columns={"dip_amount_yuan": "baseline_yuan", "year_end_amount_yuan": "what_if_yuan"})
     merged["change_yuan"] = merged["what_if_yuan"] - merged["baseline_yuan"]

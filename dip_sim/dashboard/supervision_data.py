@@ -1,0 +1,143 @@
+"""The dashboard's reads of supervision and assessment (the 监管与考核 page, issue 7 §4).
+
+Same rules as :mod:`dip_sim.dashboard.data`: one cached, parameterised query per read, and
+every per-hospital query filtered to a hospital user's own hospital in SQL. Region-wide
+figures (the regional rate of an index, the number of hospitals ranked) are not another
+hospital's rows, so a hospital user sees them beside its own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dip_sim.dashboard import data
+from dip_sim.dashboard.data import _HOSP_CTE, _query, _scope
+
+# the most flagged cases or categories a table shows
+LIST_LIMIT = 500
+
+
+def supervision_runs() -> pd.DataFrame:
+    """The scenarios and years with supervision results (baseline and latest year first)."""
+    return _query("""SELECT DISTINCT scenario, year FROM supervision_hospitals
+                     ORDER BY scenario <> 'baseline', scenario, year DESC""")
+
+
+def index_codes(scenario: str, year: int) -> list[str]:
+    """The index codes computed for ``scenario`` and ``year``."""
+    rows = _query("SELECT DISTINCT index_code FROM supervision_hospitals "
+                  "WHERE scenario = ? AND year = ? ORDER BY index_code", [scenario, year])
+    return rows["index_code"].tolist()
+
+
+def index_by_hospital(scenario: str, year: int, index_code: str) -> pd.DataFrame:
+    """One index for every hospital (a hospital user: its own row), most suspicious first.
+
+    Columns: hospital_id, hospital_name, level, n_base, n_flagged, index_value,
+    region_value, ratio_to_region, z_score, prev_value, rank, n_ranked.
+    """
+    where, params = _scope("s.hospital_id")
+    return _query(f"""
+        WITH {_HOSP_CTE}
+        SELECT s.hospital_id, h.hospital_name, h.level, s.n_base, s.n_flagged,
+               s.value AS index_value, s.region_value, s.ratio_to_region, s.z_score,
+               s.prev_value, s.rank, count(*) OVER () AS n_ranked
+        FROM supervision_hospitals s LEFT JOIN hosp h USING (hospital_id)
+        WHERE s.scenario = ? AND s.year = ? AND s.index_code = ?
+        QUALIFY {where}
+        ORDER BY s.rank, s.hospital_id""", [scenario, year, index_code, *params])
+
+
+def hospital_indices(scenario: str, year: int, hospital_id: str) -> pd.DataFrame:
+    """Every index of one hospital against the region, with its rank among the hospitals."""
+    where, params = _scope("s.hospital_id")
+    return _query(f"""
+        SELECT s.index_code, s.n_base, s.n_flagged, s.value AS index_value, s.region_value,
+               s.ratio_to_region, s.z_score, s.prev_value, s.rank,
+               (SELECT count(*) FROM supervision_hospitals t WHERE t.scenario = s.scenario
+                  AND t.year = s.year AND t.index_code = s.index_code) AS n_ranked
+        FROM supervision_hospitals s
+        WHERE s.scenario = ? AND s.year = ? AND s.hospital_id = ? AND {where}
+        ORDER BY s.index_code""", [scenario, year, hospital_id, *params])
+
+
+def assessment_scores(scenario: str, year: int) -> pd.DataFrame:
+    """The 绩效考核 score, coefficient and deposit release of each hospital, lowest first."""
+    where, params = _scope("a.hospital_id")
+    return _query(f"""
+        WITH {_HOSP_CTE}
+        SELECT a.hospital_id, h.hospital_name, h.level, a.score, a.n_indicators,
+               a.coefficient, a.withhold_release
+        FROM assessment a LEFT JOIN hosp h USING (hospital_id)
+        WHERE a.scenario = ? AND a.year = ? AND {where}
+        ORDER BY a.score, a.hospital_id""", [scenario, year, *params])
+
+
+def assessment_breakdown(scenario: str, year: int, hospital_id: str) -> pd.DataFrame:
+    """The indicators behind one hospital's score: value, thresholds, weight, points earned."""
+    where, params = _scope("hospital_id")
+    return _query(f"""
+        SELECT indicator, label AS indicator_label, measure, weight, full_at, zero_at,
+               x AS indicator_value, points
+        FROM assessment_indicators
+        WHERE scenario = ? AND year = ? AND hospital_id = ? AND {where}
+        ORDER BY weight DESC, indicator""", [scenario, year, hospital_id, *params])
+
+
+def flagged_cases(scenario: str, year: int, index_code: str, hospital_id: str | None
+                  ) -> pd.DataFrame:
+    """Flagged cases of an index (one hospital, or all the reader may see), most extreme first.
+
+    De-identified: the case's 清单流水号 and what flagged it, never the patient. The stay a
+    readmission follows may be another hospital's: a hospital user sees that it was, not
+    which hospital's case.
+    """
+    where, params = _scope("hospital_id")
+    own = data.hospital_scope()
+    one = "hospital_id = ?" if hospital_id else "TRUE"
+    related = ("CASE WHEN related_hospital_id = ? OR related_case_id IS NULL THEN related_case_id "
+               "ELSE '（他院病例）' END" if own else "related_case_id")
+    return _query(f"""
+        SELECT case_id, hospital_id, month, {related} AS related_case_id,
+               {"NULL" if own else "related_hospital_id"} AS related_hospital_id,
+               value AS flag_value, detail
+        FROM supervision_cases
+        WHERE scenario = ? AND year = ? AND index_code = ? AND {one} AND {where}
+        ORDER BY value DESC, case_id
+        LIMIT {LIST_LIMIT}""",
+        [*([own] if own else []), scenario, year, index_code,
+         *([hospital_id] if hospital_id else []), *params])
+
+
+def flagged_counts(scenario: str, year: int) -> pd.DataFrame:
+    """Flagged cases per index (over the hospitals the reader may see)."""
+    where, params = _scope("hospital_id")
+    return _query(f"""SELECT index_code, count(*) AS n_flagged FROM supervision_cases
+                      WHERE scenario = ? AND year = ? AND {where}
+                      GROUP BY index_code ORDER BY index_code""", [scenario, year, *params])
+
+
+def anomalies(scenario: str, year: int) -> pd.DataFrame:
+    """The hospital-months the isolation forest lists for review, most unusual first."""
+    where, params = _scope("a.hospital_id")
+    return _query(f"""
+        WITH {_HOSP_CTE}
+        SELECT a.hospital_id, h.hospital_name, a.month, a.n_cases, a.anomaly_score,
+               a.rank AS anomaly_rank, a.reasons AS anomaly_reasons
+        FROM supervision_anomalies a LEFT JOIN hosp h USING (hospital_id)
+        WHERE a.scenario = ? AND a.year = ? AND a.flagged AND {where}
+        ORDER BY a.rank""", [scenario, year, *params])
+
+
+def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFrame:
+    """编码高套 by diagnosis category for one hospital: where coding rose beyond expectation."""
+    where, params = _scope("hospital_id")
+    return _query(f"""
+        SELECT dx3, n_cases, mean_rw, region_mean_rw, proc_rate, region_proc_rate,
+               prev_proc_rate, severity_rate, region_severity_rate, prev_severity_rate,
+               excess_proc_cases, excess_severity_cases
+        FROM supervision_upcoding
+        WHERE scenario = ? AND year = ? AND hospital_id = ? AND {where}
+        ORDER BY greatest(coalesce(excess_proc_cases, 0), coalesce(excess_severity_cases, 0))
+                 DESC, dx3
+        LIMIT {LIST_LIMIT}""", [scenario, year, hospital_id, *params])
