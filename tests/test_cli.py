@@ -8,8 +8,9 @@ from dip_sim.cli import main
 
 
 @pytest.mark.parametrize("command", ["synth", "ingest", "quality", "quality-report", "simulate",
-                                     "compare", "report",
-                                     "catalog-report", "catalog-diff", "params"])
+                                     "compare", "report", "catalog-report", "catalog-diff",
+                                     "params", "users", "supervise", "supervision-report",
+                                     "plant-gaming"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -53,3 +54,26 @@ def test_catalog_report_on_an_empty_warehouse_says_what_to_do(tmp_path, capsys):
     assert main(["catalog-report", "--db", str(tmp_path / "w.duckdb"),
                  "--out", str(tmp_path / "c.xlsx")]) == 1
     assert "dip-sim ingest" in capsys.readouterr().err
+
+
+def test_supervise_before_simulate_says_what_to_do(tmp_path, capsys):
+    import duckdb
+
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).execute("CREATE TABLE runs (scenario VARCHAR, year INTEGER, "
+                                    "run_at TIMESTAMP, params_json VARCHAR)").close()
+    assert main(["supervise", "--db", str(db)]) == 1
+    assert "dip-sim simulate" in capsys.readouterr().err
+
+
+def test_supervision_report_of_a_hospital(planted_city, tmp_path, capsys):
+    import polars as pl
+
+    out = tmp_path / "sv.xlsx"
+    assert main(["supervision-report", "--year", "2020", "--hospital", "H140302002",
+                 "--out", str(out), "--db", str(planted_city["db"])]) == 0
+    sheets = pl.read_excel(out, sheet_id=0)
+    assert {"监管指数", "绩效考核", "考核指标得分", "标记病例", "编码高套分类目", "异常筛查"} <= set(sheets)
+    # the hospital that planted split admissions: its flagged cases are there, its own only
+    cases = sheets["标记病例"]
+    assert "分解住院" in set(cases["指数"]) and set(cases["医疗机构代码"]) == {"H140302002"}

@@ -187,3 +187,38 @@ def test_bad_assessment_scheme_is_refused(tmp_path):
     values["assessment.scheme_file"] = str(bad)
     with pytest.raises(PolicyError, match="第 2 行 measure"):
         set_supervision_tables(duckdb.connect(), "baseline", values)
+
+
+def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
+    """settlement.assessment_source = scheme: each hospital's coefficient and deposit release
+    are its 2020 score's bands, the same scores as supervising the stored baseline; what the
+    assessment holds back goes to the reserve, so Σ year-end amounts = fund − that inflow."""
+    import shutil
+
+    from dip_sim.paths import SCENARIO_DIR
+    from pipelines.simulate import run_simulate
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(planted_city["db"], db)
+    run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "assessment_scheme.yaml"],
+                 progress=lambda message: None)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("""
+            SELECT s.hospital_id, s.assessment_coefficient, a.coefficient, s.withheld_yuan,
+                   s.withhold_released_yuan, a.withhold_release, b.score, a.score
+            FROM hospital_settlement s
+            JOIN assessment a ON a.scenario = s.scenario AND a.hospital_id = s.hospital_id
+                             AND a.year = 2020
+            JOIN assessment b ON b.scenario = 'baseline' AND b.hospital_id = s.hospital_id
+                             AND b.year = 2020
+            WHERE s.scenario = 'assessment_scheme'""").fetchall()
+        fund, total, inflow = con.execute(
+            "SELECT dip_fund_yuan, year_end_total_yuan, reserve_inflow_yuan FROM point_values "
+            "WHERE scenario = 'assessment_scheme'").fetchall()[0]
+    assert len(rows) > 30
+    for _, used, coefficient, withheld, released, release, base_score, score in rows:
+        assert used == coefficient
+        assert released == pytest.approx(withheld * release)
+        assert score == pytest.approx(base_score)  # in-run supervision = the stored one's
+    assert min(r[2] for r in rows) < 1.0  # some hospital is assessed below full
+    assert inflow > 0 and total == pytest.approx(fund - inflow, abs=0.01)
