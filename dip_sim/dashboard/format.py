@@ -90,6 +90,7 @@ FINE_COLUMNS: frozenset[str] = frozenset(
         "mean_cost_ratio",
         "pv_budget_yuan",
         "pv_settlement_yuan",
+        "value_per_point",
         # supervision indices: rates of a few per thousand, ratios and z scores
         "index_value",
         "region_value",

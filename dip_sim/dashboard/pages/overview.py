@@ -189,7 +189,9 @@ def _point_value_years(years: pd.DataFrame) -> None:
     shown = years.assign(kind=years["kind"].map({"history": "历史年度点均费用",
                                                   "settlement": "结算点值"}))
     chart, table = st.columns([2, 1])
-    chart.line_chart(shown.set_index("year")["value_per_point"], x_label="年度",
+    # years as labels, not numbers (no thousands separator: 2020, not 2,020)
+    chart.line_chart(shown.assign(year=shown["year"].astype(str)).set_index("year")[
+        "value_per_point"], x_label="年度",
                      y_label="元/分")
     with table:
         common.show_table(shown, ["year", "kind", "value_per_point"])

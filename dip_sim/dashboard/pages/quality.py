@@ -90,9 +90,9 @@ def _quality_index(year: int) -> None:
     if trend["year"].nunique() > 1:
         st.subheader("病案质量指数历年趋势")
         names = trend["hospital_name"].fillna(trend["hospital_id"])
-        chart = trend.assign(hospital=names).pivot_table(
-            index="year", columns="hospital", values="quality_index")
-        st.line_chart(chart)
+        chart = trend.assign(hospital=names, year=trend["year"].astype(str)).pivot_table(
+            index="year", columns="hospital", values="quality_index")  # years as labels
+        st.line_chart(chart, x_label="年度", y_label="病案质量指数")
 
 
 if __name__ == "__main__":

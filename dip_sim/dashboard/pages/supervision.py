@@ -15,7 +15,7 @@ from dip_sim.dashboard import data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard import supervision_data as sv
 from dip_sim.dashboard.pages import common
-from dip_sim.supervision.tables import index_label
+from dip_sim.supervision.tables import INDEX_LABELS, index_label
 
 INDEX_COLUMNS = ["hospital_name", "level", "n_base", "n_flagged", "index_value", "region_value",
                  "ratio_to_region", "z_score", "prev_value", "rank"]
@@ -139,6 +139,8 @@ def _own_indices(scenario: str, year: int, hospital_id: str) -> None:
     if table.empty:
         st.info("本院在该年度没有监管指标。")
         return
+    order = {code: i for i, code in enumerate(INDEX_LABELS)}  # the README's order
+    table = table.sort_values("index_code", key=lambda c: c.map(order).fillna(len(order)))
     table = table.assign(index_name=table["index_code"].map(index_label),
                          rank_of=[f"{r} / {n}" for r, n in zip(table["rank"], table["n_ranked"],
                                                                 strict=True)])
