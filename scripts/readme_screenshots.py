@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--hospital", default="H140302002", help="the hospital user's hospital")
     parser.add_argument("--max-height", type=int, default=1500)
+    parser.add_argument("--compare", default="growth_8pct", help="情景对比 page: the scenario")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -89,6 +90,10 @@ def _shoot(browser, url: str, name: str, password: str, titles: list[str], args)
         page.wait_for_timeout(1000)
         page.wait_for_function(
             "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+        if title == "情景对比" and args.compare:  # the README's example scenario
+            page.get_by_label("对比情景").click()
+            page.get_by_role("option").filter(has_text=args.compare).first.click()
+            page.wait_for_timeout(2000)
         if title == "预算情景":  # a what-if beside the baseline
             page.get_by_label("基金增长率（%）").fill("8")
             page.get_by_label("基金增长率（%）").press("Enter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -236,3 +237,19 @@ def test_saved_scenarios_compared_with_the_baseline(warehouse, monkeypatch, tmp_
     assert table.loc["growth_6pct", "DIP 基金总额（万元）"] == pytest.approx(fund_6 / 1e4, abs=0.006)
     year_end = data.fund_year_end("growth_8pct")["year_end_total_yuan"].iloc[0]
     assert table.loc["growth_8pct", "年终结算合计（万元）"] == pytest.approx(round(year_end / 1e4, 2))
+
+
+def test_scenario_comparison_carries_the_year_end_amounts(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    table = data.scenario_comparison("growth_8pct")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        totals = dict(con.execute("SELECT scenario, year_end_total_yuan FROM point_values"
+                                  ).fetchall())
+    # each hospital's year-end amounts add up to its scenario's year-end total
+    assert table["year_end_scenario_yuan"].sum() == pytest.approx(totals["growth_8pct"])
+    assert table["year_end_base_yuan"].sum() == pytest.approx(totals["baseline"])
+    assert (table["year_end_change_yuan"]
+            == table["year_end_scenario_yuan"] - table["year_end_base_yuan"]).all()

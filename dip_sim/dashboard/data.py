@@ -376,21 +376,24 @@ def scenario_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
     """DIP amount of each hospital under ``base`` and under ``scenario``.
 
     Columns: hospital_id, hospital_name, level, dip_base_yuan, dip_scenario_yuan,
-    change_yuan, change_pct (change ÷ base), points_base, points_scenario. Sorted by
-    change_yuan, largest first.
+    change_yuan, change_pct (change ÷ base), points_base, points_scenario, and the year-end
+    amounts (after assessment, deductions, sharing and the deposit) year_end_base_yuan,
+    year_end_scenario_yuan, year_end_change_yuan. Sorted by change_yuan, largest first.
     """
     where, params = _scope("hospital_id")
     return _query(
         f"""
         WITH {_HOSP_CTE},
-        b AS (SELECT hospital_id, dip_amount_yuan, total_points FROM hospital_settlement
-              WHERE scenario = ? AND {where}),
-        s AS (SELECT hospital_id, dip_amount_yuan, total_points FROM hospital_settlement
-              WHERE scenario = ? AND {where}),
+        b AS (SELECT hospital_id, dip_amount_yuan, total_points, year_end_amount_yuan
+              FROM hospital_settlement WHERE scenario = ? AND {where}),
+        s AS (SELECT hospital_id, dip_amount_yuan, total_points, year_end_amount_yuan
+              FROM hospital_settlement WHERE scenario = ? AND {where}),
         j AS (
             SELECT coalesce(b.hospital_id, s.hospital_id) AS hospital_id,
                    b.dip_amount_yuan AS dip_base_yuan, s.dip_amount_yuan AS dip_scenario_yuan,
-                   b.total_points AS points_base, s.total_points AS points_scenario
+                   b.total_points AS points_base, s.total_points AS points_scenario,
+                   b.year_end_amount_yuan AS year_end_base_yuan,
+                   s.year_end_amount_yuan AS year_end_scenario_yuan
             FROM b FULL OUTER JOIN s ON b.hospital_id = s.hospital_id
         )
         SELECT j.hospital_id, coalesce(h.hospital_name, j.hospital_id) AS hospital_name,
@@ -398,7 +401,9 @@ def scenario_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
                coalesce(j.dip_scenario_yuan, 0) - coalesce(j.dip_base_yuan, 0) AS change_yuan,
                (coalesce(j.dip_scenario_yuan, 0) - coalesce(j.dip_base_yuan, 0))
                    / NULLIF(j.dip_base_yuan, 0) AS change_pct,
-               j.points_base, j.points_scenario
+               j.points_base, j.points_scenario, j.year_end_base_yuan,
+               j.year_end_scenario_yuan,
+               j.year_end_scenario_yuan - j.year_end_base_yuan AS year_end_change_yuan
         FROM j LEFT JOIN hosp h ON h.hospital_id = j.hospital_id
         ORDER BY change_yuan DESC, j.hospital_id
         """,

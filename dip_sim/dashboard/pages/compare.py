@@ -34,6 +34,9 @@ HOSPITAL_COLUMNS = [
     "dip_scenario_yuan",
     "change_yuan",
     "change_pct",
+    "year_end_base_yuan",
+    "year_end_scenario_yuan",
+    "year_end_change_yuan",
 ]
 
 
