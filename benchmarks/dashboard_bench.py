@@ -16,7 +16,7 @@ from pathlib import Path
 
 PAGE_TARGET_SECONDS = 2.0
 WHAT_IF_TARGET_SECONDS = 10.0
-PAGES = ("overview", "scenario", "compare", "hospital", "catalog", "quality")
+PAGES = ("overview", "scenario", "compare", "hospital", "catalog", "quality", "supervision")
 BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
 
 
