@@ -741,3 +741,16 @@ def test_compare_page_with_another_base(warehouse: Path, monkeypatch: pytest.Mon
     at = run_app(f"{PAGES}/compare.py")
     at.selectbox(key="compare_base").select("growth_8pct").run()
     assert list(at.dataframe[1].value["医院名称"]) == ["平定县冠山镇卫生院"]
+
+
+def test_quality_page_counts_findings_by_rule(detailed: Path) -> None:
+    at = run_app(f"{PAGES}/quality.py")
+    rules = next(df.value for df in at.dataframe if "质控规则" in df.value.columns)
+    # every year: the critical rule first, then by findings (C005 and C008 share one rule)
+    assert list(rules["质控规则"]) == ["no_settlement", "cost_breakdown_mismatch",
+                                    "dx_sex_conflict", "los_mismatch"]
+    row = rules.set_index("质控规则").loc["cost_breakdown_mismatch"]
+    assert (row["问题数"], row["病例数"], row["医院数"]) == (2, 2, 1)
+    at.selectbox(key="quality_year").select(2019).run()
+    rules = next(df.value for df in at.dataframe if "质控规则" in df.value.columns)
+    assert list(rules["质控规则"]) == ["dx_sex_conflict"]  # C010, H001's case of 2019

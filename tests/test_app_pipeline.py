@@ -253,3 +253,19 @@ def test_scenario_comparison_carries_the_year_end_amounts(warehouse, monkeypatch
     assert table["year_end_base_yuan"].sum() == pytest.approx(totals["baseline"])
     assert (table["year_end_change_yuan"]
             == table["year_end_scenario_yuan"] - table["year_end_base_yuan"]).all()
+
+
+def test_hospital_groups_split_its_dip_amount_and_ffs_payment(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    settlement = data.hospital_settlement("baseline").set_index("hospital_id")
+    hospital_id = settlement.index[0]
+    groups = data.hospital_groups("baseline", hospital_id)
+    # the groups' shares add up to the hospital's DIP amount and its fee-for-service payment
+    assert groups["dip_amount_yuan"].sum() == pytest.approx(
+        settlement.loc[hospital_id, "dip_amount_yuan"])
+    assert groups["ffs_fund_paid_yuan"].sum() == pytest.approx(
+        settlement.loc[hospital_id, "ffs_fund_paid_yuan"])
+    assert (groups["diff_yuan"] == groups["dip_amount_yuan"] - groups["ffs_fund_paid_yuan"]).all()

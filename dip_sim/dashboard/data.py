@@ -417,7 +417,9 @@ def hospital_groups(scenario: str, hospital_id: str,
     ``insurance_type`` only, if given).
 
     Columns: group_code, group_type, n_cases, points, mean_cost_yuan, mean_cost_ratio,
-    n_low, n_high, n_extreme, n_outliers. Sorted by points, largest first.
+    n_low, n_high, n_extreme, n_outliers, and DIP against fee-for-service per group:
+    dip_amount_yuan (Σ the cases' shares of the hospital's DIP amount), ffs_fund_paid_yuan,
+    diff_yuan, diff_pct. Sorted by points, largest first.
     """
     where, params = _scope("hospital_id")
     kind, kind_params = _insurance(insurance_type)
@@ -431,7 +433,12 @@ def hospital_groups(scenario: str, hospital_id: str,
                count(*) FILTER (WHERE outlier = 'low') AS n_low,
                count(*) FILTER (WHERE outlier = 'high') AS n_high,
                count(*) FILTER (WHERE outlier = 'extreme') AS n_extreme,
-               count(*) FILTER (WHERE coalesce(outlier, 'none') <> 'none') AS n_outliers
+               count(*) FILTER (WHERE coalesce(outlier, 'none') <> 'none') AS n_outliers,
+               sum(case_amount_yuan) AS dip_amount_yuan,
+               sum(fund_paid_yuan) AS ffs_fund_paid_yuan,
+               sum(case_amount_yuan) - sum(fund_paid_yuan) AS diff_yuan,
+               (sum(case_amount_yuan) - sum(fund_paid_yuan)) / nullif(sum(fund_paid_yuan), 0)
+                   AS diff_pct
         FROM case_scores
         WHERE scenario = ? AND hospital_id = ? AND {where} AND {kind}
         GROUP BY group_code
@@ -795,25 +802,35 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
                   [*params, *year_params, *params, *year_params, *weights])
 
 
-def hospital_findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
-    """The hospital's quality findings (病案质控) among its cases of ``year``, per rule (scoped).
+def findings_by_rule(year: int | None, hospital_id: str | None = None) -> pd.DataFrame:
+    """Quality findings (病案质控) per rule among the cases of ``year`` (None: every year), of
+    one hospital or of every hospital the reader may see.
 
-    Columns: quality_rule, label_zh, severity, n_findings, n_cases. Critical rules first,
-    then by number of findings.
+    Columns: quality_rule, label_zh, severity, n_findings, n_cases, n_hospitals. Critical
+    rules first, then by number of findings.
     """
     where, params = _scope("s.hospital_id")
+    year_where, year_params = _year_clause(year, "s.year")
+    one = "s.hospital_id = ?" if hospital_id else "TRUE"
     return _query(
         f"""
         SELECT f.rule AS quality_rule, any_value(f.label_zh) AS label_zh,
                any_value(f.severity) AS severity, count(*) AS n_findings,
-               count(DISTINCT f.case_id) AS n_cases
+               count(DISTINCT f.case_id) AS n_cases,
+               count(DISTINCT s.hospital_id) AS n_hospitals
         FROM quality_findings f JOIN case_status s USING (case_id)
-        WHERE s.hospital_id = ? AND s.year = ? AND {where}
+        WHERE {one} AND {year_where} AND {where}
         GROUP BY f.rule
         ORDER BY any_value(f.severity) <> 'critical', n_findings DESC, quality_rule
         """,
-        [hospital_id, int(year), *params],
+        [*([hospital_id] if hospital_id else []), *year_params, *params],
     )
+
+
+def hospital_findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
+    """The hospital's quality findings among its cases of ``year``, per rule (scoped): see
+    :func:`findings_by_rule`."""
+    return findings_by_rule(int(year), hospital_id)
 
 
 def hospital_findings(hospital_id: str, year: int, limit: int = CASE_LIST_LIMIT) -> pd.DataFrame:

@@ -230,6 +230,7 @@ COLUMN_LABELS: dict[str, str] = {
     "file": "情景文件",
     "label_zh": "问题",
     "n_findings": "问题数",
+    "n_hospitals": "医院数",
     "field": "字段",
     "value": "填写值",
     "detail": "问题明细",

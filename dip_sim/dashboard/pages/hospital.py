@@ -20,6 +20,10 @@ GROUP_COLUMNS = [
     "n_low",
     "n_high",
     "n_extreme",
+    "dip_amount_yuan",
+    "ffs_fund_paid_yuan",
+    "diff_yuan",
+    "diff_pct",
 ]
 OUTLIER_COLUMNS = [
     "case_id",

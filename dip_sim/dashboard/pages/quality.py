@@ -21,6 +21,7 @@ HOSPITAL_COLUMNS = [
 ]
 
 
+RULE_COLUMNS = ["quality_rule", "label_zh", "severity", "n_findings", "n_cases", "n_hospitals"]
 INDEX_COLUMNS = [
     "hospital_name",
     "level",
@@ -60,6 +61,16 @@ def render() -> None:
 
     st.subheader("按严重程度与状态")
     common.show_table(data.quality_summary(year), SUMMARY_COLUMNS)
+
+    try:
+        rules = data.findings_by_rule(year)
+    except data.DataUnavailable:  # no per-finding table (a results-only warehouse)
+        rules = None
+    if rules is not None and not rules.empty:
+        st.subheader("按质控规则")
+        common.show_table(rules, RULE_COLUMNS)
+        st.caption("每条规则的问题数、涉及病例数与医院数；规则目录见 data/reference/quality_rules.csv，"
+                   "逐条明细见 dip-sim quality-report。")
 
     st.subheader("各医院问题病例占比")
     by_hospital = data.quality_by_hospital(year)
