@@ -104,6 +104,7 @@ def _quality_index(year: int) -> None:
         chart = trend.assign(hospital=names, year=trend["year"].astype(str)).pivot_table(
             index="year", columns="hospital", values="quality_index")  # years as labels
         st.line_chart(chart, x_label="年度", y_label="病案质量指数")
+        st.dataframe(chart.round(2), column_config={"year": "年度"})  # the chart's figures
 
 
 if __name__ == "__main__":
