@@ -27,6 +27,7 @@ PAGES = {
     "supervision": ("监管与考核", ":material/policy:"),
 }
 
+st.session_state[data.STALE_KEY] = False  # set by a read that had to show the last run
 user = session.current_user()
 if user is None:
     session.sign_in_form()
@@ -55,3 +56,8 @@ with st.sidebar:
         st.caption(f"医院用户模式：{data.hospital_scope()}")
 
 current.run()
+
+if data.showing_last_results():  # a batch run holds the warehouse: say what is shown
+    when = f"（完成于 {finished:%Y-%m-%d %H:%M}）" if finished is not None else ""
+    st.sidebar.warning(f"数据仓库正在更新（模拟或载入运行中）：页面显示的是上次完整运行{when}的结果；"
+                       "运行结束后刷新页面即可看到新结果。", icon=":material/update:")

@@ -471,12 +471,37 @@ def test_reads_leave_no_connection_open(warehouse: Path) -> None:
 
 
 def test_warehouse_being_written_shows_message(warehouse: Path) -> None:
+    data._LAST_GOOD.clear()  # nothing read before: nothing to show but the message
     writer = duckdb.connect(str(warehouse))  # as a running `dip-sim simulate` would
     try:
         at = run_app()
     finally:
         writer.close()
     assert "暂时无法读取数据仓库" in infos(at)
+
+
+def _touch(path: Path) -> None:
+    """A later modification time, as a writer's first write gives (the reads' cache key)."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_while_a_run_writes_the_last_complete_run_is_shown(warehouse: Path) -> None:
+    before = metrics(run_app())
+    writer = duckdb.connect(str(warehouse))  # a run holds the file and has written
+    _touch(warehouse)
+    try:
+        at = run_app()
+        # the same figures as before the run began, and the sidebar says they are the last run's
+        assert metrics(at) == before
+        warning = " ".join(str(w.value) for w in at.sidebar.warning)
+        assert "上次完整运行" in warning and "2024-05-01 10:00" in warning
+        assert not [i for i in at.info if "暂时无法读取" in str(i.value)]
+    finally:
+        writer.close()
+    _touch(warehouse)
+    at = run_app()  # the run is over: fresh reads, no warning
+    assert not at.sidebar.warning
 
 
 def test_warehouse_locked_by_another_process(warehouse: Path) -> None:
@@ -489,8 +514,10 @@ def test_warehouse_locked_by_another_process(warehouse: Path) -> None:
     writer = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    data._LAST_GOOD.clear()  # nothing read before: the message, not an earlier result
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        _touch(warehouse)
         with pytest.raises(data.DataUnavailable) as info:
             data.point_values()
         assert info.value.message == data.LOCKED_MESSAGE
@@ -754,3 +781,26 @@ def test_quality_page_counts_findings_by_rule(detailed: Path) -> None:
     at.selectbox(key="quality_year").select(2019).run()
     rules = next(df.value for df in at.dataframe if "质控规则" in df.value.columns)
     assert list(rules["质控规则"]) == ["dx_sex_conflict"]  # C010, H001's case of 2019
+
+
+def test_another_process_writing_leaves_the_last_results_readable(warehouse: Path) -> None:
+    before = data.point_values()
+    # a run that has written new results and still holds the file
+    code = (
+        "import sys, duckdb\n"
+        f"con = duckdb.connect({str(warehouse)!r})\n"
+        "con.execute(\"INSERT INTO point_values (scenario, year) VALUES ('zz_running', 2020)\")\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        _touch(warehouse)  # the cache cannot answer: the file is read, and it is locked
+        assert data.point_values().equals(before)  # not the running one's rows
+    finally:
+        writer.communicate("", timeout=30)
+    _touch(warehouse)
+    assert "zz_running" in set(data.point_values()["scenario"])  # once the run is over

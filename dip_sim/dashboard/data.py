@@ -17,6 +17,7 @@ sees only its own hospital. Values always travel as query parameters, never in t
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import os
@@ -144,21 +145,51 @@ def _reading():
         con.close()
 
 
+# The last result of each read, whatever the file's state since: shown while a batch run
+# holds the warehouse (issue 6 §3: the app shows the last complete run, not an error and not a
+# half-written result). A run writes a scenario's results in one transaction, so every result
+# read before it began belongs to a complete run. Bounded: the least recently used go first.
+_LAST_GOOD: collections.OrderedDict[tuple[str, str, tuple[Any, ...]], pd.DataFrame] = (
+    collections.OrderedDict())
+_LAST_GOOD_MAX = 256
+STALE_KEY = "showing_last_results"
+
+
+def showing_last_results() -> bool:
+    """True when this page run showed a result of the last complete run because the warehouse
+    was being written (the app then says so)."""
+    return get_script_run_ctx() is not None and bool(st.session_state.get(STALE_KEY))
+
+
 def _query(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    """Run ``sql`` with ``params`` on the warehouse; raise DataUnavailable with a message."""
+    """Run ``sql`` with ``params`` on the warehouse; raise DataUnavailable with a message.
+
+    While another process writes the warehouse, the last result of the same read is returned
+    instead (marked for the page: :func:`showing_last_results`); with none, the message.
+    """
     path = warehouse_path()
     if not path.is_file():
         raise DataUnavailable(NO_RESULTS_MESSAGE, f"未找到数据仓库文件：{path}")
+    key = (str(path), sql, tuple(params))
     try:
-        return _cached_query(str(path), _stamp(path), sql, tuple(params))
+        result = _cached_query(str(path), _stamp(path), sql, tuple(params))
+        _LAST_GOOD[key] = result
+        _LAST_GOOD.move_to_end(key)
+        while len(_LAST_GOOD) > _LAST_GOOD_MAX:
+            _LAST_GOOD.popitem(last=False)
+        return result
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        if key in _LAST_GOOD:
+            if get_script_run_ctx() is not None:
+                st.session_state[STALE_KEY] = True
+            return _LAST_GOOD[key].copy()
+        # another process (or, in tests, this one) holds the write lock
+        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
     except duckdb.CatalogException as exc:
         raise DataUnavailable(NO_RESULTS_MESSAGE, f"数据仓库 {path} 缺少结果表：{exc}") from exc
     except duckdb.BinderException as exc:
         # results written by an earlier version lack a newer column until simulate runs again
         raise DataUnavailable(OLD_RESULTS_MESSAGE, str(exc)) from exc
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
-        # another process (or, in tests, this one) holds the write lock
-        raise DataUnavailable(LOCKED_MESSAGE, str(exc)) from exc
 
 
 def _scope(column: str = "hospital_id") -> tuple[str, list[Any]]:
