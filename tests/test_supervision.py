@@ -222,3 +222,23 @@ def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
         assert score == pytest.approx(base_score)  # in-run supervision = the stored one's
     assert min(r[2] for r in rows) < 1.0  # some hospital is assessed below full
     assert inflow > 0 and total == pytest.approx(fund - inflow, abs=0.01)
+
+
+def test_an_older_warehouses_supervision_tables_gain_the_new_columns(tmp_path):
+    """A table made before a column existed gets it; the other scenarios' rows stay."""
+    from dip_sim.supervision.run import persist_supervision
+    from dip_sim.supervision.tables import SUPERVISION_DDL
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    old = SUPERVISION_DDL["supervision_cases"].replace("    related_hospital_id VARCHAR,\n", "")
+    con.execute(old)
+    con.execute("INSERT INTO supervision_cases (scenario, case_id) VALUES ('other', 'X')")
+    for table, ddl in SUPERVISION_DDL.items():  # the run's marts: one row in the cases table
+        con.execute(ddl.replace(f"CREATE TABLE IF NOT EXISTS {table} (",
+                                f"CREATE TEMP TABLE mart_{table} ("))
+    con.execute("INSERT INTO mart_supervision_cases (scenario, case_id, related_hospital_id) "
+                "VALUES ('baseline', 'B', 'H2')")
+    persist_supervision(con, "baseline")
+    rows = con.execute("SELECT scenario, case_id, related_hospital_id FROM supervision_cases "
+                       "ORDER BY scenario").fetchall()
+    assert rows == [("baseline", "B", "H2"), ("other", "X", None)]
