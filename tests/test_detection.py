@@ -34,3 +34,19 @@ def test_split_admissions_are_found_case_by_case(report):
     case_level = report[report["recall"].notna()]
     assert (case_level["recall"] == 1.0).all(), case_level.to_string()
     assert meets_targets(report)
+
+
+def test_the_upcoders_categories_show_where_to_look(planted_city):
+    """编码高套 by category: the procedure upcoder's categories with the most procedures beyond
+    its own last year moved to richer groups (mean points up against last year)."""
+    import duckdb
+
+    with duckdb.connect(str(planted_city["db"]), read_only=True) as con:
+        top = con.execute("""
+            SELECT dx3, mean_rw, prev_mean_rw, proc_rate, prev_proc_rate
+            FROM supervision_upcoding
+            WHERE scenario = 'baseline' AND year = 2020 AND hospital_id = 'H140303001'
+            ORDER BY excess_proc_cases DESC LIMIT 3""").fetchall()
+    assert len(top) == 3
+    for dx3, mean_rw, prev_mean_rw, proc_rate, prev_proc_rate in top:
+        assert proc_rate > prev_proc_rate and mean_rw > prev_mean_rw, dx3

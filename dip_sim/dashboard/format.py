@@ -264,6 +264,7 @@ COLUMN_LABELS: dict[str, str] = {
     "dx3": "诊断类目",
     "mean_rw": "平均分值",
     "region_mean_rw": "全市平均分值",
+    "prev_mean_rw": "上年平均分值",
     "proc_rate": "手术操作编码率（%）",
     "region_proc_rate": "全市手术操作编码率（%）",
     "prev_proc_rate": "上年手术操作编码率（%）",

@@ -133,7 +133,7 @@ def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFr
     """编码高套 by diagnosis category for one hospital: where coding rose beyond expectation."""
     where, params = _scope("hospital_id")
     return _query(f"""
-        SELECT dx3, n_cases, mean_rw, region_mean_rw, proc_rate, region_proc_rate,
+        SELECT dx3, n_cases, mean_rw, region_mean_rw, prev_mean_rw, proc_rate, region_proc_rate,
                prev_proc_rate, severity_rate, region_severity_rate, prev_severity_rate,
                excess_proc_cases, excess_severity_cases
         FROM supervision_upcoding

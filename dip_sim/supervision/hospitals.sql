@@ -44,12 +44,14 @@ WITH g AS (
            n_severity / n_cases AS severity_rate, region_severity_rate
     FROM sv_hospital_categories
 ), h AS (
-    SELECT *, lag(proc_rate) OVER w AS prev_proc_rate,
+    SELECT *, lag(mean_rw) OVER w AS prev_mean_rw, lag(proc_rate) OVER w AS prev_proc_rate,
            lag(severity_rate) OVER w AS prev_severity_rate, lag(year) OVER w AS prev_year
     FROM g WINDOW w AS (PARTITION BY hospital_id, dx3 ORDER BY year)
 )
 SELECT (SELECT scenario FROM run_sv_params) AS scenario, year, hospital_id, dx3, n_cases,
-       mean_rw, region_mean_rw, proc_rate, region_proc_rate,
+       mean_rw, region_mean_rw, CASE WHEN prev_year = year - 1 THEN prev_mean_rw END
+           AS prev_mean_rw,
+       proc_rate, region_proc_rate,
        CASE WHEN prev_year = year - 1 THEN prev_proc_rate END AS prev_proc_rate,
        severity_rate, region_severity_rate,
        CASE WHEN prev_year = year - 1 THEN prev_severity_rate END AS prev_severity_rate,

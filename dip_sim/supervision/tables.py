@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS supervision_upcoding (
     n_cases BIGINT,
     mean_rw DOUBLE,
     region_mean_rw DOUBLE,
+    prev_mean_rw DOUBLE,
     proc_rate DOUBLE,
     region_proc_rate DOUBLE,
     prev_proc_rate DOUBLE,

@@ -29,7 +29,8 @@ CASE_COLUMNS = ["case_id", "hospital_id", "month", "related_case_id", "related_h
                 "flag_value", "detail"]
 ANOMALY_COLUMNS = ["hospital_name", "month", "n_cases", "anomaly_score", "anomaly_rank",
                    "anomaly_reasons"]
-UPCODE_COLUMNS = ["dx3", "n_cases", "mean_rw", "region_mean_rw", "proc_rate", "region_proc_rate",
+UPCODE_COLUMNS = ["dx3", "n_cases", "mean_rw", "region_mean_rw", "prev_mean_rw", "proc_rate",
+                  "region_proc_rate",
                   "prev_proc_rate", "severity_rate", "region_severity_rate",
                   "prev_severity_rate", "excess_proc_cases", "excess_severity_cases"]
 # the indices that flag cases (the others are rates of coding or costs)
