@@ -242,3 +242,25 @@ def test_an_older_warehouses_supervision_tables_gain_the_new_columns(tmp_path):
     rows = con.execute("SELECT scenario, case_id, related_hospital_id FROM supervision_cases "
                        "ORDER BY scenario").fetchall()
     assert rows == [("baseline", "B", "H2"), ("other", "X", None)]
+
+
+def test_a_scheme_indicator_that_is_no_index_is_refused(planted_city, tmp_path):
+    """A typo in the scheme (or a window the parameters do not compute) is named, not scored 0."""
+    from dip_sim.supervision.run import compute_supervision
+
+    scheme = tmp_path / "scheme.csv"
+    scheme.write_text("indicator,measure,weight,full_at,zero_at\n"
+                      "split_admision,ratio,10,1,3\nlong_stay,ratio,10,1,3\n", encoding="utf-8")
+    values = parameters_for_year(load_baseline(), 2020)
+    values["assessment.scheme_file"] = str(scheme)
+    with duckdb.connect(str(planted_city["db"]), read_only=True) as con, \
+            pytest.raises(PolicyError, match="split_admision"):
+        compute_supervision(con, "baseline", values, from_run=False, progress=lambda m: None)
+
+
+def test_an_outpatient_prefix_longer_than_a_subcategory_is_refused(tmp_path):
+    bad = tmp_path / "outpatient.csv"
+    bad.write_text("dx_prefix,name,source\nI10,高血压,x\nE11.900,糖尿病,x\n", encoding="utf-8")
+    values = _values(outpatient_conditions_file=str(bad))
+    with pytest.raises(PolicyError, match="第 3 行 dx_prefix"):
+        set_supervision_tables(duckdb.connect(), "baseline", values)

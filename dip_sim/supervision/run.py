@@ -46,6 +46,12 @@ def set_supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str,
         outpatient = [r["dx_prefix"].strip() for r in rows if r["dx_prefix"].strip()]
         if not outpatient:
             raise PolicyError(f"{name}: 门诊病种清单为空")
+        # matched against the diagnosis subcategory (亚目, 5 characters) of case_features
+        too_long = [(i, p) for i, p in enumerate(outpatient, start=2) if len(p) > 5]
+        if too_long:
+            row, prefix = too_long[0]
+            raise PolicyError(f"{name} 第 {row} 行 dx_prefix: {prefix!r} 超过 5 个字符"
+                              "（按诊断亚目匹配，如 E11.9）")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE run_sv_params AS
         SELECT ?::VARCHAR AS scenario, ?::INTEGER AS split_max_gap_days,
@@ -132,10 +138,25 @@ def compute_supervision(con: duckdb.DuckDBPyConnection, scenario: str, values: d
     con.execute(_sql("hospitals.sql"))
     _add_quality_rows(con, values)
     _rank(con, scenario)
+    _check_scheme(con, values["assessment.scheme_file"])
     con.execute(_sql("assessment.sql"))
     progress(f"  [{scenario}] 监管指标与绩效考核 ({time.perf_counter() - started:.1f} 秒)")
     screen_anomalies(con, scenario, values)
     progress(f"  [{scenario}] 异常筛查 ({time.perf_counter() - started:.1f} 秒)")
+
+
+def _check_scheme(con: duckdb.DuckDBPyConnection, file: str | None) -> None:
+    """Refuse a scheme indicator that is no index of this run (a typo, or a readmission
+    window the parameters do not compute): it would silently earn no points."""
+    unknown = [r[0] for r in con.execute("""
+        SELECT indicator FROM run_assessment_scheme
+        WHERE indicator NOT IN (SELECT index_code FROM mart_supervision_hospitals)
+        ORDER BY indicator""").fetchall()]
+    if unknown:
+        known = [r[0] for r in con.execute("SELECT DISTINCT index_code FROM "
+                                           "mart_supervision_hospitals ORDER BY 1").fetchall()]
+        raise PolicyError(f"考核方案 {file} 的指标 {', '.join(unknown)} 不是本次计算的监管指数"
+                          f"（可用：{', '.join(known)}）")
 
 
 def _quoted(text: str) -> str:
