@@ -104,3 +104,22 @@ def test_a_hospitals_report_names_no_other_hospital(city):
     text = "\n".join(frame.to_string() for frame in tables.values())
     assert len(tables["标记病例"]) > 0
     assert not [h for h in others if h in text]
+
+
+def test_the_report_download_is_the_own_hospitals_for_a_hospital_user(city, monkeypatch):
+    import io
+
+    import polars as pl
+
+    at = open_page({"name": "h", "role": "hospital", "hospital_id": OWN})
+    at.button(key="sv_report").click().run()
+    assert not at.exception
+    assert at.get("download_button")  # offered once made
+    monkeypatch.setenv(data.ENV_HOSPITAL, OWN)
+    sheets = pl.read_excel(io.BytesIO(sv.supervision_report_xlsx("baseline", 2020, OWN)),
+                           sheet_id=0)
+    assert set(sheets["绩效考核"]["医疗机构代码"]) == {OWN}
+    with pytest.raises(data.DataUnavailable):
+        sv.supervision_report_xlsx("baseline", 2020, SPLITTER)
+    with pytest.raises(data.DataUnavailable):
+        sv.supervision_report_xlsx("baseline", 2020, None)  # the city's: not for a hospital

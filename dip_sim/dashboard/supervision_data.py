@@ -141,3 +141,19 @@ def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFr
         ORDER BY greatest(coalesce(excess_proc_cases, 0), coalesce(excess_severity_cases, 0))
                  DESC, dx3
         LIMIT {LIST_LIMIT}""", [scenario, year, hospital_id, *params])
+
+
+def supervision_report_xlsx(scenario: str, year: int, hospital_id: str | None) -> bytes:
+    """The 监管与考核 report (``dip-sim supervision-report``) as Excel bytes: one hospital's,
+    or (bureau and expert only) the whole city's. A hospital user gets its own only."""
+    import io
+
+    from dip_sim.supervision.report import write_supervision_report
+
+    scope = data.hospital_scope()
+    if scope is not None and hospital_id != scope:
+        raise data.DataUnavailable("只能下载本院的监管与考核报告。", f"{hospital_id} 不是 {scope}")
+    buffer = io.BytesIO()
+    with data._reading() as con:
+        write_supervision_report(con, scenario, year, buffer, hospital_id)
+    return buffer.getvalue()

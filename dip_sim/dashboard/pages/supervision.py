@@ -81,6 +81,7 @@ def render() -> None:
                "偏离评分 z = 2(√标记数 − √按全市应有数)，约 2 以上值得关注。")
 
     hospital_id = data.hospital_scope()
+    _report_download(scenario, year, hospital_id)
     tabs = st.tabs(["监管指数", "绩效考核", "标记病例", "异常筛查", "编码高套"])
     with tabs[0]:
         if hospital_id:
@@ -95,6 +96,20 @@ def render() -> None:
         _anomalies(scenario, year)
     with tabs[4]:
         _upcoding(scenario, year, hospital_id)
+
+
+def _report_download(scenario: str, year: int, hospital_id: str | None) -> None:
+    """The report as Excel: the own hospital's for a hospital user, else the city's."""
+    key = f"sv_report_{scenario}_{year}_{hospital_id or 'all'}"
+    label = "生成本院监管与考核报告（Excel）" if hospital_id else "生成全市监管与考核报告（Excel）"
+    if st.button(label, key="sv_report"):
+        with st.spinner("正在生成报告…"):
+            st.session_state[key] = sv.supervision_report_xlsx(scenario, year, hospital_id)
+    if key in st.session_state:
+        st.download_button("下载报告（.xlsx）", st.session_state[key],
+                           file_name=f"监管与考核_{hospital_id or '全市'}_{scenario}_{year}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument."
+                                "spreadsheetml.sheet", key="sv_report_download")
 
 
 def _shown(code: str, value: float) -> str:
