@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dip_sim.dashboard import data
+from dip_sim.dashboard import data, quality_data
 from dip_sim.dashboard import format as fmt
 from dip_sim.schema import OUTPUT_DDL, WAREHOUSE_DDL
 
@@ -733,10 +733,10 @@ def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
     assert tab(at, "质控问题").label == "质控问题（3）"
     assert list(data.hospital_indices("baseline")["hospital_id"]) == ["H002"]
     assert data.hospital_indices("baseline", "H001").empty
-    assert data.hospital_findings_by_rule("H001", 2019).empty
-    assert data.hospital_findings("H003", YEAR).empty
+    assert quality_data.hospital_findings_by_rule("H001", 2019).empty
+    assert quality_data.hospital_findings("H003", YEAR).empty
     monkeypatch.delenv(data.ENV_HOSPITAL)
-    assert list(data.hospital_findings("H001", 2019)["case_id"]) == ["C010"]  # it is there
+    assert list(quality_data.hospital_findings("H001", 2019)["case_id"]) == ["C010"]  # it is there
 
 
 def test_compare_page_with_another_base(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:

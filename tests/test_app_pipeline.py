@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dip_sim.dashboard import catalog_data, quality_data
 from dip_sim.paths import SCENARIO_DIR
 from pipelines.simulate import run_simulate
 from tests.inputs import ingest_generated_city
@@ -76,11 +77,10 @@ def test_hospital_page_lists_cases_and_not_grouped_cases(warehouse, monkeypatch)
 
 
 def test_quality_page_shows_each_hospitals_quality_index(warehouse, monkeypatch):
-    from dip_sim.dashboard import data
 
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
     monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
-    index = data.quality_index(2020)
+    index = quality_data.quality_index(2020)
     assert len(index) > 10 and index["quality_index"].between(0, 100).all()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["user"] = BUREAU
@@ -90,7 +90,7 @@ def test_quality_page_shows_each_hospitals_quality_index(warehouse, monkeypatch)
     assert any(h.value.startswith("病案质量指数") for h in at.subheader)
     # a hospital user sees only its own hospital
     monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", index["hospital_id"].iloc[0])
-    assert data.quality_index(2020)["hospital_id"].unique().tolist() == [index["hospital_id"].iloc[0]]
+    assert quality_data.quality_index(2020)["hospital_id"].unique().tolist() == [index["hospital_id"].iloc[0]]
 
 
 def test_hospital_statement_download_is_scoped(warehouse, monkeypatch):
@@ -115,13 +115,12 @@ def test_hospital_statement_download_is_scoped(warehouse, monkeypatch):
 
 
 def test_catalog_page_shows_a_groups_costs_by_level(warehouse, monkeypatch):
-    from dip_sim.dashboard import data
 
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
     monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
-    code = data.catalog("baseline")["group_code"].iloc[0]  # the largest core group
-    by_level = data.group_cost_by_level("baseline", code)
-    assert by_level["n_cases"].sum() == data.catalog("baseline").set_index(
+    code = catalog_data.catalog("baseline")["group_code"].iloc[0]  # the largest core group
+    by_level = catalog_data.group_cost_by_level("baseline", code)
+    assert by_level["n_cases"].sum() == catalog_data.catalog("baseline").set_index(
         "group_code").loc[code, "n_cases"]  # every history case of the group, by level
     assert (by_level["p25_cost_yuan"] <= by_level["median_cost_yuan"]).all()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -133,29 +132,27 @@ def test_catalog_page_shows_a_groups_costs_by_level(warehouse, monkeypatch):
 
 
 def test_groups_searched_by_diagnosis_name(warehouse, monkeypatch):
-    from dip_sim.dashboard import data
 
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
-    groups = data.catalog("baseline")
+    groups = catalog_data.catalog("baseline")
     assert groups["dx_name"].notna().all()  # every group has its diagnosis's name
     name = groups["dx_name"].iloc[0]
-    found = data.catalog("baseline", code_contains=name[:4])
+    found = catalog_data.catalog("baseline", code_contains=name[:4])
     assert len(found) >= 1 and found["dx_name"].str.contains(name[:4], regex=False).all()
 
 
 def test_catalogue_versions_compared_in_the_page(warehouse, monkeypatch):
-    from dip_sim.dashboard import data
 
     monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
     monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
-    diff = data.catalogue_comparison("baseline", "growth_8pct")
+    diff = catalog_data.catalogue_comparison("baseline", "growth_8pct")
     assert diff["病种变化"].empty  # the growth rate does not touch the catalogue
     assert list(diff["参数差异"]["parameter"]) == ["budget.growth_rate"]
     hospitals = diff["医院影响"]["hospital_id"].tolist()
     assert len(hospitals) > 1
     # a hospital user sees its own row of the hospitals' effect only
     monkeypatch.setenv("DIP_SIM_HOSPITAL_ID", hospitals[0])
-    assert data.catalogue_comparison("baseline", "growth_8pct")["医院影响"][
+    assert catalog_data.catalogue_comparison("baseline", "growth_8pct")["医院影响"][
         "hospital_id"].tolist() == [hospitals[0]]
     monkeypatch.delenv("DIP_SIM_HOSPITAL_ID")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -1,4 +1,6 @@
-"""Every read the dashboard makes from the warehouse.
+"""The dashboard's reads from the warehouse: how (read-only, cached, scoped) and the reads of
+scenarios, point values and hospitals. The catalogue's, data quality's and supervision's
+reads live in ``catalog_data``, ``quality_data`` and ``supervision_data`` on the same helpers.
 
 The warehouse is the DuckDB file named by ``$DIP_SIM_DB`` (default ``data/warehouse.duckdb``
 under the project root). Each read opens the file read-only, runs one parameterised query,
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -586,115 +587,6 @@ def hospital_monthly(scenario: str, hospital_id: str) -> pd.DataFrame:
     )
 
 
-# --- catalog ---------------------------------------------------------------------------------
-
-
-def catalog(
-    scenario: str,
-    group_types: Sequence[str] = (),
-    proc_classes: Sequence[str] = (),
-    code_contains: str = "",
-) -> pd.DataFrame:
-    """The DIP groups of ``scenario``'s catalog, filtered (an empty filter keeps all).
-
-    ``code_contains`` matches part of the group code or of the diagnosis's Chinese name,
-    ignoring case. Columns: group_code, dx_name (the name of the first 医保版 code under the
-    group's diagnosis; empty without the code tables), group_type, dx_key, proc_key,
-    proc_class, n_cases, the cost median, P5 and P95, mean LOS, outlier share, hospital-level
-    shares, mean_cost_yuan, cv, rw. Core groups first, then by number of cases.
-    """
-    type_where, type_params = _in_list("group_type", group_types)
-    class_where, class_params = _in_list("proc_class", proc_classes)
-    text = code_contains.strip()
-    text_where, text_params = (
-        ("(strpos(lower(group_code), lower(?)) > 0 OR strpos(coalesce(dx_name, ''), ?) > 0)",
-         [text, text]) if text else ("TRUE", [])
-    )
-
-    def select(names: str) -> pd.DataFrame:
-        return _query(
-            f"""
-            WITH {names},
-            g AS (
-                SELECT c.*, coalesce(n5.name, n3.name) AS dx_name
-                FROM catalog_groups c
-                LEFT JOIN names n5 ON n5.k = c.dx_key AND length(c.dx_key) = 5
-                LEFT JOIN names n3 ON n3.k = c.dx_key AND length(c.dx_key) = 3
-                WHERE c.scenario = ?
-            )
-            SELECT group_code, dx_name, group_type, dx_key, proc_key, proc_class, n_cases,
-                   median_cost_yuan, p5_cost_yuan, p95_cost_yuan, mean_los_days,
-                   outlier_share, share_level3, share_level2, share_level1,
-                   mean_cost_yuan, cv, rw
-            FROM g
-            WHERE {type_where} AND {class_where} AND {text_where}
-            ORDER BY group_type <> 'core', n_cases DESC, group_code
-            """,
-            [scenario, *type_params, *class_params, *text_params],
-        )
-
-    try:  # the diagnosis's name from the code list the ingest loaded (ref_dx)
-        return select("names AS (SELECT substr(code, 1, 5) AS k, arg_min(name, code) AS name "
-                      "FROM ref_dx GROUP BY 1 UNION ALL SELECT substr(code, 1, 3), "
-                      "arg_min(name, code) FROM ref_dx GROUP BY 1)")
-    except DataUnavailable:  # a results-only warehouse: no names
-        return select("names AS (SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS name)")
-
-
-def catalog_summary(scenario: str) -> pd.DataFrame:
-    """Groups and history cases of ``scenario``'s catalog per group type.
-
-    Columns: group_type, n_groups, n_cases, case_share (share of all catalog cases).
-    """
-    return _query(
-        """
-        SELECT group_type, count(*) AS n_groups,
-               CAST(sum(n_cases) AS BIGINT) AS n_cases,
-               sum(n_cases) / NULLIF(sum(sum(n_cases)) OVER (), 0) AS case_share
-        FROM catalog_groups
-        WHERE scenario = ?
-        GROUP BY group_type
-        ORDER BY group_type <> 'core', group_type
-        """,
-        [scenario],
-    )
-
-
-def catalog_quality(scenario: str) -> pd.DataFrame:
-    """The whole-catalogue metrics of ``scenario`` (one row of ``catalog_summary``).
-
-    Columns: core_threshold, n_core, n_comprehensive, core_coverage, grouping_rate_history,
-    grouping_rate_year, mean_cv, case_weighted_cv, n_cv_below_05, n_cv_05_to_1, n_cv_above_1,
-    riv. Empty before the first run that computed them.
-    """
-    return _query("SELECT * FROM catalog_summary WHERE scenario = ?", [scenario])
-
-
-def catalog_cv_bands(scenario: str) -> pd.DataFrame:
-    """Groups and history cases per CV band (< 0.5, 0.5–1, > 1) of ``scenario``'s catalogue."""
-    return _query(
-        """
-        SELECT CASE WHEN cv < 0.5 THEN '< 0.5' WHEN cv <= 1 THEN '0.5–1' ELSE '> 1' END
-                   AS cv_band,
-               count(*) AS n_groups, CAST(sum(n_cases) AS BIGINT) AS n_cases
-        FROM catalog_groups WHERE scenario = ? AND cv IS NOT NULL
-        GROUP BY cv_band ORDER BY min(cv)
-        """,
-        [scenario],
-    )
-
-
-def catalog_group_years(scenario: str, group_code: str) -> pd.DataFrame:
-    """Cases and mean cost of one group in each history year (columns year, n_cases, mean_cost_yuan)."""
-    return _query(
-        """
-        SELECT year, n_cases, mean_cost_yuan FROM catalog_group_years
-        WHERE scenario = ? AND group_code = ? ORDER BY year
-        """,
-        [scenario, group_code],
-    )
-
-
 def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFrame:
     """CMI and the cost and time consumption indices of each hospital (scoped to the user's),
     or of ``hospital_id`` only.
@@ -718,170 +610,6 @@ def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFr
         ORDER BY i.cmi DESC
         """,
         [scenario, scenario, *params, *one_params],
-    )
-
-
-# --- data quality ----------------------------------------------------------------------------
-
-
-def quality_years() -> list[int]:
-    """The years present in ``case_status`` (newest first)."""
-    where, params = _scope("hospital_id")
-    df = _query(
-        f"SELECT DISTINCT year FROM case_status WHERE year IS NOT NULL AND {where} "
-        "ORDER BY year DESC",
-        params,
-    )
-    return [int(y) for y in df["year"]]
-
-
-def _year_clause(year: int | None, column: str = "year") -> tuple[str, list[Any]]:
-    return (f"{column} = ?", [int(year)]) if year is not None else ("TRUE", [])
-
-
-def quality_severity(year: int | None = None) -> pd.DataFrame:
-    """Input cases per severity (critical, warning, ok), for one year or all.
-
-    Columns: severity, n_cases, share.
-    """
-    where, params = _scope("hospital_id")
-    year_where, year_params = _year_clause(year)
-    return _query(
-        f"""
-        SELECT severity, count(*) AS n_cases,
-               count(*) / sum(count(*)) OVER () AS share
-        FROM case_status
-        WHERE {where} AND {year_where}
-        GROUP BY severity
-        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
-                 WHEN 'ok' THEN 2 ELSE 3 END
-        """,
-        [*params, *year_params],
-    )
-
-
-def quality_summary(year: int | None = None) -> pd.DataFrame:
-    """Input cases per severity and status code, with an example reason.
-
-    Columns: severity, status, n_cases, share, reason_example. Critical first.
-    """
-    where, params = _scope("hospital_id")
-    year_where, year_params = _year_clause(year)
-    return _query(
-        f"""
-        SELECT severity, status, count(*) AS n_cases,
-               count(*) / sum(count(*)) OVER () AS share,
-               min(reason) AS reason_example
-        FROM case_status
-        WHERE {where} AND {year_where}
-        GROUP BY severity, status
-        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
-                 WHEN 'ok' THEN 2 ELSE 3 END, n_cases DESC, status
-        """,
-        [*params, *year_params],
-    )
-
-
-def quality_by_hospital(year: int | None = None) -> pd.DataFrame:
-    """Per hospital, the input cases and the share whose status is not ``ok``.
-
-    Columns: hospital_id, hospital_name, level, n_cases, n_not_ok, n_warning, n_critical,
-    not_ok_share. Highest share first.
-    """
-    where, params = _scope("c.hospital_id")
-    year_where, year_params = _year_clause(year, "c.year")
-    return _query(
-        f"""
-        WITH {_HOSP_CTE}
-        SELECT c.hospital_id,
-               coalesce(any_value(h.hospital_name), c.hospital_id, '（无医院代码）')
-                   AS hospital_name,
-               any_value(h.level) AS level,
-               count(*) AS n_cases,
-               count(*) FILTER (WHERE coalesce(c.status, '') <> 'ok') AS n_not_ok,
-               count(*) FILTER (WHERE c.severity = 'warning') AS n_warning,
-               count(*) FILTER (WHERE c.severity = 'critical') AS n_critical,
-               count(*) FILTER (WHERE coalesce(c.status, '') <> 'ok') / count(*)
-                   AS not_ok_share
-        FROM case_status c
-        LEFT JOIN hosp h ON h.hospital_id = c.hospital_id
-        WHERE {where} AND {year_where}
-        GROUP BY c.hospital_id
-        ORDER BY not_ok_share DESC, n_cases DESC, c.hospital_id
-        """,
-        [*params, *year_params],
-    )
-
-
-def quality_index(year: int | None = None) -> pd.DataFrame:
-    """Per hospital and year: pass rate, findings and the 病案质量指数 (``quality.report``).
-
-    ``year`` None gives every year (the trend). The index weights are the parameters in
-    force in that year (the latest year for the trend). Columns as
-    :func:`dip_sim.quality.report.hospital_quality_sql`.
-    """
-    from dip_sim.policy import load_baseline, parameters_for_year
-    from dip_sim.quality.report import hospital_quality_sql
-
-    where, params = _scope("s.hospital_id")
-    year_where, year_params = _year_clause(year, "s.year")
-    years = quality_years()
-    values = parameters_for_year(load_baseline(),
-                                 year or (years[0] if years else dt.date.today().year))
-    weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
-    return _query(hospital_quality_sql(f"{where} AND {year_where}"),
-                  [*params, *year_params, *params, *year_params, *weights])
-
-
-def findings_by_rule(year: int | None, hospital_id: str | None = None) -> pd.DataFrame:
-    """Quality findings (病案质控) per rule among the cases of ``year`` (None: every year), of
-    one hospital or of every hospital the reader may see.
-
-    Columns: quality_rule, label_zh, severity, n_findings, n_cases, n_hospitals. Critical
-    rules first, then by number of findings.
-    """
-    where, params = _scope("s.hospital_id")
-    year_where, year_params = _year_clause(year, "s.year")
-    one = "s.hospital_id = ?" if hospital_id else "TRUE"
-    return _query(
-        f"""
-        SELECT f.rule AS quality_rule, any_value(f.label_zh) AS label_zh,
-               any_value(f.severity) AS severity, count(*) AS n_findings,
-               count(DISTINCT f.case_id) AS n_cases,
-               count(DISTINCT s.hospital_id) AS n_hospitals
-        FROM quality_findings f JOIN case_status s USING (case_id)
-        WHERE {one} AND {year_where} AND {where}
-        GROUP BY f.rule
-        ORDER BY any_value(f.severity) <> 'critical', n_findings DESC, quality_rule
-        """,
-        [*([hospital_id] if hospital_id else []), *year_params, *params],
-    )
-
-
-def hospital_findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
-    """The hospital's quality findings among its cases of ``year``, per rule (scoped): see
-    :func:`findings_by_rule`."""
-    return findings_by_rule(int(year), hospital_id)
-
-
-def hospital_findings(hospital_id: str, year: int, limit: int = CASE_LIST_LIMIT) -> pd.DataFrame:
-    """The hospital's quality findings among its cases of ``year``, ``limit`` rows (scoped):
-    critical first, then by case id.
-
-    Columns: case_id, quality_rule, severity, field, value, label_zh, detail (where the
-    finding was: file, row and field).
-    """
-    where, params = _scope("s.hospital_id")
-    return _query(
-        f"""
-        SELECT f.case_id, f.rule AS quality_rule, f.severity, f.field, f.value, f.label_zh,
-               f.detail
-        FROM quality_findings f JOIN case_status s USING (case_id)
-        WHERE s.hospital_id = ? AND s.year = ? AND {where}
-        ORDER BY f.severity <> 'critical', f.case_id, f.rule
-        LIMIT ?
-        """,
-        [hospital_id, int(year), *params, int(limit)],
     )
 
 
@@ -913,33 +641,6 @@ def point_value_years(scenario: str) -> pd.DataFrame:
                   "WHERE scenario = ? ORDER BY year", [scenario])
 
 
-def group_cost_by_level(scenario: str, group_code: str) -> pd.DataFrame:
-    """A group's history-case cost distribution by hospital level (a region-wide aggregate).
-
-    Columns: level, n_cases, mean_cost_yuan, p5/p25/median/p75/p95 _cost_yuan.
-    """
-    return _query(
-        """
-        WITH h AS (
-            SELECT CAST(unnest(string_split(history_years, ',')) AS INTEGER) AS year
-            FROM runs WHERE scenario = ?
-        )
-        SELECT f.level, count(*) AS n_cases,
-               CAST(avg(f.total_cost_yuan) AS DOUBLE) AS mean_cost_yuan,
-               CAST(quantile_cont(f.total_cost_yuan, 0.05) AS DOUBLE) AS p5_cost_yuan,
-               CAST(quantile_cont(f.total_cost_yuan, 0.25) AS DOUBLE) AS p25_cost_yuan,
-               CAST(quantile_cont(f.total_cost_yuan, 0.5) AS DOUBLE) AS median_cost_yuan,
-               CAST(quantile_cont(f.total_cost_yuan, 0.75) AS DOUBLE) AS p75_cost_yuan,
-               CAST(quantile_cont(f.total_cost_yuan, 0.95) AS DOUBLE) AS p95_cost_yuan
-        FROM case_groups g JOIN case_features f USING (case_id)
-        WHERE g.scenario = ? AND g.group_code = ? AND f.eligible
-          AND g.year IN (SELECT year FROM h)
-        GROUP BY f.level ORDER BY f.level DESC
-        """,
-        [scenario, scenario, group_code],
-    )
-
-
 def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
     """DIP against fee-for-service by hospital ``level`` or ``insurance_type`` (scoped to the
     user's hospital). Columns: the dimension, n_cases, dip_amount_yuan (the cases' shares of
@@ -961,24 +662,6 @@ def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
         """,
         [scenario, *params],
     )
-
-
-def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataFrame]:
-    """Two scenarios' catalogues compared (``dip-sim catalog-diff``): summary, parameters,
-    groups added / removed / re-pointed, case flows, hospitals' effect (only the user's own
-    hospital for a hospital user) and the panel's adjustments."""
-    from dip_sim.grouping.diff import catalog_diff
-
-    with _reading() as con:
-        try:
-            tables = catalog_diff(con, scenario_a, scenario_b)
-        except ValueError as exc:  # a scenario without catalogue results
-            raise DataUnavailable(NO_RESULTS_MESSAGE, str(exc)) from exc
-    scope = hospital_scope()
-    if scope is not None:
-        hospitals = tables["医院影响"]
-        tables["医院影响"] = hospitals[hospitals["hospital_id"] == scope]
-    return tables
 
 
 def hospital_year_end(scenario: str, hospital_id: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dip_sim.dashboard import data
+from dip_sim.dashboard import catalog_data, data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard.pages import common
 
@@ -54,7 +54,7 @@ def render() -> None:
     scenario = common.scenario_select("catalog_scenario", scenarios=scenario_table)
     common.run_caption(scenario, scenario_table)
 
-    summary = data.catalog_summary(scenario)
+    summary = catalog_data.catalog_summary(scenario)
     if summary.empty:
         st.info(f"情景 {scenario} 没有病种目录。")
         return
@@ -90,7 +90,7 @@ def render() -> None:
     )
     text = right.text_input("病种编码或诊断名称包含", key="catalog_code",
                             placeholder="例如 I21 或 心肌梗死")
-    groups = data.catalog(scenario, group_types, proc_classes, text or "")
+    groups = catalog_data.catalog(scenario, group_types, proc_classes, text or "")
     st.caption(f"符合条件的病种：{len(groups):,} 组")
     if groups.empty:
         st.info("没有符合条件的病种。")
@@ -106,7 +106,7 @@ def render() -> None:
 
 def _quality(scenario: str) -> None:
     """The grouping-quality figures of the whole catalogue and its CV distribution."""
-    quality = data.catalog_quality(scenario)
+    quality = catalog_data.catalog_quality(scenario)
     if quality.empty:
         return
     q = quality.iloc[0]
@@ -121,7 +121,7 @@ def _quality(scenario: str) -> None:
     cols[3].metric("RIV（R²）", f"{q['riv']:.3f}",
                    help="分组对历史病例费用差异的解释程度：组间平方和 ÷ 总平方和")
     st.subheader("变异系数分布")
-    bands = data.catalog_cv_bands(scenario)
+    bands = catalog_data.catalog_cv_bands(scenario)
     if not bands.empty:
         chart, table = st.columns([2, 1])
         # bands in their order (< 0.5, 0.5–1, > 1), not sorted as text
@@ -143,11 +143,11 @@ def _group_years(scenario: str, groups) -> None:
                         key="catalog_group_years")
     if not code:
         return
-    years = data.catalog_group_years(scenario, code)
+    years = catalog_data.catalog_group_years(scenario, code)
     common.show_table_or_note(years, YEAR_COLUMNS, "该病种没有历年数据。",
                               caption=f"{code}：历史各年病例数与次均费用")
     try:
-        by_level = data.group_cost_by_level(scenario, code)
+        by_level = catalog_data.group_cost_by_level(scenario, code)
     except data.DataUnavailable:  # a warehouse without the case tables (results only)
         return
     if not by_level.empty:
@@ -168,7 +168,7 @@ def _versions_compared(scenario: str, scenario_table) -> None:
     st.subheader("目录版本比较")
     other = st.selectbox("与此情景的目录比较", others, key="catalog_compare_with")
     with st.spinner("比较中…"):
-        diff = data.catalogue_comparison(other, scenario)
+        diff = catalog_data.catalogue_comparison(other, scenario)
     changes = diff["病种变化"]
     counts = changes["change"].value_counts()
     cols = st.columns(4)

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dip_sim.dashboard import data
+from dip_sim.dashboard import data, quality_data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard.pages import common
 
@@ -201,7 +201,7 @@ def _indices(scenario: str, hospital_id: str) -> None:
 def _findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
     """The hospital's quality findings of ``year`` per rule; empty without quality results."""
     try:
-        return data.hospital_findings_by_rule(hospital_id, year)
+        return quality_data.hospital_findings_by_rule(hospital_id, year)
     except data.DataUnavailable:  # a results-only warehouse: no quality_findings
         return pd.DataFrame(columns=FINDING_RULE_COLUMNS)
 
@@ -210,7 +210,7 @@ def _quality_findings(hospital_id: str, year: int, by_rule: pd.DataFrame) -> Non
     """The 质控问题 tab: the year's findings per rule, then the first of them one by one."""
     st.caption(f"{year} 年本院病例的病案质控问题，按规则（严重问题使病例不能入组）。")
     common.show_table(by_rule, FINDING_RULE_COLUMNS)
-    findings = data.hospital_findings(hospital_id, year)
+    findings = quality_data.hospital_findings(hospital_id, year)
     total = int(by_rule["n_findings"].sum())
     st.caption(f"逐条问题：共 {total} 条" + (f"，显示前 {len(findings)} 条（严重问题在前）。"
                                          if total > len(findings) else "。"))

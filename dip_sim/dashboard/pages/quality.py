@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dip_sim.dashboard import data
+from dip_sim.dashboard import data, quality_data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard.pages import common
 
@@ -39,7 +39,7 @@ def render() -> None:
     """Draw the 数据质量 page."""
     st.title("数据质量")
     common.hospital_mode_note()
-    years = data.quality_years()
+    years = quality_data.quality_years()
     if not years:
         st.info("没有病例质控结果。")
         return
@@ -51,7 +51,7 @@ def render() -> None:
         key="quality_year",
     )
 
-    severity = data.quality_severity(year).set_index("severity")
+    severity = quality_data.quality_severity(year).set_index("severity")
     cols = st.columns(4)
     cols[0].metric("病例总数", fmt.fmt_number(severity["n_cases"].sum()))
     for col, code in zip(cols[1:], ("ok", "warning", "critical"), strict=True):
@@ -60,10 +60,10 @@ def render() -> None:
         col.metric(fmt.SEVERITY_LABELS[code], fmt.fmt_number(n), help=f"占 {fmt.fmt_pct(share)}")
 
     st.subheader("按严重程度与状态")
-    common.show_table(data.quality_summary(year), SUMMARY_COLUMNS)
+    common.show_table(quality_data.quality_summary(year), SUMMARY_COLUMNS)
 
     try:
-        rules = data.findings_by_rule(year)
+        rules = quality_data.findings_by_rule(year)
     except data.DataUnavailable:  # no per-finding table (a results-only warehouse)
         rules = None
     if rules is not None and not rules.empty:
@@ -73,7 +73,7 @@ def render() -> None:
                    "逐条明细见 dip-sim quality-report。")
 
     st.subheader("各医院问题病例占比")
-    by_hospital = data.quality_by_hospital(year)
+    by_hospital = quality_data.quality_by_hospital(year)
     if by_hospital.empty:
         st.info("没有按医院的质控结果。")
         return
@@ -86,8 +86,8 @@ def _quality_index(year: int) -> None:
     """The 病案质量指数 of each hospital in ``year``, and its trend over the years."""
     st.subheader(f"病案质量指数（{year} 年）")
     try:
-        index = data.quality_index(year)
-        trend = data.quality_index(None)
+        index = quality_data.quality_index(year)
+        trend = quality_data.quality_index(None)
     except data.DataUnavailable:
         st.info("没有逐条质控结果（quality_findings）：请运行 dip-sim quality。")
         return
