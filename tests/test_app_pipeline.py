@@ -266,3 +266,15 @@ def test_hospital_groups_split_its_dip_amount_and_ffs_payment(warehouse, monkeyp
     assert groups["ffs_fund_paid_yuan"].sum() == pytest.approx(
         settlement.loc[hospital_id, "ffs_fund_paid_yuan"])
     assert (groups["diff_yuan"] == groups["dip_amount_yuan"] - groups["ffs_fund_paid_yuan"]).all()
+
+
+def test_point_value_comparison_includes_the_year_end_total(warehouse, monkeypatch):
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    rows = data.point_value_comparison("growth_8pct").set_index("metric")
+    # floating point values pay out the whole fund: year-end total = DIP fund, both scenarios
+    for column in ("base_value", "scenario_value"):
+        assert rows.loc["year_end_total_yuan", column] == pytest.approx(
+            rows.loc["dip_fund_yuan", column])

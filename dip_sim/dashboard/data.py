@@ -53,6 +53,8 @@ POINT_VALUE_METRICS: tuple[str, ...] = (
     "total_points",
     "pv_budget_yuan",
     "pv_settlement_yuan",
+    # what the hospitals are paid at year end (after assessment, sharing and deposits)
+    "year_end_total_yuan",
 )
 
 # One row per hospital even if the hospitals table holds a hospital twice.

@@ -17,6 +17,7 @@ METRIC_LABELS = {
     "total_points": "总分值",
     "pv_budget_yuan": "预算点值",
     "pv_settlement_yuan": "结算点值",
+    "year_end_total_yuan": "年终结算合计",
 }
 METRIC_FORMATS = {
     "dip_fund_yuan": fmt.fmt_yuan,
@@ -24,6 +25,7 @@ METRIC_FORMATS = {
     "total_points": fmt.fmt_number,
     "pv_budget_yuan": fmt.fmt_point_value,
     "pv_settlement_yuan": fmt.fmt_point_value,
+    "year_end_total_yuan": fmt.fmt_yuan,
 }
 HOSPITAL_COLUMNS = [
     "hospital_name",
