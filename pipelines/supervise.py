@@ -21,14 +21,15 @@ def run_supervise(db_path: Path, scenarios: list[str] | None = None, progress=pr
     con = connect(db_path)
     found = {}
     try:
-        runs = dict(con.execute("""SELECT scenario, arg_max(params_json, run_at) || '|' ||
-                                          arg_max(year, run_at)::VARCHAR
-                                   FROM runs GROUP BY scenario""").fetchall())
+        # each scenario's latest run: the values it simulated with, and its year
+        runs = {scenario: (params_json, year) for scenario, params_json, year in con.execute(
+            """SELECT scenario, arg_max(params_json, run_at), arg_max(year, run_at)
+               FROM runs GROUP BY scenario""").fetchall()}
         for scenario in scenarios or ["baseline"]:
             if scenario not in runs:
                 raise ValueError(f"情景 {scenario} 尚未模拟：请先运行 dip-sim simulate")
-            params_json, year = runs[scenario].rsplit("|", 1)
-            values = {**parameters_for_year(load_baseline(), int(year)), **json.loads(params_json)}
+            params_json, year = runs[scenario]
+            values = {**parameters_for_year(load_baseline(), year), **json.loads(params_json)}
             found[scenario] = counts = supervise(con, scenario, values, progress)
             progress(f"{scenario}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     finally:

@@ -19,34 +19,23 @@ def planted_city(tmp_path_factory) -> dict:
     2020; the baseline supervised. Shared by the detection, supervision-page and browser
     tests. Keys: ``db``, ``truth`` (the gaming_truth.csv path).
     """
-    import os
     from pathlib import Path
 
     from dip_sim.paths import SCENARIO_DIR
-    from dip_sim.synth import generate
     from dip_sim.synth.gaming import load_plan, plant_gaming
-    from pipelines.ingest import run_ingest
     from pipelines.simulate import run_simulate
     from pipelines.supervise import run_supervise
+    from tests.inputs import ingest_generated_city
 
     def quiet(message: str) -> None:
         del message
 
+    def plant(city: Path) -> None:
+        plan = Path(__file__).resolve().parents[1] / "data/examples/gaming_plan.yaml"
+        plant_gaming(city, load_plan(plan, city), seed=3)
+
     folder = tmp_path_factory.mktemp("planted_city")
-    root = Path(__file__).resolve().parents[1]
-    generate(folder / "in", cases_per_year=20_000, seed=7)
-    plant_gaming(folder / "in", load_plan(root / "data/examples/gaming_plan.yaml", folder / "in"),
-                 seed=3)
-    db = folder / "w.duckdb"
-    previous = os.environ.get("DIP_SIM_PSEUDONYM_KEY")
-    os.environ["DIP_SIM_PSEUDONYM_KEY"] = "k"  # session scope: the autouse key is not set yet
-    try:
-        run_ingest(folder / "in", db, progress=quiet)
-    finally:
-        if previous is None:
-            os.environ.pop("DIP_SIM_PSEUDONYM_KEY")
-        else:
-            os.environ["DIP_SIM_PSEUDONYM_KEY"] = previous
+    db = ingest_generated_city(folder, 20_000, seed=7, before_ingest=plant)
     run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "growth_8pct.yaml"], progress=quiet)
     run_supervise(db, progress=quiet)
     return {"db": db, "truth": folder / "in" / "gaming_truth.csv"}

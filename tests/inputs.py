@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 from dip_sim.schema import CASE_COLUMNS, HOSPITAL_COLUMNS, SETTLEMENT_COLUMNS
@@ -55,10 +56,13 @@ def write_csv(path: Path, columns, rows: list[dict]) -> None:
             writer.writerow({k: row.get(k, "") for k in names})
 
 
-def ingest_generated_city(directory: Path, cases_per_year: int, seed: int) -> Path:
+def ingest_generated_city(directory: Path, cases_per_year: int, seed: int,
+                          before_ingest: Callable[[Path], object] | None = None) -> Path:
     """Generate a synthetic city into ``directory/in`` and ingest it; return the warehouse.
 
-    Uses the pseudonymisation key ``k`` (module-scoped fixtures cannot use the autouse one).
+    ``before_ingest`` (given the input directory) may edit the city first, e.g. plant gaming.
+    Uses the pseudonymisation key ``k`` (module- and session-scoped fixtures cannot use the
+    autouse one).
     """
     import os
 
@@ -66,6 +70,8 @@ def ingest_generated_city(directory: Path, cases_per_year: int, seed: int) -> Pa
     from pipelines.ingest import run_ingest
 
     generate(directory / "in", cases_per_year=cases_per_year, seed=seed)
+    if before_ingest is not None:
+        before_ingest(directory / "in")
     db = directory / "w.duckdb"
     previous = os.environ.get("DIP_SIM_PSEUDONYM_KEY")
     os.environ["DIP_SIM_PSEUDONYM_KEY"] = "k"

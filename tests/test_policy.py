@@ -56,6 +56,12 @@ def test_unknown_parameter_is_refused_by_name(tmp_path):
     ("coefficients.hospital_level: {4: 1.0}", "coefficients.hospital_level"),
     ("catalog.history_weights: [1, x]", "catalog.history_weights"),
     ("settlement.withhold_rate: 1.5", "settlement.withhold_rate"),
+    ("supervision.readmit_days: [15, x]", "supervision.readmit_days"),
+    ("supervision.readmit_days: [0]", "supervision.readmit_days"),  # below its minimum of 1
+    ("assessment.coefficient_bands: [[60, 0.97], [90, 1.0]]", "assessment.coefficient_bands"),
+    ("assessment.coefficient_bands: [[90, 1.0], [0]]", "assessment.coefficient_bands"),
+    ("assessment.withhold_release_bands: [[90, 1.2], [0, 0.4]]",
+     "assessment.withhold_release_bands"),  # a release above its maximum of 1
 ])
 def test_wrongly_typed_value_is_refused_by_name(tmp_path, change, name):
     path = _write(tmp_path, f"name: x\nchanges:\n  {change}\n")

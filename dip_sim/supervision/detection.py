@@ -33,42 +33,74 @@ def measure_detection(con: duckdb.DuckDBPyConnection, truth: pd.DataFrame,
     """One row per behaviour, planting hospital and year: rank among n hospitals, precision,
     recall, and precision within the hospital (``n_planted`` counts cases: two per split pair).
     """
-    rows = []
-    for (behaviour, year), planted in truth.groupby(["behaviour", "year"]):
-        index_code, case_level = MATCHING_INDEX[behaviour]
-        ranks = dict(con.execute(
-            "SELECT hospital_id, rank FROM supervision_hospitals "
-            "WHERE scenario = ? AND year = ? AND index_code = ?",
-            [scenario, int(year), index_code]).fetchall())
-        precision = recall = None
-        flagged_ids: set[str] = set()
-        by_hospital: dict[str, set[str]] = {}
-        if case_level:
-            flagged = con.execute(
-                "SELECT case_id, coalesce(related_case_id, ''), hospital_id FROM supervision_cases "
-                "WHERE scenario = ? AND year = ? AND index_code = ?",
-                [scenario, int(year), index_code]).fetchall()
-            flagged_ids = {c for c, _, _ in flagged}
-            for case_id, _, hospital_id in flagged:
-                by_hospital.setdefault(hospital_id, set()).add(case_id)
-            planted_ids = set(planted["case_id"])
-            precision = (len(flagged_ids & planted_ids) / len(flagged_ids)) if flagged_ids else None
-            if behaviour == "split_admission":
-                pairs = {frozenset((c, r)) for c, r in
-                         zip(planted["case_id"], planted["related_case_id"], strict=True)}
-                found = {frozenset((c, r)) for c, r, _ in flagged} & pairs
-                recall = len(found) / len(pairs)
-            else:
-                recall = len(flagged_ids & planted_ids) / len(planted_ids)
-        for hospital_id, cases in planted.groupby("hospital_id"):
-            own = by_hospital.get(hospital_id, set())
-            rows.append({"behaviour": behaviour, "year": int(year), "hospital_id": hospital_id,
-                         "index_code": index_code, "n_planted": len(cases),
-                         "rank": ranks.get(hospital_id), "n_hospitals": len(ranks),
-                         "precision": precision, "recall": recall,
-                         "precision_in_hospital": (len(own & set(cases["case_id"])) / len(own))
-                         if case_level and own else None})
-    return pd.DataFrame(rows)
+    match = ", ".join(f"('{b}', '{code}', {str(case_level).upper()})"
+                      for b, (code, case_level) in MATCHING_INDEX.items())
+    con.register("detection_truth", truth[["case_id", "hospital_id", "year", "behaviour",
+                                           "related_case_id"]])
+    try:
+        return con.execute(f"""
+            WITH m(behaviour, index_code, case_level) AS (VALUES {match}),
+            t AS (SELECT d.case_id, d.hospital_id, d.year::INTEGER AS year, d.behaviour,
+                         d.related_case_id, m.index_code, m.case_level
+                  FROM detection_truth d JOIN m USING (behaviour)),
+            groups AS (SELECT DISTINCT behaviour, year, index_code, case_level FROM t),
+            -- the flagged cases of each behaviour's index (case-level indices only)
+            f AS (SELECT g.behaviour, g.year, s.case_id, s.hospital_id, s.related_case_id
+                  FROM groups g JOIN supervision_cases s
+                    ON s.scenario = ? AND s.year = g.year AND s.index_code = g.index_code
+                  WHERE g.case_level),
+            hit AS (SELECT DISTINCT f.behaviour, f.year, f.case_id, f.hospital_id,
+                           t.case_id IS NOT NULL AS planted
+                    FROM f LEFT JOIN t USING (behaviour, year, case_id)),
+            region AS (SELECT behaviour, year,
+                              count(*) FILTER (WHERE planted) / count(*) AS precision,
+                              count(*) FILTER (WHERE planted) AS n_found
+                       FROM hit GROUP BY ALL),
+            -- a split admission is found when either stay names the other (an unordered pair)
+            pairs AS (SELECT DISTINCT behaviour, year, least(case_id, related_case_id) AS a,
+                             greatest(case_id, related_case_id) AS b
+                      FROM t WHERE behaviour = 'split_admission'),
+            found_pairs AS (SELECT p.behaviour, p.year, count(*) AS n_pairs,
+                                   count(*) FILTER (WHERE EXISTS (
+                                       SELECT 1 FROM f WHERE f.behaviour = p.behaviour
+                                         AND f.year = p.year
+                                         AND least(f.case_id, f.related_case_id) = p.a
+                                         AND greatest(f.case_id, f.related_case_id) = p.b))
+                                       AS n_found
+                            FROM pairs p GROUP BY ALL),
+            recall AS (SELECT g.behaviour, g.year,
+                              CASE WHEN NOT g.case_level THEN NULL
+                                   WHEN g.behaviour = 'split_admission'
+                                       THEN fp.n_found / fp.n_pairs
+                                   ELSE coalesce(r.n_found, 0)
+                                        / (SELECT count(DISTINCT case_id) FROM t
+                                           WHERE t.behaviour = g.behaviour AND t.year = g.year)
+                              END AS recall
+                       FROM groups g LEFT JOIN region r USING (behaviour, year)
+                       LEFT JOIN found_pairs fp USING (behaviour, year)),
+            own AS (SELECT behaviour, year, hospital_id,
+                           count(*) FILTER (WHERE planted) / count(*) AS precision_in_hospital
+                    FROM hit GROUP BY ALL),
+            ranked AS (SELECT g.behaviour, g.year, h.hospital_id, h.rank,
+                              count(*) OVER (PARTITION BY g.behaviour, g.year) AS n_hospitals
+                       FROM groups g JOIN supervision_hospitals h
+                         ON h.scenario = ? AND h.year = g.year AND h.index_code = g.index_code)
+            SELECT t.behaviour, t.year, t.hospital_id, any_value(t.index_code) AS index_code,
+                   count(*) AS n_planted, any_value(k.rank) AS rank,
+                   coalesce(any_value(n.n_hospitals), 0) AS n_hospitals,
+                   any_value(r.precision) AS precision, any_value(c.recall) AS recall,
+                   any_value(o.precision_in_hospital) AS precision_in_hospital
+            FROM t
+            LEFT JOIN ranked k USING (behaviour, year, hospital_id)
+            LEFT JOIN (SELECT DISTINCT behaviour, year, n_hospitals FROM ranked) n
+              USING (behaviour, year)
+            LEFT JOIN region r USING (behaviour, year)
+            LEFT JOIN recall c USING (behaviour, year)
+            LEFT JOIN own o USING (behaviour, year, hospital_id)
+            GROUP BY t.behaviour, t.year, t.hospital_id
+            ORDER BY t.behaviour, t.year, t.hospital_id""", [scenario, scenario]).df()
+    finally:
+        con.unregister("detection_truth")
 
 
 def detection_report(db: Path, truth_file: Path, scenario: str = "baseline") -> pd.DataFrame:

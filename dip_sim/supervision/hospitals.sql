@@ -2,7 +2,7 @@
 -- Reads: sv_base, sv_group_mortality, mart_supervision_cases,
 --   run_sv_windows, run_sv_params.
 -- Writes: mart_supervision_upcoding (grain: hospital × year × diagnosis category),
---   sv_hospital_rows (grain: hospital × year × index; supervise.py adds the quality index and
+--   sv_hospital_rows (grain: hospital × year × index; run.py adds the quality index and
 --   ranks them into mart_supervision_hospitals).
 --
 -- For a count index: rate = flagged ÷ base cases; the regional rate = Σ flagged ÷ Σ base of

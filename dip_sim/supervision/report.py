@@ -3,7 +3,8 @@
 Sheets: the indices of every hospital against the region (one row per hospital and index);
 the assessment scores with their coefficient and deposit release; each score's indicator
 points; the flagged cases (up to ``max_cases`` per index, most extreme first); 编码高套 by
-diagnosis category (largest excess first); the anomaly screen's listed hospital-months.
+diagnosis category (categories of at least ``CATEGORY_MIN_CASES`` cases, largest excess
+first, up to ``max_cases`` rows); the anomaly screen's listed hospital-months.
 ``hospital_id`` restricts every sheet to one hospital (a hospital's own report).
 """
 
@@ -17,6 +18,9 @@ import pandas as pd
 
 from dip_sim.supervision.tables import index_label
 from dip_sim.workbook import write_workbook
+
+# 编码高套 by category: categories with fewer cases a year are too noisy to list
+CATEGORY_MIN_CASES = 10
 
 LABELS = {
     "hospital_id": "医疗机构代码", "hospital_name": "医院名称", "level": "医院等级",
@@ -81,10 +85,10 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                              ORDER BY hospital_id, indicator"""),
         "标记病例": cases,
         "编码高套分类目": query("""SELECT * EXCLUDE (scenario, year) FROM supervision_upcoding
-                               WHERE {where} AND n_cases >= 10
+                               WHERE {where} AND n_cases >= ?
                                ORDER BY greatest(coalesce(excess_proc_cases, 0),
                                                  coalesce(excess_severity_cases, 0)) DESC
-                               LIMIT 2000"""),
+                               LIMIT ?""", [CATEGORY_MIN_CASES, max_cases]),
         "异常筛查": query("""SELECT month, hospital_id, n_cases, anomaly_score, flagged, rank, reasons
                           FROM supervision_anomalies WHERE {where} ORDER BY rank"""),
     }

@@ -133,3 +133,26 @@ def hospital_label(row: pd.Series) -> str:
     name = row.get("hospital_name")
     name = name if isinstance(name, str) and name else row["hospital_id"]
     return f"{name}（{fmt.level_label(row.get('level'))}，{row['hospital_id']}）"
+
+
+def hospital_labels(hospitals: pd.DataFrame | None = None) -> dict[str, str]:
+    """hospital_id → ``医院名称（三级，H001）`` for a hospital picker (the reader's hospitals)."""
+    table = data.hospitals() if hospitals is None else hospitals
+    return {str(r["hospital_id"]): hospital_label(r) for _, r in table.iterrows()}
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def excel_download(make: Callable[[], bytes], state_key: str, button: str, button_key: str,
+                   download: str, file_name: str, download_key: str,
+                   spinner: str = "正在生成…") -> None:
+    """An Excel file made on request (``button``), then offered for download (``download``);
+    the bytes are kept in the session under ``state_key``, so the page's reruns do not make
+    it again."""
+    if st.button(button, key=button_key):
+        with st.spinner(spinner):
+            st.session_state[state_key] = make()
+    if state_key in st.session_state:
+        st.download_button(download, st.session_state[state_key], file_name=file_name,
+                           mime=XLSX_MIME, key=download_key)

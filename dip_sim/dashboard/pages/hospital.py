@@ -88,7 +88,7 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         scenario = common.scenario_select("hospital_scenario", scenarios=scenario_table)
-    labels = {str(r["hospital_id"]): common.hospital_label(r) for _, r in hospitals.iterrows()}
+    labels = common.hospital_labels(hospitals)
     with right:
         hospital_id = st.selectbox("医院", list(labels), format_func=labels.get, key="hospital_id")
     common.run_caption(scenario, scenario_table)
@@ -260,15 +260,11 @@ def _year_end(scenario: str, hospital_id: str) -> None:
 
 def _statement_download(scenario: str, hospital_id: str) -> None:
     """The hospital's Excel statement: made on request, then offered for download."""
-    key = f"statement_{scenario}_{hospital_id}"
-    if st.button("生成 Excel 结算单", key="hospital_statement"):
-        with st.spinner("正在生成结算单…"):
-            st.session_state[key] = data.hospital_statement_xlsx(scenario, hospital_id)
-    if key in st.session_state:
-        st.download_button("下载结算单（.xlsx）", st.session_state[key],
-                           file_name=f"结算单_{hospital_id}_{scenario}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument."
-                                "spreadsheetml.sheet", key="hospital_statement_download")
+    common.excel_download(lambda: data.hospital_statement_xlsx(scenario, hospital_id),
+                          f"statement_{scenario}_{hospital_id}", "生成 Excel 结算单",
+                          "hospital_statement", "下载结算单（.xlsx）",
+                          f"结算单_{hospital_id}_{scenario}.xlsx", "hospital_statement_download",
+                          "正在生成结算单…")
 
 
 if __name__ == "__main__":

@@ -100,16 +100,12 @@ def render() -> None:
 
 def _report_download(scenario: str, year: int, hospital_id: str | None) -> None:
     """The report as Excel: the own hospital's for a hospital user, else the city's."""
-    key = f"sv_report_{scenario}_{year}_{hospital_id or 'all'}"
-    label = "生成本院监管与考核报告（Excel）" if hospital_id else "生成全市监管与考核报告（Excel）"
-    if st.button(label, key="sv_report"):
-        with st.spinner("正在生成报告…"):
-            st.session_state[key] = sv.supervision_report_xlsx(scenario, year, hospital_id)
-    if key in st.session_state:
-        st.download_button("下载报告（.xlsx）", st.session_state[key],
-                           file_name=f"监管与考核_{hospital_id or '全市'}_{scenario}_{year}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument."
-                                "spreadsheetml.sheet", key="sv_report_download")
+    common.excel_download(
+        lambda: sv.supervision_report_xlsx(scenario, year, hospital_id),
+        f"sv_report_{scenario}_{year}_{hospital_id or 'all'}",
+        "生成本院监管与考核报告（Excel）" if hospital_id else "生成全市监管与考核报告（Excel）",
+        "sv_report", "下载报告（.xlsx）", f"监管与考核_{hospital_id or '全市'}_{scenario}_{year}.xlsx",
+        "sv_report_download", "正在生成报告…")
 
 
 def _shown(code: str, value: float) -> str:
@@ -124,8 +120,7 @@ def _hospital_choice(key: str, label: str = "医院") -> str | None:
     own = data.hospital_scope()
     if own:
         return own
-    hospitals = data.hospitals()
-    labels = {str(r["hospital_id"]): common.hospital_label(r) for _, r in hospitals.iterrows()}
+    labels = common.hospital_labels()
     return st.selectbox(label, list(labels), format_func=labels.get, key=key)
 
 
@@ -222,9 +217,8 @@ def _cases(scenario: str, year: int, hospital_id: str | None) -> None:
 
 
 def _all_or_one(key: str) -> str | None:
-    hospitals = data.hospitals()
-    labels = {"": "全部医院", **{str(r["hospital_id"]): common.hospital_label(r)
-                                for _, r in hospitals.iterrows()}}
+    """A picker of every hospital or one (bureau and expert); None for all."""
+    labels = {"": "全部医院", **common.hospital_labels()}
     return st.selectbox("医院", list(labels), format_func=labels.get, key=key) or None
 
 
