@@ -3,12 +3,15 @@
 Each stage is a SQL file next to its package (``grouping/related.sql``,
 ``grouping/catalog.sql`` …) reading the warehouse and the run's parameter tables
 (``run_params``, ``run_history``, ``run_levels``) and writing temp tables; the results of a
-scenario then replace its earlier results in the output tables, in one transaction. A
-scenario is parameters, never a code path: the baseline and every scenario run the same SQL.
+scenario then replace its earlier results in the output tables. A run writes in one
+transaction, all its scenarios together: interrupted or failed, it leaves the warehouse as it
+was. A scenario is parameters, never a code path: the baseline and every scenario run the
+same SQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -28,6 +31,7 @@ from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
 from dip_sim.settle.files import set_settlement_tables, set_special_review_tables
 from dip_sim.supervision.run import compute_supervision, persist_supervision
+from dip_sim.transaction import transaction
 
 Progress = Callable[[str], None]
 
@@ -283,8 +287,17 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
 
     Returns the scenario's point values and case counts. With ``persist`` False nothing is
     written (a what-if on a read-only warehouse: the dashboard's 预算情景 page); the marts
-    named in ``keep`` are returned too, as DataFrames under their names.
+    named in ``keep`` are returned too, as DataFrames under their names. With ``persist`` the
+    run is one transaction, or part of the caller's (:func:`simulate`).
     """
+    with transaction(con) if persist else contextlib.nullcontext():
+        return _run_scenario(con, scenario, params, year, history, progress, persist, keep)
+
+
+def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
+                  params: dict[str, Parameter], year: int, history: Sequence[int],
+                  progress: Progress, persist: bool, keep: Sequence[str]) -> dict[str, Any]:
+    """The body of :func:`run_scenario` (in its transaction when it persists)."""
     values = resolve(params, scenario, year)
     _check_inputs(con, year, history)
     if persist:
@@ -331,27 +344,21 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
         _drop_run_tables(con)
         return row
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table in SCENARIO_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE scenario = ?", [scenario.name])
-        for table, mart in MARTS.items():
-            # the output table's columns only: a mart may carry more for later stages
-            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-            con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} FROM {mart}")
-        if scheme:  # the supervision behind the assessment is the scenario's too
-            persist_supervision(con, scenario.name)
-        con.execute("""
-            INSERT INTO runs
-            SELECT ?, ?, ?, ?, ?, ?, ?,
-                   (SELECT count(*) FROM case_status WHERE year = ?),
-                   (SELECT count(*) FROM mart_case_scores)""",
-            [scenario.name, scenario.description, year, ",".join(map(str, history)),
-             dt.datetime.now(), params_json, params_sha, year])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for table in SCENARIO_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE scenario = ?", [scenario.name])
+    for table, mart in MARTS.items():
+        # the output table's columns only: a mart may carry more for later stages
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} FROM {mart}")
+    if scheme:  # the supervision behind the assessment is the scenario's too
+        persist_supervision(con, scenario.name)
+    con.execute("""
+        INSERT INTO runs
+        SELECT ?, ?, ?, ?, ?, ?, ?,
+               (SELECT count(*) FROM case_status WHERE year = ?),
+               (SELECT count(*) FROM mart_case_scores)""",
+        [scenario.name, scenario.description, year, ",".join(map(str, history)),
+         dt.datetime.now(), params_json, params_sha, year])
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
     _drop_run_tables(con)
     return row
@@ -360,13 +367,18 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
 def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] | None,
              scenarios: Sequence[Scenario], params: dict[str, Parameter],
              progress: Progress = print) -> list[dict[str, Any]]:
-    """Run the baseline and each scenario for simulation year ``year``."""
+    """Run the baseline and each scenario for simulation year ``year``, in one transaction.
+
+    Every scenario's results are committed together at the end: an interrupt or a failure in
+    any scenario leaves all earlier results in the warehouse as they were.
+    """
     history = list(history) if history else default_history(year)
     if year in history:
         raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
     results = []
-    for scenario in scenarios:
-        started = time.perf_counter()
-        results.append(run_scenario(con, scenario, params, year, history, progress))
-        progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
+    with transaction(con):
+        for scenario in scenarios:
+            started = time.perf_counter()
+            results.append(run_scenario(con, scenario, params, year, history, progress))
+            progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
     return results

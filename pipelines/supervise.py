@@ -1,7 +1,9 @@
 """Pipeline: supervision indices, assessment and the anomaly screen for simulated scenarios.
 
 Uses each scenario's grouping in the warehouse and the parameter values its simulation ran
-with (``runs.params_json``); parameters newer than that run take their baseline values.
+with (``runs.params_json``); parameters newer than that run take their baseline values. Every
+scenario's results are stored in one transaction: interrupted, the run leaves them all as
+they were.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from dip_sim.policy import load_baseline, parameters_for_year
 from dip_sim.supervision.run import supervise
+from dip_sim.transaction import transaction
 from pipelines.warehouse import connect
 
 
@@ -25,13 +28,14 @@ def run_supervise(db_path: Path, scenarios: list[str] | None = None, progress=pr
         runs = {scenario: (params_json, year) for scenario, params_json, year in con.execute(
             """SELECT scenario, arg_max(params_json, run_at), arg_max(year, run_at)
                FROM runs GROUP BY scenario""").fetchall()}
-        for scenario in scenarios or ["baseline"]:
-            if scenario not in runs:
-                raise ValueError(f"情景 {scenario} 尚未模拟：请先运行 dip-sim simulate")
-            params_json, year = runs[scenario]
-            values = {**parameters_for_year(load_baseline(), year), **json.loads(params_json)}
-            found[scenario] = counts = supervise(con, scenario, values, progress)
-            progress(f"{scenario}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
+        with transaction(con):
+            for scenario in scenarios or ["baseline"]:
+                if scenario not in runs:
+                    raise ValueError(f"情景 {scenario} 尚未模拟：请先运行 dip-sim simulate")
+                params_json, year = runs[scenario]
+                values = {**parameters_for_year(load_baseline(), year), **json.loads(params_json)}
+                found[scenario] = counts = supervise(con, scenario, values, progress)
+                progress(f"{scenario}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     finally:
         con.close()
     progress(f"监管指标完成，用时 {time.perf_counter() - started:.1f} 秒")

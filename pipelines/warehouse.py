@@ -1,14 +1,21 @@
-"""Opening the warehouse file for a batch run."""
+"""Opening the warehouse file for a batch run, and interrupting the runs open on it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import weakref
 from pathlib import Path
 
 import duckdb
 
 # DuckDB's memory cap for batch runs; beyond it DuckDB spills to disk instead of growing
 MEMORY_LIMIT = os.environ.get("DIP_SIM_MEMORY_LIMIT", "4GB")
+
+# every connection connect() made that is still referenced (id → weak reference): what a
+# Ctrl-C interrupts. A dict rather than a WeakSet: copying its values is one step under the
+# GIL, so the signal handler can list them while another thread connects
+_OPENED: dict[int, weakref.ref] = {}
 
 
 def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
@@ -17,4 +24,19 @@ def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path))
     con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    key = id(con)
+    _OPENED[key] = weakref.ref(con, lambda _ref: _OPENED.pop(key, None))
     return con
+
+
+def interrupt_connections() -> None:
+    """Stop the statement running on every connection :func:`connect` opened (from any thread).
+
+    The statement fails with ``duckdb.InterruptException`` in the thread running it; an idle
+    or closed connection is left as it is.
+    """
+    for ref in list(_OPENED.values()):
+        con = ref()
+        if con is not None:
+            with contextlib.suppress(duckdb.Error):  # closed since
+                con.interrupt()

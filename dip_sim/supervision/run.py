@@ -22,6 +22,7 @@ from dip_sim.quality.report import hospital_quality_sql
 from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.supervision.anomaly import screen_anomalies
 from dip_sim.supervision.tables import SUPERVISION_DDL, SUPERVISION_MARTS
+from dip_sim.transaction import transaction
 
 Progress = Callable[[str], None]
 
@@ -229,21 +230,19 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, ddl: str) -> No
 
 def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any],
               progress: Progress = print) -> dict[str, int]:
-    """Compute supervision for a simulated ``scenario`` and store it; counts of what it found."""
+    """Compute supervision for a simulated ``scenario`` and store it; counts of what it found.
+
+    One transaction, or part of the caller's (several scenarios stored together).
+    """
     known = con.execute("SELECT count(*) FROM case_groups WHERE scenario = ?",
                         [scenario]).fetchall()[0][0]
     if not known:
         raise SupervisionError(f"情景 {scenario} 没有分组结果：请先运行 dip-sim simulate")
-    compute_supervision(con, scenario, values, from_run=False, progress=progress)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
+        compute_supervision(con, scenario, values, from_run=False, progress=progress)
         persist_supervision(con, scenario)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    counts = dict(con.execute("SELECT index_code, count(*) FROM mart_supervision_cases "
-                              "GROUP BY ALL ORDER BY ALL").fetchall())
-    counts["anomalies"] = con.execute("SELECT count(*) FROM mart_supervision_anomalies "
-                                      "WHERE flagged").fetchall()[0][0]
+        counts = dict(con.execute("SELECT index_code, count(*) FROM mart_supervision_cases "
+                                  "GROUP BY ALL ORDER BY ALL").fetchall())
+        counts["anomalies"] = con.execute("SELECT count(*) FROM mart_supervision_anomalies "
+                                          "WHERE flagged").fetchall()[0][0]
     return counts
