@@ -74,13 +74,28 @@ def cmd_plant_gaming(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    """Load a directory of extracts and (unless ``--skip-quality``) run the quality stage."""
-    from pipelines.ingest import run_ingest
+# exit codes of ``dip-sim ingest``: a table refused (the others loaded), and a batch whose share
+# of critical cases is above quality.batch_critical_alert_share (scripts must notice both)
+EXIT_REFUSED, EXIT_CRITICAL = 2, 3
 
-    summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress,
-                         quality=not args.skip_quality, mapping=args.mapping, sheet=args.sheet)
-    return 2 if summary.refused else 0
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Load a directory of extracts and (unless ``--skip-quality``) run the quality stage.
+
+    With ``--check``, read every file and report what loading would do, writing nothing.
+    """
+    from pipelines.ingest import check_directory, run_ingest
+
+    if args.check:
+        summary = check_directory(args.dir, args.mapping or None, args.sheet or None,
+                                  args.allow_unmapped, out=print, progress=_progress)
+    else:
+        summary = run_ingest(args.dir, args.db, force=args.force, progress=_progress,
+                             quality=not args.skip_quality, mapping=args.mapping or None,
+                             sheets=args.sheet or None, allow_unmapped=args.allow_unmapped)
+    if summary.refused:
+        return EXIT_REFUSED
+    return EXIT_CRITICAL if summary.alert else 0
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
@@ -247,9 +262,34 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StoreOnce(argparse.Action):
+    """A single-valued option: given twice with different values, it is refused, not half-read.
+
+    argparse would keep the last value and drop the first without a word; the options that
+    take several values are declared ``action="extend"`` and gather every occurrence.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_single_options_given", set())
+        if self.dest in given and getattr(namespace, self.dest) != values:
+            parser.error(f"{option_string} 只能给一个值（收到 {getattr(namespace, self.dest)} "
+                         f"和 {values}）")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose plain options are :class:`_StoreOnce` (its subcommands' too)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dip-sim", description="DIP（区域点数法总额预算和按病种分值付费）模拟平台")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -260,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="年度范围，默认 2017-2020")
     p.add_argument("--cases-per-year", type=int, default=200_000, help="每年出院病例数")
     p.add_argument("--seed", type=int, default=20200101, help="随机种子（相同种子生成相同文件）")
-    p.add_argument("--format", choices=["csv", "parquet", "extract"], default="csv",
-                   help="文件格式；extract = 各医院按其信息系统的格式报送（中文列名、GB18030、Excel）")
+    p.add_argument("--format", choices=["csv", "parquet", "extract", "national"], default="csv",
+                   help="文件格式；extract = 各医院按其信息系统的格式报送（中文列名、GB18030、Excel）；"
+                        "national = 国家医疗保障基金结算清单（标准项目名称，病案与结算同行，按医院）")
     p.add_argument("--plant-rate", type=float, default=0.0,
                    help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv")
     p.set_defaults(func=cmd_synth)
@@ -278,15 +319,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plant_gaming)
 
     p = sub.add_parser("ingest", help="载入目录中的医院表、病案首页、结算表（含结算清单）并质控",
-                       description="按列名识别表；CSV（UTF-8/GB18030）、Excel、Parquet；"
-                                   "重复载入不会新增行")
+                       description="按列名识别表（医疗保障基金结算清单的标准名称、医保信息平台接口字段名及常见写法）；"
+                                   "CSV（UTF-8/GB18030）、Excel、Parquet；重复载入不会新增行。"
+                                   "退出码：0 全部载入；2 有表被拒绝（其余已载入）；3 本批严重（不入组）病例"
+                                   "占比过高；130 被中断（仓库保持原样）",
+                       epilog="示例：dip-sim ingest 数据目录 --check（只检查、不写入）；"
+                              "dip-sim ingest 数据目录 --mapping 厂商列名.csv")
     p.add_argument("dir", type=Path, help="输入目录")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（默认 data/warehouse.duckdb）")
     p.add_argument("--force", action="store_true", help="重新读取已载入过的文件")
-    p.add_argument("--mapping", type=Path, default=None,
-                   help="列名映射文件（CSV: field,header），补充内置映射 data/reference/header_map.csv")
-    p.add_argument("--sheet", default=None,
-                   help="Excel 文件只读取此名称的工作表（默认读取所有可识别的工作表）")
+    # one value per flag, repeatable: a list after the flag would swallow the directory
+    p.add_argument("--mapping", type=Path, action="append", default=[],
+                   help="列名映射文件（CSV: field,header；field 为 ignore 表示此列不载入），"
+                        "补充内置映射 data/reference/header_map.csv；可重复给出")
+    p.add_argument("--sheet", action="append", default=[],
+                   help="Excel 文件只读取此名称的工作表（默认读取所有可见的工作表）；可重复给出")
+    p.add_argument("--allow-unmapped", action="store_true",
+                   help="有像诊断、手术操作、费用或基金支付但无法对应字段的列时，仍载入其余列（默认拒绝该表）")
+    p.add_argument("--check", action="store_true",
+                   help="只检查：逐个文件列出识别的表类型、各列的映射、未映射的列与发现的问题，不写入仓库")
     p.add_argument("--skip-quality", action="store_true",
                    help="只载入、不运行质控（连续载入多个目录时使用；最后运行 dip-sim quality）")
     p.set_defaults(func=cmd_ingest)
@@ -344,14 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True, help="模拟年度")
     p.add_argument("--history", type=_years, default=None,
                    help="历史年度，默认模拟年度前三年，如 2017-2019")
-    p.add_argument("--scenario", type=Path, nargs="*", default=[], help="情景 YAML 文件")
+    p.add_argument("--scenario", type=Path, action="extend", nargs="+", default=[],
+                   help="情景 YAML 文件；可给多个（--scenario a.yaml b.yaml 或重复 --scenario）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("supervise", help="计算监管指标、绩效考核与异常筛查（需先模拟）",
                        description="二次入院、分解住院、低标入院、超长住院、低风险组死亡、编码高套、"
                                    "费用结构与个人负担；考核得分与系数；医院-月份异常筛查")
-    p.add_argument("--scenario", nargs="*", default=[], help="情景名（默认 baseline）")
+    p.add_argument("--scenario", action="extend", nargs="+", default=[],
+                   help="情景名（默认 baseline）；可给多个")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_supervise)
 
@@ -383,21 +436,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dip-sim`` console script."""
-    from dip_sim.auth import AuthError
-    from dip_sim.ingest import IngestError
-    from dip_sim.policy import PolicyError
-    from dip_sim.simulation import SimulationError
-    from dip_sim.supervision.run import SupervisionError
-
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
-            ValueError) as exc:
-        print(f"错误: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("已中断；未完成的批次已回滚", file=sys.stderr)
+        from dip_sim.auth import AuthError
+        from dip_sim.ingest import IngestError
+        from dip_sim.policy import PolicyError
+        from dip_sim.simulation import SimulationError
+        from dip_sim.supervision.run import SupervisionError
+        from pipelines.interrupt import Interrupted, run_interruptible
+
+        # the commands writing the warehouse, and what their interrupt message calls their
+        # work: run so that Ctrl-C stops them within a moment and leaves no half-written state
+        writing = {"ingest": "载入", "quality": "质控", "simulate": "模拟", "supervise": "监管指标计算"}
+        args = build_parser().parse_args(argv)
+        try:
+            if args.command in writing:
+                return run_interruptible(lambda: args.func(args), writing[args.command])
+            return args.func(args)
+        except Interrupted as exc:
+            print(exc, file=sys.stderr)
+            return 130
+        except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
+                ValueError) as exc:
+            print(f"错误: {exc}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:  # while starting (nothing written yet), or a command writing no warehouse
+        print("已中断", file=sys.stderr)
         return 130
 
 

@@ -22,6 +22,10 @@ class InputColumn:
     required: bool = True  # the field must be in the header (else the table is refused)
     nullable: bool = False  # an empty value is allowed
     label_zh: str = ""
+    # how text is read besides the type's own forms: "duration_dhm" = the 结算清单's
+    # 天/小时/分钟 (1/13/24), stored in hours
+    text_format: str = ""
+    description: str = ""
 
 
 # the hospital table: one row per hospital
@@ -52,6 +56,23 @@ CASE_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("other_procs", "VARCHAR", required=False, nullable=True, label_zh="其他手术及操作编码"),
     # 重症监护合计天数 of the 医保结算清单: a dimension of auxiliary typing (dip_rules.md §2)
     InputColumn("icu_days", "INTEGER", required=False, nullable=True, label_zh="重症监护天数"),
+    # the 结算清单's 住院诊疗信息 that the contract keeps beside the grouping fields
+    # (医疗保障基金结算清单填写规范, 医保办发〔2021〕34号); codes as the standard writes them
+    InputColumn("inpatient_type", "VARCHAR", required=False, nullable=True, label_zh="住院医疗类型",
+                description="1 住院，2 日间手术"),
+    InputColumn("admission_route", "VARCHAR", required=False, nullable=True, label_zh="入院途径",
+                description="1 急诊，2 门诊，3 其他医疗机构转入，9 其他"),
+    InputColumn("treatment_type", "VARCHAR", required=False, nullable=True, label_zh="治疗类别",
+                description="1 西医，2 中医（2.1 中医，2.2 民族医），3 中西医"),
+    InputColumn("tcm_main_dx", "VARCHAR", required=False, nullable=True, label_zh="中医主病代码",
+                description="出院中医诊断的主病（中医病证分类与代码），按原样保存"),
+    InputColumn("tcm_syndrome", "VARCHAR", required=False, nullable=True, label_zh="中医主证代码",
+                description="出院中医诊断的主证，按原样保存"),
+    InputColumn("icu_hours", "DOUBLE", required=False, nullable=True, label_zh="重症监护合计时长",
+                text_format="duration_dhm",
+                description="小时；由“天/小时/分钟”换算，多段重症监护相加"),
+    InputColumn("ventilator_hours", "DOUBLE", required=False, nullable=True, label_zh="呼吸机使用时长",
+                text_format="duration_dhm", description="小时；由“天/小时/分钟”换算"),
 )
 
 COST_PART_COLUMNS: tuple[str, ...] = (
@@ -78,6 +99,14 @@ SETTLEMENT_COLUMNS: tuple[InputColumn, ...] = (
 ) + tuple(
     InputColumn(name, "DOUBLE", required=False, nullable=True, label_zh=label)
     for name, label in zip(COST_PART_COLUMNS, _COST_PART_LABELS, strict=True)
+) + (
+    # 基金支付 other than the pooled fund: 补充医疗保险 (职工大额、居民大病、公务员医疗补助),
+    # 医疗救助, 其他支付. 统筹基金 + these + 个人负担 = 医疗总费用 (结算清单 医疗收费信息).
+    InputColumn("other_fund_paid_yuan", "DOUBLE", required=False, nullable=True,
+                label_zh="其他基金支付", description="补充医疗保险、医疗救助与其他基金支付之和"),
+    InputColumn("payment_method", "VARCHAR", required=False, nullable=True, label_zh="医保支付方式",
+                description="1 按项目，2 单病种，3 按病种分值，4 疾病诊断相关分组，5 按床日，"
+                            "6 按人头，9 其他"),
 )
 
 INPUT_TABLES: dict[str, tuple[InputColumn, ...]] = {
@@ -114,8 +143,10 @@ def _columns_ddl(columns: tuple[InputColumn, ...]) -> str:
 
 # Warehouse tables. Grain is stated once, in the comment above each table.
 WAREHOUSE_DDL: dict[str, str] = {
-    # one row per table read by an ingest run (a file, an Excel sheet; a combined 清单 twice:
-    # as cases and as settlements), with the column mapping used and the file's encoding
+    # one row per table read by an ingest run (a file, an Excel sheet; a combined 清单 as cases,
+    # as settlements and, when it names its hospital's level, as hospitals), with the column
+    # mapping used, the file's encoding, the columns that map to no field (each with what it
+    # looks like: 诊断, 手术操作, 费用, 基金或个人支付, 标识, 其他) and those recognised and not stored
     "load_batches": """
 CREATE TABLE IF NOT EXISTS load_batches (
     batch_id VARCHAR,
@@ -133,7 +164,9 @@ CREATE TABLE IF NOT EXISTS load_batches (
     message VARCHAR,
     column_mapping VARCHAR,
     encoding VARCHAR,
-    seconds DOUBLE
+    seconds DOUBLE,
+    unmapped_columns VARCHAR,
+    ignored_columns VARCHAR
 )""",
     # one row per problem found while reading a file: a refused file, a rejected row,
     # or a value that could not be parsed (the row is kept, the value set empty)

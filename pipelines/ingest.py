@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 from dip_sim.ingest import IngestSummary, ingest_directory
+from dip_sim.ingest.headers import LOOK_OTHER, LOOKS, column_look
+from dip_sim.ingest.load import add_input_columns
 from dip_sim.ingest.pseudonym import pseudonym_key
 from dip_sim.policy import load_baseline
 from dip_sim.quality import run_quality
+from pipelines.interrupt import keep
 from pipelines.warehouse import connect
 
 
@@ -19,6 +22,7 @@ def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, in
     With ``recode``, the group-key parts of every loaded case are derived again from its codes
     first (after a change of ``data/reference/proc_class_override.csv``).
     """
+    add_input_columns(con)  # a warehouse loaded before the contract gained a field
     params = load_baseline()
     started = time.perf_counter()
     # quality rules apply to every year loaded: take the values in force today
@@ -55,33 +59,172 @@ def print_summary(summary: IngestSummary, con, progress=print) -> None:
         progress(f"  {_OUTCOMES.get(outcome, outcome)}: {field} {reason} × {n:,}（详见 load_errors）")
     for message in summary.refused:
         progress(f"  拒绝的文件: {message}")
+    for line in unmapped_lines(summary.files):
+        progress(f"  {line}")
     for message in summary.notes:
         progress(f"  {message}")
     if summary.skipped:
-        progress(f"  忽略的文件（不是 CSV/Excel/Parquet，或不是可识别的表）: "
+        progress(f"  忽略的文件（不是 CSV/Excel/Parquet）: "
                  f"{len(summary.skipped)} 个，例如 {summary.skipped[0]}")
 
 
+def unmapped_lines(files: list[dict]) -> list[str]:
+    """One line per table with columns that map to no field, grouped by what they look like."""
+    out, seen = [], set()
+    for info in files:
+        columns = info.get("unmapped") or ()
+        if not columns or info["file_path"] in seen:
+            continue
+        seen.add(info["file_path"])  # a combined 清单 is listed once, not per kind
+        groups: dict[str, list[str]] = {}
+        for header in columns:
+            groups.setdefault(column_look(header), []).append(header)
+        parts = [f"{LOOKS[look][0] if look in LOOKS else LOOK_OTHER[1]} {len(headers)}（"
+                 f"{', '.join(headers[:6])}{' …' if len(headers) > 6 else ''}）"
+                 for look in (*LOOKS, LOOK_OTHER[0]) if (headers := groups.get(look))]
+        out.append(f"未映射的列 {info['file_path']}: {'；'.join(parts)}")
+    return out
+
+
+def critical_alert(con, batch_id: str, share: float) -> str:
+    """The loud line when more than ``share`` of the batch's cases are critical, else "".
+
+    The batch's cases are the case ids of its case and settlement rows; the top three
+    reasons are their statuses (each case's first critical issue) with their counts.
+    """
+    rows = con.execute("""
+        WITH batch AS (
+            SELECT case_id FROM cases WHERE batch_id = ?
+            UNION SELECT case_id FROM settlements WHERE batch_id = ?
+        )
+        SELECT count(*), count(*) FILTER (WHERE s.severity = 'critical'),
+               list(s.status) FILTER (WHERE s.severity = 'critical')
+        FROM batch b JOIN case_status s USING (case_id)""", [batch_id, batch_id]).fetchall()
+    total, critical, statuses = rows[0]
+    if not total or critical <= share * total:
+        return ""
+    labels = dict(con.execute("SELECT rule, label_zh FROM quality_rules").fetchall())
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    reasons = "，".join(f"{labels.get(rule, rule)}（{rule}）{n:,} 例" for rule, n in top)
+    return (f"！！注意：本批 {total:,} 例中 {critical:,} 例（{critical / total:.1%}）为严重（不入组），"
+            f"超过 {share:.0%}；主要原因: {reasons}。多为导出缺列或列名未识别："
+            f"请用 dip-sim ingest 目录 --check 查看各列的映射")
+
+
 def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=print,
-               quality: bool = True, mapping: Path | None = None,
-               sheet: str | None = None) -> IngestSummary:
+               quality: bool = True, mapping: Path | list[Path] | None = None,
+               sheets: list[str] | None = None, allow_unmapped: bool = False) -> IngestSummary:
     """Load ``directory`` into the warehouse at ``db_path``, then (``quality``) run the quality stage.
 
     Without ``quality`` (several directories loaded in a row), run ``dip-sim quality`` after the
-    last one: the simulation refuses quality tables older than the last load. ``mapping`` is a
-    ``field,header`` CSV adding a vendor's column names to the built-in map.
+    last one: the simulation refuses quality tables older than the last load. ``mapping`` is
+    one or more ``field,header`` CSVs adding a vendor's column names to the built-in map;
+    ``sheets`` limits workbooks to those sheets; ``allow_unmapped`` loads tables whose
+    diagnosis, procedure, cost or payment columns map to nothing. After quality, the summary's
+    ``alert`` holds the loud line when too many of the batch's cases are critical.
     """
     started = time.perf_counter()
     con = connect(db_path)
     try:
         summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force,
-                                   mapping_file=mapping, sheet=sheet)
+                                   mapping_file=mapping, sheets=sheets,
+                                   allow_unmapped=allow_unmapped)
+        # the batch is committed: an interrupt from here on keeps it (the quality stage is
+        # one transaction of its own, so its previous results stay whole)
+        keep("已中断：本次载入已提交，质控未完成，质控结果仍为上次的；请运行 dip-sim quality" if quality
+             else "已中断：本次载入已提交；载入全部数据后请运行 dip-sim quality")
         print_summary(summary, con, progress)
         if quality:
             run_quality_stage(con, progress)
+            keep("已中断：本次载入与质控均已提交")
+            summary.alert = critical_alert(con, summary.batch_id, _alert_share())
+            if summary.alert:
+                progress(summary.alert)
         else:
             progress("未运行质控：载入全部数据后请运行 dip-sim quality")
     finally:
         con.close()
     progress(f"载入完成，用时 {time.perf_counter() - started:.1f} 秒 → {db_path}")
     return summary
+
+
+def _alert_share() -> float:
+    """``quality.batch_critical_alert_share`` in force today (quality rules apply to every year)."""
+    return load_baseline()["quality.batch_critical_alert_share"].value_on(dt.date.today())
+
+
+_KINDS_ZH = {"cases": "病案首页", "settlements": "结算表", "hospitals": "医院表"}
+
+
+def check_directory(directory: Path, mapping: Path | list[Path] | None = None,
+                    sheets: list[str] | None = None, allow_unmapped: bool = False,
+                    out=print, progress=print) -> IngestSummary:
+    """Read every file of ``directory`` as ``ingest`` would, print what it found, write nothing.
+
+    Per table: its kind, encoding and header rows, the field each column maps to, the columns
+    recognised and not stored, the unmapped ones, and the first problems found (values that do
+    not parse, rows without a key, a refusal); then the quality stage's verdict on the whole
+    directory. The load runs in a scratch warehouse in a temporary directory, removed after,
+    with a throwaway pseudonymisation key: the warehouse and the key file are not touched.
+    """
+    import secrets
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dip-sim-check-") as scratch:
+        con = connect(Path(scratch) / "check.duckdb")
+        try:
+            summary = ingest_directory(con, directory, secrets.token_hex(32), lambda _m: None,
+                                       mapping_file=mapping, sheets=sheets,
+                                       allow_unmapped=allow_unmapped)
+            _print_check(summary, con, out)
+            if any(f["status"] == "loaded" for f in summary.files):
+                counts = run_quality_stage(con, progress)
+                summary.alert = critical_alert(con, summary.batch_id, _alert_share())
+                out(f"质控（如载入）: 正常 {counts.get('ok', 0):,}，警告 {counts.get('warning', 0):,}，"
+                    f"严重（不入组） {counts.get('critical', 0):,}")
+                if summary.alert:
+                    out(summary.alert)
+        finally:
+            con.close()
+    out("检查完成：未写入仓库")
+    return summary
+
+
+def _print_check(summary: IngestSummary, con, out, problems_per_table: int = 5) -> None:
+    """The per-table part of ``--check``'s report."""
+    by_table: dict[str, list[dict]] = {}
+    for info in summary.files:
+        by_table.setdefault(info["file_path"], []).append(info)
+    errors: dict[str, list[tuple]] = {}
+    for path, row, name, value, reason in con.execute("""
+            SELECT file_path, row_number, field, value, reason FROM load_errors
+            WHERE batch_id = ? AND outcome <> 'file_refused'
+            QUALIFY row_number() OVER (PARTITION BY file_path ORDER BY row_number, field) <= ?
+            ORDER BY file_path, row_number, field""",
+            [summary.batch_id, problems_per_table]).fetchall():
+        errors.setdefault(path, []).append((row, name, value, reason))
+    for label, infos in by_table.items():
+        first = infos[0]
+        if first["status"] == "refused":
+            out(f"✗ {label}: 拒绝")
+            out(f"    {first['message']}")
+            for line in unmapped_lines(infos):
+                out(f"    {line}")
+            continue
+        kinds = "+".join(_KINDS_ZH.get(i["file_kind"], i["file_kind"]) for i in infos)
+        rows = max(int(i["rows_read"] or 0) for i in infos)
+        layout = "；".join(m for m in {i["message"] for i in infos} if m)
+        out(f"✓ {label}: {kinds}，{first['encoding']}，{rows:,} 行{'，' + layout if layout else ''}")
+        out(f"    映射: {first['column_mapping']}")
+        if first["ignored_columns"]:
+            out(f"    已识别、不存储: {first['ignored_columns']}")
+        for line in unmapped_lines(infos):
+            out(f"    {line}")
+        for row, name, value, reason in errors.get(label, []):
+            shown = f"值 {value!r} " if value is not None else ""
+            out(f"    问题: 第 {row} 行 {name or ''} {shown}{reason}")
+    for note in summary.notes:
+        out(f"  {note}")

@@ -7,7 +7,7 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from dip_sim.schema import CASE_COLUMNS, HOSPITAL_COLUMNS, SETTLEMENT_COLUMNS
+from dip_sim.schema import CASE_COLUMNS, COST_PART_COLUMNS, HOSPITAL_COLUMNS, SETTLEMENT_COLUMNS
 
 HOSPITALS = [
     {"hospital_id": "H1", "hospital_name": "甲三级医院", "level": 3, "county": "城区"},
@@ -38,8 +38,8 @@ def settlement_row(case_id: str, settle_date: str, total: float, fund: float, **
     """One settlement; the whole cost booked as treatment so the breakdown sums."""
     row = {"case_id": case_id, "settle_date": settle_date, "total_cost_yuan": total,
            "fund_paid_yuan": fund, "patient_paid_yuan": round(total - fund, 2)}
-    for col in SETTLEMENT_COLUMNS[5:]:
-        row[col.name] = 0
+    for name in COST_PART_COLUMNS:
+        row[name] = 0
     row["treatment_yuan"] = total
     row.update(extra)
     return row
@@ -116,3 +116,14 @@ def simulated_city(tmp_path: Path, inputs: Path, scenarios, year: int = 2020):
     finally:
         con.close()
         mp.undo()
+
+
+def query(db: Path, sql: str, params=()) -> list[tuple]:
+    """The rows of ``sql`` on the warehouse ``db``, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()

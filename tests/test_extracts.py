@@ -134,7 +134,7 @@ def test_excel_workbook_and_combined_list(tmp_path, canonical):
     assert kinds == ["cases", "settlements"]
     assert _content(db) == canonical
     # only the named sheet: a workbook without it is refused, naming its sheets
-    summary = run_ingest(src, tmp_path / "w2.duckdb", progress=QUIET, sheet="汇总")
+    summary = run_ingest(src, tmp_path / "w2.duckdb", progress=QUIET, sheets=["汇总"])
     assert len(summary.refused) == 1 and "清单" in summary.refused[0]
 
 
@@ -162,8 +162,9 @@ def test_header_normalisation_and_numbered_lists():
     assert normalise_header("（年龄不足1周岁的）年龄（天）") == normalise_header("(年龄不足1周岁的)年龄(天)")
     mapped = map_headers(["病案号", "其他诊断编码_2", "其他诊断编码(1)", "其他诊断编码10", "奇怪的列"],
                          mapping)
-    assert mapped.fields["case_id"] == ["病案号"]
-    assert mapped.fields["other_dx"] == ["其他诊断编码(1)", "其他诊断编码_2", "其他诊断编码10"]
+    assert mapped.fields["case_id"].headers == ["病案号"]
+    assert mapped.fields["other_dx"].headers == ["其他诊断编码(1)", "其他诊断编码_2", "其他诊断编码10"]
+    assert mapped.fields["other_dx"].how == "list"
     assert mapped.unmapped == ["奇怪的列"]
 
 
@@ -194,7 +195,7 @@ def test_the_readme_example_mapping_file():
     mapping = header_map(DATA_DIR / "examples" / "vendor_mapping.csv")
     mapped = map_headers(["住院流水号", "诊断1", "诊断2", "诊断3", "手术1", "手术2", "手术3",
                           "费用总额", "医保统筹"], mapping)
-    assert mapped.fields == {
+    assert {name: src.headers for name, src in mapped.fields.items()} == {
         "case_id": ["住院流水号"], "main_dx": ["诊断1"], "main_proc": ["手术1"],
         "total_cost_yuan": ["费用总额"], "fund_paid_yuan": ["医保统筹"],
         "other_dx": ["诊断2", "诊断3"], "other_procs": ["手术2", "手术3"]}
@@ -211,8 +212,9 @@ def test_tab_delimited_unknown_and_header_only_files(tmp_path, canonical):
         "case_id,settle_date,total_cost_yuan,fund_paid_yuan\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
     summary = run_ingest(src, db, progress=QUIET)
-    assert not summary.refused
-    assert summary.skipped == ["说明.csv"]  # no known table: skipped and said so
+    # no known table: refused and said so (exit code 2), never skipped in silence
+    assert len(summary.refused) == 1 and "说明.csv" in summary.refused[0]
+    assert [f["status"] for f in summary.files if f["file_path"] == "说明.csv"] == ["refused"]
     assert _content(db) == canonical
 
 

@@ -29,7 +29,7 @@ from dip_sim.ingest.files import find_input_files
 from dip_sim.ingest.headers import KIND_ZH, header_map
 from dip_sim.ingest.parsing import record_parse_errors, typed_columns_sql
 from dip_sim.ingest.pseudonym import key_fingerprint, set_pseudonym_key
-from dip_sim.ingest.readers import Source, file_sha256, open_tables
+from dip_sim.ingest.readers import Opened, Source, describe_unmapped, file_sha256, open_tables
 from dip_sim.ingest.standardise import (
     code_lists_sql,
     insert_cases_sql,
@@ -41,6 +41,7 @@ from dip_sim.ingest.standardise import (
 from dip_sim.meta import get_meta, set_meta
 from dip_sim.reference import load_reference
 from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
+from dip_sim.transaction import commit, rollback
 
 Progress = Callable[[str], None]
 
@@ -48,7 +49,7 @@ Progress = Callable[[str], None]
 _INFO_COLUMNS: tuple[str, ...] = (
     "file_path", "file_kind", "file_size_bytes", "file_sha256", "rows_read", "rows_loaded",
     "rows_duplicate", "rows_rejected", "rows_replaced", "status", "message", "column_mapping",
-    "encoding", "seconds")
+    "encoding", "seconds", "unmapped_columns", "ignored_columns")
 _BATCH_COLUMNS = ", ".join(f"? AS {c}" for c in ("batch_id", "loaded_at", *_INFO_COLUMNS))
 
 
@@ -61,6 +62,7 @@ class IngestSummary:
     refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alert: str = ""  # the loud line when too many of the batch's cases are critical
 
     def total(self, key: str) -> int:
         """Sum of one per-file count (``rows_read``, ``rows_loaded`` …) over the batch."""
@@ -72,32 +74,33 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in WAREHOUSE_DDL.values():
         con.execute(ddl)
     for column in ("rows_replaced BIGINT", "column_mapping VARCHAR", "encoding VARCHAR",
-                   "seconds DOUBLE"):
+                   "seconds DOUBLE", "unmapped_columns VARCHAR", "ignored_columns VARCHAR"):
         # columns added after the first warehouses were made
         con.execute(f"ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS {column}")
-    _add_case_columns(con)
+    add_input_columns(con)
     for table in ("cases", "settlements"):
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS key_hash UBIGINT")
         con.execute(f"UPDATE {table} SET key_hash = hash(case_id) WHERE key_hash IS NULL")
     load_reference(con)
 
 
-def _add_case_columns(con: duckdb.DuckDBPyConnection) -> None:
+def add_input_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Add the input columns a warehouse made before them lacks, keeping its fingerprints.
 
     A row's fingerprint (``row_hash``) covers every input column, so after adding one the
     fingerprints are computed again: the same file loaded again still adds nothing.
     """
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'cases'"
-    ).fetchall()}
-    missing = [c for c in INPUT_TABLES["cases"] if c.name not in have]
-    if not missing:
-        return
-    for column in missing:
-        con.execute(f"ALTER TABLE cases ADD COLUMN {column.name} {column.sql_type}")
-    con.execute(f"UPDATE cases SET row_hash = "
-                f"{row_hash_sql([c.name for c in INPUT_TABLES['cases']])}")
+    for kind in ("cases", "settlements"):
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [kind]
+        ).fetchall()}
+        missing = [c for c in INPUT_TABLES[kind] if c.name not in have]
+        if not missing:
+            continue
+        for column in missing:
+            con.execute(f"ALTER TABLE {kind} ADD COLUMN {column.name} {column.sql_type}")
+        con.execute(f"UPDATE {kind} SET row_hash = "
+                    f"{row_hash_sql([c.name for c in INPUT_TABLES[kind]])}")
 
 
 def _note_candidates(con: duckdb.DuckDBPyConnection, kind: str) -> None:
@@ -150,8 +153,11 @@ def _load_table(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     con.execute("SET VARIABLE source_file = ?", [src.label])
     record_parse_errors(con, src.kind, src.relation, src.sources, src.raw, src.file_expr)
     if src.kind == "hospitals":
-        con.execute(f"INSERT INTO batch_hospitals SELECT * EXCLUDE (row_hash, key_hash) "
-                    f"FROM ({typed_rows_sql(src.kind, src)})")
+        # a 结算清单 names its hospital on every row: one row per hospital and naming is kept
+        con.execute(f"INSERT INTO batch_hospitals BY NAME "
+                    f"SELECT * EXCLUDE (row_hash, key_hash, source_row), "
+                    f"min(source_row) AS source_row, {src.derived} AS derived "
+                    f"FROM ({typed_rows_sql(src.kind, src)}) GROUP BY ALL")
     elif src.kind == "cases":
         con.execute(code_lists_sql(src))
         con.execute(present_rows_sql(src.kind))
@@ -168,12 +174,15 @@ def _load_table(con: duckdb.DuckDBPyConnection, src: Source) -> None:
 
 
 def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
-    """Upsert hospitals: the last row of the batch for a hospital_id replaces earlier ones."""
+    """Upsert hospitals: the last row of the batch for a hospital_id replaces earlier ones.
+
+    A hospital table's row wins over the hospital named on the rows of a 结算清单.
+    """
     con.execute("""
         CREATE OR REPLACE TEMP TABLE new_hospitals AS
-        SELECT * FROM batch_hospitals
+        SELECT * EXCLUDE (derived) FROM batch_hospitals
         QUALIFY row_number() OVER (PARTITION BY hospital_id
-                                   ORDER BY source_file DESC, source_row DESC) = 1;
+                                   ORDER BY derived, source_file DESC, source_row DESC) = 1;
         INSERT INTO load_errors
         SELECT getvariable('batch_id'), source_file, source_row, 'level', CAST(level AS VARCHAR),
                '医院等级应为 1、2 或 3，整行未载入', 'row_rejected'
@@ -278,14 +287,15 @@ class _TextGroups:
                 started = time.perf_counter()
                 rows = sum(s.rows for s, _, _ in of_kind)
                 _load_table(con, Source(table, first.sources, rows, kind=kind, staged=True,
-                                        raw=first.raw, file_expr="source_file"))
+                                        raw=first.raw, file_expr="source_file",
+                                        derived=first.derived))
                 for src, info, replaces in of_kind:
                     _finish_table(con, kind, src.label, info, replaces)
                 seconds = time.perf_counter() - started
                 rows = max(rows, 1)
                 for src, info, _ in of_kind:
                     info["seconds"] += seconds * src.rows / rows
-                progress(f"  载入 {len(of_kind)} 个{KIND_ZH[kind]}表（同一列结构）: "
+                progress(f"  载入 {len(of_kind)} 个{KIND_ZH[kind]}（同一列结构）: "
                          f"{rows:,} 行 ({seconds:.1f} 秒)")
             con.execute(f"DROP TABLE {table}")
 
@@ -311,44 +321,49 @@ def _check_key(con: duckdb.DuckDBPyConnection, pseudonym_key: str) -> None:
 
 def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_key: str,
                      progress: Progress = print, force: bool = False,
-                     mapping_file: Path | None = None, sheet: str | None = None
+                     mapping_file: Path | list[Path] | None = None,
+                     sheets: list[str] | None = None, allow_unmapped: bool = False
                      ) -> IngestSummary:
     """Load every input file under ``directory`` as one batch; return what was done.
 
-    Each file's tables are recognised by their headers (``mapping_file`` adds column names
-    to the built-in map; ``sheet`` limits workbooks to that sheet). Files that cannot be read,
-    or lack a required field, are refused (listed in ``load_errors`` and the summary) and the
-    other files load. With ``force``, files loaded before are read again (their rows still
-    deduplicate).
+    Each file's tables are recognised by their headers (``mapping_file``: files adding
+    column names to the built-in map; ``sheets`` limits workbooks to those sheets). A table
+    that cannot be read, lacks a required field, is of no known kind, or has diagnosis,
+    procedure, cost or payment columns that map to nothing (unless ``allow_unmapped``) is
+    refused (listed in ``load_batches``, ``load_errors`` and the summary) and the other tables
+    load. With ``force``, files loaded before are read again (their rows still deduplicate).
     """
     directory = Path(directory)
     files, skipped = find_input_files(directory)
     batch_id = dt.datetime.now().strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:8]
     summary = IngestSummary(batch_id, skipped=[str(p) for p in skipped])
-    ensure_warehouse(con)
-    _check_key(con, pseudonym_key)
     set_pseudonym_key(con, pseudonym_key)
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
     # inserts need not keep the input order: lets DuckDB stream large loads in less memory
     con.execute("SET preserve_insertion_order = false")
-    loaded_hashes: dict[str, set[tuple[str, str]]] = {}  # file hash → its (kind, table label)
-    earlier_versions: dict[str, set[str]] = {}  # table label → hashes of its loaded versions
-    for sha, kind, table_label in con.execute(
-            "SELECT file_sha256, file_kind, file_path FROM load_batches WHERE status = 'loaded'"
-    ).fetchall():
-        loaded_hashes.setdefault(sha, set()).add((kind, table_label))
-        earlier_versions.setdefault(table_label, set()).add(sha)
     mapping = header_map(mapping_file)
     now = dt.datetime.now()
     # the files' fingerprints are read in a thread while earlier files load (hashlib frees the GIL)
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {path: hasher.submit(file_sha256, path) for path in files}
+    # the schema, reference tables and key check are in the batch's transaction too: a load
+    # that fails or is interrupted leaves the warehouse exactly as it was
     con.execute("BEGIN TRANSACTION")
     try:
+        ensure_warehouse(con)
+        _check_key(con, pseudonym_key)
+        loaded_hashes: dict[str, set[tuple[str, str]]] = {}  # file hash → its (kind, table label)
+        earlier_versions: dict[str, set[str]] = {}  # table label → hashes of its loaded versions
+        for sha, kind, table_label in con.execute(
+                "SELECT file_sha256, file_kind, file_path FROM load_batches WHERE status = 'loaded'"
+        ).fetchall():
+            loaded_hashes.setdefault(sha, set()).add((kind, table_label))
+            earlier_versions.setdefault(table_label, set()).add(sha)
         con.execute("CREATE OR REPLACE TEMP TABLE batch_candidates (kind VARCHAR, key_hash UBIGINT)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch_hospitals AS SELECT "
                     f"{', '.join(typed_columns_sql('hospitals', {}))}, "
-                    f"NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row LIMIT 0")
+                    f"NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, "
+                    f"NULL::BOOLEAN AS derived LIMIT 0")
         tables: list[dict] = []
         groups = _TextGroups()
         for path in files:
@@ -357,7 +372,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             base = {"file_path": label, "file_kind": None, "file_size_bytes": path.stat().st_size,
                     "file_sha256": sha, "rows_read": 0, "rows_loaded": 0, "rows_duplicate": 0,
                     "rows_rejected": 0, "rows_replaced": 0, "status": "loaded", "message": "",
-                    "column_mapping": "", "encoding": "", "seconds": None}
+                    "column_mapping": "", "encoding": "", "seconds": None,
+                    "unmapped_columns": "", "ignored_columns": ""}
             if sha in loaded_hashes and not force:
                 for kind, table_label in loaded_hashes[sha]:
                     tables.append(dict(base, file_path=table_label, file_kind=kind,
@@ -365,26 +381,31 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                                        message="文件内容与已载入的版本相同，未重复载入"))
                 progress(f"  {label}: 与已载入文件相同，跳过")
                 continue
-            opened = time.perf_counter()
+            started_file = time.perf_counter()
             try:
-                sources, notes = open_tables(con, path, label, mapping, sheet)
+                opened = open_tables(con, path, label, mapping, sheets, allow_unmapped)
             except IngestError as exc:
-                tables.append(dict(base, status="refused", message=str(exc)))
-                summary.refused.append(str(exc))
+                opened = Opened(refused=[(label, str(exc), exc.unmapped)])
+            for table_label, message, unmapped in opened.refused:
+                tables.append(dict(base, file_path=table_label, status="refused",
+                                   message=message, unmapped=unmapped,
+                                   unmapped_columns=describe_unmapped(list(unmapped))))
+                summary.refused.append(message)
                 con.execute("INSERT INTO load_errors VALUES (?, ?, NULL, NULL, NULL, ?, ?)",
-                            [batch_id, label, str(exc), "file_refused"])
-                progress(f"  拒绝 {label}: {exc}")
-                continue
-            # reading the file is shared by its tables (a combined 清单 holds two)
-            read_seconds = (time.perf_counter() - opened) / max(len(sources), 1)
-            summary.notes.extend(notes)
-            if not sources:
-                summary.skipped.append(label)
-                progress(f"  未识别 {label}: 不是医院表、病案首页或结算表，跳过")
+                            [batch_id, table_label, message, "file_refused"])
+                progress(f"  拒绝 {message}")
+            sources = opened.sources
+            # reading the file is shared by its tables (a combined 清单 holds two or three)
+            read_seconds = (time.perf_counter() - started_file) / max(len(sources), 1)
+            summary.notes.extend(opened.notes)
             for src in sources:
                 info = dict(base, file_path=src.label, file_kind=src.kind, rows_read=src.rows,
                             column_mapping=src.mapping, encoding=src.encoding,
-                            seconds=read_seconds)
+                            seconds=read_seconds, unmapped=src.unmapped,
+                            unmapped_columns=describe_unmapped(list(src.unmapped)),
+                            ignored_columns=src.ignored,
+                            message=opened.layouts.get(src.label, ""),
+                            derived=src.derived)
                 tables.append(info)
                 replaces = src.kind != "hospitals" and src.label in earlier_versions \
                     and sha not in earlier_versions[src.label]
@@ -407,7 +428,13 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             _settle_repeats(con, kind)
 
         loaded, rejected = _loaded_counts(con, batch_id), _rejected_counts(con, batch_id)
+        named = dict(con.execute("SELECT source_file, count(DISTINCT hospital_id) "
+                                 "FROM batch_hospitals WHERE derived GROUP BY 1").fetchall())
         for info in tables:
+            if info.pop("derived", False):
+                # the hospitals a 结算清单 names, counted once each rather than on every row
+                info["rows_read"] = named.get(info["file_path"], 0)
+                info["message"] = "医院取自结算清单各行（定点医药机构代码、名称、医保结算等级）"
             if info["status"] == "loaded":
                 info["rows_loaded"] = loaded.get((info["file_path"], info["file_kind"]), 0)
                 info["rows_rejected"] = rejected.get(info["file_path"], 0)
@@ -419,9 +446,9 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
             con.execute(f"DROP TABLE IF EXISTS {table}")
         if any(info["status"] == "loaded" for info in tables):
             set_meta(con, "loaded_batch_id", batch_id)
-        con.execute("COMMIT")
+        commit(con)
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     finally:
         hasher.shutdown(cancel_futures=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from dataclasses import dataclass
 
 import duckdb
 
@@ -23,6 +24,13 @@ _REASONS = {
     "DOUBLE": "不是有限数值",
     "DATE": "不是可识别的日期",
 }
+
+
+def _reason(col: InputColumn) -> str:
+    """Why a value of ``col`` was not read, as the error report says it."""
+    if col.text_format == "duration_dhm":
+        return "不是“天/小时/分钟”（如 1/13/24）或小时数"
+    return _REASONS[col.sql_type]
 
 
 def _column(kind: str, name: str) -> InputColumn:
@@ -56,6 +64,17 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def dhm_hours_expr(text: str) -> str:
+    """Hours from a trimmed text written 天/小时/分钟 (``1/13/24`` = 37.4 h); NULL otherwise.
+
+    The 结算清单 writes 呼吸机使用时间 and 重症监护合计时长 this way (医疗保障基金结算清单填写规范).
+    """
+    part = "TRY_CAST(split_part({t}, '/', {i}) AS DOUBLE)"
+    d, h, m = (part.format(t=text, i=i) for i in (1, 2, 3))
+    return (f"CASE WHEN regexp_full_match({text}, '\\d+(\\.\\d+)?/\\d+(\\.\\d+)?/\\d+(\\.\\d+)?') "
+            f"THEN {d} * 24 + {h} + {m} / 60 END")
+
+
 def parse_text_expr(col: InputColumn, source: str) -> str:
     """SQL parsing the text ``source`` to the type of ``col``; NULL when it does not parse.
 
@@ -64,6 +83,8 @@ def parse_text_expr(col: InputColumn, source: str) -> str:
     may be written in any of ``DATE_FORMATS``.
     """
     raw = _clean_text_expr(col, source)
+    if col.text_format == "duration_dhm":
+        return f"coalesce({dhm_hours_expr(raw)}, {_finite_number(_amount(raw))})"
     if col.sql_type == "INTEGER":
         return _whole_number(f"TRY_CAST({raw} AS DOUBLE)")
     if col.sql_type == "DOUBLE":
@@ -113,7 +134,57 @@ def _clean_text_expr(col: InputColumn, source: str) -> str:
     return f"(CASE {raw} {cases} ELSE {raw} END)"
 
 
-def staged_typing_sql(columns: list[InputColumn], relation: str) -> str:
+@dataclass(frozen=True)
+class Part:
+    """One column feeding a field made of several (or written in a unit of its own)."""
+
+    source: str  # SQL expression of the column as the file has it
+    source_type: str  # its SQL type (VARCHAR for text)
+    unit: float | str = 1.0  # multiply by this; "dhm" = must be written 天/小时/分钟
+    label: str = ""  # the column's header, shown beside its value in the error report
+
+
+def _part_value(col: InputColumn, part: Part) -> tuple[str, str]:
+    """(present, value) of one part: whether the cell holds anything, and its number (or NULL)."""
+    if part.source_type == "VARCHAR":
+        text = _clean_text_expr(col, part.source)
+        present = f"({text}) IS NOT NULL"
+        number = _finite_number(_amount(text))
+        if col.text_format == "duration_dhm":
+            hours = dhm_hours_expr(text)
+            value = hours if part.unit == "dhm" else f"coalesce({hours}, {number} * {part.unit})"
+        else:
+            value = number if part.unit == 1.0 else f"{number} * {part.unit}"
+        return present, value
+    present = f"{part.source} IS NOT NULL"
+    number = f"CASE WHEN isfinite(TRY_CAST({part.source} AS DOUBLE)) " \
+             f"THEN TRY_CAST({part.source} AS DOUBLE) END"
+    return present, ("NULL::DOUBLE" if part.unit == "dhm" else f"{number} * {part.unit}")
+
+
+def combined_value_sql(col: InputColumn, parts: list[Part]) -> tuple[str, str]:
+    """(value, text as written) of a field given by ``parts`` that add up (or by one part in a unit).
+
+    The value is the sum of the parts present; NULL when none is, or when one holds something
+    that does not read (then the text, which names each column, goes to the error report rather
+    than a sum that leaves a part out). Amounts are added as decimals, so 10.10 + 20.20 is 30.30
+    exactly, as the parts were written.
+    """
+    pairs = [_part_value(col, p) for p in parts]
+    any_present = " OR ".join(p for p, _ in pairs)
+    unreadable = " OR ".join(f"({p} AND ({v}) IS NULL)" for p, v in pairs)
+    total = " + ".join(f"coalesce(CAST(({v}) AS DECIMAL(38, 6)), 0)" for _, v in pairs)
+    value = (f"CASE WHEN {unreadable} THEN NULL WHEN {any_present} "
+             f"THEN CAST({total} AS {col.sql_type}) END")
+    texts = []
+    for p in parts:
+        text = text_expr(p.source if p.source_type == "VARCHAR" else f"CAST({p.source} AS VARCHAR)")
+        texts.append(f"{_sql_text(p.label + '=')} || {text}" if len(parts) > 1 else text)
+    return value, f"NULLIF(concat_ws('; ', {', '.join(texts)}), '')"
+
+
+def staged_typing_sql(columns: list[InputColumn], relation: str,
+                      combined: dict[str, list[Part]] | None = None) -> str:
     """SELECT typing the text ``columns`` of ``relation`` (which has ``source_row``) once.
 
     Each non-text column comes with ``<name>__raw``, its text as written (trimmed), for the
@@ -121,14 +192,22 @@ def staged_typing_sql(columns: list[InputColumn], relation: str) -> str:
     twice: clean text; numbers read once as DOUBLE (thousands separators dropped); the
     contract's types (an integer only when whole, a double only when finite, dates in any of
     ``DATE_FORMATS``), with the same results as :func:`parse_text_expr` (an integer may carry
-    thousands separators here).
+    thousands separators here). A field in ``combined`` is made of the text columns its parts
+    name (:func:`combined_value_sql`) instead of a column of its own.
     """
-    clean = ", ".join(f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in columns)
+    combined = combined or {}
+    plain = [c for c in columns if c.name not in combined]
+    clean = ", ".join(["source_row"] + [f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in plain]
+                      + [p.source for c in columns if c.name in combined for p in combined[c.name]])
     numbers = "".join(f", {_amount(c.name)} AS {c.name}__num"
-                      for c in columns if c.sql_type in ("INTEGER", "DOUBLE"))
+                      for c in plain if c.sql_type in ("INTEGER", "DOUBLE"))
     typed = []
     for c in columns:
         num = f"{c.name}__num"
+        if c.name in combined:
+            value, text = combined_value_sql(c, combined[c.name])
+            typed += [f"{value} AS {c.name}", f"{text} AS {c.name}__raw"]
+            continue
         if c.sql_type == "INTEGER":
             typed.append(f"{_whole_number(num)} AS {c.name}")
         elif c.sql_type == "DOUBLE":
@@ -140,7 +219,7 @@ def staged_typing_sql(columns: list[InputColumn], relation: str) -> str:
         if c.sql_type != "VARCHAR":
             typed.append(f"{c.name} AS {c.name}__raw")
     return (f"SELECT source_row, {', '.join(typed)} "
-            f"FROM (SELECT *{numbers} FROM (SELECT source_row, {clean} FROM {relation}))")
+            f"FROM (SELECT *{numbers} FROM (SELECT {clean} FROM {relation}))")
 
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
@@ -192,7 +271,7 @@ def _error_checks(kind: str, sources: dict[str, tuple[str, str]],
         if col.name in raw:
             checks.append((f"{raw[col.name]} IS NOT NULL AND {src} IS NULL",
                            f"source_row, '{col.name}' AS field, {raw[col.name]} AS value,"
-                           f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome"))
+                           f" '{_reason(col)}' AS reason, 'value_cleared' AS outcome"))
             continue
         if _cannot_fail(col, source_type):
             continue
@@ -201,7 +280,7 @@ def _error_checks(kind: str, sources: dict[str, tuple[str, str]],
         present = value if is_text else src  # a typed column: no detour through text
         checks.append((f"{present} IS NOT NULL AND ({typed_expr(col, src, source_type)}) IS NULL",
                        f"source_row, '{col.name}' AS field, {value} AS value,"
-                       f" '{_REASONS[col.sql_type]}' AS reason, 'value_cleared' AS outcome"))
+                       f" '{_reason(col)}' AS reason, 'value_cleared' AS outcome"))
     key = INPUT_KEYS[kind]
     checks.append((f"NOT {key_present_sql(kind, sources)}",
                    f"source_row, '{key}', NULL, '缺少主键 {key}，整行未载入', 'row_rejected'"))

@@ -1,37 +1,63 @@
 """Opening one input file as SQL relations with row numbers, one per table it holds.
 
 - CSV (any delimiter of ``,`` tab ``|``): the encoding is found without being told (a UTF-8
-  BOM, else valid UTF-8, else GB18030, which covers GBK and GB2312); read by polars as text,
-  keeping the file's row order, so row numbers are line numbers. The text is typed once, as
-  it is staged into DuckDB, each value kept as written beside it for the error report.
-- Excel (``.xlsx``/``.xlsm``): every sheet whose header is a known table, read as text; row
-  numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
-- Parquet: scanned by DuckDB in place (``file_row_number``); typed columns are cast directly,
-  text columns parsed like CSV.
+  BOM, else valid UTF-8, else GB18030, which covers GBK and GB2312); the header row(s) found
+  among the first rows (``layout``); the rows below read by polars as text, keeping the
+  file's row order, so row numbers are line numbers. The text is typed once, as it is staged
+  into DuckDB, each value kept as written beside it for the error report.
+- Excel (``.xlsx``/``.xlsm``/``.xlsb``/``.xls``): every visible sheet; the header found among
+  its first rows with merged cells spread over their span (python-calamine reads those rows
+  and the merged ranges, which the bulk reader does not expose), the rows below read as text
+  by fastexcel; row numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
+- Parquet: scanned by DuckDB in place (``file_row_number``); its column names are the
+  header; typed columns are cast directly, text columns parsed like CSV.
 
-Each table's header is mapped to the contract (``headers``); a numbered list (其他诊断编码1 … N)
-becomes one ``;``-separated column. The loader then records every value that does not parse
-in ``load_errors`` with its row and field (``parsing.record_parse_errors``).
+Each table's header is mapped to the contract (``headers``); spacer and totals rows are left
+out (``layout``). A table is refused (the file's other tables still load) when it is of no
+known kind, or when a column that looks like a diagnosis, procedure, cost or fund payment maps
+to nothing (unless ``allow_unmapped``): the message names the columns, the field each probably
+is and the ``--mapping`` row that would place it. The loader then records every value that does
+not parse in ``load_errors`` with its row and field (``parsing.record_parse_errors``).
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import fastexcel
 import polars as pl
+import python_calamine
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.headers import MappedHeader, map_headers, table_kinds
-from dip_sim.ingest.parsing import staged_typing_sql
-from dip_sim.schema import INPUT_COLUMNS
+from dip_sim.ingest.headers import (
+    REFUSING_LOOKS,
+    MapEntry,
+    MappedHeader,
+    column_look,
+    look_zh,
+    map_headers,
+    mapping_row,
+    suggest_field,
+    table_kinds,
+)
+from dip_sim.ingest.layout import (
+    HEADER_SEARCH_ROWS,
+    Layout,
+    drop_spacers_and_totals,
+    find_header,
+)
+from dip_sim.ingest.parsing import Part, combined_value_sql, staged_typing_sql
+from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls")
 SUFFIXES = (*TEXT_SUFFIXES, *EXCEL_SUFFIXES, ".parquet")
 
 
@@ -49,6 +75,20 @@ class Source:
     staged: bool = False  # the relation is a temp table holding the file's rows
     raw: dict[str, str] = field(default_factory=dict)  # typed at staging → its text column
     file_expr: str = "getvariable('source_file')"  # the table label of each row, in SQL
+    unmapped: tuple[str, ...] = ()  # the columns mapped to no field
+    ignored: str = ""  # the columns recognised and not stored, and the redundant ones
+    derived: bool = False  # hospitals named on the rows of a 结算清单, not a hospital table
+
+
+@dataclass
+class Opened:
+    """What a file holds: its tables ready to load, notes, and the tables refused."""
+
+    sources: list[Source] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # (label, message, unmapped columns) of each table refused
+    refused: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    layouts: dict[str, str] = field(default_factory=dict)  # label → where its header was found
 
 
 def file_sha256(path: Path) -> str:
@@ -80,121 +120,289 @@ def decode_csv_bytes(raw: bytes, name: str) -> tuple[bytes, str]:
                           f"（第 {exc.start} 字节无法解码）") from None
 
 
-def _delimiter(data: bytes) -> str:
-    first = data.split(b"\n", 1)[0]
-    counts = {d: first.count(d.encode()) for d in (",", "\t", "|")}
+def _first_lines(data: bytes, n: int) -> list[str]:
+    return data[:1 << 20].decode("utf-8", errors="replace").splitlines()[:n]
+
+
+def _delimiter(lines: list[str]) -> str:
+    """The delimiter (``,`` tab ``|``) that splits some line of the file's head the most."""
+    counts = {d: max((line.count(d) for line in lines), default=0) for d in (",", "\t", "|")}
     return max(counts, key=counts.get)
 
 
-def _read_text_frames(path: Path, sheet: str | None = None
-                      ) -> tuple[list[tuple[str, pl.DataFrame]], str]:
-    """(sheet or '', frame of text) per table of a CSV or Excel file, and the encoding.
+@dataclass
+class _TextTable:
+    """A table read as text: its frame (with ``source_row``) and where its header was."""
 
-    In a workbook, every sheet is read, or only the one named ``sheet``.
-    """
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        try:
-            sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0,
-                                   raise_if_empty=False)
-        except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
-            raise IngestError(f"{path.name}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
-                from None
-        if sheet is not None:
-            if sheet not in sheets:
-                raise IngestError(f"{path.name}: 没有名为 {sheet} 的工作表（工作表: "
-                                  f"{', '.join(sheets)}）")
-            sheets = {sheet: sheets[sheet]}
-        return [(name, frame) for name, frame in sheets.items() if frame.width], "xlsx"
-    data, encoding = decode_csv_bytes(path.read_bytes(), path.name)
+    sheet: str
+    frame: pl.DataFrame | None  # None: no header recognised (the table is refused)
+    layout: Layout | None
+    head: list[str] = field(default_factory=list)  # the first cells seen, for the refusal
+
+
+def _name_columns(frame: pl.DataFrame, names: list[str], first_row: int) -> pl.DataFrame:
+    """The frame's columns named by position (missing ones empty), rows numbered from ``first_row``."""
+    columns = [frame.get_column(old).alias(new) if i < frame.width
+               else pl.Series(new, [None] * frame.height, dtype=pl.String)
+               for i, (old, new) in enumerate(
+                   itertools.zip_longest(frame.columns[:len(names)], names))]
+    named = pl.DataFrame(columns) if columns else pl.DataFrame()
+    return named.with_row_index("source_row", offset=first_row)
+
+
+def _read_csv_table(path: Path, label: str, mapping: dict[str, MapEntry]
+                    ) -> tuple[_TextTable, str]:
+    """The CSV file's table, and its encoding."""
+    data, encoding = decode_csv_bytes(path.read_bytes(), label)
+    lines = _first_lines(data, HEADER_SEARCH_ROWS + 1)
+    separator = _delimiter(lines)
+    head = list(csv.reader(lines, delimiter=separator))
+    layout = find_header(head, mapping)
+    if layout is None:
+        return _TextTable("", None, None, [c for row in head[:3] for c in row if c][:8]), encoding
     try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=_delimiter(data))
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise IngestError(f"{path.name}: 无法按 CSV 读取: {str(exc).splitlines()[0]}") from None
-    return [("", frame)], encoding
+        frame = pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False,
+                            separator=separator, skip_rows=layout.data_index)
+    except pl.exceptions.NoDataError:
+        frame = pl.DataFrame()
+    except pl.exceptions.ComputeError as exc:
+        raise IngestError(f"{label}: 无法按 CSV 读取: {str(exc).splitlines()[0]}") from None
+    # line numbers: the first data line is data_index + 1
+    return _TextTable("", _name_columns(frame, layout.names, layout.data_index + 1), layout), \
+        encoding
+
+
+def _read_excel_tables(path: Path, label: str, mapping: dict[str, MapEntry],
+                       sheets: list[str] | None, notes: list[str]) -> list[_TextTable]:
+    """Each visible sheet's table (or only the sheets named in ``sheets``)."""
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        reader = fastexcel.read_excel(str(path))
+    except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
+        raise IngestError(f"{label}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
+            from None
+    names = list(book.sheet_names)
+    if sheets:
+        missing = [s for s in sheets if s not in names]
+        if missing:
+            raise IngestError(f"{label}: 没有名为 {', '.join(missing)} 的工作表"
+                              f"（工作表: {', '.join(names)}）")
+        names = [n for n in names if n in sheets]
+    hidden = {m.name for m in book.sheets_metadata
+              if m.visible != python_calamine.SheetVisibleEnum.Visible}
+    tables = []
+    for name in names:
+        if name in hidden and not sheets:
+            notes.append(f"{label}#{name}: 隐藏的工作表，未读取（如需载入，用 --sheet {name}）")
+            continue
+        sheet = book.get_sheet_by_name(name)
+        if sheet.start is None:
+            continue  # an empty sheet holds nothing to load
+        start_row, start_col = sheet.start
+        head = list(itertools.islice(sheet.iter_rows(), start_row,
+                                     start_row + HEADER_SEARCH_ROWS + 1))
+        merged = [((r0 - start_row, c0 - start_col), (r1 - start_row, c1 - start_col))
+                  for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
+                  if r0 - start_row <= HEADER_SEARCH_ROWS]
+        layout = find_header(head, mapping, merged)
+        if layout is None:
+            cells = [str(c) for row in head[:3] for c in row if c not in ("", None)][:8]
+            tables.append(_TextTable(name, None, None, cells))
+            continue
+        skip = start_row + layout.data_index
+        try:
+            frame = reader.load_sheet(name, header_row=None, dtypes="string",
+                                      skip_rows=skip).to_polars()
+        except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
+            raise IngestError(f"{label}#{name}: 无法读取工作表: {str(exc).splitlines()[0]}") \
+                from None
+        # sheet rows: the first data row is row skip + 1
+        tables.append(_TextTable(name, _name_columns(frame, layout.names, skip + 1),
+                                 Layout(start_row + layout.header_index, layout.depth,
+                                        layout.names)))
+    return tables
 
 
 def _staged_frame(frame: pl.DataFrame, mapped: MappedHeader) -> pl.DataFrame:
-    """The frame's mapped fields under their contract names, numbered lists joined by ``;``."""
+    """The frame's mapped fields under their contract names (a combined field's columns as
+    ``<field>__p<i>``), numbered lists joined by ``;``, with ``source_row``."""
     columns = []
-    for name, headers in mapped.fields.items():
-        if len(headers) == 1:
-            columns.append(pl.col(headers[0]).alias(name))
+    for name, src in mapped.fields.items():
+        if src.combined():
+            columns += [pl.col(h).alias(f"{name}__p{i}") for i, h in enumerate(src.headers)]
+        elif src.how == "one":
+            columns.append(pl.col(src.headers[0]).alias(name))
         else:
-            parts = [pl.col(h).str.strip_chars().replace("", None) for h in headers]
+            parts = [pl.col(h).str.strip_chars().replace("", None) for h in src.headers]
             columns.append(pl.concat_str(parts, separator=";", ignore_nulls=True).alias(name))
-    # source_row is the row in the file: the header is row 1, the first data row row 2
-    return frame.select(columns).with_row_index("source_row", offset=2)
+    return frame.select("source_row", *columns)
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> dict[str, str]:
+def _combined_parts(mapped: MappedHeader, types: dict[str, str] | None = None
+                    ) -> dict[str, list[Part]]:
+    """Each combined field's parts; ``types`` gives a Parquet column's type (else staged text)."""
+    out = {}
+    for name, src in mapped.fields.items():
+        if src.combined():
+            out[name] = [Part(f'"{h}"' if types else f"{name}__p{i}",
+                              types[h] if types else "VARCHAR", unit, h)
+                         for i, (h, unit) in enumerate(zip(src.headers, src.units, strict=True))]
+    return out
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+           mapped: MappedHeader) -> dict[str, str]:
     """Temp table ``table``: the frame's fields typed once, each non-text one beside its text.
 
     Returns ``field → its text column`` (``<field>__raw``), for the unparseable-value checks.
     """
-    columns = [INPUT_COLUMNS[name] for name in frame.columns if name != "source_row"]
-    raw = {c.name: f"{c.name}__raw" for c in columns if c.sql_type != "VARCHAR"}
+    columns = [INPUT_COLUMNS[name] for name in mapped.fields]
+    combined = _combined_parts(mapped)
+    raw = {c.name: f"{c.name}__raw" for c in columns
+           if c.sql_type != "VARCHAR" or c.name in combined}
     con.register("staged_arrow", frame.to_arrow())
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"{staged_typing_sql(columns, 'staged_arrow')}")
+                    f"{staged_typing_sql(columns, 'staged_arrow', combined)}")
     finally:
         con.unregister("staged_arrow")
     return raw
 
 
+def describe_unmapped(headers: list[str]) -> str:
+    """The unmapped columns, each with what it looks like: ``手术3［手术操作］; 备注［其他］``."""
+    return "; ".join(f"{h}［{look_zh(column_look(h))}］" for h in headers)
+
+
+def _refuse_unmapped(where: str, headers: list[str], mapping: dict[str, MapEntry],
+                     taken: set[str]) -> str:
+    """The message refusing a table whose diagnosis, procedure, cost or payment columns map
+    to nothing: the columns, the field each probably is, and the --mapping rows that place them."""
+    rows, described = [], []
+    for header in headers:
+        look = column_look(header)
+        name, to_map = suggest_field(header, look, mapping, taken)
+        described.append(f"{header}（像{look_zh(look)}，可能是 {name}"
+                         f"〔{INPUT_COLUMNS[name].label_zh}〕）")
+        rows.append(mapping_row(name, to_map))
+    rows = list(dict.fromkeys(rows))
+    return (f"{where}: {len(headers)} 个像是诊断、手术操作、费用或基金支付的列无法对应到任何字段，"
+            f"未载入（否则会丢失这些数据）: {'; '.join(described)}。"
+            f"在 --mapping 文件（CSV，首行 field,header）中加入: {' | '.join(rows)}；"
+            f"若这些列确实无需载入，写 ignore,列名，或用 --allow-unmapped 载入其余列")
+
+
+def _recognise(where: str, headers: list[str], name_hint: str, mapping: dict[str, MapEntry],
+               allow_unmapped: bool) -> tuple[MappedHeader, list[str], tuple[str, ...]]:
+    """(mapped header, kinds, unmapped columns) of a table, or IngestError refusing it."""
+    mapped = map_headers(headers, mapping)
+    unmapped = tuple(mapped.unmapped)
+    try:
+        kinds = table_kinds(mapped, name_hint, where)
+    except IngestError as exc:
+        raise IngestError(str(exc), unmapped) from None
+    if not kinds:
+        raise IngestError(
+            f"{where}: 不是可识别的医院表、病案首页、结算表或结算清单（列: "
+            f"{', '.join(headers[:10])}{' …' if len(headers) > 10 else ''}）；"
+            f"可用 --mapping 文件补充列名映射，或用 --sheet 只读取需要的工作表", unmapped)
+    refusing = [h for h in mapped.unmapped if column_look(h) in REFUSING_LOOKS]
+    if refusing and not allow_unmapped:
+        raise IngestError(_refuse_unmapped(where, refusing, mapping, set(mapped.fields)), unmapped)
+    return mapped, kinds, unmapped
+
+
+def _sources(relation: str, fields: dict, rows: int, kinds: list[str], label: str,
+             mapped: MappedHeader, encoding: str, unmapped: tuple[str, ...], **extra
+             ) -> list[Source]:
+    return [Source(relation, fields, rows, kind, label, mapped.describe(), encoding,
+                   unmapped=unmapped, ignored=mapped.describe_ignored(),
+                   derived=kind == "hospitals" and len(kinds) > 1, **extra)
+            for kind in kinds]
+
+
+def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, label: str,
+                  mapping: dict[str, MapEntry], allow_unmapped: bool, opened: Opened) -> None:
+    scan = f"read_parquet('{_sql_path(path)}', file_row_number = true)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        rows = con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise IngestError(f"{label}: 无法读取 Parquet 文件: {exc}") from None
+    types = {name: type_ for name, type_, *_ in described if name != "file_row_number"}
+    try:
+        mapped, kinds, unmapped = _recognise(label, list(types), path.name.lower(), mapping,
+                                             allow_unmapped)
+    except IngestError as exc:
+        opened.refused.append((label, str(exc), exc.unmapped))
+        return
+    extra, fields, raw = [], {}, {}
+    combined = _combined_parts(mapped, types)
+    for name, src in mapped.fields.items():
+        if name in combined:
+            value, text = combined_value_sql(INPUT_COLUMNS[name], combined[name])
+            extra += [f"{value} AS {name}", f"{text} AS {name}__raw"]
+            fields[name], raw[name] = (name, INPUT_COLUMNS[name].sql_type), f"{name}__raw"
+        elif src.how == "one":
+            fields[name] = (f'"{src.headers[0]}"', types[src.headers[0]])
+        else:
+            parts = ", ".join(f"NULLIF(trim(CAST(\"{h}\" AS VARCHAR)), '')" for h in src.headers)
+            extra.append(f"concat_ws(';', {parts}) AS {name}")
+            fields[name] = (name, "VARCHAR")
+    relation = (f"(SELECT *, {''.join(e + ', ' for e in extra)}"
+                f"file_row_number + 1 AS source_row FROM {scan})")
+    opened.sources += _sources(relation, fields, rows, kinds, label, mapped, "parquet", unmapped,
+                               raw=raw)
+
+
 def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
-                mapping: dict[str, str], sheet: str | None = None
-                ) -> tuple[list[Source], list[str]]:
-    """Open every table ``path`` holds; return one Source per (table, kind) and notes.
+                mapping: dict[str, MapEntry], sheets: list[str] | None = None,
+                allow_unmapped: bool = False) -> Opened:
+    """Open every table ``path`` holds: one Source per (table, kind), notes, refused tables.
 
     ``label`` names the file in the warehouse (its path relative to the input directory);
-    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`; ``sheet`` names the one sheet
-    of a workbook to read (default: every sheet). Raises :class:`IngestError`
-    for an unreadable file or a table whose required fields cannot be mapped. The notes list
-    the sheets of no known kind, which are skipped.
+    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`; ``sheets`` names the sheets of
+    a workbook to read (default: every visible sheet). Raises :class:`IngestError` for a file
+    that cannot be read at all; a table that cannot be placed is listed in ``refused``.
     """
-    hint = path.name.lower()
-    sources: list[Source] = []
-    notes: list[str] = []
+    opened = Opened()
     if path.suffix.lower() == ".parquet":
-        scan = f"read_parquet('{_sql_path(path)}', file_row_number = true)"
-        try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
-            rows = con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0]
-        except duckdb.Error as exc:
-            raise IngestError(f"{path.name}: 无法读取 Parquet 文件: {exc}") from None
-        types = {name: type_ for name, type_, *_ in described if name != "file_row_number"}
-        mapped = map_headers(list(types), mapping)
-        kinds = table_kinds(mapped, hint, path.name)
-        extra, fields = [], {}
-        for name, headers in mapped.fields.items():
-            if len(headers) == 1:
-                fields[name] = (f'"{headers[0]}"', types[headers[0]])
-            else:
-                parts = ", ".join(f"NULLIF(trim(CAST(\"{h}\" AS VARCHAR)), '')" for h in headers)
-                extra.append(f"concat_ws(';', {parts}) AS {name}")
-                fields[name] = (name, "VARCHAR")
-        relation = (f"(SELECT *, {''.join(e + ', ' for e in extra)}"
-                    f"file_row_number + 1 AS source_row FROM {scan})")
-        for kind in kinds:
-            sources.append(Source(relation, fields, rows, kind, label, mapped.describe(),
-                                  "parquet"))
+        _open_parquet(con, path, label, mapping, allow_unmapped, opened)
+        return opened
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        tables, encoding = _read_excel_tables(path, label, mapping, sheets, opened.notes), "xlsx"
     else:
-        frames, encoding = _read_text_frames(path, sheet)
-        for number, (sheet_name, frame) in enumerate(frames):
-            where = f"{path.name}#{sheet_name}" if sheet_name else path.name
-            mapped = map_headers(frame.columns, mapping)
-            kinds = table_kinds(mapped, sheet_name.lower() if sheet_name else hint, where)
-            if not kinds:
-                notes.append(f"{where}: 未识别的表（列: {', '.join(frame.columns[:8])} …），跳过")
-                continue
-            table = f"text_source_{number}"
-            raw = _stage(con, table, _staged_frame(frame, mapped))
-            fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
-            table_label = f"{label}#{sheet_name}" if sheet_name else label
-            for kind in kinds:
-                sources.append(Source(table, fields, frame.height, kind, table_label,
-                                      mapped.describe(), encoding, staged=True, raw=raw))
-        if not sources and not notes:
-            raise IngestError(f"{path.name}: 文件中没有数据")
-    return sources, notes
+        table, encoding = _read_csv_table(path, label, mapping)
+        tables = [table]
+    for number, table in enumerate(tables):
+        where = table_label = f"{label}#{table.sheet}" if table.sheet else label
+        if table.frame is None:
+            opened.refused.append((table_label, f"{where}: 前 {HEADER_SEARCH_ROWS} 行中找不到可识别的"
+                                   f"表头（开头的内容: {', '.join(table.head) or '空'}）；若表头写法特殊，"
+                                   f"可用 --mapping 文件补充列名映射", ()))
+            continue
+        headers = [c for c in table.frame.columns if c != "source_row"]
+        try:
+            mapped, kinds, unmapped = _recognise(
+                where, headers, (table.sheet or path.name).lower(), mapping, allow_unmapped)
+        except IngestError as exc:
+            opened.refused.append((table_label, str(exc), exc.unmapped))
+            continue
+        layout = table.layout
+        opened.layouts[table_label] = (f"表头第 {layout.header_index + 1} 行" if layout.depth == 1
+                                       else f"表头第 {layout.header_index + 1}–"
+                                            f"{layout.header_index + 2} 行（两行表头）")
+        key_field = INPUT_KEYS[kinds[-1]]
+        key = mapped.fields[key_field].headers[0] if key_field in mapped.fields else None
+        recognised = [h for s in mapped.fields.values() for h in s.headers]
+        frame, spacers, totals = drop_spacers_and_totals(table.frame, recognised, key)
+        if spacers:
+            opened.notes.append(f"{where}: 跳过 {spacers} 个空行")
+        if totals:
+            opened.notes.append(f"{where}: 第 {', '.join(map(str, totals))} 行是合计行，未载入")
+        staged_table = f"text_source_{number}"
+        raw = _stage(con, staged_table, _staged_frame(frame, mapped), mapped)
+        fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
+        opened.sources += _sources(staged_table, fields, frame.height, kinds, table_label,
+                                   mapped, encoding, unmapped, staged=True, raw=raw)
+    return opened

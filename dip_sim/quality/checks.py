@@ -194,13 +194,15 @@ SQL: dict[str, str] = {
           AND abs(s.parts - s.total_cost_yuan) > getvariable('cost_tolerance_yuan')""",
     "payment_split_mismatch": f"""
         SELECT s.case_id, CAST(s.patient_paid_yuan AS VARCHAR), '统筹基金支付 ' || s.fund_paid_yuan
+               || coalesce(' + 其他基金支付 ' || s.other_fund_paid_yuan, '')
                || ' + 个人支付 ' || s.patient_paid_yuan || ' 与医疗总费用 ' || s.total_cost_yuan
                || ' 不符（' || {_AT_S} || '）'
         FROM settlements s
         WHERE s.patient_paid_yuan IS NOT NULL AND s.fund_paid_yuan IS NOT NULL
           AND s.total_cost_yuan IS NOT NULL
-          AND abs(s.fund_paid_yuan + s.patient_paid_yuan - s.total_cost_yuan)
-              > getvariable('payment_tolerance_yuan')""",
+          -- 医疗总费用 = 统筹基金 + 其他基金（补充医疗保险、医疗救助…）+ 个人负担 (结算清单 医疗收费信息)
+          AND abs(s.fund_paid_yuan + coalesce(s.other_fund_paid_yuan, 0) + s.patient_paid_yuan
+                  - s.total_cost_yuan) > getvariable('payment_tolerance_yuan')""",
     # every value cleared at load (not a number, not a date): name its file, row and field
     "value_unreadable": """
         SELECT x.case_id, any_value(e.value), string_agg(e.file_path || ' 第 ' || e.row_number

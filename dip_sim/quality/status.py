@@ -23,6 +23,7 @@ import duckdb
 
 from dip_sim.meta import get_meta, set_meta
 from dip_sim.quality.checks import load_checks
+from dip_sim.transaction import transaction
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1}
 
@@ -84,7 +85,9 @@ def _features_sql() -> str:
         CREATE OR REPLACE TABLE case_features AS
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
-                   proc_key_all, proc_key_main, proc_class_max, los_days, icu_days,
+                   proc_key_all, proc_key_main, proc_class_max, los_days,
+                   -- ICU days as given, else the 结算清单's 重症监护合计时长 in days begun
+                   coalesce(icu_days, CAST(ceil(icu_hours / 24) AS INTEGER)) AS icu_days,
                    patient_id, admit_date, discharge_disposition
             FROM cases ANTI JOIN dup_cases USING (case_id)
             UNION ALL
@@ -132,7 +135,16 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     (:func:`recode_cases`). ``case_features`` is built first with every case ``ok``; the
     checks read it (and the loaded tables); then each case with an issue gets its status.
     ``case_status`` is a view of ``case_features``: one table of 10M rows written, not two.
+    Everything is written in one transaction: a failed or interrupted run leaves the previous
+    quality tables (and the loaded cases, for ``recode``) as they were.
     """
+    with transaction(con):
+        return _run_quality(con, cost_tolerance_yuan, payment_tolerance_yuan, recode)
+
+
+def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
+                 payment_tolerance_yuan: float, recode: bool) -> dict[str, int]:
+    """The body of :func:`run_quality`, in its transaction."""
     if recode:
         recode_cases(con)
     con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])

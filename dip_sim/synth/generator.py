@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from dip_sim.schema import CASE_COLUMNS, HOSPITAL_COLUMNS, SETTLEMENT_COLUMNS, InputColumn
-from dip_sim.synth import defects
+from dip_sim.synth import defects, national
 from dip_sim.synth.catalog import RULE_NEWBORN, CaseTypes, load_catalog
 from dip_sim.synth.codes import load_code_tables
 from dip_sim.synth.costs import sample_totals_and_los, split_fund, split_parts
@@ -38,7 +38,7 @@ from dip_sim.synth.plant import plant_typed_frames, write_truth
 DEFAULT_YEARS: tuple[int, ...] = (2017, 2018, 2019, 2020)
 DEFAULT_CASES_PER_YEAR = 200_000
 DEFAULT_SEED = 20200101
-FORMATS = ("csv", "parquet", "extract")
+FORMATS = ("csv", "parquet", "extract", "national")
 
 # Share of cases with one extra, random non-OR procedure (87–99): rare grouping keys.
 EXTRA_PROC_RATE = 0.05
@@ -69,7 +69,8 @@ def generate(
     Files: ``hospitals.{csv,parquet}``, and for each year ``cases_{year}`` and
     ``settlements_{year}``. CSV is UTF-8 with a header row, empty for missing values and
     YYYY-MM-DD dates. Format ``extract`` writes the same rows as hospitals send them, per
-    hospital (``dip_sim.synth.extract``). With ``plant_rate`` (Parquet and extract; CSV is
+    hospital (``dip_sim.synth.extract``); ``national`` as the national 医疗保障基金结算清单
+    (``dip_sim.synth.national``). With ``plant_rate`` (Parquet and extract; CSV is
     planted after writing, ``plant.plant_problems``), known problems are planted before
     writing and ``ground_truth.csv`` lists them. The result is ``{"hospitals": …, "cases": …,
     "settlements": …}``.
@@ -88,6 +89,8 @@ def generate(
     types = load_catalog()
     if file_format == "extract":
         write_hospital_list(hospitals.to_frame(), out_dir)
+    elif file_format == "national":
+        pass  # the 结算清单 names each hospital on its rows
     else:
         _write(hospitals.to_frame(), out_dir / f"hospitals.{file_format}", HOSPITAL_COLUMNS)
     counts = {"hospitals": len(hospitals), "cases": 0, "settlements": 0}
@@ -102,6 +105,8 @@ def generate(
             truth.extend(planted)
         if file_format == "extract":
             write_year(cases, settlements, hospitals.to_frame(), year, out_dir)
+        elif file_format == "national":
+            national.write_year(cases, settlements, hospitals.to_frame(), year, out_dir)
         else:
             _write(cases, out_dir / f"cases_{year}.{file_format}", CASE_COLUMNS)
             _write(settlements, out_dir / f"settlements_{year}.{file_format}",
@@ -349,8 +354,13 @@ def _disposition(age: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _conform(frame: pl.DataFrame, columns: tuple[InputColumn, ...]) -> pl.DataFrame:
-    """Select the contract's columns, in order, cast to the contract's types."""
-    return frame.select(pl.col(c.name).cast(_POLARS_TYPES[c.sql_type]) for c in columns)
+    """Select the contract's columns the generator makes, in order, cast to the contract's types.
+
+    The optional fields it does not simulate (中医诊断, 呼吸机使用时长 …) are left out of the
+    files rather than written empty.
+    """
+    return frame.select(pl.col(c.name).cast(_POLARS_TYPES[c.sql_type]) for c in columns
+                        if c.name in frame.columns)
 
 
 def _write(frame: pl.DataFrame, path: Path, columns: tuple[InputColumn, ...]) -> None:

@@ -13,7 +13,7 @@ import polars as pl
 
 from dip_sim.policy.lists import read_list
 from dip_sim.reference.load import load_reference
-from dip_sim.schema import SETTLEMENT_COLUMNS
+from dip_sim.schema import COST_PART_COLUMNS
 from dip_sim.synth.catalog import load_catalog
 from dip_sim.synth.gaming.plan import BEHAVIOURS, PlanError
 from dip_sim.synth.hospitals import load_hospitals
@@ -39,7 +39,7 @@ COMMON_MIN_CASES = 20
 ADULT_AGE = 15
 
 _DATE = "%Y-%m-%d"
-_PARTS = tuple(c.name for c in SETTLEMENT_COLUMNS[5:])
+_PARTS = COST_PART_COLUMNS
 _AMOUNTS = ("total_cost_yuan", "fund_paid_yuan", "patient_paid_yuan", *_PARTS)
 _DISPOSITIONS = ("1", "2", "3", "4", "5", "9")
 # a case's procedures as one key (main | others), for joining on

@@ -1,0 +1,169 @@
+"""Where the table is in a sheet or CSV file: its header row(s), spacer rows and totals rows.
+
+Real exports put a title or two above the header (阳泉市2019年医保结算清单), write headers over
+two rows with merged cells (床位费 over 金额 / 甲类 / 乙类 / 自费 / 其他; 基金支付 over its
+parts), leave blank spacer rows and end with a 合计 (totals) row. The header is the row, or the
+pair of rows, within the first :data:`HEADER_SEARCH_ROWS` whose cells the header map recognises
+most (``headers.map_headers``); a two-row header names each column by its upper cell (a merged
+cell's value spread over its span) followed by its lower cell. Rows with nothing in any
+recognised column are spacers; a row that says 合计/总计/小计 in its first cells and has no
+key of its own is a totals row: both are left out, and the summary says how many and where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dip_sim.ingest.headers import MapEntry, map_headers
+
+HEADER_SEARCH_ROWS = 20
+TOTAL_WORDS: tuple[str, ...] = ("合计", "总计", "小计", "累计", "总合计", "本页合计")
+# cells of a merged range: ((first row, first column), (last row, last column)), 0-based
+MergedRange = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a table's header is among the rows read, and the column names it gives."""
+
+    header_index: int  # 0-based index of the (first) header row among the rows given
+    depth: int  # 1 or 2 header rows
+    names: list[str]
+
+    @property
+    def data_index(self) -> int:
+        """0-based index of the first row after the header."""
+        return self.header_index + self.depth
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _spread_merged(rows: list[list[str]], merged: list[MergedRange]) -> list[list[str]]:
+    """The rows with each merged range's value written into every cell it covers."""
+    out = [list(r) for r in rows]
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(out) or c0 >= len(out[r0]):
+            continue
+        value = out[r0][c0]
+        for r in range(r0, min(r1, len(out) - 1) + 1):
+            for c in range(c0, min(c1, len(out[r]) - 1) + 1):
+                if r > r0 or c > c0:
+                    # a vertical merge over the header rows names its column once, from the top
+                    out[r][c] = value if r == r0 else ""
+    return out
+
+
+def header_names(rows: list[list[str]], spread_top: bool = False,
+                 mapping: dict[str, MapEntry] | None = None) -> list[str]:
+    """Column names from one or two header rows.
+
+    Two rows: each column is named by its upper cell followed by its lower cell (床位费 + 金额),
+    or by its lower cell alone when only that is recognised (``mapping``): an upper cell may
+    be a section title the map does not know (费用 over 金额合计 …). ``spread_top`` carries an
+    upper cell to the right over empty upper cells that have a lower cell, as a CSV saved
+    from a sheet with merged cells writes them (the value in the first cell only).
+    """
+    width = max(len(r) for r in rows)
+    rows = [list(r) + [""] * (width - len(r)) for r in rows]
+    if len(rows) == 1:
+        return rows[0]
+    top, bottom = rows
+    names, carried = [], ""
+    for upper, lower in zip(top, bottom, strict=True):
+        if upper:
+            carried = upper
+        elif spread_top and lower:
+            upper = carried
+        else:
+            carried = ""
+        name = f"{upper}{lower}" if upper and lower else upper or lower
+        if upper and lower and mapping is not None and not _known(name, mapping) \
+                and _known(lower, mapping):
+            name = lower
+        names.append(name)
+    return names
+
+
+def _known(name: str, mapping: dict[str, MapEntry]) -> bool:
+    mapped = map_headers([name], mapping)
+    return bool(mapped.fields or mapped.ignored)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names usable as frame columns: an empty one as （第N列）, a repeat with #2, #3 …"""
+    out, seen = [], {}
+    for number, name in enumerate(names, start=1):
+        name = name or f"（第{number}列）"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def _score(names: list[str], mapping: dict[str, MapEntry]) -> tuple[int, int]:
+    """(columns recognised, contract fields found) of a candidate header."""
+    mapped = map_headers([n for n in names if n], mapping)
+    recognised = sum(len(s.headers) for s in mapped.fields.values()) + len(mapped.ignored) \
+        + len(mapped.redundant)
+    return recognised, len(mapped.fields)
+
+
+def find_header(rows: list[list], mapping: dict[str, MapEntry],
+                merged: list[MergedRange] | None = None) -> Layout | None:
+    """The header among the first rows: the row or pair of rows the map recognises most.
+
+    Ties go to the upper, single row. ``merged`` lists the sheet's merged ranges (relative to
+    ``rows``). None when no candidate recognises at least two columns, one of them a field.
+    """
+    text = [[_cell(v) for v in row] for row in rows[:HEADER_SEARCH_ROWS + 1]]
+    if merged:
+        text = _spread_merged(text, merged)
+    best, best_key = None, (1, 0, 0)
+    for index in range(min(len(text), HEADER_SEARCH_ROWS)):
+        if not any(text[index]):
+            continue
+        for depth in (1, 2):
+            if index + depth > len(text):
+                continue
+            names = header_names(text[index:index + depth], spread_top=not merged,
+                                 mapping=mapping)
+            recognised, fields = _score(names, mapping)
+            key = (recognised, fields, -depth)
+            if fields and key > best_key:
+                best, best_key = Layout(index, depth, unique_names(names)), key
+    return best
+
+
+def drop_spacers_and_totals(frame: pl.DataFrame, columns: list[str], key: str | None
+                            ) -> tuple[pl.DataFrame, int, list[int]]:
+    """The frame without spacer rows and totals rows; how many spacers, which totals rows.
+
+    ``columns`` are the recognised columns (a row with none of them filled is a spacer);
+    ``key`` the column holding the table's key. A totals row has 合计/总计 … in one of its
+    first three cells and, in its key column, nothing or that word. Needs ``source_row``.
+    """
+    if frame.is_empty() or not columns:
+        return frame, 0, []
+    filled = [pl.col(c).str.strip_chars().replace("", None).is_not_null() for c in columns]
+    blank = ~pl.any_horizontal(filled)
+    first = [c for c in frame.columns if c != "source_row"][:3]
+    says_total = pl.any_horizontal(
+        pl.col(c).str.replace_all(r"\s", "").is_in(list(TOTAL_WORDS)) for c in first)
+    if key is not None:
+        key_text = pl.col(key).str.replace_all(r"\s", "")
+        says_total = says_total & (key_text.is_null() | (key_text == "")
+                                   | key_text.is_in(list(TOTAL_WORDS)))
+    marked = frame.with_columns(blank.alias("__blank"), (says_total & ~blank).alias("__total"))
+    totals = marked.filter(pl.col("__total"))["source_row"].to_list()
+    spacers = int(marked["__blank"].sum())
+    if not totals and not spacers:
+        return frame, 0, []
+    kept = marked.filter(~pl.col("__blank") & ~pl.col("__total")).drop("__blank", "__total")
+    return kept, spacers, totals

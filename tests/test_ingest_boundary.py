@@ -1,0 +1,239 @@
+"""At the boundary: nothing unrecognised passes in silence; exports as they really come load."""
+
+from __future__ import annotations
+
+import csv
+
+import polars as pl
+
+from dip_sim.cli import main as cli_main
+from dip_sim.ingest.headers import column_look, header_map, suggest_field
+from dip_sim.schema import CASE_COLUMNS
+from tests.inputs import HOSPITALS, case_row, query, settlement_row, write_csv, write_inputs
+
+QUIET = lambda message: None  # noqa: E731
+
+
+def _good(n: int = 3):
+    cases = [case_row(f"g{i}", "H1", f"2019-03-{i + 1:02d}", "K35.300", ("47.0901",))
+             for i in range(n)]
+    settlements = [settlement_row(f"g{i}", f"2019-03-{i + 1:02d}", 1000, 800) for i in range(n)]
+    return cases, settlements
+
+
+def _chinese_cases(path, rows, extra: dict[str, list[str]] | None = None):
+    """The cases under the 结算清单's names, with ``extra`` columns (header → values) added."""
+    names = {"case_id": "清单流水号", "hospital_id": "定点医药机构代码", "admit_date": "入院时间",
+             "discharge_date": "出院时间", "main_dx": "主要诊断代码", "main_proc": "主要手术及操作代码"}
+    frame = {names[k]: [str(r[k]) for r in rows] for k in names}
+    frame.update(extra or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(frame).write_csv(path)
+
+
+def test_looks_and_suggestions():
+    mapping = header_map()
+    assert column_look("第二手术编码") == "procedure"
+    assert column_look("手术费用小计") == "cost"
+    assert column_look("大病保险基金支付金额") == "payment"
+    assert column_look("出院诊断3") == "diagnosis"
+    assert column_look("oprn_code_x") == "procedure" and column_look("备注") == "other"
+    assert column_look("住院登记号") == "identifier"
+    assert suggest_field("诊断3", "diagnosis", mapping) == ("other_dx", "诊断")
+    assert suggest_field("主要诊断ICD", "diagnosis", mapping)[0] == "main_dx"
+
+
+def test_an_unmapped_procedure_column_refuses_its_file_and_says_how_to_fix_it(tmp_path, capsys):
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", [], settlements)
+    _chinese_cases(src / "首页.csv", cases, {"第二手术编码": ["54.1101", "", ""], "备注": ["", "", ""]})
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "首页.csv" in err and "第二手术编码" in err and "other_procs" in err
+    assert "other_procs,第二手术编码" in err and "--allow-unmapped" in err
+    # the other files loaded; the refused one is listed with its unmapped columns
+    assert query(db, "SELECT count(*) FROM settlements") == [(3,)]
+    assert query(db, "SELECT count(*) FROM cases") == [(0,)]
+    refused = query(db, "SELECT status, unmapped_columns FROM load_batches WHERE file_path = '首页.csv'")
+    assert refused == [("refused", "第二手术编码［手术操作］; 备注［其他］")]
+
+    # the row the message gives, in a mapping file: the procedure lands in other_procs
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("field,header\nother_procs,第二手术编码\n", encoding="utf-8")
+    db2 = tmp_path / "w2.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db2), "--mapping", str(mapping)]) == 0
+    assert query(db2, "SELECT other_procs FROM cases WHERE case_id = 'g0'") == [("54.1101",)]
+    listed = query(db2, "SELECT unmapped_columns FROM load_batches WHERE file_path = '首页.csv' "
+                         "AND file_kind = 'cases'")
+    assert listed == [("备注［其他］",)]  # an unmapped column of no telling look: listed, not refused
+    assert "未映射的列 首页.csv: 其他 1（备注）" in capsys.readouterr().err
+
+    # --allow-unmapped loads the rest, and still lists what was left out
+    db3 = tmp_path / "w3.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db3), "--allow-unmapped"]) == 0
+    assert query(db3, "SELECT count(*), count(other_procs) FROM cases") == [(3, 0)]
+    assert "手术操作 1（第二手术编码）" in capsys.readouterr().err
+
+
+def test_a_column_mapped_to_ignore_is_left_out_on_purpose(tmp_path):
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", [], settlements)
+    _chinese_cases(src / "首页.csv", cases, {"院内手术编码": ["x", "", ""]})
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("field,header\nignore,院内手术编码\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db), "--mapping", str(mapping)]) == 0
+    assert query(db, "SELECT ignored_columns, unmapped_columns FROM load_batches "
+                      "WHERE file_path = '首页.csv'") == [("院内手术编码", "")]
+
+
+def test_a_combined_list_without_its_fund_payment_is_refused_not_loaded_as_cases(tmp_path, capsys):
+    cases, settlements = _good()
+    src = tmp_path / "in"
+    write_csv(src / "hospitals.csv", ["hospital_id", "hospital_name", "level"], HOSPITALS)
+    # the 统筹 column under a name nobody knows: the file holds amounts, so it is a 清单
+    _chinese_cases(src / "清单.csv", cases, {"医疗总费用": ["1000"] * 3, "统筹XX": ["800"] * 3})
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "清单.csv" in err and "fund_paid_yuan" in err and "结算清单" in err
+    assert query(db, "SELECT count(*) FROM cases") == [(0,)]
+    # even with --allow-unmapped: a 清单 without its settlement part is never half-loaded
+    assert cli_main(["ingest", str(src), "--db", str(db), "--allow-unmapped"]) == 2
+    assert query(db, "SELECT count(*) FROM cases") == [(0,)]
+
+
+def test_too_many_critical_cases_is_one_loud_line_and_exit_code_3(tmp_path, capsys):
+    cases, settlements = _good(10)
+    src = write_inputs(tmp_path / "in", cases, settlements[:5])  # half the cases unsettled
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 3
+    loud = [line for line in capsys.readouterr().err.splitlines() if line.startswith("！！")]
+    assert len(loud) == 1
+    assert "10 例中 5 例（50.0%）" in loud[0] and "无结算记录（no_settlement）5 例" in loud[0]
+    # a clean batch: exit 0, no loud line
+    cases, settlements = _good(10)
+    src = write_inputs(tmp_path / "ok", cases, settlements)
+    assert cli_main(["ingest", str(src), "--db", str(tmp_path / "ok.duckdb")]) == 0
+    assert "！！" not in capsys.readouterr().err
+
+
+def _workbook(path, sheets: dict[str, list[list]], merges: dict[str, list[tuple]] | None = None):
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(path) as book:
+        for name, rows in sheets.items():
+            sheet = book.add_worksheet(name)
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    if value is not None:
+                        sheet.write(r, c, value)
+            for first_row, first_col, last_row, last_col, value in (merges or {}).get(name, []):
+                sheet.merge_range(first_row, first_col, last_row, last_col, value)
+
+
+def test_title_rows_two_row_headers_spacers_and_totals(tmp_path, capsys):
+    cases, settlements = _good(3)
+    src = tmp_path / "in"
+    write_csv(src / "hospitals.csv", ["hospital_id", "hospital_name", "level"], HOSPITALS)
+    header = ["清单流水号", "定点医药机构代码", "入院时间", "出院时间", "主要诊断代码", None, None, None]
+    rows = [["2019年医保结算清单"], ["制表：医保办"], header,
+            [None, None, None, None, None, "金额合计", "医保统筹基金支付", "个人自付"]]
+    rows[2][5:8] = ["费用", None, None]
+    for c, s in zip(cases, settlements, strict=True):
+        rows.append([c["case_id"], "H1", c["admit_date"], c["discharge_date"], c["main_dx"],
+                     str(s["total_cost_yuan"]), str(s["fund_paid_yuan"]),
+                     str(s["patient_paid_yuan"])])
+    rows += [[], ["合计", None, None, None, None, "3000", "2400", "600"]]
+    merges = {"清单": [(0, 0, 0, 7, "2019年医保结算清单"), (2, 5, 2, 7, "费用")]
+              + [(2, c, 3, c, header[c]) for c in range(5)]}
+    _workbook(src / "2019.xlsx", {"清单": rows, "说明": [["本表由医保办导出"], ["联系人：某某"]]},
+              merges)
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 2  # the 说明 sheet is no table
+    err = capsys.readouterr().err
+    assert "2019.xlsx#说明" in err and "找不到可识别的表头" in err
+    assert "第 9 行是合计行" in err and "跳过 1 个空行" in err
+    assert query(db, "SELECT case_id, source_row FROM cases ORDER BY 1") == \
+        [("g0", 5), ("g1", 6), ("g2", 7)]
+    assert query(db, "SELECT sum(total_cost_yuan), sum(fund_paid_yuan) FROM settlements") == \
+        [(3000.0, 2400.0)]
+    assert query(db, "SELECT message FROM load_batches WHERE file_path = '2019.xlsx#清单' "
+                      "AND file_kind = 'cases'") == [("表头第 3–4 行（两行表头）",)]
+    # only the sheet asked for: nothing refused
+    assert cli_main(["ingest", str(src), "--db", str(tmp_path / "w2.duckdb"),
+                     "--sheet", "清单"]) == 0
+
+
+def test_a_csv_with_a_title_row_and_a_totals_row(tmp_path):
+    cases, settlements = _good(2)
+    src = write_inputs(tmp_path / "in", [], settlements)
+    columns = [c.name for c in CASE_COLUMNS]
+    with open(src / "cases.csv", "w", newline="", encoding="gb18030") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["阳泉市第一人民医院 2019 年病案首页"])
+        writer.writerow(columns)
+        for row in cases:
+            writer.writerow([row.get(c, "") for c in columns])
+        writer.writerow(["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""])
+        writer.writerow(["合计"] + [""] * (len(columns) - 1))
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 0
+    assert query(db, "SELECT case_id, source_row FROM cases ORDER BY 1") == [("g0", 3), ("g1", 4)]
+    assert query(db, "SELECT count(*) FROM load_errors") == [(0,)]
+
+
+def test_check_reports_every_file_and_writes_nothing(tmp_path, capsys):
+    cases, settlements = _good()
+    cases[1]["admit_date"] = "2019-13-01"
+    src = write_inputs(tmp_path / "in", [], settlements)
+    _chinese_cases(src / "首页.csv", cases, {"备注": ["", "", ""]})
+    (src / "说明.csv").write_text("序号,说明\n1,本目录为2019年数据\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db), "--check"]) == 2
+    out = capsys.readouterr().out
+    assert "✓ 首页.csv: 病案首页，utf-8，3 行，表头第 1 行" in out
+    assert "case_id←清单流水号" in out and "main_proc←主要手术及操作代码" in out
+    assert "未映射的列 首页.csv: 其他 1（备注）" in out
+    assert "问题: 第 3 行 admit_date 值 '2019-13-01' 不是可识别的日期" in out
+    assert "✗ 说明.csv: 拒绝" in out and "检查完成：未写入仓库" in out
+    assert not db.exists()
+
+
+def test_a_repeated_option_is_gathered_or_refused(tmp_path, capsys):
+    from dip_sim.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["simulate", "--year", "2020", "--scenario", "a.yaml",
+                              "--scenario", "b.yaml", "c.yaml"])
+    assert [p.name for p in args.scenario] == ["a.yaml", "b.yaml", "c.yaml"]
+    args = parser.parse_args(["supervise", "--scenario", "a", "--scenario", "b"])
+    assert args.scenario == ["a", "b"]
+    args = parser.parse_args(["ingest", "d", "--mapping", "a.csv", "--mapping", "b.csv",
+                              "--sheet", "s1", "--sheet", "s2"])
+    assert [p.name for p in args.mapping] == ["a.csv", "b.csv"] and args.sheet == ["s1", "s2"]
+    # a single-valued option twice is refused rather than its first value dropped
+    code = None
+    try:
+        parser.parse_args(["simulate", "--year", "2019", "--year", "2020"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2 and "--year 只能给一个值" in capsys.readouterr().err
+    # the same value twice is harmless
+    assert parser.parse_args(["simulate", "--year", "2020", "--year", "2020"]).year == 2020
+
+
+def test_both_repeated_scenarios_are_simulated(tmp_path):
+    from tests.inputs import ingest_generated_city
+
+    db = ingest_generated_city(tmp_path, 300, 5)
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("name: growth_a\ndescription: a\nchanges:\n  budget.growth_rate: 0.03\n",
+                 encoding="utf-8")
+    b.write_text("name: growth_b\ndescription: b\nchanges:\n  budget.growth_rate: 0.07\n",
+                 encoding="utf-8")
+    assert cli_main(["simulate", "--db", str(db), "--year", "2020",
+                     "--scenario", str(a), "--scenario", str(b)]) == 0
+    assert query(db, "SELECT scenario FROM runs ORDER BY 1") == \
+        [("baseline",), ("growth_a",), ("growth_b",)]
