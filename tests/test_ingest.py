@@ -7,15 +7,13 @@ import hmac
 import os
 
 import duckdb
-import numpy as np
 import polars as pl
 import pytest
 
 from dip_sim.cli import main as cli_main
 from dip_sim.ingest import IngestError
 from dip_sim.ingest import load as load_module
-from dip_sim.ingest import pseudonym as pseudonym_module
-from dip_sim.ingest.pseudonym import hmac_pads, pseudonym, pseudonym_sql, set_pseudonym_key
+from dip_sim.ingest.pseudonym import pseudonym
 from dip_sim.schema import CASE_COLUMNS, SETTLEMENT_COLUMNS
 from pipelines import run_all
 from pipelines.ingest import run_ingest
@@ -289,41 +287,6 @@ def test_patient_id_is_pseudonymised(tmp_path, monkeypatch):
     db2 = tmp_path / "w2.duckdb"
     run_ingest(tmp_path / "in", db2, progress=QUIET)
     assert dict(_query(db2, "SELECT case_id, patient_id FROM cases"))["g0"] != ids["g0"]
-
-
-@pytest.mark.parametrize("use_native", [True, False])
-@pytest.mark.parametrize("key", ["k", "密钥-中文", "x" * 64, "a long key " * 10])
-def test_pseudonym_sql_is_hmac_sha256(key, use_native):
-    # short, non-ASCII, exactly one block, and longer than a block (hashed first: RFC 2104);
-    # the compiled function (built by `pip install`, so it must be there) and the SQL form
-    assert pseudonym_module.native is not None, "dip_sim._hmac was not built"
-    con = duckdb.connect()
-    set_pseudonym_key(con, key)
-    ids = [None, "P0000000001", "患者-42", "", " x ", "y" * 55, "y" * 56, "z" * 64, "x" * 200]
-    ids += [f"P{i}" for i in range(5000)]  # more than one DuckDB chunk (2,048 rows)
-    got = con.execute(f"SELECT {pseudonym_sql('i', use_native)} FROM unnest(?) t(i)",
-                      [ids]).fetchall()
-    assert [g[0] for g in got] == [
-        None if i is None else hmac.new(key.encode(), i.encode(), hashlib.sha256).hexdigest()[:32]
-        for i in ids]
-
-
-def test_native_hmac_portable_and_sha_instructions_agree():
-    # every length from 0 to 199 bytes (one, two, three blocks) and two long ones; offsets as
-    # Arrow's string (int32) and large_string (int64)
-    native = pseudonym_module.native
-    ipad, opad = hmac_pads("key")
-    rng = np.random.default_rng(7)
-    strings = [rng.bytes(n) for n in [*range(200), 1000, 5000]]
-    offsets = np.cumsum([0] + [len(s) for s in strings])
-    expected = b"".join(hmac.new(b"key", s, hashlib.sha256).hexdigest().encode() for s in strings)
-    for portable in (False, True):
-        for wide, dtype in ((False, np.int32), (True, np.int64)):
-            assert native.hmac_sha256_hex(b"".join(strings), offsets.astype(dtype).tobytes(), wide,
-                                          ipad, opad, 64, portable) == expected
-    with pytest.raises(ValueError, match="offsets"):
-        native.hmac_sha256_hex(b"ab", np.array([0, 3], dtype=np.int32).tobytes(), False,
-                               ipad, opad, 32)
 
 
 def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path, monkeypatch):

@@ -1,24 +1,25 @@
-"""Pseudonymisation of patient identifiers with HMAC-SHA256 (RFC 2104).
+"""Pseudonymisation of patient identifiers with HMAC-SHA-256 (RFC 2104).
 
 The key comes from configuration, never from committed data: ``$DIP_SIM_PSEUDONYM_KEY`` if
 set, else the file ``data/secret/pseudonym.key`` (git-ignored). When neither exists a random
 key is created in that file, so a demo runs out of the box; a bureau sets its own key once
-and keeps it, because the same patient must hash to the same value in every load (issue 3
-§2: readmissions are linked across hospitals and years by the pseudonym).
+and keeps it, because the same patient must hash to the same value in every load:
+readmissions are linked across hospitals and years by the pseudonym.
 
-The HMAC is computed inside the statement that loads the rows, so no identifier is stored
-in clear, not even in a temp table. :func:`set_pseudonym_key` derives the key's inner and
-outer pads once and gives the connection the function ``dip_pseudonym``: the compiled
-``dip_sim._hmac`` (built on install from ``dip_sim/native/hmac_sha256.c``), which hashes the
-pads once per chunk and each identifier in two SHA-256 blocks, on the CPU's SHA instructions
-where there are any. Where it could not be built, :func:`pseudonym_sql` is the HMAC written in
-DuckDB's SQL, ``H(opad ‖ H(ipad ‖ id))``: the same values, about 1 s slower per 2.5 million
-rows. The tests hold both equal to Python's :mod:`hmac`.
+A pseudonym is ``HMAC-SHA-256(key, UTF-8 identifier)``, its first 128 bits in hex (32
+characters; RFC 2104 §5 allows keeping the leftmost bits, RFC 4231 §4.6 gives a 128-bit test
+vector). It is computed inside the statement that loads the rows, so no identifier is stored
+in clear, not even in a temp table, and the hashing is DuckDB's built-in ``sha256``, composed
+as RFC 2104 §2 defines HMAC: ``H(K ⊕ opad ‖ H(K ⊕ ipad ‖ text))``. The key's two padded
+blocks are derived once in Python with :mod:`hashlib` (:func:`hmac_pads`) and handed to the
+connection as variables (:func:`set_pseudonym_key`); :func:`hmac_sha256_sql` is the HMAC of
+any BLOB expression, :func:`pseudonym_sql` that of a text column. No hash function is
+implemented here; the tests hold the SQL to RFC 4231's test vectors and to Python's
+:mod:`hmac`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
@@ -27,16 +28,8 @@ import sys
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from dip_sim.paths import SECRET_DIR
-
-try:
-    from dip_sim import _hmac as native
-except ImportError:  # not compiled here: the SQL form is used (same values, slower)
-    native = None
 
 KEY_ENV = "DIP_SIM_PSEUDONYM_KEY"
 KEY_FILE = SECRET_DIR / "pseudonym.key"
@@ -44,7 +37,7 @@ KEY_FILE = SECRET_DIR / "pseudonym.key"
 # (another key or an older method) is refused rather than mixed
 SCHEME = "hmac-sha256/128"
 PSEUDONYM_HEX_CHARS = 32  # 128 bits of the 256-bit HMAC: no collision among billions of ids
-_BLOCK = 64  # SHA-256 block size in bytes (RFC 2104: B)
+_BLOCK = 64  # SHA-256 block size in bytes (RFC 2104 §2: B)
 
 
 def pseudonym_key(key_file: Path = KEY_FILE) -> str:
@@ -65,69 +58,43 @@ def pseudonym_key(key_file: Path = KEY_FILE) -> str:
     return key
 
 
-def hmac_pads(key: str) -> tuple[bytes, bytes]:
-    """The HMAC-SHA256 inner and outer pads of ``key`` (RFC 2104 §2).
+def hmac_pads(key: str | bytes) -> tuple[bytes, bytes]:
+    """The HMAC-SHA-256 inner and outer padded keys of ``key`` (text as UTF-8), per RFC 2104 §2.
 
-    A key longer than the block is hashed first; the key is padded with zeros to the block
-    and XOR-ed with 0x36 (inner) and 0x5c (outer).
+    A key longer than the block (64 bytes) is replaced by its SHA-256; the key is then padded
+    with zeros to the block and XOR-ed with 0x36 (``K ⊕ ipad``) and with 0x5c (``K ⊕ opad``).
     """
-    raw = key.encode("utf-8")
+    raw = key.encode("utf-8") if isinstance(key, str) else key
     if len(raw) > _BLOCK:
         raw = hashlib.sha256(raw).digest()
     raw = raw.ljust(_BLOCK, b"\0")
     return bytes(b ^ 0x36 for b in raw), bytes(b ^ 0x5c for b in raw)
 
 
-def _native_function(ipad: bytes, opad: bytes):
-    """The Arrow function DuckDB calls with a chunk of identifiers: their pseudonyms."""
-    def pseudonyms(ids: pa.Array) -> pa.Array:
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
-        if ids.type not in (pa.string(), pa.large_string()):
-            ids = ids.cast(pa.large_string())
-        wide = ids.type == pa.large_string()
-        width = 8 if wide else 4
-        _, offsets, data = ids.buffers()
-        n = len(ids)
-        offsets = memoryview(offsets)[ids.offset * width:(ids.offset + n + 1) * width]
-        hexes = native.hmac_sha256_hex(b"" if data is None else data, offsets, wide, ipad, opad,
-                                       PSEUDONYM_HEX_CHARS)
-        out = pa.Array.from_buffers(pa.string(), n, [
-            None, pa.py_buffer(np.arange(0, (n + 1) * PSEUDONYM_HEX_CHARS, PSEUDONYM_HEX_CHARS,
-                                         dtype=np.int32)),
-            pa.py_buffer(hexes)])
-        return pc.if_else(ids.is_null(), pa.scalar(None, pa.string()), out) if ids.null_count \
-            else out
-    return pseudonyms
-
-
-def set_pseudonym_key(con: duckdb.DuckDBPyConnection, key: str) -> None:
-    """Give the connection what :func:`pseudonym_sql` reads: the key's pads, the native function."""
+def set_pseudonym_key(con: duckdb.DuckDBPyConnection, key: str | bytes) -> None:
+    """Give the connection what :func:`hmac_sha256_sql` reads: the key's two padded blocks."""
     ipad, opad = hmac_pads(key)
     con.execute("SET VARIABLE pseudonym_ipad = ?", [ipad])
     con.execute("SET VARIABLE pseudonym_opad = ?", [opad])
-    if native is not None:
-        with contextlib.suppress(duckdb.InvalidInputException):  # not registered yet
-            con.remove_function("dip_pseudonym")
-        con.create_function("dip_pseudonym", _native_function(ipad, opad), ["VARCHAR"],
-                            "VARCHAR", type="arrow", side_effects=False)
 
 
-def pseudonym_sql(column: str, use_native: bool | None = None) -> str:
-    """SQL expression: HMAC-SHA256 of ``column`` (text, UTF-8) as 32 hex characters.
+def hmac_sha256_sql(data: str) -> str:
+    """SQL expression: HMAC-SHA-256 of the BLOB expression ``data`` as 64 hex characters.
+
+    RFC 2104 §2, ``H(K ⊕ opad ‖ H(K ⊕ ipad ‖ data))``, with DuckDB's ``sha256`` as H and the
+    padded keys :func:`set_pseudonym_key` put in the connection; NULL where ``data`` is NULL.
+    """
+    inner = f"unhex(sha256(getvariable('pseudonym_ipad') || {data}))"
+    return f"sha256(getvariable('pseudonym_opad') || {inner})"
+
+
+def pseudonym_sql(column: str) -> str:
+    """SQL expression: the pseudonym of ``column`` (text, as UTF-8): its HMAC's first 32 hex chars.
 
     The same identifier gives the same pseudonym under the same key; without the key it can
-    neither be read back nor recomputed from a list of candidate identifiers. ``use_native``
-    (default: when compiled) calls ``dip_pseudonym``, else the HMAC is written in SQL.
+    neither be read back nor recomputed from a list of candidate identifiers. NULL stays NULL.
     """
-    if use_native is None:
-        use_native = native is not None
-    if use_native:
-        return f"dip_pseudonym({column})"
-    inner = f"unhex(sha256(getvariable('pseudonym_ipad') || encode({column})))"
-    return (f"CASE WHEN {column} IS NULL THEN NULL ELSE "
-            f"substr(sha256(getvariable('pseudonym_opad') || {inner}), 1, "
-            f"{PSEUDONYM_HEX_CHARS}) END")
+    return f"left({hmac_sha256_sql(f'encode({column})')}, {PSEUDONYM_HEX_CHARS})"
 
 
 def pseudonym(key: str, identifier: str) -> str:
