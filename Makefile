@@ -7,7 +7,7 @@ DEMO := data/demo
 DB := data/warehouse.duckdb
 YEAR ?= 2020
 
-.PHONY: run test bench lint pipelines clean browser
+.PHONY: run test bench lint pipelines clean browser docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser:
 ## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest, quality, simulate
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_bench
+
+## make docs: the reference pages generated from the code's declarations (docs/input_fields.md)
+docs: $(STAMP)
+	$(BIN)/python -m dip_sim.ingest.fields_doc
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

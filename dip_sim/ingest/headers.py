@@ -43,6 +43,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.paths import REFERENCE_DIR
@@ -266,11 +267,21 @@ class MappedHeader:
         return "; ".join(parts)
 
 
+class _Candidate(NamedTuple):
+    """A column that gives a field, as :func:`map_headers` weighs it."""
+
+    rank: int  # its entry's rank (lower wins)
+    order: int  # its position in the table
+    header: str
+    entry: MapEntry
+    number: int | None  # its number when it is one of a numbered series
+    series: str  # the normalised name of that series (the header itself otherwise)
+
+
 def map_headers(headers: list[str], mapping: dict[str, MapEntry]) -> MappedHeader:
     """Map a table's headers to contract fields (see the module's docstring for the rules)."""
     out = MappedHeader()
-    # field → candidates (entry rank, order seen, header, entry, number, series)
-    candidates: dict[str, list[tuple[int, int, str, MapEntry, int | None, str]]] = {}
+    candidates: dict[str, list[_Candidate]] = {}
     for order, header in enumerate(headers):
         key = normalise_header(header)
         entry, number, series = _lookup(key, mapping) if key else (None, None, key)
@@ -280,48 +291,48 @@ def map_headers(headers: list[str], mapping: dict[str, MapEntry]) -> MappedHeade
             out.ignored.append((header, entry.item))
         else:
             candidates.setdefault(entry.field, []).append(
-                (entry.rank, order, header, entry, number, series))
-    for name in sorted(candidates, key=lambda n: min(c[1] for c in candidates[n])):
-        out.fields[name] = _choose(name, sorted(candidates[name], key=lambda c: c[:2]), out)
+                _Candidate(entry.rank, order, header, entry, number, series))
+    for name in sorted(candidates, key=lambda n: min(c.order for c in candidates[n])):
+        out.fields[name] = _choose(name, sorted(candidates[name]), out)
     return out
 
 
-def _choose(name: str, ranked: list, out: MappedHeader) -> FieldSource:
-    """The columns that give ``name`` (best-ranked first); the others go to ``out.redundant``."""
-    def redundant(rows, used):
-        out.redundant.extend((row[2], name, used) for row in rows)
+def _parent_parts(key: str) -> list[str]:
+    """The parts a part key lies inside: ``补充/职工大额`` → ``["补充"]``."""
+    path = key.split("#")[0].split("/")
+    return ["/".join(path[:i]) for i in range(1, len(path))]
+
+
+def _choose(name: str, ranked: list[_Candidate], out: MappedHeader) -> FieldSource:
+    """The columns that give ``name`` (``ranked`` best first); the others go to ``out.redundant``."""
+    def keep(chosen: list[_Candidate]) -> list[_Candidate]:
+        out.redundant.extend((c.header, name, chosen[0].header) for c in ranked if c not in chosen)
+        return chosen
 
     if name in LIST_FIELDS:
-        whole = [c for c in ranked if c[4] is None]
+        whole = [c for c in ranked if c.number is None]
         if whole:
-            redundant([c for c in ranked if c is not whole[0]], whole[0][2])
-            return FieldSource([whole[0][2]])
-        series = ranked[0][5]
-        members = sorted((c for c in ranked if c[5] == series), key=lambda c: c[4])
-        redundant([c for c in ranked if c[5] != series], members[0][2])
-        return FieldSource([c[2] for c in members], "list")
-    whole = [c for c in ranked if not c[3].part]
+            return FieldSource([keep(whole[:1])[0].header])
+        # the best-ranked numbered series, in its numeric order, each number once
+        by_number: dict[int, _Candidate] = {}
+        for c in ranked:
+            if c.series == ranked[0].series:
+                by_number.setdefault(c.number, c)
+        members = keep([by_number[n] for n in sorted(by_number)])
+        return FieldSource([c.header for c in members], "list")
+    whole = [c for c in ranked if not c.entry.part]
     if whole:
-        redundant([c for c in ranked if c is not whole[0]], whole[0][2])
-        return FieldSource([whole[0][2]], "one", [whole[0][3].factor])
-    # parts: one column per part (numbered repeats are parts of their own), best rank first
-    chosen: dict[str, tuple] = {}
+        (chosen,) = keep(whole[:1])
+        return FieldSource([chosen.header], "one", [chosen.entry.factor])
+    # parts: one column per part (a numbered repeat is a part of its own), best rank first;
+    # a sub-part a/b only when its part a is absent
+    by_part: dict[str, _Candidate] = {}
     for c in ranked:
-        key = c[3].part + (f"#{c[4]}" if c[4] is not None else "")
-        if key in chosen:
-            redundant([c], chosen[key][2])
-        else:
-            chosen[key] = c
-    keys = set(chosen)
-    kept = []
-    for key, c in chosen.items():
-        parents = key.split("#")[0].split("/")
-        if any("/".join(parents[:i]) in keys for i in range(1, len(parents))):
-            redundant([c], "/".join(parents[:-1]))
-        else:
-            kept.append(c)
-    kept.sort(key=lambda c: c[1])
-    return FieldSource([c[2] for c in kept], "sum", [c[3].factor for c in kept])
+        by_part.setdefault(c.entry.part + (f"#{c.number}" if c.number is not None else ""), c)
+    kept = keep(sorted((c for key, c in by_part.items()
+                        if not any(parent in by_part for parent in _parent_parts(key))),
+                       key=lambda c: c.order))
+    return FieldSource([c.header for c in kept], "sum", [c.entry.factor for c in kept])
 
 
 # What an unmapped column looks like, by its header's words (Chinese, and the interface's

@@ -161,12 +161,15 @@ def _read_csv_table(path: Path, label: str, mapping: dict[str, MapEntry]
     if layout is None:
         return _TextTable("", None, None, [c for row in head[:3] for c in row if c][:8]), encoding
     try:
-        frame = pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False,
-                            separator=separator, skip_rows=layout.data_index)
+        # as wide as the header: a short row is padded, a row longer than it refuses the file
+        frame = pl.read_csv(io.BytesIO(data), has_header=False, separator=separator,
+                            skip_rows=layout.data_index, missing_columns="insert",
+                            schema={f"c{i}": pl.String for i in range(len(layout.names))})
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame()
-    except pl.exceptions.ComputeError as exc:
-        raise IngestError(f"{label}: 无法按 CSV 读取: {str(exc).splitlines()[0]}") from None
+    except pl.exceptions.PolarsError as exc:
+        raise IngestError(f"{label}: 无法按 CSV 读取: {str(exc).splitlines()[0]}"
+                          f"（常见原因：某行的列数多于表头，如数值中有未加引号的逗号）") from None
     # line numbers: the first data line is data_index + 1
     return _TextTable("", _name_columns(frame, layout.names, layout.data_index + 1), layout), \
         encoding
