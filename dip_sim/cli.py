@@ -99,16 +99,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    """Rerun the quality stage on what is loaded."""
-    from pipelines.ingest import run_quality_stage
+    """Rerun the quality stage on what is loaded.
+
+    The batches loaded since the last quality run (with ``ingest --skip-quality``) get the
+    loud line a load with quality would have printed, and the exit code 3.
+    """
+    from dip_sim.meta import get_meta
+    from pipelines.ingest import alert_share, alerts_since, run_quality_stage
     from pipelines.warehouse import connect
 
     con = connect(args.db)
     try:
+        previous = get_meta(con, "quality_batch_id")
         run_quality_stage(con, _progress, recode=args.recode)
+        alerts = alerts_since(con, previous, alert_share())
     finally:
         con.close()
-    return 0
+    for alert in alerts:
+        _progress(alert)
+    return EXIT_CRITICAL if alerts else 0
 
 
 @contextlib.contextmanager

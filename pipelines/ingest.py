@@ -12,6 +12,7 @@ from dip_sim.ingest.load import add_input_columns
 from dip_sim.ingest.pseudonym import pseudonym_key
 from dip_sim.policy import load_baseline
 from dip_sim.quality import run_quality
+from dip_sim.transaction import transaction
 from pipelines.interrupt import keep
 from pipelines.warehouse import connect
 
@@ -22,7 +23,8 @@ def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, in
     With ``recode``, the group-key parts of every loaded case are derived again from its codes
     first (after a change of ``data/reference/proc_class_override.csv``).
     """
-    add_input_columns(con)  # a warehouse loaded before the contract gained a field
+    with transaction(con):
+        add_input_columns(con)  # a warehouse loaded before the contract gained a field
     params = load_baseline()
     started = time.perf_counter()
     # quality rules apply to every year loaded: take the values in force today
@@ -86,6 +88,18 @@ def unmapped_lines(files: list[dict]) -> list[str]:
     return out
 
 
+def alerts_since(con, batch_id: str | None, share: float) -> list[str]:
+    """The loud lines of the batches loaded after ``batch_id`` (all batches when None), each
+    naming its batch: what ``dip-sim quality`` says after loads made with --skip-quality."""
+    batches = [b for b, in con.execute("""
+        SELECT batch_id FROM load_batches WHERE status = 'loaded'
+        GROUP BY batch_id
+        HAVING min(loaded_at) > coalesce((SELECT min(loaded_at) FROM load_batches
+                                          WHERE batch_id = ?), TIMESTAMP '0001-01-01')
+        ORDER BY min(loaded_at)""", [batch_id]).fetchall()]
+    return [f"批次 {b}: {alert}" for b in batches if (alert := critical_alert(con, b, share))]
+
+
 def critical_alert(con, batch_id: str, share: float) -> str:
     """The loud line when more than ``share`` of the batch's cases are critical, else "".
 
@@ -140,7 +154,7 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
         if quality:
             run_quality_stage(con, progress)
             keep("已中断：本次载入与质控均已提交")
-            summary.alert = critical_alert(con, summary.batch_id, _alert_share())
+            summary.alert = critical_alert(con, summary.batch_id, alert_share())
             if summary.alert:
                 progress(summary.alert)
         else:
@@ -151,7 +165,7 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
     return summary
 
 
-def _alert_share() -> float:
+def alert_share() -> float:
     """``quality.batch_critical_alert_share`` in force today (quality rules apply to every year)."""
     return load_baseline()["quality.batch_critical_alert_share"].value_on(dt.date.today())
 
@@ -182,7 +196,7 @@ def check_directory(directory: Path, mapping: Path | list[Path] | None = None,
             _print_check(summary, con, out)
             if any(f["status"] == "loaded" for f in summary.files):
                 counts = run_quality_stage(con, progress)
-                summary.alert = critical_alert(con, summary.batch_id, _alert_share())
+                summary.alert = critical_alert(con, summary.batch_id, alert_share())
                 out(f"质控（如载入）: 正常 {counts.get('ok', 0):,}，警告 {counts.get('warning', 0):,}，"
                     f"严重（不入组） {counts.get('critical', 0):,}")
                 if summary.alert:

@@ -237,3 +237,19 @@ def test_both_repeated_scenarios_are_simulated(tmp_path):
                      "--scenario", str(a), "--scenario", str(b)]) == 0
     assert query(db, "SELECT scenario FROM runs ORDER BY 1") == \
         [("baseline",), ("growth_a",), ("growth_b",)]
+
+
+def test_quality_after_skip_quality_loads_says_it_loudly_too(tmp_path, capsys):
+    cases, settlements = _good(10)
+    good = write_inputs(tmp_path / "good", cases, settlements)
+    cases = [case_row(f"b{i}", "H1", f"2019-04-{i + 1:02d}", "K35.300") for i in range(10)]
+    bad = write_inputs(tmp_path / "bad", cases, [])  # no settlement at all
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(good), "--db", str(db), "--skip-quality"]) == 0
+    assert cli_main(["ingest", str(bad), "--db", str(db), "--skip-quality"]) == 0
+    capsys.readouterr()
+    assert cli_main(["quality", "--db", str(db)]) == 3
+    loud = [line for line in capsys.readouterr().err.splitlines() if "！！" in line]
+    assert len(loud) == 1 and "10 例中 10 例（100.0%）" in loud[0]  # the bad batch only
+    # nothing loaded since: a quality run again is quiet
+    assert cli_main(["quality", "--db", str(db)]) == 0

@@ -4,8 +4,8 @@ Real exports put a title or two above the header (阳泉市2019年医保结算�
 two rows with merged cells (床位费 over 金额 / 甲类 / 乙类 / 自费 / 其他; 基金支付 over its
 parts), leave blank spacer rows and end with a 合计 (totals) row. The header is the row, or the
 pair of rows, within the first :data:`HEADER_SEARCH_ROWS` whose cells the header map recognises
-most (``headers.map_headers``); a two-row header names each column by its upper cell (a merged
-cell's value spread over its span) followed by its lower cell. Rows with nothing in any
+most (``headers.map_headers``); a two-row header names each column by its upper cell (carried
+over the span of a merged cell) followed by its lower cell. Rows with nothing in any
 recognised column are spacers; a row that says 合计/总计/小计 in its first cells and has no
 key of its own is a totals row: both are left out, and the summary says how many and where.
 """
@@ -20,8 +20,6 @@ from dip_sim.ingest.headers import MapEntry, map_headers
 
 HEADER_SEARCH_ROWS = 20
 TOTAL_WORDS: tuple[str, ...] = ("合计", "总计", "小计", "累计", "总合计", "本页合计")
-# cells of a merged range: ((first row, first column), (last row, last column)), 0-based
-MergedRange = tuple[tuple[int, int], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -46,30 +44,15 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def _spread_merged(rows: list[list[str]], merged: list[MergedRange]) -> list[list[str]]:
-    """The rows with each merged range's value written into every cell it covers."""
-    out = [list(r) for r in rows]
-    for (r0, c0), (r1, c1) in merged:
-        if r0 >= len(out) or c0 >= len(out[r0]):
-            continue
-        value = out[r0][c0]
-        for r in range(r0, min(r1, len(out) - 1) + 1):
-            for c in range(c0, min(c1, len(out[r]) - 1) + 1):
-                if r > r0 or c > c0:
-                    # a vertical merge over the header rows names its column once, from the top
-                    out[r][c] = value if r == r0 else ""
-    return out
-
-
-def header_names(rows: list[list[str]], spread_top: bool = False,
-                 mapping: dict[str, MapEntry] | None = None) -> list[str]:
+def header_names(rows: list[list[str]], mapping: dict[str, MapEntry] | None = None) -> list[str]:
     """Column names from one or two header rows.
 
     Two rows: each column is named by its upper cell followed by its lower cell (床位费 + 金额),
     or by its lower cell alone when only that is recognised (``mapping``): an upper cell may
-    be a section title the map does not know (费用 over 金额合计 …). ``spread_top`` carries an
-    upper cell to the right over empty upper cells that have a lower cell, as a CSV saved
-    from a sheet with merged cells writes them (the value in the first cell only).
+    be a section title the map does not know (费用 over 金额合计 …). A merged cell holds its
+    value in its first cell only (in a sheet as in the CSV saved from it): an upper cell is
+    carried to the right over empty upper cells that have a lower cell; a column whose upper
+    cell spans both rows has no lower cell and is named by the upper one.
     """
     width = max(len(r) for r in rows)
     rows = [list(r) + [""] * (width - len(r)) for r in rows]
@@ -80,7 +63,7 @@ def header_names(rows: list[list[str]], spread_top: bool = False,
     for upper, lower in zip(top, bottom, strict=True):
         if upper:
             carried = upper
-        elif spread_top and lower:
+        elif lower:
             upper = carried
         else:
             carried = ""
@@ -115,16 +98,13 @@ def _score(names: list[str], mapping: dict[str, MapEntry]) -> tuple[int, int]:
     return recognised, len(mapped.fields)
 
 
-def find_header(rows: list[list], mapping: dict[str, MapEntry],
-                merged: list[MergedRange] | None = None) -> Layout | None:
+def find_header(rows: list[list], mapping: dict[str, MapEntry]) -> Layout | None:
     """The header among the first rows: the row or pair of rows the map recognises most.
 
-    Ties go to the upper, single row. ``merged`` lists the sheet's merged ranges (relative to
-    ``rows``). None when no candidate recognises at least two columns, one of them a field.
+    Ties go to the upper, single row. None when no candidate recognises at least two
+    columns, one of them a field.
     """
     text = [[_cell(v) for v in row] for row in rows[:HEADER_SEARCH_ROWS + 1]]
-    if merged:
-        text = _spread_merged(text, merged)
     best, best_key = None, (1, 0, 0)
     for index in range(min(len(text), HEADER_SEARCH_ROWS)):
         if not any(text[index]):
@@ -132,8 +112,7 @@ def find_header(rows: list[list], mapping: dict[str, MapEntry],
         for depth in (1, 2):
             if index + depth > len(text):
                 continue
-            names = header_names(text[index:index + depth], spread_top=not merged,
-                                 mapping=mapping)
+            names = header_names(text[index:index + depth], mapping)
             recognised, fields = _score(names, mapping)
             key = (recognised, fields, -depth)
             if fields and key > best_key:

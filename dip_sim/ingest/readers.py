@@ -5,10 +5,9 @@
   among the first rows (``layout``); the rows below read by polars as text, keeping the
   file's row order, so row numbers are line numbers. The text is typed once, as it is staged
   into DuckDB, each value kept as written beside it for the error report.
-- Excel (``.xlsx``/``.xlsm``/``.xlsb``/``.xls``): every visible sheet; the header found among
-  its first rows with merged cells spread over their span (python-calamine reads those rows
-  and the merged ranges, which the bulk reader does not expose), the rows below read as text
-  by fastexcel; row numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
+- Excel (``.xlsx``/``.xlsm``/``.xlsb``/``.xls``): every visible sheet, read as text by
+  fastexcel: the header found among its first rows, the rows below it read in one pass; row
+  numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
 - Parquet: scanned by DuckDB in place (``file_row_number``); its column names are the
   header; typed columns are cast directly, text columns parsed like CSV.
 
@@ -26,14 +25,12 @@ import codecs
 import csv
 import hashlib
 import io
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import fastexcel
 import polars as pl
-import python_calamine
 
 from dip_sim.ingest.errors import IngestError
 from dip_sim.ingest.headers import (
@@ -52,6 +49,7 @@ from dip_sim.ingest.layout import (
     Layout,
     drop_spacers_and_totals,
     find_header,
+    unique_names,
 )
 from dip_sim.ingest.parsing import Part, combined_value_sql, staged_typing_sql
 from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS
@@ -141,11 +139,15 @@ class _TextTable:
 
 
 def _name_columns(frame: pl.DataFrame, names: list[str], first_row: int) -> pl.DataFrame:
-    """The frame's columns named by position (missing ones empty), rows numbered from ``first_row``."""
-    columns = [frame.get_column(old).alias(new) if i < frame.width
-               else pl.Series(new, [None] * frame.height, dtype=pl.String)
-               for i, (old, new) in enumerate(
-                   itertools.zip_longest(frame.columns[:len(names)], names))]
+    """The frame's columns named by position, rows numbered from ``first_row``.
+
+    A column the header does not reach is kept as （第N列）, so it is reported, not dropped;
+    a header column with no data is empty.
+    """
+    names = unique_names(names + [""] * max(frame.width - len(names), 0))
+    columns = [frame.get_column(frame.columns[i]).alias(name) if i < frame.width
+               else pl.Series(name, [None] * frame.height, dtype=pl.String)
+               for i, name in enumerate(names)]
     named = pl.DataFrame(columns) if columns else pl.DataFrame()
     return named.with_row_index("source_row", offset=first_row)
 
@@ -177,52 +179,48 @@ def _read_csv_table(path: Path, label: str, mapping: dict[str, MapEntry]
 
 def _read_excel_tables(path: Path, label: str, mapping: dict[str, MapEntry],
                        sheets: list[str] | None, notes: list[str]) -> list[_TextTable]:
-    """Each visible sheet's table (or only the sheets named in ``sheets``)."""
+    """Each visible sheet's table (or only the sheets named in ``sheets``).
+
+    fastexcel counts ``skip_rows`` from the sheet's first row, blank rows included, so the
+    header is looked for in the sheet's first rows and each data row keeps its number in the
+    sheet. A merged cell has its value in its first cell only, as in a CSV saved from the
+    sheet: the header's two rows are read as a CSV's are (``layout.header_names``).
+    """
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
         reader = fastexcel.read_excel(str(path))
     except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
         raise IngestError(f"{label}: 无法读取 Excel 文件: {str(exc).splitlines()[0]}") \
             from None
-    names = list(book.sheet_names)
+    names = list(reader.sheet_names)
     if sheets:
         missing = [s for s in sheets if s not in names]
         if missing:
             raise IngestError(f"{label}: 没有名为 {', '.join(missing)} 的工作表"
                               f"（工作表: {', '.join(names)}）")
         names = [n for n in names if n in sheets]
-    hidden = {m.name for m in book.sheets_metadata
-              if m.visible != python_calamine.SheetVisibleEnum.Visible}
     tables = []
     for name in names:
-        if name in hidden and not sheets:
-            notes.append(f"{label}#{name}: 隐藏的工作表，未读取（如需载入，用 --sheet {name}）")
-            continue
-        sheet = book.get_sheet_by_name(name)
-        if sheet.start is None:
+        try:
+            sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+            if sheet.visible != "visible" and not sheets:
+                notes.append(f"{label}#{name}: 隐藏的工作表，未读取（如需载入，用 --sheet {name}）")
+                continue
+            whole = sheet.to_polars()
+        except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
+            raise IngestError(f"{label}#{name}: 无法读取工作表: {str(exc).splitlines()[0]}") \
+                from None
+        head = whole.head(HEADER_SEARCH_ROWS + 1).rows()
+        if not any(v not in (None, "") for row in head for v in row):
             continue  # an empty sheet holds nothing to load
-        start_row, start_col = sheet.start
-        head = list(itertools.islice(sheet.iter_rows(), start_row,
-                                     start_row + HEADER_SEARCH_ROWS + 1))
-        merged = [((r0 - start_row, c0 - start_col), (r1 - start_row, c1 - start_col))
-                  for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
-                  if r0 - start_row <= HEADER_SEARCH_ROWS]
-        layout = find_header(head, mapping, merged)
+        layout = find_header(head, mapping)
         if layout is None:
             cells = [str(c) for row in head[:3] for c in row if c not in ("", None)][:8]
             tables.append(_TextTable(name, None, None, cells))
             continue
-        skip = start_row + layout.data_index
-        try:
-            frame = reader.load_sheet(name, header_row=None, dtypes="string",
-                                      skip_rows=skip).to_polars()
-        except Exception as exc:  # noqa: BLE001 - any reader failure refuses the file
-            raise IngestError(f"{label}#{name}: 无法读取工作表: {str(exc).splitlines()[0]}") \
-                from None
-        # sheet rows: the first data row is row skip + 1
-        tables.append(_TextTable(name, _name_columns(frame, layout.names, skip + 1),
-                                 Layout(start_row + layout.header_index, layout.depth,
-                                        layout.names)))
+        # sheet rows: the first data row is row data_index + 1
+        frame = whole.slice(layout.data_index)
+        tables.append(_TextTable(name, _name_columns(frame, layout.names, layout.data_index + 1),
+                                 layout))
     return tables
 
 

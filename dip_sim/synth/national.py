@@ -245,22 +245,25 @@ def _totals(frame: pl.DataFrame, columns: list[tuple[str, str, pl.Expr]]) -> lis
     return out
 
 
+def _rows_csv(rows: list[list[str]], width: int) -> str:
+    """Rows of text as CSV lines (quoted where needed), ``width`` cells each."""
+    if not rows:
+        return ""
+    return pl.DataFrame([pl.Series(f"c{i}", [r[i] for r in rows], dtype=pl.String)
+                         for i in range(width)]).write_csv(None, include_header=False)
+
+
 def _write_csv(path: Path, header_rows: list[list[str]], frame: pl.DataFrame,
                tail: list[list[str]], encoding: str) -> None:
     """A CSV in ``encoding`` (gb18030, or utf-8-sig with a BOM) with rows above and below."""
-    lines = pl.DataFrame([pl.Series(f"c{i}", [r[i] for r in header_rows], dtype=pl.String)
-                          for i in range(frame.width)]).write_csv(None, include_header=False) \
-        if header_rows else ""
-    lines += frame.write_csv(None, include_header=False)
-    if tail:
-        lines += pl.DataFrame([pl.Series(f"c{i}", [r[i] for r in tail], dtype=pl.String)
-                               for i in range(frame.width)]).write_csv(None, include_header=False)
+    text = (_rows_csv(header_rows, frame.width) + frame.write_csv(None, include_header=False)
+            + _rows_csv(tail, frame.width))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(lines.encode("gb18030") if encoding == "gb18030"
-                     else b"\xef\xbb\xbf" + lines.encode("utf-8"))
+    path.write_bytes(text.encode("gb18030") if encoding == "gb18030"
+                     else b"\xef\xbb\xbf" + text.encode("utf-8"))
 
 
-def _two_rows(columns: list[tuple[str, str, pl.Expr]], spread: bool) -> list[list[str]]:
+def _two_rows(columns: list[tuple[str, str, pl.Expr]]) -> list[list[str]]:
     """Two header rows: the upper cell once per run of the same upper name (as CSV has a merge)."""
     top, bottom, previous = [], [], None
     for upper, lower, _ in columns:
@@ -269,7 +272,7 @@ def _two_rows(columns: list[tuple[str, str, pl.Expr]], spread: bool) -> list[lis
             bottom.append("")
             previous = None
             continue
-        top.append(upper if spread or upper != previous else "")
+        top.append(upper if upper != previous else "")
         bottom.append(lower)
         previous = upper
     return [top, bottom]
@@ -349,7 +352,7 @@ def write_year(cases: pl.DataFrame, settlements: pl.DataFrame, hospitals: pl.Dat
                                                    _single_row(cols)], frame,
                            [_totals(frame, cols)], "gb18030")
             elif layout == 1:
-                _write_csv(folder / f"{name}.csv", _two_rows(cols, spread=False), frame, [],
+                _write_csv(folder / f"{name}.csv", _two_rows(cols), frame, [],
                            "utf-8-sig")
             else:
                 _write_workbook(folder / f"{name}.xlsx", title, cols, frame, _totals(frame, cols))
