@@ -75,14 +75,15 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _features_sql() -> str:
-    """CTAS of ``case_features`` with no issue yet (status NULL = ok): one row per input case_id.
+    """Temp table ``features_base``: ``case_features`` with no issue yet (status NULL = ok),
+    one row per input case_id, which the checks read.
 
     One full outer join of cases and settlements gives both the cases without a settlement
     and the settlements without a case, which the checks then read from this table instead
     of joining the two large tables again.
     """
     return """
-        CREATE OR REPLACE TABLE case_features AS
+        CREATE OR REPLACE TEMP TABLE features_base AS
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
                    proc_key_all, proc_key_main, proc_class_max, los_days,
@@ -121,7 +122,7 @@ def _features_sql() -> str:
                CAST(s.patient_paid_yuan AS DECIMAL(18, 2)) AS patient_paid_yuan,
                c.case_id IS NOT NULL AS has_case, s.case_id IS NOT NULL AS has_settlement,
                c.case_id IS NOT NULL AND s.case_id IS NOT NULL AS eligible,
-               -- the verdict, set below for the cases with an issue (NULL: ok)
+               -- the verdict, joined on after the checks (NULL: ok)
                NULL::VARCHAR AS status, NULL::VARCHAR AS severity, NULL::VARCHAR AS reason
         FROM c FULL OUTER JOIN s ON s.case_id = c.case_id
         LEFT JOIN hospitals h ON h.hospital_id = c.hospital_id"""
@@ -132,8 +133,9 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     """Run every check and rebuild the quality tables; return the count of cases by severity.
 
     With ``recode``, the group-key parts of every case are first derived again
-    (:func:`recode_cases`). ``case_features`` is built first with every case ``ok``; the
-    checks read it (and the loaded tables); then each case with an issue gets its status.
+    (:func:`recode_cases`). The features are built first with every case ``ok``; the
+    checks read them (and the loaded tables); then ``case_features`` is written once, each
+    case with its verdict.
     ``case_status`` is a view of ``case_features``: one table of 10M rows written, not two.
     Everything is written in one transaction: a failed or interrupted run leaves the previous
     quality tables (and the loaded cases, for ``recode``) as they were.
@@ -168,6 +170,8 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         SELECT i.case_id, i.rule, t.severity, t.field, i.value, t.label_zh, i.detail
         FROM ({checks}) i JOIN quality_rules t USING (rule);
     """)
+    # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
+    # run's transaction cost several seconds more at commit
     con.execute("""
         CREATE OR REPLACE TEMP TABLE worst AS
         SELECT i.case_id,
@@ -177,11 +181,12 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                           ORDER BY t.severity_rank, t.priority) AS reason
         FROM quality_findings i JOIN quality_rules t USING (rule)
         GROUP BY i.case_id;
-        UPDATE case_features f
-        SET status = w.status, severity = w.severity, reason = w.reason,
-            eligible = f.eligible AND w.severity <> 'critical'
-        FROM worst w WHERE f.case_id = w.case_id;
+        CREATE OR REPLACE TABLE case_features AS
+        SELECT b.* REPLACE (w.status AS status, w.severity AS severity, w.reason AS reason,
+                            b.eligible AND w.severity IS DISTINCT FROM 'critical' AS eligible)
+        FROM features_base b LEFT JOIN worst w USING (case_id);
         DROP TABLE worst;
+        DROP TABLE features_base;
         CREATE VIEW case_status AS
         SELECT case_id, year, hospital_id, coalesce(status, 'ok') AS status,
                coalesce(severity, 'ok') AS severity, coalesce(reason, '') AS reason
