@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from dip_sim.ingest import IngestSummary, ingest_directory
-from dip_sim.ingest.headers import LOOK_OTHER, LOOKS, column_look
 from dip_sim.ingest.load import add_input_columns
 from dip_sim.ingest.pseudonym import pseudonym_key
+from dip_sim.ingest.unmapped import LOOK_OTHER, LOOKS, column_look
 from dip_sim.policy import load_baseline
 from dip_sim.quality import run_quality
 from dip_sim.transaction import transaction

@@ -7,7 +7,8 @@ import csv
 import polars as pl
 
 from dip_sim.cli import main as cli_main
-from dip_sim.ingest.headers import column_look, header_map, suggest_field
+from dip_sim.ingest.headers import header_map
+from dip_sim.ingest.unmapped import column_look, suggest_field
 from dip_sim.schema import CASE_COLUMNS
 from tests.inputs import HOSPITALS, case_row, query, settlement_row, write_csv, write_inputs
 

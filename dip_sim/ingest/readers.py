@@ -33,17 +33,7 @@ import fastexcel
 import polars as pl
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.headers import (
-    REFUSING_LOOKS,
-    MapEntry,
-    MappedHeader,
-    column_look,
-    look_zh,
-    map_headers,
-    mapping_row,
-    suggest_field,
-    table_kinds,
-)
+from dip_sim.ingest.headers import MapEntry, MappedHeader, map_headers, mapping_row, table_kinds
 from dip_sim.ingest.layout import (
     HEADER_SEARCH_ROWS,
     Layout,
@@ -52,6 +42,7 @@ from dip_sim.ingest.layout import (
     unique_names,
 )
 from dip_sim.ingest.parsing import Part, combined_value_sql, staged_typing_sql
+from dip_sim.ingest.unmapped import REFUSING_LOOKS, column_look, look_zh, suggest_field
 from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
