@@ -68,6 +68,8 @@ def print_summary(summary: IngestSummary, con, progress=print) -> None:
     if summary.skipped:
         progress(f"  忽略的文件（不是 CSV/Excel/Parquet）: "
                  f"{len(summary.skipped)} 个，例如 {summary.skipped[0]}")
+    if summary.ignored:
+        progress(f"  按目录中的 .dipsim-ignore 未读取: {', '.join(summary.ignored)}")
 
 
 def unmapped_lines(files: list[dict]) -> list[str]:

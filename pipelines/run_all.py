@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from dip_sim.ingest.errors import PseudonymMethodChanged
+from dip_sim.ingest.files import add_ignored
 from dip_sim.paths import SCENARIO_DIR, default_db
 from dip_sim.synth import generate
-from dip_sim.synth.gaming import load_plan, plant_gaming
+from dip_sim.synth.gaming import GAMING_TRUTH, load_plan, plant_gaming
 from pipelines.ingest import run_ingest
 from pipelines.simulate import run_simulate
 from pipelines.supervise import run_supervise
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.demo.exists() or not any(args.demo.iterdir()):
         print(f"生成演示数据 → {args.demo}（每年 {args.cases_per_year:,} 例）", file=sys.stderr)
         prepare_demo(args.demo, args.cases_per_year, progress=lambda m: print(m, file=sys.stderr))
+    elif (args.demo / GAMING_TRUTH).exists():
+        # a demo city generated before its answers were listed as not input
+        add_ignored(args.demo, GAMING_TRUTH, "植入的违规行为的答案，不是输入数据")
     try:
         run_ingest(args.demo, args.db)
     except PseudonymMethodChanged as exc:

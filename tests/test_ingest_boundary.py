@@ -254,3 +254,41 @@ def test_quality_after_skip_quality_loads_says_it_loudly_too(tmp_path, capsys):
     assert len(loud) == 1 and "10 例中 10 例（100.0%）" in loud[0]  # the bad batch only
     # nothing loaded since: a quality run again is quiet
     assert cli_main(["quality", "--db", str(db)]) == 0
+
+
+def test_the_directory_says_which_files_are_not_input(tmp_path, capsys):
+    from dip_sim.ingest.files import IGNORE_FILE, add_ignored
+
+    cases, settlements = _good()
+    src = write_inputs(tmp_path / "in", cases, settlements)
+    (src / "notes").mkdir()
+    (src / "notes" / "说明.csv").write_text("序号,说明\n1,本目录为2019年数据\n", encoding="utf-8")
+    (src / "answers.csv").write_text("case_id,rule\ng0,x\n", encoding="utf-8")
+    (src / IGNORE_FILE).write_text("# 说明文件\nnotes/*\n", encoding="utf-8")
+    add_ignored(src, "answers.csv", "答案")
+    add_ignored(src, "answers.csv", "答案")  # once only
+    assert (src / IGNORE_FILE).read_text(encoding="utf-8").count("answers.csv") == 1
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db)]) == 0
+    assert "按目录中的 .dipsim-ignore 未读取: answers.csv, notes/说明.csv" in capsys.readouterr().err
+    assert query(db, "SELECT count(*) FROM load_batches WHERE file_path LIKE '%说明%' "
+                     "OR file_path = 'answers.csv'") == [(0,)]
+
+
+def test_a_planted_city_loads_with_nothing_refused(tmp_path):
+    """The answers written beside a synthetic city's inputs are never read as input."""
+    from dip_sim.synth import generate
+    from dip_sim.synth.gaming import load_plan, plant_gaming
+    from dip_sim.synth.plant import plant_problems
+    from pipelines.ingest import run_ingest
+
+    src = tmp_path / "demo"
+    generate(src, years=(2019, 2020), cases_per_year=3000, seed=3)
+    plant_problems(src, 0.002, 3)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("split_admission:\n  hospitals: [H140302002]\n  rate: 0.05\n"
+                    "  years: [2020]\n", encoding="utf-8")
+    plant_gaming(src, load_plan(plan, src), seed=3)
+    summary = run_ingest(src, tmp_path / "w.duckdb", progress=QUIET)
+    assert not summary.refused
+    assert sorted(summary.ignored) == ["gaming_truth.csv", "ground_truth.csv"]

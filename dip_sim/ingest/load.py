@@ -61,6 +61,7 @@ class IngestSummary:
     files: list[dict] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # left out by the directory's .dipsim-ignore
     notes: list[str] = field(default_factory=list)
     alert: str = ""  # the loud line when too many of the batch's cases are critical
 
@@ -334,9 +335,10 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
     load. With ``force``, files loaded before are read again (their rows still deduplicate).
     """
     directory = Path(directory)
-    files, skipped = find_input_files(directory)
+    files, skipped, ignored = find_input_files(directory)
     batch_id = dt.datetime.now().strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:8]
-    summary = IngestSummary(batch_id, skipped=[str(p) for p in skipped])
+    summary = IngestSummary(batch_id, skipped=[str(p) for p in skipped],
+                            ignored=[p.relative_to(directory).as_posix() for p in ignored])
     set_pseudonym_key(con, pseudonym_key)
     con.execute("SET VARIABLE batch_id = ?", [batch_id])
     # inserts need not keep the input order: lets DuckDB stream large loads in less memory

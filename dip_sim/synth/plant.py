@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from dip_sim.ingest.files import add_ignored
+
 GROUND_TRUTH = "ground_truth.csv"
 _UNKNOWN_HOSPITAL = "H999999999"
 
@@ -181,4 +183,5 @@ def write_truth(truth: list[dict], directory: Path) -> pl.DataFrame:
     """Write the planted problems to ``directory/ground_truth.csv`` and return them."""
     frame = pl.DataFrame(truth, schema={"case_id": pl.String, "rule": pl.String})
     frame.write_csv(Path(directory) / GROUND_TRUTH)
+    add_ignored(directory, GROUND_TRUTH, "植入的质控问题的答案，不是输入数据")
     return frame

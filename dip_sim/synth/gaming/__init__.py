@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from dip_sim.ingest.files import add_ignored
 from dip_sim.synth.gaming.behaviours import _PLANTERS
 from dip_sim.synth.gaming.plan import (
     BEHAVIOURS,
@@ -166,4 +167,5 @@ def plant_gaming(city_dir: Path, plan: Mapping, seed: int) -> pl.DataFrame:
         truth.append(found)
     frame = pl.concat(truth) if truth else pl.DataFrame(schema=TRUTH_SCHEMA)
     frame.write_csv(city_dir / GAMING_TRUTH)
+    add_ignored(city_dir, GAMING_TRUTH, "植入的违规行为的答案，不是输入数据")
     return frame
