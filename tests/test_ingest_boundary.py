@@ -98,7 +98,7 @@ def test_a_combined_list_without_its_fund_payment_is_refused_not_loaded_as_cases
     db = tmp_path / "w.duckdb"
     assert cli_main(["ingest", str(src), "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert "清单.csv" in err and "fund_paid_yuan" in err and "结算清单" in err
+    assert "清单.csv" in err and "结算清单" in err and "fund_paid_yuan,统筹XX" in err
     assert query(db, "SELECT count(*) FROM cases") == [(0,)]
     # even with --allow-unmapped: a 清单 without its settlement part is never half-loaded
     assert cli_main(["ingest", str(src), "--db", str(db), "--allow-unmapped"]) == 2

@@ -377,11 +377,20 @@ def table_kinds(mapped: MappedHeader, name_hint: str, where: str) -> list[str]:
     return []
 
 
+class IncompleteTable(IngestError):
+    """A table that looks like a kind but lacks required fields (``missing``).
+
+    The message names the kind, the missing fields and why; the reader adds which of the
+    unmapped columns probably hold them (``readers``), since that takes the map's looks.
+    """
+
+    def __init__(self, where: str, kind_zh: str, missing: list[str], why: str = "") -> None:
+        labels = ", ".join(f"{m}（{INPUT_COLUMNS[m].label_zh}）" for m in missing)
+        super().__init__(f"{where}: 像是{kind_zh}，但缺少必需字段 {labels}"
+                         f"{'；' + why if why else ''}")
+        self.missing = missing
+
+
 def _refuse_incomplete(mapped: MappedHeader, where: str, kind_zh: str, missing: list[str],
                        why: str = "") -> None:
-    columns = [h for s in mapped.fields.values() for h in s.headers] + mapped.unmapped
-    labels = ", ".join(f"{m}（{INPUT_COLUMNS[m].label_zh}）" for m in missing)
-    raise IngestError(
-        f"{where}: 像是{kind_zh}，但缺少必需字段 {labels}{'；' + why if why else ''}"
-        f"（文件的列: {', '.join(columns)}）；若某列即是此字段，用 --mapping 文件加一行，"
-        f"如 {mapping_row(missing[0], '列名')}")
+    raise IncompleteTable(where, kind_zh, missing, why)

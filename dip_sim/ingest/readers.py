@@ -33,7 +33,14 @@ import fastexcel
 import polars as pl
 
 from dip_sim.ingest.errors import IngestError
-from dip_sim.ingest.headers import MapEntry, MappedHeader, map_headers, mapping_row, table_kinds
+from dip_sim.ingest.headers import (
+    IncompleteTable,
+    MapEntry,
+    MappedHeader,
+    map_headers,
+    mapping_row,
+    table_kinds,
+)
 from dip_sim.ingest.layout import (
     HEADER_SEARCH_ROWS,
     Layout,
@@ -284,6 +291,24 @@ def _refuse_unmapped(where: str, headers: list[str], mapping: dict[str, MapEntry
             f"若这些列确实无需载入，写 ignore,列名，或用 --allow-unmapped 载入其余列")
 
 
+def _fix_for_missing(missing: list[str], mapped: MappedHeader,
+                     mapping: dict[str, MapEntry]) -> str:
+    """What to do about a table's missing fields: the unmapped columns that probably hold
+    them, and those that look like diagnoses, procedures, costs or payments, each with its
+    --mapping row; or else the unmapped columns there are."""
+    rows = []
+    for header in mapped.unmapped:
+        look = column_look(header)
+        name, to_map = suggest_field(header, look, mapping, set(mapped.fields))
+        if name in missing or look in REFUSING_LOOKS:
+            rows.append(f"{header} 可能是 {name}: 在 --mapping 文件中加一行 {mapping_row(name, to_map)}")
+    if rows:
+        return "；".join(rows)
+    others = ", ".join(mapped.unmapped) or "无"
+    return (f"未映射的列: {others}；若其中某列即是此字段，在 --mapping 文件中加一行，"
+            f"如 {mapping_row(missing[0], '列名')}")
+
+
 def _recognise(where: str, headers: list[str], name_hint: str, mapping: dict[str, MapEntry],
                allow_unmapped: bool) -> tuple[MappedHeader, list[str], tuple[str, ...]]:
     """(mapped header, kinds, unmapped columns) of a table, or IngestError refusing it."""
@@ -291,8 +316,9 @@ def _recognise(where: str, headers: list[str], name_hint: str, mapping: dict[str
     unmapped = tuple(mapped.unmapped)
     try:
         kinds = table_kinds(mapped, name_hint, where)
-    except IngestError as exc:
-        raise IngestError(str(exc), unmapped) from None
+    except IncompleteTable as exc:
+        raise IngestError(f"{exc}；{_fix_for_missing(exc.missing, mapped, mapping)}",
+                          unmapped) from None
     if not kinds:
         raise IngestError(
             f"{where}: 不是可识别的医院表、病案首页、结算表或结算清单（列: "
