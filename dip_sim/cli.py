@@ -275,7 +275,7 @@ class _StoreOnce(argparse.Action):
     """A single-valued option: given twice with different values, it is refused, not half-read.
 
     argparse would keep the last value and drop the first without a word; the options that
-    take several values are declared ``action="extend"`` and gather every occurrence.
+    take several values are declared ``append`` or ``extend`` and gather every occurrence.
     """
 
     def __call__(self, parser, namespace, values, option_string=None):

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 from dip_sim.ingest import IngestSummary, ingest_directory
+from dip_sim.ingest.headers import KIND_ZH
 from dip_sim.ingest.load import add_input_columns
 from dip_sim.ingest.pseudonym import pseudonym_key
-from dip_sim.ingest.unmapped import LOOK_OTHER, LOOKS, column_look
+from dip_sim.ingest.unmapped import LOOK_OTHER, LOOKS, column_look, look_zh
 from dip_sim.policy import load_baseline
 from dip_sim.quality import run_quality
 from dip_sim.transaction import transaction
@@ -83,7 +84,7 @@ def unmapped_lines(files: list[dict]) -> list[str]:
         groups: dict[str, list[str]] = {}
         for header in columns:
             groups.setdefault(column_look(header), []).append(header)
-        parts = [f"{LOOKS[look][0] if look in LOOKS else LOOK_OTHER[1]} {len(headers)}（"
+        parts = [f"{look_zh(look)} {len(headers)}（"
                  f"{', '.join(headers[:6])}{' …' if len(headers) > 6 else ''}）"
                  for look in (*LOOKS, LOOK_OTHER[0]) if (headers := groups.get(look))]
         out.append(f"未映射的列 {info['file_path']}: {'；'.join(parts)}")
@@ -108,23 +109,23 @@ def critical_alert(con, batch_id: str, share: float) -> str:
     The batch's cases are the case ids of its case and settlement rows; the top three
     reasons are their statuses (each case's first critical issue) with their counts.
     """
-    rows = con.execute("""
-        WITH batch AS (
-            SELECT case_id FROM cases WHERE batch_id = ?
-            UNION SELECT case_id FROM settlements WHERE batch_id = ?
-        )
-        SELECT count(*), count(*) FILTER (WHERE s.severity = 'critical'),
-               list(s.status) FILTER (WHERE s.severity = 'critical')
-        FROM batch b JOIN case_status s USING (case_id)""", [batch_id, batch_id]).fetchall()
-    total, critical, statuses = rows[0]
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE batch_verdicts AS
+        SELECT s.status, s.severity, count(*) AS n
+        FROM (SELECT case_id FROM cases WHERE batch_id = ?
+              UNION SELECT case_id FROM settlements WHERE batch_id = ?) b
+        JOIN case_status s USING (case_id) GROUP BY ALL""", [batch_id, batch_id])
+    total, critical = con.execute("""
+        SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE severity = 'critical'), 0)
+        FROM batch_verdicts""").fetchall()[0]
+    top = con.execute("""
+        SELECT coalesce(r.label_zh, v.status), v.status, v.n
+        FROM batch_verdicts v LEFT JOIN quality_rules r ON r.rule = v.status
+        WHERE v.severity = 'critical' ORDER BY v.n DESC, v.status LIMIT 3""").fetchall()
+    con.execute("DROP TABLE batch_verdicts")
     if not total or critical <= share * total:
         return ""
-    labels = dict(con.execute("SELECT rule, label_zh FROM quality_rules").fetchall())
-    counts: dict[str, int] = {}
-    for status in statuses:
-        counts[status] = counts.get(status, 0) + 1
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
-    reasons = "，".join(f"{labels.get(rule, rule)}（{rule}）{n:,} 例" for rule, n in top)
+    reasons = "，".join(f"{label}（{rule}）{n:,} 例" for label, rule, n in top)
     return (f"！！注意：本批 {total:,} 例中 {critical:,} 例（{critical / total:.1%}）为严重（不入组），"
             f"超过 {share:.0%}；主要原因: {reasons}。多为导出缺列或列名未识别："
             f"请用 dip-sim ingest 目录 --check 查看各列的映射")
@@ -170,9 +171,6 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
 def alert_share() -> float:
     """``quality.batch_critical_alert_share`` in force today (quality rules apply to every year)."""
     return load_baseline()["quality.batch_critical_alert_share"].value_on(dt.date.today())
-
-
-_KINDS_ZH = {"cases": "病案首页", "settlements": "结算表", "hospitals": "医院表"}
 
 
 def check_directory(directory: Path, mapping: Path | list[Path] | None = None,
@@ -230,9 +228,9 @@ def _print_check(summary: IngestSummary, con, out, problems_per_table: int = 5) 
             for line in unmapped_lines(infos):
                 out(f"    {line}")
             continue
-        kinds = "+".join(_KINDS_ZH.get(i["file_kind"], i["file_kind"]) for i in infos)
+        kinds = "+".join(KIND_ZH.get(i["file_kind"], i["file_kind"]) for i in infos)
         rows = max(int(i["rows_read"] or 0) for i in infos)
-        layout = "；".join(m for m in {i["message"] for i in infos} if m)
+        layout = "；".join(m for m in dict.fromkeys(i["message"] for i in infos) if m)
         out(f"✓ {label}: {kinds}，{first['encoding']}，{rows:,} 行{'，' + layout if layout else ''}")
         out(f"    映射: {first['column_mapping']}")
         if first["ignored_columns"]:

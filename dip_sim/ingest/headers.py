@@ -238,10 +238,12 @@ class FieldSource:
     headers: list[str]
     how: str = "one"  # one column; "list": numbered columns joined by ;; "sum": parts added
     units: list[float | str] = field(default_factory=list)  # per header: its MapEntry.factor
+    text_format: str = ""  # the field's own way of being written (InputColumn.text_format)
 
     def combined(self) -> bool:
-        """True when the field is made from its columns (added, or converted from a unit)."""
-        return self.how == "sum" or any(u != 1.0 for u in self.units)
+        """True when the field is made from its columns: added, converted from a unit, or
+        read in a form of its own (a duration in 天/小时/分钟)."""
+        return self.how == "sum" or any(u != 1.0 for u in self.units) or bool(self.text_format)
 
 
 @dataclass
@@ -292,6 +294,7 @@ def map_headers(headers: list[str], mapping: dict[str, MapEntry]) -> MappedHeade
                 _Candidate(entry.rank, order, header, entry, number, series))
     for name in sorted(candidates, key=lambda n: min(c.order for c in candidates[n])):
         out.fields[name] = _choose(name, sorted(candidates[name]), out)
+        out.fields[name].text_format = INPUT_COLUMNS[name].text_format
     return out
 
 
@@ -367,13 +370,13 @@ def table_kinds(mapped: MappedHeader, name_hint: str, where: str) -> list[str]:
         # a case table with amounts is a combined 清单: it must be whole, not loaded as cases
         for kind, missing in partial:
             if kind == "settlements":
-                _refuse_incomplete(mapped, where, "结算清单（病案与费用在同一行）", missing,
+                raise IncompleteTable(where, "结算清单（病案与费用在同一行）", missing,
                                    "费用列已识别，但结算部分不完整，未载入任何行（否则病例将全部没有结算）")
     if complete:
         return complete
     if partial:
         kind, missing = partial[0]
-        _refuse_incomplete(mapped, where, KIND_ZH[kind], missing)
+        raise IncompleteTable(where, KIND_ZH[kind], missing)
     return []
 
 
@@ -389,8 +392,3 @@ class IncompleteTable(IngestError):
         super().__init__(f"{where}: 像是{kind_zh}，但缺少必需字段 {labels}"
                          f"{'；' + why if why else ''}")
         self.missing = missing
-
-
-def _refuse_incomplete(mapped: MappedHeader, where: str, kind_zh: str, missing: list[str],
-                       why: str = "") -> None:
-    raise IncompleteTable(where, kind_zh, missing, why)

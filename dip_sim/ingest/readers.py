@@ -273,18 +273,25 @@ def describe_unmapped(headers: list[str]) -> str:
     return "; ".join(f"{h}［{look_zh(column_look(h))}］" for h in headers)
 
 
+def _placements(headers: list[str], mapping: dict[str, MapEntry], taken: set[str]
+                ) -> list[tuple[str, str, str, str]]:
+    """(header, look, probable field, --mapping row) of each unmapped column."""
+    out = []
+    for header in headers:
+        look = column_look(header)
+        name, to_map = suggest_field(header, look, mapping, taken)
+        out.append((header, look, name, mapping_row(name, to_map) if name else ""))
+    return out
+
+
 def _refuse_unmapped(where: str, headers: list[str], mapping: dict[str, MapEntry],
                      taken: set[str]) -> str:
     """The message refusing a table whose diagnosis, procedure, cost or payment columns map
     to nothing: the columns, the field each probably is, and the --mapping rows that place them."""
-    rows, described = [], []
-    for header in headers:
-        look = column_look(header)
-        name, to_map = suggest_field(header, look, mapping, taken)
-        described.append(f"{header}（像{look_zh(look)}，可能是 {name}"
-                         f"〔{INPUT_COLUMNS[name].label_zh}〕）")
-        rows.append(mapping_row(name, to_map))
-    rows = list(dict.fromkeys(rows))
+    placed = _placements(headers, mapping, taken)
+    described = [f"{header}（像{look_zh(look)}，可能是 {name}〔{INPUT_COLUMNS[name].label_zh}〕）"
+                 for header, look, name, _ in placed]
+    rows = list(dict.fromkeys(row for *_, row in placed))
     return (f"{where}: {len(headers)} 个像是诊断、手术操作、费用或基金支付的列无法对应到任何字段，"
             f"未载入（否则会丢失这些数据）: {'; '.join(described)}。"
             f"在 --mapping 文件（CSV，首行 field,header）中加入: {' | '.join(rows)}；"
@@ -296,12 +303,9 @@ def _fix_for_missing(missing: list[str], mapped: MappedHeader,
     """What to do about a table's missing fields: the unmapped columns that probably hold
     them, and those that look like diagnoses, procedures, costs or payments, each with its
     --mapping row; or else the unmapped columns there are."""
-    rows = []
-    for header in mapped.unmapped:
-        look = column_look(header)
-        name, to_map = suggest_field(header, look, mapping, set(mapped.fields))
-        if name in missing or look in REFUSING_LOOKS:
-            rows.append(f"{header} 可能是 {name}: 在 --mapping 文件中加一行 {mapping_row(name, to_map)}")
+    rows = [f"{header} 可能是 {name}: 在 --mapping 文件中加一行 {row}"
+            for header, look, name, row in _placements(mapped.unmapped, mapping, set(mapped.fields))
+            if name in missing or look in REFUSING_LOOKS]
     if rows:
         return "；".join(rows)
     others = ", ".join(mapped.unmapped) or "无"

@@ -26,11 +26,11 @@ import polars as pl
 from dip_sim.synth.other_dx import MAX_OTHER_DX
 
 VENDORS: tuple[str, ...] = ("A", "B", "C")
-_SEX = {1: "男", 2: "女"}
-_INSURANCE = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险"}
+SEX_WORDS = {1: "男", 2: "女"}
+INSURANCE_WORDS = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险"}
 _DISPOSITION = {1: "医嘱离院", 2: "医嘱转院", 3: "医嘱转社区卫生服务机构/乡镇卫生院",
                 4: "非医嘱离院", 5: "死亡", 9: "其他"}
-_LEVEL = {1: "一级", 2: "二级", 3: "三级"}
+LEVEL_WORDS = {1: "一级", 2: "二级", 3: "三级"}
 _PARTS = {"drug_yuan": "药品费", "consumable_yuan": "卫生材料费", "exam_yuan": "检查费",
           "lab_yuan": "化验费", "treatment_yuan": "治疗费", "surgery_yuan": "手术费",
           "nursing_yuan": "护理费", "bed_yuan": "床位费", "other_yuan": "其他费"}
@@ -41,7 +41,8 @@ def vendor_of(index: int) -> str:
     return VENDORS[index % len(VENDORS)]
 
 
-def _text(expr: pl.Expr) -> pl.Expr:
+def as_text(expr: pl.Expr) -> pl.Expr:
+    """A value as the text a file holds: empty when missing."""
     return expr.cast(pl.String).fill_null("")
 
 
@@ -60,15 +61,15 @@ def _money(name: str, thousands: bool) -> pl.Expr:
     else:
         digits = whole.cast(pl.String)
     sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return _text(pl.format("{}{}.{}", sign, digits, frac))
+    return as_text(pl.format("{}{}.{}", sign, digits, frac))
 
 
 def _date(name: str, layout: str) -> pl.Expr:
-    return _text(pl.col(name).dt.strftime(layout))
+    return as_text(pl.col(name).dt.strftime(layout))
 
 
 def _coded(name: str, words: dict) -> pl.Expr:
-    return _text(pl.col(name).replace_strict(words, default=pl.col(name).cast(pl.String),
+    return as_text(pl.col(name).replace_strict(words, default=pl.col(name).cast(pl.String),
                                              return_dtype=pl.String))
 
 
@@ -97,9 +98,9 @@ _CASE_HEADERS: dict[str, dict[str, str]] = {
 }
 # How each vendor writes coded values and dates; which spread other diagnoses over columns
 _WORDS: dict[str, dict[str, dict]] = {
-    "A": {"sex": _SEX, "insurance_type": _INSURANCE, "discharge_disposition": _DISPOSITION},
+    "A": {"sex": SEX_WORDS, "insurance_type": INSURANCE_WORDS, "discharge_disposition": _DISPOSITION},
     "B": {"insurance_type": {"employee": "310", "resident": "390"}},
-    "C": {"insurance_type": _INSURANCE},
+    "C": {"insurance_type": INSURANCE_WORDS},
 }
 _DATES = {"A": ("%Y/%-m/%-d 08:30:00", "%Y/%-m/%-d 10:00:00"), "B": ("%Y%m%d", "%Y%m%d"),
           "C": ("%Y-%m-%d 08:30:00", "%Y-%m-%d 10:00:00")}
@@ -117,13 +118,13 @@ def _case_columns(vendor: str) -> list[pl.Expr]:
             layout = _DATES[vendor][name == "discharge_date"]
             columns.append(_date(name, layout).alias(header))
         elif name == "birth_weight_g":
-            columns.append(_text(pl.col(name).cast(pl.Int64)).alias(header))
+            columns.append(as_text(pl.col(name).cast(pl.Int64)).alias(header))
         elif name == "other_dx" and vendor in _NUMBERED:
             other = pl.col(name).str.split(";")
-            columns.extend(_text(other.list.get(i, null_on_oob=True)).alias(f"{header}{i + 1}")
+            columns.extend(as_text(other.list.get(i, null_on_oob=True)).alias(f"{header}{i + 1}")
                            for i in range(MAX_OTHER_DX))
         else:
-            columns.append(_text(pl.col(name)).alias(header))
+            columns.append(as_text(pl.col(name)).alias(header))
     return columns
 
 
@@ -132,7 +133,7 @@ def _settlement_columns(vendor: str, key: str) -> list[pl.Expr]:
     thousands = vendor == "A"
     total, fund = ("金额合计", "基金支付") if vendor == "C" else ("医疗总费用", "统筹基金支付")
     return [
-        _text(pl.col("case_id")).alias(key),
+        as_text(pl.col("case_id")).alias(key),
         _date("settle_date", "%Y%m%d" if vendor != "C" else "%Y-%m-%d").alias("结算日期"),
         _money("total_cost_yuan", thousands).alias(total),
         _money("fund_paid_yuan", thousands).alias(fund),
@@ -151,10 +152,10 @@ def _write_csv(frame: pl.DataFrame, path: Path, encoding: str) -> None:
 def write_hospital_list(hospitals: pl.DataFrame, out_dir: Path) -> None:
     """``医疗机构目录.csv``: the hospitals with Chinese headers (UTF-8)."""
     frame = hospitals.select(
-        _text(pl.col("hospital_id")).alias("定点医药机构代码"),
-        _text(pl.col("hospital_name")).alias("定点医药机构名称"),
-        _coded("level", _LEVEL).alias("医院等级"),
-        _text(pl.col("county")).alias("所属区县"),
+        as_text(pl.col("hospital_id")).alias("定点医药机构代码"),
+        as_text(pl.col("hospital_name")).alias("定点医药机构名称"),
+        _coded("level", LEVEL_WORDS).alias("医院等级"),
+        as_text(pl.col("county")).alias("所属区县"),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "医疗机构目录.csv").write_text(frame.write_csv(None), encoding="utf-8")

@@ -29,10 +29,8 @@ from pathlib import Path
 import polars as pl
 
 from dip_sim.synth.codes import load_code_tables
+from dip_sim.synth.extract import INSURANCE_WORDS, LEVEL_WORDS, SEX_WORDS, as_text
 
-_LEVEL = {1: "一级", 2: "二级", 3: "三级"}
-_SEX = {1: "男", 2: "女"}
-_INSURANCE = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险"}
 # the 医疗收费项目类别 of the 结算清单, and the contract part each is written from; a part
 # spread over several items is split by fixed shares (in fen, the last item taking the rest)
 _ITEMS: tuple[tuple[str, str, float], ...] = (
@@ -48,10 +46,6 @@ _OTHER_FUNDS = ("补充医疗保险支付", "职工大额医疗费用补助", "�
 MAX_OTHER_PROCS = 6
 
 
-def _text(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(pl.String).fill_null("")
-
-
 def _fen(name: str) -> pl.Expr:
     return (pl.col(name) * 100).round(0).cast(pl.Int64)
 
@@ -59,7 +53,7 @@ def _fen(name: str) -> pl.Expr:
 def _yuan(fen: pl.Expr) -> pl.Expr:
     """Fen as text with two decimals (empty when missing)."""
     sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return _text(pl.format("{}{}.{}", sign, fen.abs() // 100,
+    return as_text(pl.format("{}{}.{}", sign, fen.abs() // 100,
                            (fen.abs() % 100).cast(pl.String).str.zfill(2)))
 
 
@@ -97,7 +91,7 @@ def _with_names(cases: pl.DataFrame, other_dx: int, other_procs: int) -> pl.Data
 
 
 def _nth(column: str, index: int) -> pl.Expr:
-    return _text(pl.col(column).str.split(";").list.get(index, null_on_oob=True))
+    return as_text(pl.col(column).str.split(";").list.get(index, null_on_oob=True))
 
 
 def _case_columns(spelling: int, other_dx: int, other_procs: int
@@ -107,80 +101,80 @@ def _case_columns(spelling: int, other_dx: int, other_procs: int
     ``spelling`` varies the hospitals' choices the standard allows (代码/编码, words or codes).
     """
     code = "代码" if spelling % 2 == 0 else "编码"
-    sex = _text(pl.col("sex").replace_strict(_SEX, default=None, return_dtype=pl.String)) \
-        if spelling % 2 else _text(pl.col("sex"))
-    admit = _text(pl.col("admit_date").dt.strftime("%Y-%m-%d 08:30:00"))
-    discharge = _text(pl.col("discharge_date").dt.strftime("%Y-%m-%d 10:00:00"))
+    sex = as_text(pl.col("sex").replace_strict(SEX_WORDS, default=None, return_dtype=pl.String)) \
+        if spelling % 2 else as_text(pl.col("sex"))
+    admit = as_text(pl.col("admit_date").dt.strftime("%Y-%m-%d 08:30:00"))
+    discharge = as_text(pl.col("discharge_date").dt.strftime("%Y-%m-%d 10:00:00"))
     has_proc = pl.col("main_proc").is_not_null()
     icu = pl.when(pl.col("icu_days") > 0).then(pl.format("{}/0/0", pl.col("icu_days")))
     out = [
-        ("清单流水号", "", _text(pl.col("case_id"))),
-        ("定点医药机构名称", "", _text(pl.col("_hospital_name"))),
-        ("定点医药机构代码", "", _text(pl.col("hospital_id"))),
-        ("医保结算等级", "", _text(pl.col("_level").replace_strict(_LEVEL, default=None,
+        ("清单流水号", "", as_text(pl.col("case_id"))),
+        ("定点医药机构名称", "", as_text(pl.col("_hospital_name"))),
+        ("定点医药机构代码", "", as_text(pl.col("hospital_id"))),
+        ("医保结算等级", "", as_text(pl.col("_level").replace_strict(LEVEL_WORDS, default=None,
                                                                   return_dtype=pl.String))),
-        ("医保编号", "", _text(pl.col("patient_id"))),
-        ("病案号", "", _text(pl.format("BA{}", pl.col("case_id").str.split("-").list.last()))),
-        ("申报时间", "", _text(pl.col("discharge_date").dt.strftime("%Y-%m-%d"))),
+        ("医保编号", "", as_text(pl.col("patient_id"))),
+        ("病案号", "", as_text(pl.format("BA{}", pl.col("case_id").str.split("-").list.last()))),
+        ("申报时间", "", as_text(pl.col("discharge_date").dt.strftime("%Y-%m-%d"))),
         ("患者姓名", "", pl.lit("某某")),
         ("性别", "", sex),
-        ("出生日期", "", _text((pl.col("discharge_date") - pl.duration(
+        ("出生日期", "", as_text((pl.col("discharge_date") - pl.duration(
             days=(pl.col("age_years").fill_null(0) * 365.25).cast(pl.Int64))).dt.strftime("%Y-%m-%d"))),
-        ("年龄", "", _text(pl.col("age_years"))),
+        ("年龄", "", as_text(pl.col("age_years"))),
         ("国籍", "", pl.lit("中国")),
-        ("（年龄不足1周岁）年龄（天）", "", _text(pl.col("age_days"))),
+        ("（年龄不足1周岁）年龄（天）", "", as_text(pl.col("age_days"))),
         ("民族", "", pl.lit("汉族")),
         ("患者证件类别", "", pl.lit("居民身份证")),
-        ("患者证件号码", "", _text(pl.format("1403{}", pl.col("patient_id").hash(7) % 10**14))),
+        ("患者证件号码", "", as_text(pl.format("1403{}", pl.col("patient_id").hash(7) % 10**14))),
         ("职业", "", pl.lit("其他")), ("现住址", "", pl.lit("山西省阳泉市")),
         ("工作单位名称", "", pl.lit("")), ("工作单位地址", "", pl.lit("")),
         ("单位电话", "", pl.lit("")), ("邮编", "", pl.lit("045000")),
         ("联系人姓名", "", pl.lit("某某")), ("关系", "", pl.lit("配偶")),
         ("联系人地址", "", pl.lit("山西省阳泉市")), ("联系人电话", "", pl.lit("")),
-        ("医保类型", "", _text(pl.col("insurance_type").replace_strict(
-            _INSURANCE, default=None, return_dtype=pl.String))),
+        ("医保类型", "", as_text(pl.col("insurance_type").replace_strict(
+            INSURANCE_WORDS, default=None, return_dtype=pl.String))),
         ("特殊人员类型", "", pl.lit("")), ("参保地", "", pl.lit("140300")),
         ("新生儿入院类型", "", pl.lit("")),
-        ("新生儿出生体重", "", _text(pl.col("birth_weight_g").cast(pl.Int64))),
-        ("新生儿入院体重", "", _text(pl.col("birth_weight_g").cast(pl.Int64))),
+        ("新生儿出生体重", "", as_text(pl.col("birth_weight_g").cast(pl.Int64))),
+        ("新生儿入院体重", "", as_text(pl.col("birth_weight_g").cast(pl.Int64))),
         ("住院医疗类型", "", pl.lit("1")), ("入院途径", "", pl.lit("2")), ("治疗类别", "", pl.lit("1")),
         ("入院时间", "", admit), ("入院科别", "", pl.lit("03")), ("转科科别", "", pl.lit("")),
         ("出院时间", "", discharge), ("出院科别", "", pl.lit("03")),
-        ("实际住院天数", "", _text(pl.col("los_days"))),
-        ("门（急）诊诊断", "", _text(pl.col("_name_main_dx"))),
-        ("门（急）诊诊断" + code, "", _text(pl.col("main_dx"))),
-        ("主要诊断", "", _text(pl.col("_name_main_dx"))),
-        ("主要诊断" + code, "", _text(pl.col("main_dx"))),
+        ("实际住院天数", "", as_text(pl.col("los_days"))),
+        ("门（急）诊诊断", "", as_text(pl.col("_name_main_dx"))),
+        ("门（急）诊诊断" + code, "", as_text(pl.col("main_dx"))),
+        ("主要诊断", "", as_text(pl.col("_name_main_dx"))),
+        ("主要诊断" + code, "", as_text(pl.col("main_dx"))),
         ("主要诊断入院病情", "", pl.lit("1")),
     ]
     for i in range(other_dx):
         present = pl.col("other_dx").str.split(";").list.get(i, null_on_oob=True).is_not_null()
-        out += [(f"其他诊断{i + 1}", "", _text(pl.col(f"_name_other_dx_{i}"))),
+        out += [(f"其他诊断{i + 1}", "", as_text(pl.col(f"_name_other_dx_{i}"))),
                 (f"其他诊断{code}{i + 1}", "", _nth("other_dx", i)),
-                (f"入院病情{i + 1}", "", _text(pl.when(present).then(pl.lit("1"))))]
+                (f"入院病情{i + 1}", "", as_text(pl.when(present).then(pl.lit("1"))))]
     count = (pl.col("main_dx").is_not_null().cast(pl.Int64)
              + pl.col("other_dx").str.split(";").list.len().fill_null(0))
     out += [
-        ("诊断代码计数", "", _text(count)),
-        ("主要手术及操作", "", _text(pl.col("_name_main_proc"))),
-        ("主要手术及操作" + code, "", _text(pl.col("main_proc"))),
-        ("手术及操作日期", "", _text(pl.when(has_proc).then(
+        ("诊断代码计数", "", as_text(count)),
+        ("主要手术及操作", "", as_text(pl.col("_name_main_proc"))),
+        ("主要手术及操作" + code, "", as_text(pl.col("main_proc"))),
+        ("手术及操作日期", "", as_text(pl.when(has_proc).then(
             (pl.col("admit_date") + pl.duration(days=1)).dt.strftime("%Y-%m-%d")))),
-        ("麻醉方式", "", _text(pl.when(has_proc).then(pl.lit("全身麻醉")))),
-        ("术者医师姓名", "", _text(pl.when(has_proc).then(pl.lit("某医师")))),
-        ("术者医师代码", "", _text(pl.when(has_proc).then(pl.lit("D0001")))),
+        ("麻醉方式", "", as_text(pl.when(has_proc).then(pl.lit("全身麻醉")))),
+        ("术者医师姓名", "", as_text(pl.when(has_proc).then(pl.lit("某医师")))),
+        ("术者医师代码", "", as_text(pl.when(has_proc).then(pl.lit("D0001")))),
     ]
     for i in range(other_procs):
-        out += [(f"其他手术及操作{i + 1}", "", _text(pl.col(f"_name_other_procs_{i}"))),
+        out += [(f"其他手术及操作{i + 1}", "", as_text(pl.col(f"_name_other_procs_{i}"))),
                 (f"其他手术及操作{code}{i + 1}", "", _nth("other_procs", i))]
     out += [
-        ("手术及操作代码计数", "", _text(pl.col("main_proc").is_not_null().cast(pl.Int64)
+        ("手术及操作代码计数", "", as_text(pl.col("main_proc").is_not_null().cast(pl.Int64)
                                         + pl.col("other_procs").str.split(";").list.len()
                                         .fill_null(0))),
         ("呼吸机使用时间", "", pl.lit("")),
-        ("重症监护病房类型", "", _text(pl.when(pl.col("icu_days") > 0).then(pl.lit("ICU（综合）")))),
-        ("重症监护合计时长", "", _text(icu)),
-        ("离院方式", "", _text(pl.col("discharge_disposition"))),
+        ("重症监护病房类型", "", as_text(pl.when(pl.col("icu_days") > 0).then(pl.lit("ICU（综合）")))),
+        ("重症监护合计时长", "", as_text(icu)),
+        ("离院方式", "", as_text(pl.col("discharge_disposition"))),
         ("主诊医师姓名", "", pl.lit("某医师")), ("主诊医师代码", "", pl.lit("D0002")),
     ]
     return out
@@ -188,10 +182,10 @@ def _case_columns(spelling: int, other_dx: int, other_procs: int
 
 def _settlement_columns() -> list[tuple[str, str, pl.Expr]]:
     """(upper header, lower header, value) of the 医疗收费信息 items, fees in fen split exactly."""
-    out = [("业务流水号", "", _text(pl.format("YW{}", pl.col("case_id")))),
-           ("票据号码", "", _text(pl.format("PJ{}", pl.col("case_id").str.split("-").list.last()))),
-           ("结算开始日期", "", _text(pl.col("admit_date").dt.strftime("%Y-%m-%d"))),
-           ("结算结束日期", "", _text(pl.col("settle_date").dt.strftime("%Y-%m-%d")))]
+    out = [("业务流水号", "", as_text(pl.format("YW{}", pl.col("case_id")))),
+           ("票据号码", "", as_text(pl.format("PJ{}", pl.col("case_id").str.split("-").list.last()))),
+           ("结算开始日期", "", as_text(pl.col("admit_date").dt.strftime("%Y-%m-%d"))),
+           ("结算结束日期", "", as_text(pl.col("settle_date").dt.strftime("%Y-%m-%d")))]
     by_part: dict[str, list[tuple[str, float]]] = {}
     for item, part, share in _ITEMS:
         by_part.setdefault(part, []).append((item, share))
@@ -207,7 +201,7 @@ def _settlement_columns() -> list[tuple[str, str, pl.Expr]]:
     out.append(("金额合计", "", _yuan(_fen("total_cost_yuan"))))
     out.append(("基金支付", "医保统筹基金支付", _yuan(_fen("fund_paid_yuan"))))
     zero = pl.when(pl.col("fund_paid_yuan").is_not_null()).then(pl.lit("0.00"))
-    out += [("基金支付", name, _text(zero)) for name in _OTHER_FUNDS]
+    out += [("基金支付", name, as_text(zero)) for name in _OTHER_FUNDS]
     own = _split(_fen("patient_paid_yuan"), [0.8, 1.0])
     paid = _split(_fen("patient_paid_yuan"), [0.3, 1.0])
     out += [("个人负担", "个人自付", _yuan(own[0])), ("个人负担", "个人自费", _yuan(own[1])),
@@ -326,7 +320,7 @@ def write_year(cases: pl.DataFrame, settlements: pl.DataFrame, hospitals: pl.Dat
     unsettled = cases.join(settlements, on="case_id", how="anti")
     orphans = settlements.join(cases, on="case_id", how="anti").with_columns(
         pl.lit(None, pl.Date).alias("admit_date"))
-    settle_cols = [("清单流水号", "", _text(pl.col("case_id")))] + _settlement_columns()
+    settle_cols = [("清单流水号", "", as_text(pl.col("case_id")))] + _settlement_columns()
     # each spelling's columns and cells, made once for the whole year
     case_cols = {sp: _case_columns(sp, other_dx, other_procs) for sp in (0, 1)}
     columns = {sp: case_cols[sp] + _settlement_columns() for sp in (0, 1)}
