@@ -1,4 +1,4 @@
-"""The README's screenshots: every page of the dashboard, as the bureau and as a hospital user.
+"""The screenshots of docs/dashboard.md: every page of the dashboard, as the bureau and as a hospital user.
 
     .venv/bin/python scripts/readme_screenshots.py --db data/warehouse.duckdb --out docs/screenshots
 
@@ -90,7 +90,7 @@ def _shoot(browser, url: str, name: str, password: str, titles: list[str], args)
         page.wait_for_timeout(1000)
         page.wait_for_function(
             "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
-        if title == "情景对比" and args.compare:  # the README's example scenario
+        if title == "情景对比" and args.compare:  # the example scenario shown in docs/dashboard.md
             page.get_by_label("对比情景").click()
             page.get_by_role("option").filter(has_text=args.compare).first.click()
             page.wait_for_timeout(2000)

@@ -120,7 +120,7 @@ def meets_targets(report: pd.DataFrame) -> bool:
 
 
 def format_detection(report: pd.DataFrame) -> str:
-    """The report as a text table (the bench and the README)."""
+    """The report as a text table (the bench and docs/supervision.md)."""
     lines = [f"{'behaviour':<24}{'hospital':<13}{'planted':>8}{'rank':>6}{'of':>4}"
              f"{'precision':>11}{'recall':>8}{'in hospital':>13}"]
     def pct(v) -> str:

@@ -77,7 +77,7 @@ def render() -> None:
     scenario = left.selectbox("情景", scenarios, key="sv_scenario")
     years = runs.loc[runs["scenario"] == scenario, "year"].astype(int).tolist()
     year = right.selectbox("年度", years, key="sv_year")
-    st.caption("指数定义、参数与来源见 README《监管与考核》；阈值在 data/policy/supervision.yaml。"
+    st.caption("指数定义、参数与来源见 docs/supervision.md；阈值在 data/policy/supervision.yaml。"
                "偏离评分 z = 2(√标记数 − √按全市应有数)，约 2 以上值得关注。")
 
     hospital_id = data.hospital_scope()
@@ -150,7 +150,7 @@ def _own_indices(scenario: str, year: int, hospital_id: str) -> None:
     if table.empty:
         st.info("本院在该年度没有监管指标。")
         return
-    order = {code: i for i, code in enumerate(INDEX_LABELS)}  # the README's order
+    order = {code: i for i, code in enumerate(INDEX_LABELS)}  # the order of docs/supervision.md
     table = table.sort_values("index_code", key=lambda c: c.map(order).fillna(len(order)))
     table = table.assign(index_name=table["index_code"].map(index_label),
                          rank_of=[f"{r} / {n}" for r, n in zip(table["rank"], table["n_ranked"],
