@@ -24,6 +24,10 @@ def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path))
     con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    # DuckDB's worker threads (default: one per core). One thread adds every float sum in the
+    # same order run after run: a result reproducible to the last digit, at the cost of speed
+    if threads := os.environ.get("DIP_SIM_THREADS"):
+        con.execute("SET threads = ?", [int(threads)])
     key = id(con)
     _OPENED[key] = weakref.ref(con, lambda _ref: _OPENED.pop(key, None))
     return con
