@@ -1,4 +1,4 @@
-"""The dashboard on the demo city (issue 6 §3): page loads and the 预算情景 what-if.
+"""The dashboard on the demo city: page loads and the 预算情景 what-if.
 
 Builds (once) the demo city — 200,000 discharges a year, 2017–2020, the example gaming plan
 planted — into ``data/bench/demo`` and its warehouse (simulated and supervised), then,
@@ -79,7 +79,7 @@ def dashboard_bench(directory: Path) -> bool:
 
 
 def detection_bench(directory: Path) -> bool:
-    """The supervision indices against the plan planted in the demo city (issue 7 §3)."""
+    """The supervision indices against the plan planted in the demo city."""
     from dip_sim.supervision.detection import (
         RANK_TARGET,
         RECALL_TARGET,

@@ -3,20 +3,20 @@
 Each stage runs as its own process through the ``dip-sim`` command line, so its wall time
 and peak memory (max RSS, from ``os.wait4``) are its own. The generated data are kept in
 ``data/bench/input`` and reused by later runs; the warehouse is rebuilt every time.
-Targets on a 2-core machine (issue 2 §9): ingest ≤ 30 s, simulate ≤ 30 s, peak ≤ 6 GB.
+Targets on a 2-core machine (docs/benchmark.md): ingest ≤ 30 s, simulate ≤ 30 s, peak ≤ 6 GB.
 The stages are those of the flow (``architecture.md``): ingest (read, standardise,
 pseudonymise, load), then quality (病案质控, its own stage with no target of its own: timed and
 reported, and counted in the end-to-end total), then simulate, then supervise (the
-supervision indices, assessment and anomaly screen of the baseline, issue 7; target ≤ 30 s).
+supervision indices, assessment and anomaly screen of the baseline; target ≤ 30 s).
 
-Then real-extract ingest (issue 3 §5): 1M discharges (250,000 a year) as hospitals send them
+Then real-extract ingest: 1M discharges (250,000 a year) as hospitals send them
 (``synth --format extract``: GB18030 and UTF-8 CSV, Excel), loaded into a warehouse of their
 own; rows per second for CSV (target ≥ 100,000) and for Excel (reported), from each table's
 time in ``load_batches``.
 
-Then the dashboard on the demo city (issue 6 §3, ``dashboard_bench.py``): each page's load
+Then the dashboard on the demo city (``dashboard_bench.py``): each page's load
 (target ≤ 2 s once cached) and a 预算情景 what-if (≤ 10 s); and the supervision indices on
-the gaming planted in that city (issue 7 §3): each planting hospital's rank on its index
+the gaming planted in that city: each planting hospital's rank on its index
 (target top 3) and the case-level precision and recall (split admissions: recall ≥ 90%).
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.dashboard_bench import dashboard_bench, detection_bench
 
-# supervise (issue 7): the project's own target, the same as simulate's
+# supervise: the project's own target, the same as simulate's
 TARGETS: dict[str, float | None] = {"ingest": 30.0, "quality": None, "simulate": 30.0,
                                     "supervise": 30.0}
 CSV_ROWS_PER_SECOND_TARGET = 100_000

@@ -1,4 +1,4 @@
-"""Dashboard users and roles (issue 6 §1): a local users file with salted password hashes.
+"""Dashboard users and roles (docs/dashboard.md): a local users file with salted password hashes.
 
 The file is ``$DIP_SIM_USERS`` or ``data/secret/users.json`` (git-ignored), one entry per
 user: role, hospital (for a hospital user) and the password's scrypt hash (RFC 7914, Python's

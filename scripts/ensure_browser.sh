@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs what the browser tests (tests/test_browser.py, issue 6 §4) need from Debian's
+# Installs what the browser tests (tests/test_browser.py) need from Debian's
 # packages when it is missing: the chromium browser (/usr/bin/chromium, driven by Playwright
 # through executable_path) and fonts-noto-cjk (so that the Chinese pages render, not boxes).
 # Playwright itself comes from PyPI with the test extras. Does nothing when both are present.

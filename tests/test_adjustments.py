@@ -1,4 +1,4 @@
-"""The panel's catalogue adjustments with their audit trail (issue 4 §5), on the city of
+"""The panel's catalogue adjustments with their audit trail (docs/rules.md), on the city of
 ``test_arithmetic`` (history weights 1:2:7, ``core_min_cases`` 3), numbers by hand:
 
 groups before: A K35.3|47.0901 rw 1470, B J18.0 rw 650, D K35:comp:diagnostic rw 400,

@@ -562,7 +562,7 @@ def test_scenario_page_runs_a_what_if_and_saves_it(tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM point_values").fetchall() == [(1,)]
 
 
-# --- issue 6: the dashboard for three audiences ---------------------------------------------
+# --- the dashboard for three audiences ---------------------------------------------
 
 
 def written(path: Path) -> None:

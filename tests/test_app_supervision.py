@@ -1,4 +1,4 @@
-"""The 监管与考核 page (issue 7 §4) on the planted city: what each role sees.
+"""The 监管与考核 page (docs/dashboard.md) on the planted city: what each role sees.
 
 The bureau sees every hospital, with the hospital that planted split admissions first on that
 index; a hospital user sees its own rows only, on the page and in the data layer; a

@@ -1,4 +1,4 @@
-"""Every formula of issue 2 §3 on a small city whose numbers are worked out by hand.
+"""Every formula of docs/rules.md on a small city whose numbers are worked out by hand.
 
 The city (hospitals H1 level 3, H2 level 2, H3 level 1), history 2017–2019 at 1:2:7,
 ``catalog.core_min_cases`` = 3 so that a handful of cases make core groups:

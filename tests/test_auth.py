@@ -1,4 +1,4 @@
-"""Users, roles and sign-in (issue 6 §1): salted hashes, the users command, the sign-in page,
+"""Users, roles and sign-in (docs/dashboard.md): salted hashes, the users command, the sign-in page,
 and a hospital user who cannot see another hospital."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Auxiliary typing (辅助分型, issue 4 §2) on data built to trigger it and not to.
+"""Auxiliary typing (辅助分型, docs/rules.md) on data built to trigger it and not to.
 
 History: 2019 only (weight 7, so weighted means are plain means), hospital H1 (level 3),
 ``catalog.core_min_cases`` 2, auxiliary N = 15, n = 5, CV reduction 20%. E11.900 (diabetes

@@ -1,4 +1,4 @@
-"""The dashboard in a real browser (issue 6 §4): Debian's Chromium, driven by Playwright.
+"""The dashboard in a real browser (docs/dashboard.md): Debian's Chromium, driven by Playwright.
 
 The planted city of ``conftest.py`` (generated, gaming planted, ingested, simulated for the
 baseline and growth_8pct, supervised), with a users file of its own, is served by
@@ -31,7 +31,7 @@ from dip_sim.dashboard.whatif import run_what_if
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-# the launch flags of the issue: no sandbox as root, and no background connections, which this
+# the launch flags: no sandbox as root, and no background connections, which this
 # machine's closed network refuses
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -1,4 +1,4 @@
-"""Hospital coefficients and the outlier reference (issue 5 §3), by hand.
+"""Hospital coefficients and the outlier reference (docs/rules.md), by hand.
 
 History 2019 (weight 7): J18.0: H1 (level 3) 1000 × 2, H2 (level 2) 600 × 2, H3 (level 1)
 800 × 2 (mean 800); K35.3: H1 1200 × 2, H2 1000 × 2, H3 800 × 2 (mean 1000).

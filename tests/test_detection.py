@@ -1,4 +1,4 @@
-"""Measured on planted behaviour (issue 7 §3): the indices find the gaming the generator plants.
+"""Measured on planted behaviour (docs/supervision.md): the indices find the gaming the generator plants.
 
 The ``planted_city`` fixture (``conftest.py``): 20,000 discharges a year, 2017–2020, the
 example plan (``data/examples/gaming_plan.yaml``: each behaviour at 5% of a hospital's 2020

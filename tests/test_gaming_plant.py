@@ -1,4 +1,4 @@
-"""Planted gaming behaviours (issue 7 §3): the truth matches the plan, and every planted case
+"""Planted gaming behaviours (docs/supervision.md): the truth matches the plan, and every planted case
 loads clean, is grouped and shows its behaviour in the warehouse."""
 
 from __future__ import annotations

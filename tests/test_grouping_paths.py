@@ -1,4 +1,4 @@
-"""Gold cases: one small case per grouping path and tie rule, the group written by hand (issue 4 §1, §6).
+"""Gold cases: one small case per grouping path and tie rule, the group written by hand (docs/rules.md).
 
 Every history case is of 2019 (weight 7 of 1:2:7, so weighted means are plain means), all at
 hospital H1; ``catalog.core_min_cases`` = 2. Procedures: M = 47.0901 (surgery), R1 = 54.2100

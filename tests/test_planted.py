@@ -1,4 +1,4 @@
-"""Measured, not assumed: every planted record problem is found by its rule (issue 3 §5)."""
+"""Measured, not assumed: every planted record problem is found by its rule (docs/input.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Budget methods, point-value modes and budget point-value refinements (issue 5 §1–§2), by hand.
+"""Budget methods, point-value modes and budget point-value refinements (docs/rules.md), by hand.
 
 History 2019 (weight 7), one group J18.0 (conservative), two cases a hospital:
   H1 (level 3) 1000, 1000; H2 (level 2) 600, 600; H3 (level 1) 800, 800; and one 2019 case

@@ -1,4 +1,4 @@
-"""The settlement cycle (issue 5 §5) on the city of ``test_point_values`` (floating point value,
+"""The settlement cycle (docs/rules.md) on the city of ``test_point_values`` (floating point value,
 R = 0.8, pv_b = 0.8; 2020 points H1 3000, H2 850, H3 1400; fee-for-service fund claims of the
 2020 cases H1 1920, H2 640, H3 1280), numbers by hand.
 

@@ -1,4 +1,4 @@
-"""基层病种 and 中医优势病种 (issue 4 §3) on the city of ``test_arithmetic`` (``core_min_cases`` 3;
+"""基层病种 and 中医优势病种 (docs/rules.md) on the city of ``test_arithmetic`` (``core_min_cases`` 3;
 A K35.3|47.0901 rw 1470, B J18.0 rw 650, D K35:comp:diagnostic rw 400, S K35:comp:surgery rw
 900; PV = pv_budget = 43000/42210; every history case at H1, level 3).
 

@@ -1,4 +1,4 @@
-"""特例单议 and ungrouped cases (issue 5 §4) on the city of ``test_arithmetic`` (``core_min_cases``
+"""特例单议 and ungrouped cases (docs/rules.md) on the city of ``test_arithmetic`` (``core_min_cases``
 3; PV = pv_budget = 43000/42210; six grouped 2020 cases c1–c5, c8; c6 has no history group;
 c7 a critical finding).
 

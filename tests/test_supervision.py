@@ -1,4 +1,4 @@
-"""Supervision indices and assessment on hand-made cases (issue 7 §1–2), sums in the comments.
+"""Supervision indices and assessment on hand-made cases (docs/supervision.md), sums in the comments.
 
 The case-level SQL (``dip_sim/supervision/cases.sql``, ``hospitals.sql``) runs on minimal
 tables built here; the assessment SQL on hand-written index rows.

@@ -149,7 +149,7 @@ def _reading():
 
 
 # The last result of each read, whatever the file's state since: shown while a batch run
-# holds the warehouse (issue 6 §3: the app shows the last complete run, not an error and not a
+# holds the warehouse (the app shows the last complete run, not an error and not a
 # half-written result). A run writes a scenario's results in one transaction, so every result
 # read before it began belongs to a complete run. Bounded: the least recently used go first.
 _LAST_GOOD: collections.OrderedDict[tuple[str, str, tuple[Any, ...]], pd.DataFrame] = (

@@ -1,4 +1,4 @@
-"""Sign-in for the dashboard (issue 6 §1): who is using it, and what their role may open.
+"""Sign-in for the dashboard (docs/dashboard.md): who is using it, and what their role may open.
 
 The signed-in user lives in ``st.session_state["user"]``; the data layer reads it to filter
 every per-hospital query to a hospital user's own hospital (``data.hospital_scope``).

@@ -1,4 +1,4 @@
-"""The dashboard's reads of supervision and assessment (the 监管与考核 page, issue 7 §4).
+"""The dashboard's reads of supervision and assessment (the 监管与考核 page).
 
 Same rules as :mod:`dip_sim.dashboard.data`: one cached, parameterised query per read, and
 every per-hospital query filtered to a hospital user's own hospital in SQL. Region-wide

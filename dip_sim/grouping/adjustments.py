@@ -1,4 +1,4 @@
-"""The expert panel's adjustments to the computed catalogue (本地化调整, issue 4 §5).
+"""The expert panel's adjustments to the computed catalogue (本地化调整, docs/rules.md).
 
 A YAML file in ``data/catalog_adjustments/`` that the panel edits, named by the parameter
 ``catalog.adjustments_file`` (none in the baseline). Each adjustment has an ``id``, an

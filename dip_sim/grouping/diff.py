@@ -1,4 +1,4 @@
-"""Comparing two catalogues: what changed between two scenarios' runs, and why (issue 4 §4–§5).
+"""Comparing two catalogues: what changed between two scenarios' runs, and why.
 
 Each scenario's last run is in the warehouse with its catalogue version, parameters and the
 panel's adjustments. :func:`catalog_diff` returns, for scenarios A and B: their summaries

@@ -1,4 +1,4 @@
-"""The catalogue report for the expert panel (分组质量报告, issue 4 §4).
+"""The catalogue report for the expert panel (分组质量报告).
 
 Reads what ``dip-sim simulate`` wrote for one scenario: ``catalog_summary`` (the whole
 catalogue: groups, core coverage, 入组率, the CV distribution, RIV), ``catalog_groups`` (per

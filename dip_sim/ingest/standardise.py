@@ -5,7 +5,7 @@ full-width made half-width, case-insensitive; ZD_MAP/SS_MAP applied; a missing d
 where only one code reads so) and stored in its canonical 医保版 2.0 form, each change kept in
 ``code_changes``; a code not found is kept as given and listed in ``invalid_codes``
 (``role:code``). While the procedures are at hand, the group-key
-parts are derived too (issue 2 §3, ``dip_rules.md`` §2): ``proc_key_all`` = the valid
+parts are derived too (``dip_rules.md`` §2): ``proc_key_all`` = the valid
 procedures that are not 保守治疗, distinct, sorted, joined by ``+``; ``proc_key_main`` = the
 main procedure if valid and not 保守治疗; ``proc_class_max`` = the highest class of the case's
 valid procedures (``conservative`` when none). The patient identifier is pseudonymised.

@@ -6,8 +6,8 @@
   trimmed, full-width characters made half-width, lower case) → canonical code, and the
   ``rule`` that maps it. Every list code maps to itself (``identity``); a code in
   ``ZD_MAP``/``SS_MAP`` maps to its target (``code_map``), which wins over the identity
-  (issue 2 §2: "a code found in ZD_MAP/SS_MAP is replaced by the code it maps to"); a code
-  written without its dot maps to the one code it can be (``missing_dot``, issue 3 §3).
+  (a code found in ZD_MAP/SS_MAP is replaced by the code it maps to; docs/input.md); a code
+  written without its dot maps to the one code it can be (``missing_dot``).
 - ``ref_dx_rules``: diagnosis categories valid only for one sex or age band.
 - ``ref_main_dx_excluded``: patterns (regular expressions) of codes that cannot be a main
   diagnosis, with the reason (``main_dx_excluded.csv``).

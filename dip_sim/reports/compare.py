@@ -1,4 +1,4 @@
-"""Many scenarios side by side (``dip-sim compare baseline s1 s2 …``, issue 5 §6).
+"""Many scenarios side by side (``dip-sim compare baseline s1 s2 …``).
 
 For each scenario: its key figures (DIP fund, point values, R, total points, reserve, what
 was paid at year end, 总额准确度 = DIP fund ÷ the year-end amounts paid), the parameters it

@@ -1,4 +1,4 @@
-"""Settlement statements (issue 5 §6): a hospital's, and the bureau's.
+"""Settlement statements: a hospital's, and the bureau's.
 
 ``dip-sim report --scenario S --hospital H --out FILE.xlsx``: the hospital's summary (points,
 DIP amount and its adjustments, prepayments, clearing), its groups with DIP against

@@ -1,4 +1,4 @@
-"""Supervision (违规行为监管) and assessment (绩效考核), issue 7.
+"""Supervision (违规行为监管) and assessment (绩效考核); see docs/supervision.md.
 
 ``cases.sql`` flags cases (二次入院, 分解住院, 低标入院, 超长住院, 低风险组死亡);
 ``hospitals.sql`` turns them into per hospital-year indices against the region, with 编码高套

@@ -1,4 +1,4 @@
-"""An anomaly screen of hospital-months (issue 7 §2): a second opinion beside the rule indices.
+"""An anomaly screen of hospital-months: a second opinion beside the rule indices.
 
 Each hospital-month with at least ``supervision.anomaly_min_cases`` cases is described by
 indicators computed in SQL (CMI, cost and time indices, procedure and severity coding

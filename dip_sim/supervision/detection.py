@@ -1,4 +1,4 @@
-"""How well the supervision indices find planted gaming (issue 7 §3).
+"""How well the supervision indices find planted gaming (docs/supervision.md).
 
 The truth is ``gaming_truth.csv`` written by :func:`dip_sim.synth.gaming.plant_gaming`. For
 each behaviour: the rank of each planting hospital on its matching index in the planted year
@@ -24,7 +24,7 @@ MATCHING_INDEX: dict[str, tuple[str, bool]] = {
     "upcoding_severity": ("upcode_severity", False),
     "long_stay": ("long_stay", True),
 }
-RANK_TARGET = 3  # every planting hospital in the top 3 of its index (issue 7 §3)
+RANK_TARGET = 3  # every planting hospital in the top 3 of its index
 RECALL_TARGET = {"split_admission": 0.90}
 
 

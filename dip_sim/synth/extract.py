@@ -2,7 +2,7 @@
 
 The same rows as the canonical files, written per hospital by three kinds of hospital
 information system ("vendors"), so that loading them exercises header mapping, encodings,
-Excel, date and amount formats and numbered diagnosis columns (issue 3 §1):
+Excel, date and amount formats and numbered diagnosis columns (docs/input.md):
 
 - ``A``: GB18030 CSV, a 病案首页 file and a 结算 file per year; 男/女, 险种 and 离院方式 written
   out in words; dates ``2019/5/17 08:30:00``; other diagnoses over numbered columns
@@ -73,7 +73,7 @@ def _coded(name: str, words: dict) -> pl.Expr:
                                              return_dtype=pl.String))
 
 
-# Each vendor's header for each case field (issue 3 §1: the same fields, different names)
+# Each vendor's header for each case field (the same fields, different names)
 _CASE_HEADERS: dict[str, dict[str, str]] = {
     "A": {"case_id": "清单流水号", "hospital_id": "定点医药机构代码", "patient_id": "个人编码",
           "sex": "性别", "age_years": "年龄", "age_days": "年龄不足1周岁的天数",

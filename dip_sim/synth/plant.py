@@ -1,4 +1,4 @@
-"""Planting known record problems, with the ground truth written apart (issue 3 §5).
+"""Planting known record problems, with the ground truth written apart (docs/input.md).
 
 ``plant_problems`` edits a canonical CSV city in place: for each 病案质控 rule it picks its own
 cases (none picked twice) at ``rate`` of the cases and spoils them so that the rule must fire,

@@ -1,6 +1,6 @@
 """病种目录: a scenario's DIP group catalogue, its grouping quality, and each group's stability.
 
-For the expert panel (issue 4 §4): core coverage, 入组率, mean CV, RIV and the CV
+For the expert panel: core coverage, 入组率, mean CV, RIV and the CV
 distribution; the groups with their spread, LOS, outlier share and hospital-level mix; a
 group's cases per history year; each hospital's CMI and consumption indices. The Excel version
 is ``dip-sim catalog-report``.

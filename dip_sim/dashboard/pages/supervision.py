@@ -1,4 +1,4 @@
-"""监管与考核 (issue 7 §4): the supervision indices by hospital against the region, flagged
+"""监管与考核: the supervision indices by hospital against the region, flagged
 cases to review, the 绩效考核 score's breakdown, the anomaly screen and 编码高套 by category.
 
 Bureau and expert see every hospital; a hospital user its own rows only (the data layer

@@ -1,4 +1,4 @@
-"""Planting hospital gaming behaviours (违规行为), with the truth written apart (issue 7 §3).
+"""Planting hospital gaming behaviours (违规行为), with the truth written apart (docs/supervision.md).
 
 ``plant_gaming`` edits a canonical CSV city (``dip-sim synth``: ``hospitals.csv``,
 ``cases_{year}.csv``, ``settlements_{year}.csv``) in place. A plan names, per behaviour, the
