@@ -80,7 +80,7 @@ def dashboard_bench(directory: Path) -> bool:
 
 def detection_bench(directory: Path) -> bool:
     """The supervision indices against the plan planted in the demo city."""
-    from dip_sim.supervision.detection import (
+    from dip_sim.supervise.detection import (
         RANK_TARGET,
         RECALL_TARGET,
         detection_report,

@@ -148,7 +148,7 @@ def _written(out: Path, rows: dict[str, int]) -> None:
 def cmd_quality_report(args: argparse.Namespace) -> int:
     """Write the per-hospital quality report workbook for a year."""
     from dip_sim.policy import load_baseline, parameters_for_year
-    from dip_sim.quality.report import write_quality_report
+    from dip_sim.reports.quality import write_quality_report
 
     values = parameters_for_year(load_baseline(), args.year)
     weights = (values["quality.index_weight_critical"], values["quality.index_weight_warning"])
@@ -159,7 +159,7 @@ def cmd_quality_report(args: argparse.Namespace) -> int:
 
 def cmd_catalog_report(args: argparse.Namespace) -> int:
     """Write the catalogue report (grouping quality) workbook of a scenario."""
-    from dip_sim.grouping.report import write_catalog_report
+    from dip_sim.reports.catalog import write_catalog_report
 
     with _results(args.db, "catalog_summary",
                   "仓库中没有分组质量结果：请先运行 dip-sim simulate") as con:
@@ -169,8 +169,8 @@ def cmd_catalog_report(args: argparse.Namespace) -> int:
 
 def cmd_catalog_diff(args: argparse.Namespace) -> int:
     """Print (and optionally write to Excel) what changed between two scenarios' catalogues."""
-    from dip_sim.grouping.diff import catalog_diff, format_diff
-    from dip_sim.grouping.report import COLUMN_LABELS
+    from dip_sim.reports.catalog import COLUMN_LABELS
+    from dip_sim.reports.catalog_diff import catalog_diff, format_diff
     from dip_sim.workbook import write_workbook
 
     with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate") as con:
@@ -243,7 +243,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 def cmd_supervision_report(args: argparse.Namespace) -> int:
     """Write the supervision and assessment report of a year as Excel."""
-    from dip_sim.supervision.report import write_supervision_report
+    from dip_sim.reports.supervision import write_supervision_report
 
     with _results(args.db, "supervision_hospitals",
                   "仓库中没有监管指标：请先运行 dip-sim supervise") as con:
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         from dip_sim.ingest import IngestError
         from dip_sim.policy import PolicyError
         from dip_sim.simulation import SimulationError
-        from dip_sim.supervision.run import SupervisionError
+        from dip_sim.supervise.run import SupervisionError
         from pipelines.interrupt import Interrupted, run_interruptible
 
         # the commands writing the warehouse, and what their interrupt message calls their

@@ -352,7 +352,7 @@ CREATE TABLE IF NOT EXISTS catalog_group_years (
     n_cases BIGINT,
     mean_cost_yuan DOUBLE
 )""",
-    # one row per scenario: the catalogue as a whole (issue 4 §4; dip_sim/grouping/metrics.sql)
+    # one row per scenario: the catalogue as a whole (issue 4 §4; dip_sim/metrics/metrics.sql)
     "catalog_summary": """
 CREATE TABLE IF NOT EXISTS catalog_summary (
     scenario VARCHAR,

@@ -21,39 +21,39 @@ from typing import Any
 
 import duckdb
 
-from dip_sim.grouping.adjustments import AdjustmentSet, load_adjustments, set_adjustment_tables
-from dip_sim.grouping.special import set_special_tables
+from dip_sim.catalog.adjustments import AdjustmentSet, load_adjustments, set_adjustment_tables
+from dip_sim.catalog.special import set_special_tables
 from dip_sim.meta import get_meta
 from dip_sim.policy import PolicyError, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.reference.auxiliary import load_auxiliary_reference
 from dip_sim.schema import OUTPUT_COLUMNS_ADDED, OUTPUT_DDL, SCENARIO_TABLES
-from dip_sim.settle.files import set_settlement_tables, set_special_review_tables
-from dip_sim.supervision.run import compute_supervision, persist_supervision
+from dip_sim.settle.lists import set_settlement_tables, set_special_review_tables
+from dip_sim.supervise.run import compute_supervision, persist_supervision
 from dip_sim.transaction import transaction
 
 Progress = Callable[[str], None]
 
 # (package, file, what it does) in run order
 STAGES: tuple[tuple[str, str, str], ...] = (
-    ("dip_sim.grouping", "adjust_keys.sql", "专家调整：手术操作改按保守治疗"),
-    ("dip_sim.grouping", "case_procs.sql", "病例手术操作"),
-    ("dip_sim.grouping", "related.sql", "相关手术操作"),
-    ("dip_sim.grouping", "catalog.sql", "病种目录、分值与病例入组"),
-    ("dip_sim.grouping", "auxiliary.sql", "辅助分型"),
-    ("dip_sim.grouping", "special.sql", "基层病种与中医优势病种"),
-    ("dip_sim.points", "coefficients.sql", "医院系数"),
+    ("dip_sim.catalog", "adjust_keys.sql", "专家调整：手术操作改按保守治疗"),
+    ("dip_sim.catalog", "case_procs.sql", "病例手术操作"),
+    ("dip_sim.catalog", "related.sql", "相关手术操作"),
+    ("dip_sim.catalog", "catalog.sql", "病种目录、分值与病例入组"),
+    ("dip_sim.catalog", "auxiliary.sql", "辅助分型"),
+    ("dip_sim.catalog", "special.sql", "基层病种与中医优势病种"),
+    ("dip_sim.catalog", "coefficients.sql", "医院系数"),
     ("dip_sim.budget", "pv_refine.sql", "预算点值的测算调整"),
     ("dip_sim.budget", "budget.sql", "总额预算与预算点值"),
     ("dip_sim.budget", "pools.sql", "职工与居民基金分池"),
-    ("dip_sim.points", "new_technology.sql", "新技术病例"),
-    ("dip_sim.points", "score.sql", "病例分值与费用偏差"),
-    ("dip_sim.points", "special_cases.sql", "特例单议与未入组病例"),
+    ("dip_sim.score", "new_technology.sql", "新技术病例"),
+    ("dip_sim.score", "score.sql", "病例分值与费用偏差"),
+    ("dip_sim.score", "special_cases.sql", "特例单议与未入组病例"),
     ("dip_sim.settle", "settle.sql", "结算点值、月度预付与年终结算额"),
     ("dip_sim.settle", "sharing.sql", "结余留用与超支分担"),
     ("dip_sim.settle", "clearing.sql", "年度清算"),
-    ("dip_sim.grouping", "metrics.sql", "分组质量指标"),
+    ("dip_sim.metrics", "metrics.sql", "分组质量指标"),
 )
 
 # output table ← the temp table holding a scenario's new rows

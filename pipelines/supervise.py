@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from dip_sim.policy import load_baseline, parameters_for_year
-from dip_sim.supervision.run import supervise
+from dip_sim.supervise.run import supervise
 from dip_sim.transaction import transaction
 from pipelines.warehouse import connect
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import pytest
 
-from dip_sim.grouping.adjustments import load_adjustments
-from dip_sim.grouping.diff import catalog_diff, format_diff
+from dip_sim.catalog.adjustments import load_adjustments
 from dip_sim.policy import PolicyError, Scenario
+from dip_sim.reports.catalog_diff import catalog_diff, format_diff
 from tests.inputs import simulated_city
 from tests.test_arithmetic import _write_city
 

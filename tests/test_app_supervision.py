@@ -95,7 +95,7 @@ def test_without_supervision_results_the_page_says_what_to_run(tmp_path, monkeyp
 
 
 def test_a_hospitals_report_names_no_other_hospital(city):
-    from dip_sim.supervision.report import supervision_tables
+    from dip_sim.reports.supervision import supervision_tables
 
     with duckdb.connect(str(city["db"]), read_only=True) as con:
         tables = supervision_tables(con, "baseline", 2020, OWN)

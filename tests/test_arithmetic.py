@@ -31,8 +31,8 @@ import polars as pl
 import pytest
 from sklearn.metrics import r2_score
 
-from dip_sim.grouping.report import write_catalog_report
 from dip_sim.policy import Scenario
+from dip_sim.reports.catalog import write_catalog_report
 from dip_sim.reports.compare import compare_tables, format_compare
 from dip_sim.reports.statements import hospital_statement, write_report
 from tests.inputs import case_row, settlement_row, simulated_city, write_inputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from dip_sim.supervision.detection import MATCHING_INDEX, detection_report, meets_targets
+from dip_sim.supervise.detection import MATCHING_INDEX, detection_report, meets_targets
 
 
 @pytest.fixture(scope="module")

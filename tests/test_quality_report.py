@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from dip_sim.cli import main as cli_main
-from dip_sim.quality.report import quality_tables
+from dip_sim.reports.quality import quality_tables
 from pipelines.ingest import run_ingest
 from tests.inputs import case_row, settlement_row, write_inputs
 

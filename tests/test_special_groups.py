@@ -81,7 +81,7 @@ def test_primary_rule_candidates_are_reviewed_before_adoption(special):
 
 
 def test_bad_list_file_is_refused(tmp_path):
-    from dip_sim.grouping.special import load_group_list
+    from dip_sim.catalog.special import load_group_list
     from dip_sim.policy import PolicyError
 
     bad = tmp_path / "bad.csv"

@@ -1,6 +1,6 @@
 """Supervision indices and assessment on hand-made cases (docs/supervision.md), sums in the comments.
 
-The case-level SQL (``dip_sim/supervision/cases.sql``, ``hospitals.sql``) runs on minimal
+The case-level SQL (``dip_sim/supervise/cases.sql``, ``hospitals.sql``) runs on minimal
 tables built here; the assessment SQL on hand-written index rows.
 """
 
@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from dip_sim.policy import PolicyError, load_baseline, parameters_for_year
-from dip_sim.supervision.run import _sql, set_supervision_tables
+from dip_sim.supervise.run import _sql, set_supervision_tables
 
 D = dt.date
 
@@ -226,8 +226,8 @@ def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
 
 def test_an_older_warehouses_supervision_tables_gain_the_new_columns(tmp_path):
     """A table made before a column existed gets it; the other scenarios' rows stay."""
-    from dip_sim.supervision.run import persist_supervision
-    from dip_sim.supervision.tables import SUPERVISION_DDL
+    from dip_sim.supervise.run import persist_supervision
+    from dip_sim.supervise.tables import SUPERVISION_DDL
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     old = SUPERVISION_DDL["supervision_cases"].replace("    related_hospital_id VARCHAR,\n", "")
@@ -246,7 +246,7 @@ def test_an_older_warehouses_supervision_tables_gain_the_new_columns(tmp_path):
 
 def test_a_scheme_indicator_that_is_no_index_is_refused(planted_city, tmp_path):
     """A typo in the scheme (or a window the parameters do not compute) is named, not scored 0."""
-    from dip_sim.supervision.run import compute_supervision
+    from dip_sim.supervise.run import compute_supervision
 
     scheme = tmp_path / "scheme.csv"
     scheme.write_text("indicator,measure,weight,full_at,zero_at\n"

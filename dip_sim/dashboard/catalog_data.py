@@ -156,7 +156,7 @@ def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataF
     """Two scenarios' catalogues compared (``dip-sim catalog-diff``): summary, parameters,
     groups added / removed / re-pointed, case flows, hospitals' effect (only the user's own
     hospital for a hospital user) and the panel's adjustments."""
-    from dip_sim.grouping.diff import catalog_diff
+    from dip_sim.reports.catalog_diff import catalog_diff
 
     with _reading() as con:
         try:

@@ -106,10 +106,10 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
 
     ``year`` None gives every year (the trend). The index weights are the parameters in
     force in that year (the latest year for the trend). Columns as
-    :func:`dip_sim.quality.report.hospital_quality_sql`.
+    :func:`dip_sim.reports.quality.hospital_quality_sql`.
     """
     from dip_sim.policy import load_baseline, parameters_for_year
-    from dip_sim.quality.report import hospital_quality_sql
+    from dip_sim.reports.quality import hospital_quality_sql
 
     where, params = _scope("s.hospital_id")
     year_where, year_params = _year_clause(year, "s.year")

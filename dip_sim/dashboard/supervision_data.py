@@ -148,7 +148,7 @@ def supervision_report_xlsx(scenario: str, year: int, hospital_id: str | None) -
     or (bureau and expert only) the whole city's. A hospital user gets its own only."""
     import io
 
-    from dip_sim.supervision.report import write_supervision_report
+    from dip_sim.reports.supervision import write_supervision_report
 
     scope = data.hospital_scope()
     if scope is not None and hospital_id != scope:

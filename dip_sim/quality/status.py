@@ -114,7 +114,7 @@ def _features_sql() -> str:
                -- money in fen as DECIMAL: sums over cases are exact and order-independent
                CAST(s.total_cost_yuan AS DECIMAL(18, 2)) AS total_cost_yuan,
                CAST(s.fund_paid_yuan AS DECIMAL(18, 2)) AS fund_paid_yuan,
-               -- for supervision (dip_sim/supervision): the patient's stays in order, and the
+               -- for supervision (dip_sim/supervise): the patient's stays in order, and the
                -- cost structure, without joining the large input tables again
                c.patient_id, c.admit_date, c.discharge_date, c.discharge_disposition,
                CAST(s.drug_yuan AS DECIMAL(18, 2)) AS drug_yuan,

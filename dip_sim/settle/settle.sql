@@ -1,6 +1,6 @@
 -- Point values and hospital settlement (dip_rules.md §4 and §6, issue 2 §3, issue 5 §2).
 -- Reads: mart_case_scores, mart_case_groups, mart_catalog_groups, run_levels, int_budget,
---   run_params, run_history, run_assessment, run_deductions (dip_sim/settle/files.py).
+--   run_params, run_history, run_assessment, run_deductions (dip_sim/settle/lists.py).
 -- Writes temp tables int_hospital_points (grain: hospital), int_point_values (1 row),
 --   mart_hospital_monthly (grain: hospital × month), int_year_end (grain: hospital: the DIP
 --   and assessed amounts); sharing.sql and clearing.sql finish the year.

@@ -15,7 +15,7 @@ from dip_sim.dashboard import data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard import supervision_data as sv
 from dip_sim.dashboard.pages import common
-from dip_sim.supervision.tables import INDEX_LABELS, index_label
+from dip_sim.supervise.tables import INDEX_LABELS, index_label
 
 INDEX_COLUMNS = ["hospital_name", "level", "n_base", "n_flagged", "index_value", "region_value",
                  "ratio_to_region", "z_score", "prev_value", "rank"]

@@ -4,7 +4,7 @@
 run is making (its temp tables ``mart_case_groups`` / ``mart_catalog_groups``, when the
 settlement takes its assessment coefficient from the scheme) or one already in the warehouse
 (``case_groups`` / ``catalog_groups``: ``dip-sim supervise``). It leaves the ``mart_*`` temp
-tables of :data:`dip_sim.supervision.tables.SUPERVISION_MARTS`; :func:`supervise` writes them.
+tables of :data:`dip_sim.supervise.tables.SUPERVISION_MARTS`; :func:`supervise` writes them.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import duckdb
 
 from dip_sim.policy import PolicyError
 from dip_sim.policy.lists import number, read_list
-from dip_sim.quality.report import hospital_quality_sql
 from dip_sim.reference.auxiliary import load_auxiliary_reference
-from dip_sim.supervision.anomaly import screen_anomalies
-from dip_sim.supervision.tables import SUPERVISION_DDL, SUPERVISION_MARTS
+from dip_sim.reports.quality import hospital_quality_sql
+from dip_sim.supervise.anomaly import screen_anomalies
+from dip_sim.supervise.tables import SUPERVISION_DDL, SUPERVISION_MARTS
 from dip_sim.transaction import transaction
 
 Progress = Callable[[str], None]
@@ -34,7 +34,7 @@ MEASURES = ("value", "ratio", "z")
 
 
 def _sql(name: str) -> str:
-    return resources.files("dip_sim.supervision").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("dip_sim.supervise").joinpath(name).read_text(encoding="utf-8")
 
 
 def set_supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str,
@@ -165,7 +165,7 @@ def _quoted(text: str) -> str:
 
 
 def _add_quality_rows(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
-    """The 病案质量指数 (dip_sim.quality.report) of every hospital-year, with the region's."""
+    """The 病案质量指数 (dip_sim.reports.quality) of every hospital-year, with the region's."""
     weights = [values["quality.index_weight_critical"], values["quality.index_weight_warning"]]
     con.execute(f"CREATE OR REPLACE TEMP TABLE sv_quality AS {hospital_quality_sql()}", weights)
     # the region's index: the same formula over all its cases

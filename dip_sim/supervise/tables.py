@@ -1,6 +1,6 @@
 """The output tables of supervision and assessment (one set of rows per scenario).
 
-Each is replaced for a scenario by :func:`dip_sim.supervision.run.supervise` (or by a
+Each is replaced for a scenario by :func:`dip_sim.supervise.run.supervise` (or by a
 simulation run whose settlement uses the assessment scheme). Index codes and their Chinese
 names are in :data:`INDEX_LABELS`.
 """

@@ -16,7 +16,7 @@ from typing import BinaryIO
 import duckdb
 import pandas as pd
 
-from dip_sim.supervision.tables import index_label
+from dip_sim.supervise.tables import index_label
 from dip_sim.workbook import write_workbook
 
 # 编码高套 by category: categories with fewer cases a year are too noisy to list

@@ -2,7 +2,7 @@
 -- Reads: sv_groups (case_id, year, hospital_id, group_code, grouped: the scenario's grouping of
 --   every year), sv_catalog (group_code, rw, mean_cost_yuan, mean_los_days), case_features,
 --   cases (other_dx), aux_dx_charlson, aux_dx_severity (dip_sim/reference/auxiliary.py),
---   run_sv_params, run_sv_windows, run_sv_excluded, run_sv_outpatient (dip_sim/supervision).
+--   run_sv_params, run_sv_windows, run_sv_excluded, run_sv_outpatient (dip_sim/supervise).
 -- Writes: sv_severity_cases, sv_base (grain: grouped eligible case), mart_supervision_cases (grain: flagged case
 --   × index: one row per case and index it meets).
 --
