@@ -1,7 +1,9 @@
-"""The ``dip-sim`` command line: synth, ingest, quality, simulate, params.
+"""The ``dip-sim`` command line: synth, ingest, quality, simulate, rebuild, params.
 
 Every subcommand has ``--help``; errors are printed as one clear line (in Chinese, naming the
-file, field or parameter) with a non-zero exit code, not as a traceback.
+file, field or parameter) with a non-zero exit code, not as a traceback. A command opening
+an existing warehouse made by another schema version exits with 2 and the one line saying to
+run ``dip-sim rebuild`` (:mod:`dip_sim.warehouse_version`).
 """
 
 from __future__ import annotations
@@ -105,11 +107,13 @@ def cmd_quality(args: argparse.Namespace) -> int:
     loud line a load with quality would have printed, and the exit code 3.
     """
     from dip_sim.meta import get_meta
+    from dip_sim.warehouse_version import check
     from pipelines.ingest import alert_share, alerts_since, run_quality_stage
     from pipelines.warehouse import connect
 
     con = connect(args.db)
     try:
+        check(con, args.db)
         previous = get_meta(con, "quality_batch_id")
         run_quality_stage(con, _progress, recode=args.recode)
         alerts = alerts_since(con, previous, alert_share())
@@ -128,10 +132,13 @@ def _results(db: Path, table: str, missing: str):
     """
     import duckdb
 
+    from dip_sim.warehouse_version import check
+
     if not Path(db).exists():
         raise ValueError(f"仓库文件不存在: {db}（请先运行 dip-sim ingest）")
     con = duckdb.connect(str(db), read_only=True)
     try:
+        check(con, db)
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
         if table not in tables:
@@ -235,8 +242,10 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 def cmd_supervise(args: argparse.Namespace) -> int:
     """Compute the supervision indices, assessment and anomaly screen of scenarios."""
+    from dip_sim.warehouse_version import check_file
     from pipelines.supervise import run_supervise
 
+    check_file(args.db)
     run_supervise(args.db, args.scenario or None, progress=_progress)
     return 0
 
@@ -254,9 +263,19 @@ def cmd_supervision_report(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulation stages for the baseline and the given scenarios."""
+    from dip_sim.warehouse_version import check_file
     from pipelines.simulate import run_simulate
 
+    check_file(args.db)
     run_simulate(args.db, args.year, args.history, args.scenario, progress=_progress)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Build the warehouse again from the directories it recorded (after a schema change)."""
+    from pipelines.rebuild import run_rebuild
+
+    run_rebuild(args.db, args.year, args.dir or None, progress=_progress)
     return 0
 
 
@@ -427,6 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_supervision_report)
 
+    p = sub.add_parser("rebuild", help="按仓库记录的输入目录重建仓库（数据结构版本变化后）",
+                       description="读取仓库记录的输入目录与选项（列名映射、工作表），确认文件仍在，"
+                                   "重新载入、质控，按记录的年度重新模拟基线（原已计算监管指标的，"
+                                   "同样重新计算）；完成后旧仓库改名为 仓库.old-时间 保留。"
+                                   "中断或出错时旧仓库保持原样。退出码：0 完成；2 输入已不存在或无法重建")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--year", type=int, default=None, help="模拟年度（默认为仓库中基线的模拟年度）")
+    p.add_argument("--dir", type=Path, action="append", default=[],
+                   help="输入目录，代替仓库记录的目录（较早版本载入、未记录目录时使用）；可重复给出，按载入顺序")
+    p.set_defaults(func=cmd_rebuild)
+
     p = sub.add_parser("users", help="管理仪表盘用户：add / list / remove",
                        description="用户与角色保存在 data/secret/users.json（或 $DIP_SIM_USERS），"
                                    "密码只存加盐散列（scrypt）")
@@ -451,11 +481,14 @@ def main(argv: list[str] | None = None) -> int:
         from dip_sim.policy import PolicyError
         from dip_sim.simulation import SimulationError
         from dip_sim.supervise.run import SupervisionError
+        from dip_sim.warehouse_version import WarehouseVersionError
         from pipelines.interrupt import Interrupted, run_interruptible
+        from pipelines.rebuild import RebuildError
 
         # the commands writing the warehouse, and what their interrupt message calls their
         # work: run so that Ctrl-C stops them within a moment and leaves no half-written state
-        writing = {"ingest": "载入", "quality": "质控", "simulate": "模拟", "supervise": "监管指标计算"}
+        writing = {"ingest": "载入", "quality": "质控", "simulate": "模拟", "supervise": "监管指标计算",
+                   "rebuild": "重建"}
         args = build_parser().parse_args(argv)
         try:
             if args.command in writing:
@@ -464,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         except Interrupted as exc:
             print(exc, file=sys.stderr)
             return 130
+        except (WarehouseVersionError, RebuildError) as exc:
+            print(f"错误: {exc}", file=sys.stderr)
+            return 2
         except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
                 ValueError) as exc:
             print(f"错误: {exc}", file=sys.stderr)

@@ -7,6 +7,10 @@
 - ``quality_batch_id``: the batch the quality tables were last built after. When it differs
   from ``loaded_batch_id``, ``case_features`` / ``case_status`` do not reflect the latest load
   and the simulation refuses to run on them.
+- ``schema_version``: the version of the stored tables' columns the warehouse was made with
+  (:mod:`dip_sim.warehouse_version`); another version is refused until ``dip-sim rebuild``.
+- ``ingest_sources``: JSON list of the directories loaded, in order, each with its batch and
+  its options (mapping files, sheets, allow_unmapped): what ``dip-sim rebuild`` loads again.
 """
 
 from __future__ import annotations

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
 from dip_sim.ingest import IngestSummary, ingest_directory
 from dip_sim.ingest.headers import KIND_ZH
-from dip_sim.ingest.load import add_input_columns
 from dip_sim.ingest.pseudonym import pseudonym_key
 from dip_sim.ingest.unmapped import LOOK_OTHER, LOOKS, column_look, look_zh
+from dip_sim.meta import get_meta, set_meta
 from dip_sim.policy import load_baseline
 from dip_sim.quality import run_quality
 from dip_sim.transaction import transaction
+from dip_sim.warehouse_version import check, stamp, stored_version
 from pipelines.interrupt import keep
 from pipelines.warehouse import connect
 
@@ -24,8 +26,6 @@ def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, in
     With ``recode``, the group-key parts of every loaded case are derived again from its codes
     first (after a change of ``data/reference/proc_class_override.csv``).
     """
-    with transaction(con):
-        add_input_columns(con)  # a warehouse loaded before the contract gained a field
     params = load_baseline()
     started = time.perf_counter()
     # quality rules apply to every year loaded: take the values in force today
@@ -146,6 +146,8 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
     started = time.perf_counter()
     con = connect(db_path)
     try:
+        check(con, db_path)
+        created = stored_version(con) is None  # no dip-sim warehouse in the file yet
         summary = ingest_directory(con, directory, pseudonym_key(), progress, force=force,
                                    mapping_file=mapping, sheets=sheets,
                                    allow_unmapped=allow_unmapped)
@@ -153,6 +155,10 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
         # one transaction of its own, so its previous results stay whole)
         keep("已中断：本次载入已提交，质控未完成，质控结果仍为上次的；请运行 dip-sim quality" if quality
              else "已中断：本次载入已提交；载入全部数据后请运行 dip-sim quality")
+        with transaction(con):
+            if created:
+                stamp(con)
+            record_source(con, directory, summary, mapping, sheets, allow_unmapped)
         print_summary(summary, con, progress)
         if quality:
             run_quality_stage(con, progress)
@@ -166,6 +172,40 @@ def run_ingest(directory: Path, db_path: Path, force: bool = False, progress=pri
         con.close()
     progress(f"载入完成，用时 {time.perf_counter() - started:.1f} 秒 → {db_path}")
     return summary
+
+
+SOURCES_META = "ingest_sources"
+
+
+def record_source(con, directory: Path, summary: IngestSummary,
+                  mapping: Path | list[Path] | None, sheets: list[str] | None,
+                  allow_unmapped: bool) -> None:
+    """Add the loaded directory and its options to ``warehouse_meta.ingest_sources``.
+
+    What ``dip-sim rebuild`` loads again, in the same order with the same options. A directory
+    loaded again with the same options keeps its first place and gains the batch; a batch that
+    loaded no file is not recorded.
+    """
+    if not any(f["status"] == "loaded" for f in summary.files):
+        return
+    mappings = [mapping] if isinstance(mapping, (str, Path)) else list(mapping or [])
+    entry = {"directory": str(Path(directory).resolve()),
+             "mapping": [str(Path(m).resolve()) for m in mappings],
+             "sheets": list(sheets or []), "allow_unmapped": bool(allow_unmapped)}
+    sources = recorded_sources(con)
+    for source in sources:
+        if {k: source.get(k) for k in entry} == entry:
+            source["batches"].append(summary.batch_id)
+            break
+    else:
+        sources.append({**entry, "batches": [summary.batch_id]})
+    set_meta(con, SOURCES_META, json.dumps(sources, ensure_ascii=False))
+
+
+def recorded_sources(con) -> list[dict]:
+    """The directories recorded by :func:`record_source`, in the order first loaded."""
+    text = get_meta(con, SOURCES_META)
+    return json.loads(text) if text else []
 
 
 def alert_share() -> float:

@@ -4,11 +4,14 @@ Generates the demo city into ``--demo`` if it is not there (with the example gam
 ``data/examples/gaming_plan.yaml`` planted, so that supervision has something to find; the
 answers are in ``gaming_truth.csv`` beside the inputs), ingests it, runs quality, simulates
 the baseline and the example scenarios of ``data/scenarios/``, and supervises the baseline.
+A warehouse made by another schema version (or pseudonymisation method) is moved aside
+(``PATH.old-<timestamp>``) and built again from the demo directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from dip_sim.ingest.files import add_ignored
 from dip_sim.paths import SCENARIO_DIR, default_db
 from dip_sim.synth import generate
 from dip_sim.synth.gaming import GAMING_TRUTH, load_plan, plant_gaming
+from dip_sim.warehouse_version import WarehouseVersionError
 from pipelines.ingest import run_ingest
 from pipelines.simulate import run_simulate
 from pipelines.supervise import run_supervise
@@ -50,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         add_ignored(args.demo, GAMING_TRUTH, "植入的违规行为的答案，不是输入数据")
     try:
         run_ingest(args.demo, args.db)
-    except PseudonymMethodChanged as exc:
+    except (PseudonymMethodChanged, WarehouseVersionError) as exc:
         # the warehouse is derived from the input directory: kept aside, and built again
-        kept = args.db.with_name(args.db.name + ".before-hmac")
+        # (the steps below simulate and supervise it as on a first run)
+        kept = args.db.with_name(f"{args.db.name}.old-{dt.datetime.now():%Y%m%d-%H%M%S}")
         args.db.rename(kept)
         Path(f"{args.db}.wal").unlink(missing_ok=True)
         print(f"{exc}\n旧仓库已移至 {kept}，现从 {args.demo} 重新载入", file=sys.stderr)

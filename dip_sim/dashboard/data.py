@@ -31,6 +31,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dip_sim.warehouse_version import WarehouseVersionError, check
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
 ENV_DB = "DIP_SIM_DB"
@@ -123,8 +125,15 @@ def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse; closed when used as a context manager.
 
     No replacement scans: a missing table must be an error, not a Python variable of that name.
+    A warehouse made by another schema version is refused with the message saying to rebuild it.
     """
-    return duckdb.connect(str(path), read_only=True, config={"python_enable_replacements": False})
+    con = duckdb.connect(str(path), read_only=True, config={"python_enable_replacements": False})
+    try:
+        check(con, path)
+    except WarehouseVersionError as exc:
+        con.close()
+        raise DataUnavailable(str(exc)) from exc
+    return con
 
 
 @contextlib.contextmanager

@@ -35,12 +35,11 @@ from dip_sim.ingest.standardise import (
     insert_cases_sql,
     insert_rows_sql,
     present_rows_sql,
-    row_hash_sql,
     typed_rows_sql,
 )
 from dip_sim.meta import get_meta, set_meta
 from dip_sim.reference import load_reference
-from dip_sim.schema import INPUT_TABLES, WAREHOUSE_DDL
+from dip_sim.schema import WAREHOUSE_DDL
 from dip_sim.transaction import commit, rollback
 
 Progress = Callable[[str], None]
@@ -78,30 +77,10 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
                    "seconds DOUBLE", "unmapped_columns VARCHAR", "ignored_columns VARCHAR"):
         # columns added after the first warehouses were made
         con.execute(f"ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS {column}")
-    add_input_columns(con)
     for table in ("cases", "settlements"):
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS key_hash UBIGINT")
         con.execute(f"UPDATE {table} SET key_hash = hash(case_id) WHERE key_hash IS NULL")
     load_reference(con)
-
-
-def add_input_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Add the input columns a warehouse made before them lacks, keeping its fingerprints.
-
-    A row's fingerprint (``row_hash``) covers every input column, so after adding one the
-    fingerprints are computed again: the same file loaded again still adds nothing.
-    """
-    for kind in ("cases", "settlements"):
-        have = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [kind]
-        ).fetchall()}
-        missing = [c for c in INPUT_TABLES[kind] if c.name not in have]
-        if not missing:
-            continue
-        for column in missing:
-            con.execute(f"ALTER TABLE {kind} ADD COLUMN {column.name} {column.sql_type}")
-        con.execute(f"UPDATE {kind} SET row_hash = "
-                    f"{row_hash_sql([c.name for c in INPUT_TABLES[kind]])}")
 
 
 def _note_candidates(con: duckdb.DuckDBPyConnection, kind: str) -> None:

@@ -208,24 +208,10 @@ def persist_supervision(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
     """
     for table, ddl in SUPERVISION_DDL.items():
         con.execute(ddl)
-        _add_new_columns(con, table, ddl)
         con.execute(f"DELETE FROM {table} WHERE scenario = ?", [scenario])
         columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
         con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} "
                     f"FROM {SUPERVISION_MARTS[table]}")
-
-
-def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, ddl: str) -> None:
-    """Columns added to a table's DDL since a warehouse made it (the other scenarios' rows
-    keep NULL there until they are supervised again)."""
-    con.execute(ddl.replace(f"CREATE TABLE IF NOT EXISTS {table} (",
-                            "CREATE OR REPLACE TEMP TABLE sv_ddl_probe ("))
-    expected = con.execute("DESCRIBE sv_ddl_probe").fetchall()
-    present = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-    for name, sql_type, *_ in expected:
-        if name not in present:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-    con.execute("DROP TABLE sv_ddl_probe")
 
 
 def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any],
