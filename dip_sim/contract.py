@@ -1,0 +1,462 @@
+"""The output contract: one YAML file per stored simulation or supervision table.
+
+Each ``<table>.yaml`` beside the stage that writes the table (``dip_sim/catalog/``,
+``dip_sim/score/``, ``dip_sim/settle/``, ``dip_sim/metrics/``, ``dip_sim/supervise/``,
+``dip_sim/pipeline/runs.yaml``) states the table's description, grain, unique key, whether a
+run replaces its rows per scenario, and each column in DDL order: its DuckDB type, unit,
+Chinese label, description and, for coded columns, the Chinese name of each value. Then the
+data tests the stored rows must pass (``not_null``, ``unique``, ``accepted_values`` and SQL
+reconciliations that return the rows breaking a rule).
+
+From these come the DDL (:func:`create_sql`, used by :mod:`dip_sim.schema` and
+:mod:`dip_sim.supervise.tables`), the Chinese headers and code names of every page and
+workbook (:func:`column_label`, :func:`code_label`, :func:`labelled`), the data tests
+(:func:`run_data_tests`) and ``docs/tables.md`` (``python -m dip_sim.contract``). Columns that
+a report or page computes (not stored) have their labels in :mod:`dip_sim.labels`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE = Path(__file__).resolve().parent
+DOCS = PACKAGE.parent / "docs" / "tables.md"
+
+# the unit words a contract may use, and the suffix a header shows for them
+UNITS: dict[str, str] = {
+    "": "", "yuan": "元", "yuan/point": "元/分", "days": "", "hours": "小时", "points": "",
+    "share": "", "ratio": "", "count": "", "year": "", "month": "",
+}
+_TEST_KINDS = ("not_null", "unique", "accepted_values")
+# the order of the stages, for a stable order of the tables
+_FOLDERS = ("catalog", "score", "settle", "metrics", "supervise", "pipeline")
+
+
+class ContractError(ValueError):
+    """A malformed contract file: the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    unit: str = ""
+    label: str = ""
+    description: str = ""
+    codes: Mapping[str, str] = field(default_factory=dict)  # value (as text) → Chinese
+
+
+@dataclass(frozen=True)
+class DataTest:
+    kind: str  # not_null, unique, accepted_values or sql
+    name: str
+    description: str = ""
+    columns: tuple[str, ...] = ()
+    sql: str = ""
+
+
+@dataclass(frozen=True)
+class TableContract:
+    table: str
+    description: str
+    grain: str
+    key: tuple[str, ...]
+    scenario_keyed: bool
+    columns: tuple[Column, ...]
+    tests: tuple[DataTest, ...]
+    path: Path
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def code_key(value: Any) -> str:
+    """A coded value as the text the contract keys it by (True → 'true', 3.0 → '3')."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+        return code_key(value.item())
+    return str(value)
+
+
+def _fail(path: Path, where: str, problem: str) -> ContractError:
+    return ContractError(f"{path.relative_to(PACKAGE.parent)}: {where}: {problem}")
+
+
+def _text(path: Path, where: str, value: Any, *, empty: bool = True) -> str:
+    if value is None and empty:
+        return ""
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise _fail(path, where, f"应为{'' if empty else '非空'}文本，得到 {value!r}")
+    return value
+
+
+def _names(path: Path, where: str, value: Any, columns: set[str]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise _fail(path, where, f"应为列名列表，得到 {value!r}")
+    unknown = [i for i in items if i not in columns]
+    if unknown:
+        raise _fail(path, where, f"没有这些列: {', '.join(unknown)}")
+    return tuple(items)
+
+
+def parse_contract(path: Path, doc: Mapping[str, Any]) -> TableContract:
+    """Validate one contract document (read from ``path``); raise :class:`ContractError`."""
+    allowed = {"table", "description", "grain", "key", "scenario_keyed", "columns", "tests"}
+    extra = set(doc) - allowed
+    if extra:
+        raise _fail(path, ", ".join(sorted(extra)), "未知字段")
+    table = _text(path, "table", doc.get("table"), empty=False)
+    if table != path.stem:
+        raise _fail(path, "table", f"表名 {table} 与文件名 {path.stem} 不一致")
+    raw_columns = doc.get("columns")
+    if not isinstance(raw_columns, list) or not raw_columns:
+        raise _fail(path, "columns", "应为非空列表")
+    columns: list[Column] = []
+    for i, raw in enumerate(raw_columns):
+        where = f"columns[{i}]"
+        if not isinstance(raw, dict):
+            raise _fail(path, where, "应为映射")
+        unknown = set(raw) - {"name", "type", "unit", "label", "description", "codes"}
+        if unknown:
+            raise _fail(path, f"{where}.{sorted(unknown)[0]}", "未知字段")
+        name = _text(path, f"{where}.name", raw.get("name"), empty=False)
+        where = f"columns[{i}] ({name})"
+        if name in {c.name for c in columns}:
+            raise _fail(path, f"{where}.name", "列名重复")
+        unit = _text(path, f"{where}.unit", raw.get("unit"))
+        if unit not in UNITS:
+            raise _fail(path, f"{where}.unit", f"未知单位 {unit!r}（可用: {', '.join(UNITS)}）")
+        codes = raw.get("codes") or {}
+        if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
+            raise _fail(path, f"{where}.codes", "应为 取值: 中文名 的映射")
+        columns.append(Column(
+            name=name, type=_text(path, f"{where}.type", raw.get("type"), empty=False),
+            unit=unit, label=_text(path, f"{where}.label", raw.get("label"), empty=False),
+            description=_text(path, f"{where}.description", raw.get("description")),
+            codes={code_key(k): v for k, v in codes.items()}))
+    names = {c.name for c in columns}
+    key = _names(path, "key", doc.get("key"), names)
+    keyed = doc.get("scenario_keyed")
+    if not isinstance(keyed, bool):
+        raise _fail(path, "scenario_keyed", f"应为 true 或 false，得到 {keyed!r}")
+    if keyed and "scenario" not in names:
+        raise _fail(path, "scenario_keyed", "按情景替换的表必须有 scenario 列")
+    tests: list[DataTest] = []
+    for i, raw in enumerate(doc.get("tests") or []):
+        where = f"tests[{i}]"
+        if not isinstance(raw, dict):
+            raise _fail(path, where, "应为映射")
+        kinds = [k for k in _TEST_KINDS if k in raw]
+        if len(kinds) == 1 and len(raw) == 1:
+            kind = kinds[0]
+            cols = _names(path, f"{where}.{kind}", raw[kind], names)
+            if kind == "accepted_values" and not all(columns[_index(columns, c)].codes
+                                                     for c in cols):
+                raise _fail(path, f"{where}.{kind}", "只能检验有 codes 的列")
+            tests.append(DataTest(kind, f"{kind}({', '.join(cols)})", columns=cols))
+        elif set(raw) <= {"name", "description", "sql"} and "sql" in raw:
+            tests.append(DataTest(
+                "sql", _text(path, f"{where}.name", raw.get("name"), empty=False),
+                _text(path, f"{where}.description", raw.get("description")),
+                sql=_text(path, f"{where}.sql", raw["sql"], empty=False).strip()))
+        else:
+            raise _fail(path, where, "应为 {not_null|unique|accepted_values: [列]} 或 "
+                                     "{name, description, sql}")
+    return TableContract(
+        table=table, description=_text(path, "description", doc.get("description"), empty=False),
+        grain=_text(path, "grain", doc.get("grain"), empty=False), key=key,
+        scenario_keyed=keyed, columns=tuple(columns), tests=tuple(tests), path=path)
+
+
+def _index(columns: list[Column], name: str) -> int:
+    return next(i for i, c in enumerate(columns) if c.name == name)
+
+
+def contract_files(root: Path = PACKAGE) -> list[Path]:
+    """The contract files under ``root``: YAML files with top-level ``table`` and ``columns``."""
+    def order(p: Path) -> tuple[int, str]:
+        folder = p.relative_to(root).parts[0]
+        return (_FOLDERS.index(folder) if folder in _FOLDERS else len(_FOLDERS), str(p))
+
+    found = []
+    for path in root.rglob("*.yaml"):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and "table" in doc and "columns" in doc:
+            found.append(path)
+    return sorted(found, key=order)
+
+
+def load_contracts(root: Path = PACKAGE) -> dict[str, TableContract]:
+    """Every contract under ``root`` by table name, validated."""
+    contracts: dict[str, TableContract] = {}
+    for path in contract_files(root):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:  # pragma: no cover - contract_files skips these
+            raise _fail(path, "YAML", str(exc)) from exc
+        contract = parse_contract(path, doc)
+        if contract.table in contracts:
+            raise _fail(path, "table", f"{contract.table} 已在 {contracts[contract.table].path}")
+        contracts[contract.table] = contract
+    return contracts
+
+
+CONTRACTS: dict[str, TableContract] = load_contracts()
+STORED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
+SCENARIO_TABLES: tuple[str, ...] = tuple(t for t, c in CONTRACTS.items() if c.scenario_keyed)
+
+
+def create_sql(table: str) -> str:
+    """The ``CREATE TABLE IF NOT EXISTS`` statement of a stored table (leading newline kept)."""
+    columns = ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].columns)
+    return f"\nCREATE TABLE IF NOT EXISTS {table} (\n{columns}\n)"
+
+
+# ---- labels -----------------------------------------------------------------------------
+
+def _derived(table: str | None = None) -> tuple[Mapping[str, tuple[str, str]],
+                                                Mapping[str, Mapping[Any, str]]]:
+    from dip_sim.labels import DERIVED_CODES, DERIVED_COLUMNS, TABLE_COLUMNS
+
+    if table in TABLE_COLUMNS:
+        return {**DERIVED_COLUMNS, **TABLE_COLUMNS[table]}, DERIVED_CODES
+    return DERIVED_COLUMNS, DERIVED_CODES
+
+
+def _with_unit(label: str, unit: str) -> str:
+    return f"{label}（{unit}）" if unit else label
+
+
+def _find(column: str, table: str | None) -> Column | None:
+    if table in CONTRACTS:
+        found = CONTRACTS[table].column(column)
+        if found is not None:
+            return found
+    return None
+
+
+def _any(column: str) -> Column | None:
+    return next((c for t in CONTRACTS.values() if (c := t.column(column)) is not None), None)
+
+
+def column_label(column: str, table: str | None = None, *, unit: str | None = None) -> str:
+    """The Chinese header of ``column`` (of ``table`` when given), with its unit: 'DIP 支付（元）'.
+
+    Looked up in ``table``'s contract, then among the computed columns of
+    :mod:`dip_sim.labels` (its ``TABLE_COLUMNS[table]`` first), then in the first contract
+    that has the column; an unknown column is shown by its name. ``unit`` replaces the
+    shown unit ('万元' for an amount a page scales, '%' for a share shown × 100, '' for none).
+    """
+    derived, _ = _derived(table)
+    found = _find(column, table)
+    if found is None and column in derived:
+        label, own = derived[column]
+        return _with_unit(label, own if unit is None else unit)
+    found = found or _any(column)
+    if found is None:
+        return column
+    return _with_unit(found.label, UNITS[found.unit] if unit is None else unit)
+
+
+def column_codes(column: str, table: str | None = None) -> Mapping[str, str]:
+    """The Chinese name of each value of a coded column (empty when it is not coded)."""
+    _, derived = _derived()
+    found = _find(column, table)
+    if found is not None and found.codes:
+        return found.codes
+    if column in derived:
+        return {code_key(k): v for k, v in derived[column].items()}
+    found = _any(column)
+    return found.codes if found is not None else {}
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return str(value) in ("<NA>", "NaT")
+
+
+def code_label(column: str, value: Any, table: str | None = None) -> str:
+    """The Chinese name of ``value`` in ``column``; the value itself when it has none."""
+    if _missing(value):
+        return "—"
+    codes = column_codes(column, table)
+    key = code_key(value)
+    return codes.get(key, key if codes else str(value))
+
+
+def column_labels(columns: Iterable[str], table: str | None = None) -> dict[str, str]:
+    """:func:`column_label` for each of ``columns``."""
+    return {c: column_label(c, table) for c in columns}
+
+
+def labelled(df: Any, table: str | None = None) -> Any:
+    """A copy of the pandas DataFrame ``df`` with Chinese headers and coded values named."""
+    out = df.copy()
+    for col in out.columns:
+        if column_codes(col, table):
+            out[col] = [code_label(col, v, table) for v in out[col]]
+    return out.rename(columns={c: column_label(c, table) for c in out.columns})
+
+
+# ---- data tests -------------------------------------------------------------------------
+
+def _stored(con: Any) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
+
+
+def _test_sql(contract: TableContract, test: DataTest) -> str:
+    t = contract.table
+    if test.kind == "not_null":
+        return f"SELECT * FROM {t} WHERE " + " OR ".join(f"{c} IS NULL" for c in test.columns)
+    if test.kind == "unique":  # NULLs count as equal, as in GROUP BY
+        return (f"SELECT * FROM (SELECT *, count(*) OVER (PARTITION BY {', '.join(test.columns)})"
+                f" AS n_rows_with_key FROM {t}) WHERE n_rows_with_key > 1")
+    if test.kind == "accepted_values":
+        parts = []
+        for c in test.columns:
+            codes = contract.column(c).codes  # type: ignore[union-attr]
+            values = ", ".join("'" + v.replace("'", "''") + "'" for v in codes)
+            parts.append(f"({c} IS NOT NULL AND CAST({c} AS VARCHAR) NOT IN ({values}))")
+        return f"SELECT * FROM {t} WHERE " + " OR ".join(parts)
+    return test.sql
+
+
+def run_data_tests(con: Any, scenarios: Iterable[str] | None = None) -> list[str]:
+    """Run every contract's data tests on the stored tables open on ``con``.
+
+    Restricted to ``scenarios`` when given (the rows of scenario-keyed tables, and the
+    reconciliations' rows, by their ``scenario`` column). Tables not in the warehouse (a
+    stage not run) are passed over. Returns one Chinese message per failed test naming the
+    table, the test and the number of offending rows; empty when all pass.
+    """
+    import duckdb
+
+    chosen = None if scenarios is None else list(scenarios)
+    there = _stored(con)
+    failures = []
+    for contract in CONTRACTS.values():
+        if contract.table not in there:
+            continue
+        for test in contract.tests:
+            sql = _test_sql(contract, test)
+            params: list[Any] = []
+            where = ""
+            if chosen is not None and (contract.scenario_keyed or test.kind == "sql"):
+                where = f" WHERE scenario IN ({', '.join('?' for _ in chosen) or 'NULL'})"
+                params = chosen
+            try:
+                n = con.execute(f"SELECT count(*) FROM ({sql}) AS offending{where}",
+                                params).fetchall()[0][0]
+            except duckdb.CatalogException:
+                continue  # a table it reconciles with is not there
+            if n:
+                about = f"（{test.description}）" if test.description else ""
+                failures.append(f"{contract.table}：检验 {test.name} 未通过，{n} 行违反{about}")
+    return failures
+
+
+# ---- docs/tables.md -----------------------------------------------------------------------
+
+_INTRO = """\
+# Output tables
+
+All in the warehouse (`data/warehouse.duckdb`); the dashboard, reports and outside tools read
+these. Scenario tables hold one set of rows per scenario name.
+
+Generated by `python -m dip_sim.contract` from the contract files (`<table>.yaml` beside the
+stage that writes each table: `dip_sim/catalog/`, `score/`, `settle/`, `metrics/`,
+`supervise/`, `pipeline/`); edit those, not this page. The same files give the DDL, the
+Chinese headers and code names of the pages and workbooks, and the data tests
+(`dip_sim.contract.run_data_tests`).
+
+Inputs and bookkeeping (not in the contract): `hospitals`, `cases` (codes in canonical form,
+`invalid_codes`, and the group-key parts `proc_key_all`, `proc_key_main`, `proc_class_max`
+derived at load; after editing `data/reference/proc_class_override.csv` or
+`conservative_procedures.csv` run `dip-sim quality --recode`), `settlements` (both with
+`source_file`, `source_row`, `batch_id`, `row_hash`), `duplicate_keys` (the keys with two
+different contents, kept by each ingest), `load_batches` (per table: file, size, SHA-256, rows
+read/loaded/already present/rejected/replaced, status, column mapping, encoding),
+`load_errors`, `quality_rules` (the catalogue the run used), `quality_findings` (every
+finding: case, rule, severity, field, value, detail), `code_changes` (a view: every code
+written otherwise than its canonical form, with the rule), `case_features` (one row per input
+case: `dx5, dx3, proc_key_all, proc_key_main, proc_class_max`, cost, the pseudonymised
+`patient_id`, `admit_date, discharge_date, discharge_disposition`, `drug_yuan,
+consumable_yuan, patient_paid_yuan` (for supervision), `has_case`, `has_settlement`,
+`eligible` and the verdict, NULL when ok), `case_status` (a view of `case_features`: `case_id,
+year, hospital_id, status, severity` (`ok`/`warning`/`critical`), `reason`), `warehouse_meta`
+(pseudonym key fingerprint, last batch loaded, batch the quality tables reflect), and `ref_*`
+code tables.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def tables_markdown() -> str:
+    """docs/tables.md as the contracts give it."""
+    lines = [_INTRO]
+    lines.append("| table | grain | key | file |")
+    lines.append("|---|---|---|---|")
+    for c in CONTRACTS.values():
+        rel = c.path.relative_to(PACKAGE.parent).as_posix()
+        lines.append(f"| [`{c.table}`](#{c.table}) | {_cell(c.grain)} | "
+                     f"`{', '.join(c.key)}` | `{rel}` |")
+    for c in CONTRACTS.values():
+        lines += ["", f"## {c.table}", "", c.description, "",
+                  f"- grain: {c.grain}", f"- key: `{', '.join(c.key)}`",
+                  f"- rows replaced per scenario by a run: {'yes' if c.scenario_keyed else 'no'}",
+                  f"- contract: `{c.path.relative_to(PACKAGE.parent).as_posix()}`", "",
+                  "| column | type | unit | label | description | codes |",
+                  "|---|---|---|---|---|---|"]
+        for col in c.columns:
+            codes = "; ".join(f"`{k}` {v}" for k, v in col.codes.items())
+            lines.append(f"| `{col.name}` | {col.type} | {col.unit} | {_cell(col.label)} | "
+                         f"{_cell(col.description)} | {_cell(codes)} |")
+        if c.tests:
+            lines += ["", "Data tests:", ""]
+            for t in c.tests:
+                if t.kind == "sql":
+                    about = f": {t.description}" if t.description else ""
+                    lines.append(f"- `{t.name}`{about}")
+                else:
+                    lines.append(f"- {t.name}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/tables.md (``--check``: exit 1 when it is out of date instead)."""
+    args = sys.argv[1:] if argv is None else argv
+    text = tables_markdown()
+    if "--check" in args:
+        current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
+        if current != text:
+            print(f"{DOCS} 已过期：运行 python -m dip_sim.contract", file=sys.stderr)
+            return 1
+        return 0
+    DOCS.write_text(text, encoding="utf-8")
+    print(f"已写入 {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
