@@ -39,9 +39,9 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_bench
 
-## make docs: the reference pages generated from the code's declarations (docs/input_fields.md)
+## make docs: the reference pages generated from the code's declarations (dip_sim/docs.py lists them)
 docs: $(STAMP)
-	$(BIN)/python -m dip_sim.ingest.fields_doc
+	$(BIN)/python -m dip_sim.docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

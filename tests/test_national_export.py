@@ -167,9 +167,3 @@ def test_an_export_written_with_every_variant_loads_each_into_its_field(tmp_path
         for row in got:
             empty = [n for n, v in zip(names, row[1:], strict=True) if v is None]
             assert not empty, (table, row[0], empty)
-
-
-def test_the_input_reference_page_is_current():
-    from dip_sim.ingest.fields_doc import DOC_PATH, input_fields_markdown
-
-    assert DOC_PATH.read_text(encoding="utf-8") == input_fields_markdown(), "run make docs"

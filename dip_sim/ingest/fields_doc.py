@@ -1,20 +1,17 @@
 """The input reference page, ``docs/input_fields.md``, generated from the contract and the map.
 
-Written by ``make docs`` (``python -m dip_sim.ingest.fields_doc``); a test holds the committed
-page equal to what this module writes, so the page cannot drift from ``dip_sim/schema.py`` and
+Written by ``make docs`` (:mod:`dip_sim.docs`); a test holds the committed page equal to what
+this module writes, so the page cannot drift from ``dip_sim/schema.py`` and
 ``data/reference/header_map.csv``.
 """
 
 from __future__ import annotations
 
 import csv
-import sys
-from pathlib import Path
 
 from dip_sim.ingest.headers import HEADER_MAP_FILE, IGNORE, row_spellings
 from dip_sim.schema import INPUT_TABLES
 
-DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "input_fields.md"
 _KIND_TITLES = {"hospitals": "医院表 hospitals", "cases": "病案首页 cases",
                 "settlements": "结算 settlements"}
 
@@ -68,20 +65,3 @@ def input_fields_markdown() -> str:
         lines.append(f"| {_cell(row['header'])} | {_cell(row['source'])} "
                      f"| {len(row_spellings(row))} | {_cell(row['note'])} |")
     return "\n".join(lines) + "\n"
-
-
-def main() -> int:
-    """Write the page (``--check``: say whether the committed page is current, write nothing)."""
-    text = input_fields_markdown()
-    if "--check" in sys.argv[1:]:
-        current = DOC_PATH.exists() and DOC_PATH.read_text(encoding="utf-8") == text
-        print(f"{DOC_PATH}: {'current' if current else 'out of date: run make docs'}")
-        return 0 if current else 1
-    DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOC_PATH.write_text(text, encoding="utf-8")
-    print(f"written {DOC_PATH}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
