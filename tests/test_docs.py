@@ -8,3 +8,30 @@ from dip_sim.docs import PAGES, stale_pages
 def test_every_generated_page_is_current():
     assert PAGES
     assert stale_pages() == [], "run make docs"
+
+
+def test_bench_writes_its_figures_below_the_marker(tmp_path):
+    from benchmarks.run_bench import MARKER, Figures, machine_info, write_figures
+
+    page = tmp_path / "benchmark.md"
+    prose = "# Benchmark (`make bench`)\n\nWhat the bench does, by hand.\n"
+    page.write_text(f"{prose}\n{MARKER}\n\nold figures: ingest 99.9 s\n", encoding="utf-8")
+    machine = machine_info()
+    assert {"CPU", "cores", "RAM", "OS", "Python", "DuckDB"} <= set(machine)
+    figures = Figures("2030-01-02", machine,
+                      [("ingest", 12.34, 30, 2.5), ("quality", 5.0, None, None)],
+                      [("CSV", 3, 1_500_000, 10.0, 150_000.0, 100_000)], (11.0, 1.25),
+                      "dashboard table", "all targets met")
+    write_figures(figures, page)
+    write_figures(figures, page)  # a second run replaces, never appends
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(prose) and text.count(MARKER) == 1
+    assert "old figures" not in text
+    assert "## Figures of the last run (2030-01-02)" in text
+    assert f"DuckDB {machine['DuckDB']}" in text and f"cores {machine['cores']}" in text
+    assert "| ingest | 12.3 | 30 | 2.50 GB |" in text
+    assert "| quality | 5.0 | – | – |" in text
+    assert "| files to results | 17.3 | | |" in text
+    assert "| CSV | 3 | 1,500,000 | 10.0 | 150,000 | 100,000 |" in text
+    assert "Real extracts: 11.0 s in all, peak 1.25 GB." in text
+    assert text.rstrip().endswith("Verdict: all targets met.")
