@@ -301,7 +301,7 @@ def test_compare_scenarios_and_reports(city, tmp_path):
     params = tables["参数变化"]
     assert set(params["parameter"]) == {"budget.method", "budget.fixed_fund_yuan"}
     figures = tables["关键指标"].set_index("metric")
-    assert figures.loc["DIP 基金（元）", "fixed"] == pytest.approx(10000)
+    assert figures.loc["DIP 基金总额（元）", "fixed"] == pytest.approx(10000)
     assert figures.loc["总额准确度（基金 ÷ 结算合计）", "t3"] == pytest.approx(1.0)
     hospitals = tables["医院年终结算额"].set_index("hospital_id")
     assert hospitals.loc["H1", "fixed − t3"] == pytest.approx(
@@ -319,7 +319,7 @@ def test_compare_scenarios_and_reports(city, tmp_path):
     write_report(city, "t3", None, out)
     sheets = pl.read_excel(out, sheet_id=0)
     assert list(sheets)[:3] == ["基金与点值", "医院", "按医院等级"]
-    assert sheets["医院"]["DIP 金额（元）"].sum() == pytest.approx(4200)  # the fund
+    assert sheets["医院"]["DIP 支付（元）"].sum() == pytest.approx(4200)  # the fund
     with pytest.raises(ValueError, match="没有医院 H9"):
         hospital_statement(city, "t3", "H9")
 

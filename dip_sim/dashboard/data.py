@@ -631,8 +631,7 @@ def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
     """
     import io
 
-    from dip_sim.labels import REPORT_LABELS
-    from dip_sim.reports.statements import hospital_statement
+    from dip_sim.reports.statements import HOSPITAL_SOURCES, hospital_statement
     from dip_sim.workbook import write_workbook
 
     scope = hospital_scope()
@@ -641,7 +640,7 @@ def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
     with _reading() as con:
         tables = hospital_statement(con, scenario, hospital_id)
     buffer = io.BytesIO()
-    write_workbook(tables, buffer, REPORT_LABELS)
+    write_workbook(tables, buffer, None, HOSPITAL_SOURCES)
     return buffer.getvalue()
 
 

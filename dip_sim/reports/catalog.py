@@ -16,11 +16,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dip_sim.labels import REPORT_LABELS
+from dip_sim.contract import column_label
 from dip_sim.workbook import write_workbook
 
-# column headers of the workbook (the tables keep English names)
-COLUMN_LABELS = REPORT_LABELS  # the workbook's column headers
+# column headers beyond the output contract's (dip_sim.contract): none; kept for callers
+COLUMN_LABELS: dict[str, str] = {}
+# the stored table each sheet's columns come from (their labels and code names)
+SOURCES = {"病种组": "catalog_groups", "CV大于0.7的组": "catalog_groups",
+           "辅助分型": "catalog_subtypes", "基层病种候选与中医病种": "catalog_groups",
+           "各年病例": "catalog_group_years", "医院CMI与消耗指数": "hospital_indices"}
 
 GROUP_COLUMNS = ("group_code", "group_type", "dx_key", "proc_key", "proc_class", "n_cases",
                  "mean_cost_yuan", "sd_cost_yuan", "cv", "median_cost_yuan", "p5_cost_yuan",
@@ -40,7 +44,7 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
         raise ValueError(f"情景 {scenario} 没有分组质量结果（已有: {', '.join(there) or '无'}）："
                          "请先运行 dip-sim simulate")
     summary = summary.melt(id_vars=["scenario"], var_name="metric", value_name="value")
-    summary["metric"] = summary["metric"].map(lambda m: COLUMN_LABELS.get(m, m))
+    summary["metric"] = summary["metric"].map(lambda m: column_label(m, "catalog_summary"))
     groups = con.execute(f"""
         SELECT {', '.join(GROUP_COLUMNS)} FROM catalog_groups WHERE scenario = ?
         ORDER BY group_type <> 'core', n_cases DESC, group_code""", [scenario]).df()
@@ -77,4 +81,4 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
 def write_catalog_report(con: duckdb.DuckDBPyConnection, scenario: str,
                          out: Path) -> dict[str, int]:
     """Write the catalogue report workbook to ``out``; return the rows of each sheet."""
-    return write_workbook(catalog_tables(con, scenario), out, COLUMN_LABELS)
+    return write_workbook(catalog_tables(con, scenario), out, COLUMN_LABELS, SOURCES)

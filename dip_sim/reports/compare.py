@@ -12,16 +12,15 @@ import json
 import duckdb
 import pandas as pd
 
+from dip_sim.contract import column_label
 from dip_sim.text import cell
 
-# the key figures, in order, with their Chinese names
-KEY_FIGURES: dict[str, str] = {
-    "dip_fund_yuan": "DIP 基金（元）", "fund_ratio": "医保支付比例", "total_points": "总分值",
-    "pv_budget_yuan": "预算点值", "pv_settlement_yuan": "结算点值",
-    "pv_gap": "结算点值 ÷ 预算点值 − 1", "reserve_yuan": "调剂金（元）",
-    "reserve_left_yuan": "调剂金结余（元）", "year_end_total_yuan": "年终结算合计（元）",
-    "budget_accuracy": "总额准确度（基金 ÷ 结算合计）",
-}
+# the key figures, in order (point_values' columns, labelled by its contract)
+KEY_FIGURES: tuple[str, ...] = (
+    "dip_fund_yuan", "fund_ratio", "total_points", "pv_budget_yuan", "pv_settlement_yuan",
+    "pv_gap", "reserve_yuan", "reserve_left_yuan", "year_end_total_yuan", "budget_accuracy")
+# the one figure computed here
+BUDGET_ACCURACY = "总额准确度（基金 ÷ 结算合计）"
 
 
 def _check(con: duckdb.DuckDBPyConnection, scenarios: list[str]) -> None:
@@ -42,7 +41,8 @@ def compare_tables(con: duckdb.DuckDBPyConnection, scenarios: list[str]) -> dict
                dip_fund_yuan / NULLIF(year_end_total_yuan, 0) AS budget_accuracy
         FROM point_values WHERE scenario IN ({marks})""", scenarios).df()
     figures = figures.set_index("scenario").reindex(scenarios).T.reset_index(names="metric")
-    figures["metric"] = figures["metric"].map(KEY_FIGURES)
+    figures["metric"] = [BUDGET_ACCURACY if m == "budget_accuracy"
+                         else column_label(m, "point_values") for m in figures["metric"]]
     runs = dict(con.execute(f"SELECT scenario, params_json FROM runs WHERE scenario IN ({marks})",
                             scenarios).fetchall())
     base = json.loads(runs.get(scenarios[0]) or "{}")

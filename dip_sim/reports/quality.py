@@ -93,19 +93,13 @@ def quality_tables(con: duckdb.DuckDBPyConnection, year: int, weights: tuple[flo
             "问题最多的病例": worst_cases, "历年趋势": trend}
 
 
-# column headers of the workbook (the tables keep English names)
-COLUMN_LABELS: dict[str, str] = {
-    "hospital_id": "定点医疗机构代码", "hospital_name": "医疗机构名称", "level": "医院等级",
-    "year": "年度", "n_cases": "病例数", "n_pass": "无问题病例数", "pass_rate": "通过率",
-    "n_critical_cases": "严重问题病例数", "n_critical_findings": "严重问题数",
-    "n_warning_findings": "警告数", "quality_index": "病案质量指数", "rule": "规则",
-    "label_zh": "说明", "label_en": "Description", "severity": "严重程度",
-    "n_findings": "问题数", "n_hospitals": "涉及医院数", "field": "字段", "source": "依据",
-    "case_id": "清单流水号", "status": "状态", "reason": "问题明细",
-}
+# column headers of the workbook: dip_sim.labels.TABLE_COLUMNS["quality"], then the
+# computed columns' and the output contract's labels (dip_sim.contract.column_label)
+COLUMN_LABELS: dict[str, str] = {}
 
 
 def write_quality_report(con: duckdb.DuckDBPyConnection, year: int,
                          weights: tuple[float, float], out: Path) -> dict[str, int]:
     """Write the report workbook to ``out``; return the number of rows of each sheet."""
-    return write_workbook(quality_tables(con, year, weights), out, COLUMN_LABELS)
+    tables = quality_tables(con, year, weights)
+    return write_workbook(tables, out, COLUMN_LABELS, dict.fromkeys(tables, "quality"))

@@ -18,21 +18,27 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dip_sim.labels import REPORT_LABELS
+from dip_sim.contract import code_label, column_label
 from dip_sim.workbook import write_workbook
 
-COLUMN_LABELS = REPORT_LABELS  # the workbook's column headers
+# column headers beyond the output contract's (dip_sim.contract; computed columns in
+# dip_sim.labels): none; kept for callers that add their own
+COLUMN_LABELS: dict[str, str] = {}
 
+# the summary's figures, from hospital_settlement (labels from its contract)
 _SUMMARY_FIELDS = (
-    ("n_cases", "入组病例数"), ("total_points", "总分值"), ("dip_amount_yuan", "DIP 金额（元）"),
-    ("assessment_coefficient", "考核系数"), ("deductions_yuan", "审核扣款（元）"),
-    ("assessed_amount_yuan", "考核后金额（元）"), ("surplus_retained_yuan", "结余留用（元）"),
-    ("clawback_yuan", "结余收回（元）"), ("overspend_shared_yuan", "超支分担（元）"),
-    ("withheld_yuan", "预留保证金（元）"), ("withhold_released_yuan", "保证金返还（元）"),
-    ("year_end_amount_yuan", "年终结算额（元）"), ("prepaid_yuan", "已预付（元）"),
-    ("advance_yuan", "年初预拨（元）"), ("clearing_yuan", "清算额（元）"),
-    ("ffs_fund_paid_yuan", "按项目统筹支付（元）"), ("diff_yuan", "DIP − 按项目（元）"),
+    "n_cases", "total_points", "dip_amount_yuan", "assessment_coefficient", "deductions_yuan",
+    "assessed_amount_yuan", "surplus_retained_yuan", "clawback_yuan", "overspend_shared_yuan",
+    "withheld_yuan", "withhold_released_yuan", "year_end_amount_yuan", "prepaid_yuan",
+    "advance_yuan", "clearing_yuan", "ffs_fund_paid_yuan", "diff_yuan",
 )
+# the stored table each sheet's columns come from (their labels and code names)
+HOSPITAL_SOURCES = {"病种明细": "case_scores", "费用偏差病例": "case_scores",
+                    "特例单议": "special_cases", "月度预付": "hospital_monthly"}
+BUREAU_SOURCES = {"医院": "hospital_settlement", "按医院等级": "hospital_settlement",
+                  "按险种": "case_scores", "按月份": "hospital_monthly",
+                  "获益最多的病种": "case_scores", "受损最多的病种": "case_scores",
+                  "等级系数": "level_coefficients", "基金池": "point_values_by_insurance"}
 
 
 def _scenario_exists(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
@@ -52,9 +58,11 @@ def hospital_statement(con: duckdb.DuckDBPyConnection, scenario: str,
     name = con.execute("SELECT any_value(hospital_name), any_value(level) FROM hospitals "
                        "WHERE hospital_id = ?", [hospital_id]).fetchall()[0]
     summary = pd.DataFrame(
-        [("定点医疗机构代码", hospital_id), ("医疗机构名称", name[0]), ("医院等级", name[1]),
-         ("情景", scenario)]
-        + [(label, row.iloc[0][field]) for field, label in _SUMMARY_FIELDS],
+        [(column_label("hospital_id"), hospital_id), (column_label("hospital_name"), name[0]),
+         (column_label("level"), code_label("level", name[1])),
+         (column_label("scenario"), scenario)]
+        + [(column_label(field, "hospital_settlement"), row.iloc[0][field])
+           for field in _SUMMARY_FIELDS],
         columns=["metric", "value"])
     groups = con.execute("""
         SELECT group_code, any_value(group_type) AS group_type, count(*) AS n_cases,
@@ -86,6 +94,9 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
     pv = con.execute("SELECT * FROM point_values WHERE scenario = ?", [scenario]).df()
     overview = pv.T.reset_index()
     overview.columns = ["metric", "value"]
+    overview["value"] = [code_label(m, v, "point_values") if m == "pv_mode" else v
+                         for m, v in zip(overview["metric"], overview["value"], strict=True)]
+    overview["metric"] = [column_label(m, "point_values") for m in overview["metric"]]
     hospitals = con.execute("""
         SELECT s.hospital_id, h.hospital_name, h.level, s.n_cases, s.total_points,
                s.dip_amount_yuan, s.year_end_amount_yuan,
@@ -142,4 +153,5 @@ def write_report(con: duckdb.DuckDBPyConnection, scenario: str, hospital_id: str
     """Write the hospital's statement (or, without ``hospital_id``, the bureau's report)."""
     tables = (hospital_statement(con, scenario, hospital_id) if hospital_id
               else bureau_report(con, scenario))
-    return write_workbook(tables, out, COLUMN_LABELS)
+    return write_workbook(tables, out, COLUMN_LABELS,
+                          HOSPITAL_SOURCES if hospital_id else BUREAU_SOURCES)

@@ -22,25 +22,11 @@ from dip_sim.workbook import write_workbook
 # 编码高套 by category: categories with fewer cases a year are too noisy to list
 CATEGORY_MIN_CASES = 10
 
-LABELS = {
-    "hospital_id": "医疗机构代码", "hospital_name": "医院名称", "level": "医院等级",
-    "year": "年度", "month": "月份", "index_code": "指数代码", "index_name": "指数",
-    "n_base": "病例数", "n_flagged": "标记病例数", "value": "取值", "region_value": "全市",
-    "ratio_to_region": "与全市之比", "expected": "按全市（或本院上年）应有", "z_score": "偏离评分 z",
-    "prev_value": "上年取值", "rank": "全市排名", "score": "考核得分", "n_indicators": "指标数",
-    "coefficient": "考核系数", "withhold_release": "保证金返还比例", "indicator": "指标",
-    "label": "指标名称", "measure": "取值口径", "weight": "权重", "full_at": "满分点",
-    "zero_at": "零分点", "x": "指标值", "points": "得分", "case_id": "清单流水号",
-    "related_case_id": "关联病例", "related_hospital_id": "关联病例医院", "detail": "说明",
-    "dx3": "诊断类目", "n_cases": "病例数",
-    "mean_rw": "平均分值", "region_mean_rw": "全市平均分值",
-    "prev_mean_rw": "上年平均分值", "proc_rate": "手术操作编码率",
-    "region_proc_rate": "全市手术操作编码率", "prev_proc_rate": "上年手术操作编码率",
-    "severity_rate": "严重并发症编码率", "region_severity_rate": "全市严重并发症编码率",
-    "prev_severity_rate": "上年严重并发症编码率", "excess_proc_cases": "超出的手术操作病例",
-    "excess_severity_cases": "超出的严重并发症病例", "anomaly_score": "异常评分",
-    "flagged": "列入复核", "reasons": "突出的特征",
-}
+# the stored table each sheet's columns come from (their labels and code names,
+# dip_sim.contract; computed columns in dip_sim.labels)
+SOURCES = {"监管指数": "supervision_hospitals", "绩效考核": "assessment",
+           "考核指标得分": "assessment_indicators", "标记病例": "supervision_cases",
+           "编码高套分类目": "supervision_upcoding", "异常筛查": "supervision_anomalies"}
 
 
 def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
@@ -98,4 +84,5 @@ def write_supervision_report(con: duckdb.DuckDBPyConnection, scenario: str, year
                              out: Path | BinaryIO, hospital_id: str | None = None
                              ) -> dict[str, int]:
     """Write the report workbook; return the rows written per sheet."""
-    return write_workbook(supervision_tables(con, scenario, year, hospital_id), out, LABELS)
+    return write_workbook(supervision_tables(con, scenario, year, hospital_id), out, None,
+                          SOURCES)

@@ -105,9 +105,11 @@ def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
         st.caption(" · ".join(parts))
 
 
-def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None) -> None:
-    """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`)."""
-    table = fmt.for_display(df, columns)
+def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,
+               table_name: str | None = None) -> None:
+    """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`;
+    ``table_name``: the stored table whose labels the columns take)."""
+    table = fmt.for_display(df, columns, table_name)
     # amounts and points with thousands separators; the values stay numbers, so they sort
     config = {col: st.column_config.NumberColumn(format="localized")
               for col in table.columns if pd.api.types.is_float_dtype(table[col])}

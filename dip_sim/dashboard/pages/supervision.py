@@ -139,7 +139,7 @@ def _indices(scenario: str, year: int) -> None:
     chart, side = st.columns([3, 2])
     chart.altair_chart(index_chart(table))
     with side:
-        common.show_table(table, INDEX_COLUMNS)
+        common.show_table(table, INDEX_COLUMNS, table_name="supervision_hospitals")
     st.caption("排名 1 为最应关注的医院：有偏离评分 z 的指数按 z，其余按与全市之比（病案质量指数按"
                "最低）。上年取值为同一医院上一年度的指数。")
 
@@ -155,7 +155,7 @@ def _own_indices(scenario: str, year: int, hospital_id: str) -> None:
     table = table.assign(index_name=table["index_code"].map(index_label),
                          rank_of=[f"{r} / {n}" for r, n in zip(table["rank"], table["n_ranked"],
                                                                 strict=True)])
-    common.show_table(table, OWN_COLUMNS)
+    common.show_table(table, OWN_COLUMNS, table_name="supervision_hospitals")
     st.caption("排名：在全市各医院中的位次（1 为最应关注）；全市取值为全市合计。")
 
 
@@ -177,7 +177,7 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
                      alt.Tooltip("coefficient:Q", title="考核系数")],
         ).properties(height=max(160, 26 * len(shown))))
         with side:
-            common.show_table(scores, SCORE_COLUMNS)
+            common.show_table(scores, SCORE_COLUMNS, table_name="assessment")
     else:
         row = scores.iloc[0]
         cols = st.columns(3)
@@ -189,7 +189,7 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
     if breakdown.empty:
         return
     breakdown = breakdown.assign(measure=breakdown["measure"].map(MEASURE_LABELS))
-    common.show_table(breakdown, BREAKDOWN_COLUMNS)
+    common.show_table(breakdown, BREAKDOWN_COLUMNS, table_name="assessment_indicators")
     st.caption("指标得分 = 权重 × (零分点 − 指标值) ÷ (零分点 − 满分点)，限于 0 与权重之间；考核得分 = "
                "100 × Σ得分 ÷ Σ有取值指标的权重。方案：data/policy/lists/assessment_scheme.csv；"
                "得分分档见 data/policy/assessment.yaml。情景的 settlement.assessment_source 为 "
