@@ -4,8 +4,9 @@ Generates the demo city into ``--demo`` if it is not there (with the example gam
 ``data/examples/gaming_plan.yaml`` planted, so that supervision has something to find; the
 answers are in ``gaming_truth.csv`` beside the inputs), ingests it, runs quality, simulates
 the baseline and the example scenarios of ``data/scenarios/``, and supervises the baseline.
-A warehouse made by another schema version (or pseudonymisation method) is moved aside
-(``PATH.old-<timestamp>``) and built again from the demo directory.
+A warehouse made by another schema version is moved aside (``PATH.old-<timestamp>``), one of
+the earlier pseudonymisation method to ``PATH.before-hmac``, and built again from the demo
+directory.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PseudonymMethodChanged, WarehouseVersionError) as exc:
         # the warehouse is derived from the input directory: kept aside, and built again
         # (the steps below simulate and supervise it as on a first run)
-        kept = args.db.with_name(f"{args.db.name}.old-{dt.datetime.now():%Y%m%d-%H%M%S}")
+        suffix = ("before-hmac" if isinstance(exc, PseudonymMethodChanged)
+                  else f"old-{dt.datetime.now():%Y%m%d-%H%M%S}")  # as dip-sim rebuild names it
+        kept = args.db.with_name(f"{args.db.name}.{suffix}")
         args.db.rename(kept)
         Path(f"{args.db}.wal").unlink(missing_ok=True)
         print(f"{exc}\n旧仓库已移至 {kept}，现从 {args.demo} 重新载入", file=sys.stderr)
