@@ -290,6 +290,26 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stages(args: argparse.Namespace) -> int:
+    """Print the stage graph: every model in run order, or (``--dot``) Graphviz's text."""
+    from dip_sim.pipeline.graph import graph
+
+    g = graph()
+    if args.dot:
+        print(g.dot(), end="")
+        return 0
+    maker = g.maker()
+    for position, m in enumerate(g.models, start=1):
+        if args.stage and m.stage != args.stage:
+            continue
+        upstream = sorted({maker[r].name for r in m.reads if r in maker and maker[r] is not m})
+        tail = f"  ← {', '.join(upstream)}" if upstream else ""
+        stored = f"  → {m.stores}" if m.stores else ""
+        skip = f"  [跳过条件: {m.skip_when}]" if m.skip_when else ""
+        print(f"{position:3d} {m.stage:<9} {m.name:<28} {m.label}{stored}{skip}{tail}")
+    return 0
+
+
 class _StoreOnce(argparse.Action):
     """A single-valued option: given twice with different values, it is refused, not half-read.
 
@@ -466,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hospital", default=None, help="医院用户的定点医疗机构代码")
     p.add_argument("--password", default=None, help="密码（缺省时在终端输入）")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("stages", help="列出各阶段的模型与运行顺序（--dot 输出 Graphviz）",
+                       description="打印 dip_sim/pipeline/manifest.yaml 的阶段图：模型、读取、跳过条件")
+    p.add_argument("--dot", action="store_true", help="输出 Graphviz dot 文本")
+    p.add_argument("--stage", default=None, help="只列出这一阶段（catalog、budget …）")
+    p.set_defaults(func=cmd_stages)
 
     p = sub.add_parser("params", help="列出政策参数及其取值", description="列出 data/policy 中的参数")
     p.add_argument("--year", type=int, default=2020, help="取值所在年度")

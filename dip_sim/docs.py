@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES: tuple[tuple[str, str], ...] = (
     ("docs/input_fields.md", "dip_sim.ingest.fields_doc:input_fields_markdown"),
     ("docs/parameters.md", "dip_sim.policy.docs:parameters_markdown"),
+    ("docs/stages.md", "dip_sim.pipeline.docs:stages_markdown"),
+    ("docs/tables.md", "dip_sim.contract:tables_markdown"),
 )
 
 

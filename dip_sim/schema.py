@@ -1,6 +1,6 @@
 """The column contract of every input file and every warehouse table.
 
-Input tables (the canonical fields, issue 2 §2; hospitals' own headers map onto them,
+Input tables (the canonical fields; hospitals' own headers map onto them,
 ``dip_sim.ingest.headers``) are typed in SQL, so each input column carries the DuckDB type it
 is parsed to, whether the table must have it, and whether it may be empty. Output
 tables carry their DDL; stages create them from here so that the dashboard, reports and
@@ -233,38 +233,11 @@ CREATE TABLE IF NOT EXISTS settlements (
 )""",
 }
 
-# Output tables of the simulation (issue 2 §5): generated from their contracts
+# Output tables of the simulation: generated from their contracts
 # (``<table>.yaml`` beside each stage, :mod:`dip_sim.contract`), which state the grain, key,
 # columns, labels and data tests; supervision's are in :mod:`dip_sim.supervise.tables`.
 OUTPUT_DDL: dict[str, str] = {
     table: create_sql(table) for table, c in CONTRACTS.items() if c.path.parent.name != "supervise"}
-
-# Columns added to output tables after their first release: added to older warehouses.
-OUTPUT_COLUMNS_ADDED: dict[str, tuple[str, ...]] = {
-    "case_groups": ("trace VARCHAR",),
-    "catalog_groups": (*(f"{c} DOUBLE" for c in (
-        "sd_cost_yuan", "p5_cost_yuan", "median_cost_yuan", "p95_cost_yuan", "mean_los_days",
-        "outlier_share", "share_level3", "share_level2", "share_level1", "rw_computed")),
-        "adjusted_by VARCHAR", "aux_dimension VARCHAR", "primary_candidate BOOLEAN",
-        "primary_group BOOLEAN", "tcm_group BOOLEAN"),
-    "case_scores": ("aux_type VARCHAR", "aux_coefficient DOUBLE", "primary_group BOOLEAN",
-                    "tcm_factor DOUBLE", "case_amount_yuan DOUBLE"),
-    "hospital_settlement": tuple(f"{c} DOUBLE" for c in (
-        "assessment_coefficient", "deductions_yuan", "assessed_amount_yuan",
-        "surplus_retained_yuan", "clawback_yuan", "overspend_shared_yuan", "withheld_yuan",
-        "withhold_released_yuan", "advance_yuan", "year_end_amount_yuan")),
-    "hospital_monthly": tuple(f"{c} DOUBLE" for c in (
-        "gross_prepay_yuan", "withheld_yuan", "deductions_yuan", "cum_prepaid_yuan")),
-    "hospital_indices": ("n_primary_cases BIGINT", "n_tcm_cases BIGINT", "tcm_points DOUBLE"),
-    "point_values": ("pv_mode VARCHAR", "pv_float_yuan DOUBLE", "pv_budget_standard_yuan DOUBLE",
-                     "reserve_yuan DOUBLE", "pv_prev_year_yuan DOUBLE", "pv_gap DOUBLE",
-                     "pv_yoy_change DOUBLE", "budget_balance_yuan DOUBLE",
-                     "year_end_total_yuan DOUBLE", "reserve_inflow_yuan DOUBLE",
-                     "reserve_paid_yuan DOUBLE", "reserve_left_yuan DOUBLE",
-                     "surplus_retention_rate DOUBLE"),
-    "catalog_summary": ("catalog_version VARCHAR", "adjustments_file VARCHAR",
-                        "n_primary_candidates BIGINT", "n_primary BIGINT", "n_tcm BIGINT"),
-}
 
 # The scenario-keyed outputs one simulate run replaces.
 SCENARIO_TABLES: tuple[str, ...] = tuple(

@@ -28,13 +28,14 @@ def run_supervise(db_path: Path, scenarios: list[str] | None = None, progress=pr
         runs = {scenario: (params_json, year) for scenario, params_json, year in con.execute(
             """SELECT scenario, arg_max(params_json, run_at), arg_max(year, run_at)
                FROM runs GROUP BY scenario""").fetchall()}
+        params = load_baseline()
         with transaction(con):
             for scenario in scenarios or ["baseline"]:
                 if scenario not in runs:
                     raise ValueError(f"情景 {scenario} 尚未模拟：请先运行 dip-sim simulate")
                 params_json, year = runs[scenario]
-                values = {**parameters_for_year(load_baseline(), year), **json.loads(params_json)}
-                found[scenario] = counts = supervise(con, scenario, values, progress)
+                values = {**parameters_for_year(params, year), **json.loads(params_json)}
+                found[scenario] = counts = supervise(con, scenario, values, params, progress)
                 progress(f"{scenario}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     finally:
         con.close()

@@ -93,7 +93,7 @@ def aux(tmp_path_factory):
 
 def _subtypes(con, scenario):
     return {(r[0], r[1]): r[2:] for r in con.execute(
-        "SELECT group_code, subtype, dimension, n_cases, coefficient, cv_before, cv_after, "
+        "SELECT group_code, subtype, dimension, n_cases, aux_coefficient, cv_before, cv_after, "
         "forced_by FROM catalog_subtypes WHERE scenario = ?", [scenario]).fetchall()}
 
 

@@ -53,7 +53,8 @@ def _coef(con, scenario):
 
 def test_data_driven_values_are_shown_while_fixed_ones_apply(coef):
     rows = {r[0]: r[1:] for r in coef.execute(
-        "SELECT level, fixed_coefficient, cost_ratio, coefficient_in_force FROM level_coefficients"
+        "SELECT level, fixed_coefficient, cost_ratio_coefficient, coefficient_in_force "
+        "FROM level_coefficients"
         " WHERE scenario = 'fixed'").fetchall()}
     assert rows[3] == (1.0, pytest.approx(4400 / 3600), 1.0)
     assert rows[2] == (0.85, pytest.approx(3200 / 3600), 0.85)

@@ -88,9 +88,9 @@ def test_contract_files_ignore_other_yaml(tmp_path):
 
 
 def test_labels_are_per_table_column():
-    assert column_label("coefficient", "catalog_subtypes") == "辅助分型系数"
-    assert column_label("coefficient", "assessment") == "考核系数"
-    assert column_label("cost_ratio", "level_coefficients") == "费用比例法系数"
+    assert column_label("aux_coefficient", "catalog_subtypes") == "辅助分型系数"
+    assert column_label("assessment_coefficient", "assessment") == "考核系数"
+    assert column_label("cost_ratio_coefficient", "level_coefficients") == "费用比例法系数"
     assert column_label("cost_ratio", "case_scores") == "费用倍率"
     assert column_label("dip_amount_yuan") == "DIP 支付（元）"
     assert column_label("dip_amount_yuan", unit="万元") == "DIP 支付（万元）"

@@ -24,8 +24,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from dip_sim.policy import Scenario
-from dip_sim.simulation import stage_sql
+from dip_sim.pipeline.run import make
+from dip_sim.policy import Scenario, load_baseline, parameters_for_year
 from tests.inputs import simulated_city
 from tests.test_point_values import HISTORY, YEAR_2020, case_row, settlement_row, write_inputs
 
@@ -116,17 +116,15 @@ def test_each_hospital_amount_decomposes_into_its_cases_and_adjustments(cycle, s
 def test_sharing_bands_at_their_edges(claims, retained, clawback, requested):
     # A = 1000; retain 0.6 within 85%, overspend 0.5 up to 110% (the defaults)
     con = duckdb.connect()
-    con.execute("""
-        CREATE TEMP TABLE run_params AS SELECT true AS sharing_enabled,
-            0.6 AS surplus_retain_share, 0.85 AS surplus_floor, 0.5 AS overspend_share,
-            1.1 AS overspend_cap;
-        CREATE TEMP TABLE int_budget AS SELECT 0.0 AS reserve_yuan;""")
+    values = parameters_for_year(load_baseline(), 2020)
+    values["sharing.enabled"] = True
+    con.execute("CREATE TEMP TABLE int_budget AS SELECT 0.0 AS reserve_yuan")
     con.execute("""
         CREATE TEMP TABLE int_year_end AS SELECT 'H' AS hospital_id, 1000.0 AS assessed_amount_yuan,
             ?::DOUBLE AS ffs_fund_paid_yuan, 1000.0 AS dip_amount_yuan,
             1.0 AS assessment_coefficient, 0.0 AS deductions_yuan, 0.0 AS withhold_kept_yuan""",
                 [claims])
-    con.execute(stage_sql("dip_sim.settle", "sharing.sql"))
+    make(con, ["int_sharing"], load_baseline(), values)
     got = con.execute("SELECT surplus_retained_yuan, clawback_yuan, overspend_requested_yuan "
                       "FROM int_sharing").fetchall()[0]
     assert got == (pytest.approx(retained), pytest.approx(clawback), pytest.approx(requested))

@@ -1,6 +1,6 @@
 """Supervision indices and assessment on hand-made cases (docs/supervision.md), sums in the comments.
 
-The case-level SQL (``dip_sim/supervise/cases.sql``, ``hospitals.sql``) runs on minimal
+The case-level models (``mart_supervision_cases``, ``sv_hospital_rows``) run on minimal
 tables built here; the assessment SQL on hand-written index rows.
 """
 
@@ -12,8 +12,8 @@ import math
 import duckdb
 import pytest
 
+from dip_sim.pipeline.run import make
 from dip_sim.policy import PolicyError, load_baseline, parameters_for_year
-from dip_sim.supervise.run import _sql, set_supervision_tables
 
 D = dt.date
 
@@ -79,9 +79,15 @@ def con():
     c.close()
 
 
+LISTS = ["supervision_lists", "run_sv_windows", "run_sv_excluded", "run_assessment_bands"]
+CASE_FLAGS = ["sv_severity_cases", "sv_base", "sv_readmissions", "sv_group_mortality",
+              "mart_supervision_cases"]
+HOSPITAL_ROWS = ["sv_hospital_base", "sv_hospital_categories", "mart_supervision_upcoding",
+                 "sv_hospital_rows"]
+
+
 def _flags(con, values) -> set[tuple[str, str]]:
-    set_supervision_tables(con, "baseline", values)
-    con.execute(_sql("cases.sql"))
+    make(con, LISTS + CASE_FLAGS, load_baseline(), values)
     return set(con.execute("SELECT case_id, index_code FROM mart_supervision_cases").fetchall())
 
 
@@ -112,8 +118,7 @@ def test_changing_a_parameter_changes_the_flags(con):
 
 
 def test_hospital_rates_against_the_region(con):
-    _flags(con, _values())
-    con.execute(_sql("hospitals.sql"))
+    make(con, LISTS + CASE_FLAGS + HOSPITAL_ROWS, load_baseline(), _values())
     rows = {(r[0], r[1]): r[2:] for r in con.execute(
         "SELECT hospital_id, index_code, n_base, n_flagged, value, region_value, "
         "ratio_to_region, expected, z_score FROM sv_hospital_rows").fetchall()}
@@ -140,15 +145,14 @@ def test_hospital_rates_against_the_region(con):
 def test_assessment_points_score_and_bands():
     con = duckdb.connect()
     values = parameters_for_year(load_baseline(), 2020)
-    set_supervision_tables(con, "baseline", values)
     con.execute("""CREATE TEMP TABLE mart_supervision_hospitals AS SELECT * FROM (VALUES
         ('baseline', 2020, 'H1', 'split_admission', 2.0, 2.0, NULL::DOUBLE),
         ('baseline', 2020, 'H1', 'quality_index', 90.0, 1.0, NULL),
         ('baseline', 2020, 'H2', 'split_admission', 0.5, 0.5, NULL),
         ('baseline', 2020, 'H2', 'quality_index', 99.0, 1.0, NULL))
         t(scenario, year, hospital_id, index_code, value, ratio_to_region, z_score)""")
-    con.execute(_sql("assessment.sql"))
-    points = dict(con.execute("SELECT hospital_id || ':' || indicator, points "
+    make(con, LISTS + ["mart_assessment_indicators", "mart_assessment"], load_baseline(), values)
+    points = dict(con.execute("SELECT hospital_id || ':' || indicator, indicator_points "
                               "FROM mart_assessment_indicators").fetchall())
     # 分解住院 ratio 2.0, full 1.0, zero 3.0, weight 15: 15 × (3 − 2) ÷ (3 − 1) = 7.5
     assert points["H1:split_admission"] == pytest.approx(7.5)
@@ -157,7 +161,8 @@ def test_assessment_points_score_and_bands():
     # better than full: all the points
     assert points["H2:split_admission"] == 15 and points["H2:quality_index"] == 20
     scores = {r[0]: r[1:] for r in con.execute(
-        "SELECT hospital_id, score, coefficient, withhold_release FROM mart_assessment").fetchall()}
+        "SELECT hospital_id, score, assessment_coefficient, withhold_release "
+        "FROM mart_assessment").fetchall()}
     # H1: 100 × (7.5 + 13.33) ÷ 35 = 59.52 → below 60: coefficient 0.95, release 0.40
     assert scores["H1"][0] == pytest.approx(100 * (7.5 + 20 * 10 / 15) / 35)
     assert scores["H1"][1:] == (0.95, 0.40)
@@ -169,13 +174,12 @@ def test_a_score_on_a_band_edge_takes_that_band():
     con = duckdb.connect()
     values = parameters_for_year(load_baseline(), 2020)
     values["assessment.scheme_file"] = None
-    set_supervision_tables(con, "baseline", values)
     con.execute("CREATE TEMP TABLE mart_assessment_indicators AS SELECT 'baseline' AS scenario, "
-                "2020 AS year, 'H1' AS hospital_id, 80.0 AS points, 100.0 AS weight, 1.0 AS x")
-    sql = _sql("assessment.sql")
-    con.execute(sql[sql.index("CREATE OR REPLACE TEMP TABLE mart_assessment AS"):])
+                "2020 AS year, 'H1' AS hospital_id, 80.0 AS indicator_points, 100.0 AS weight, "
+                "1.0 AS x")
+    make(con, LISTS + ["mart_assessment"], load_baseline(), values)
     # a score of exactly 80 reaches the [80, 0.99] band, not the one below
-    assert con.execute("SELECT score, coefficient, withhold_release FROM mart_assessment"
+    assert con.execute("SELECT score, assessment_coefficient, withhold_release FROM mart_assessment"
                        ).fetchall() == [(80.0, 0.99, 0.90)]
 
 
@@ -186,7 +190,7 @@ def test_bad_assessment_scheme_is_refused(tmp_path):
     values = parameters_for_year(load_baseline(), 2020)
     values["assessment.scheme_file"] = str(bad)
     with pytest.raises(PolicyError, match="第 2 行 measure"):
-        set_supervision_tables(duckdb.connect(), "baseline", values)
+        make(duckdb.connect(), ["supervision_lists"], load_baseline(), values)
 
 
 def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
@@ -204,7 +208,7 @@ def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
                  progress=lambda message: None)
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("""
-            SELECT s.hospital_id, s.assessment_coefficient, a.coefficient, s.withheld_yuan,
+            SELECT s.hospital_id, s.assessment_coefficient, a.assessment_coefficient, s.withheld_yuan,
                    s.withhold_released_yuan, a.withhold_release, b.score, a.score
             FROM hospital_settlement s
             JOIN assessment a ON a.scenario = s.scenario AND a.hospital_id = s.hospital_id
@@ -224,26 +228,6 @@ def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
     assert inflow > 0 and total == pytest.approx(fund - inflow, abs=0.01)
 
 
-def test_an_older_warehouses_supervision_tables_gain_the_new_columns(tmp_path):
-    """A table made before a column existed gets it; the other scenarios' rows stay."""
-    from dip_sim.supervise.run import persist_supervision
-    from dip_sim.supervise.tables import SUPERVISION_DDL
-
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    old = SUPERVISION_DDL["supervision_cases"].replace("    related_hospital_id VARCHAR,\n", "")
-    con.execute(old)
-    con.execute("INSERT INTO supervision_cases (scenario, case_id) VALUES ('other', 'X')")
-    for table, ddl in SUPERVISION_DDL.items():  # the run's marts: one row in the cases table
-        con.execute(ddl.replace(f"CREATE TABLE IF NOT EXISTS {table} (",
-                                f"CREATE TEMP TABLE mart_{table} ("))
-    con.execute("INSERT INTO mart_supervision_cases (scenario, case_id, related_hospital_id) "
-                "VALUES ('baseline', 'B', 'H2')")
-    persist_supervision(con, "baseline")
-    rows = con.execute("SELECT scenario, case_id, related_hospital_id FROM supervision_cases "
-                       "ORDER BY scenario").fetchall()
-    assert rows == [("baseline", "B", "H2"), ("other", "X", None)]
-
-
 def test_a_scheme_indicator_that_is_no_index_is_refused(planted_city, tmp_path):
     """A typo in the scheme (or a window the parameters do not compute) is named, not scored 0."""
     from dip_sim.supervise.run import compute_supervision
@@ -255,7 +239,8 @@ def test_a_scheme_indicator_that_is_no_index_is_refused(planted_city, tmp_path):
     values["assessment.scheme_file"] = str(scheme)
     with duckdb.connect(str(planted_city["db"]), read_only=True) as con, \
             pytest.raises(PolicyError, match="split_admision"):
-        compute_supervision(con, "baseline", values, from_run=False, progress=lambda m: None)
+        compute_supervision(con, "baseline", values, load_baseline(), 2020, [2017, 2018, 2019],
+                            progress=lambda m: None)
 
 
 def test_an_outpatient_prefix_longer_than_a_subcategory_is_refused(tmp_path):
@@ -263,4 +248,4 @@ def test_an_outpatient_prefix_longer_than_a_subcategory_is_refused(tmp_path):
     bad.write_text("dx_prefix,name,source\nI10,高血压,x\nE11.900,糖尿病,x\n", encoding="utf-8")
     values = _values(outpatient_conditions_file=str(bad))
     with pytest.raises(PolicyError, match="第 3 行 dx_prefix"):
-        set_supervision_tables(duckdb.connect(), "baseline", values)
+        make(duckdb.connect(), ["supervision_lists"], load_baseline(), values)

@@ -17,7 +17,7 @@ A YAML file in ``data/catalog_adjustments/`` that the panel edits, named by the 
   unchanged). The budget point value, total history cost ÷ total history points, is
   therefore unchanged too;
 - ``split`` (``group``, ``by``: cci, severity, tumour, age or icu): the core group is split by that
-  auxiliary dimension whatever the triggers say (``auxiliary.sql``), as long as two sub-types
+  auxiliary dimension whatever the triggers say (``int_aux_choice.sql``), as long as two sub-types
   keep enough cases.
 
 Adjustments are applied after the computed catalogue (the procedure rule first, as it changes
@@ -187,3 +187,8 @@ def set_adjustment_tables(con: duckdb.DuckDBPyConnection, adjustments: Adjustmen
         else:
             con.execute("INSERT INTO run_set_points VALUES (?, ?, ?)",
                         [a.fields["group"], a.fields["points"], a.id])
+
+
+def adjustment_tables(con: duckdb.DuckDBPyConnection, run: Any) -> None:
+    """The adjustment tables of the file ``catalog.adjustments_file`` names (none: empty)."""
+    set_adjustment_tables(con, load_adjustments(run.values["catalog.adjustments_file"]))

@@ -2,12 +2,14 @@
 
 A list is a CSV with the columns ``group_code,note`` (one group per row), named by the
 parameters ``special.primary_list_file`` and ``special.tcm_list_file``; the stage
-``special.sql`` marks the groups. Primary-care groups (基层病种) are paid without the
+``mart_catalog_groups.sql`` marks the groups. Primary-care groups (基层病种) are paid without the
 hospital-level coefficient (the same points at every level, dip_rules.md §5); TCM-advantage
 groups (中医优势病种) have their case points multiplied by ``special.tcm_points_factor``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import duckdb
 
@@ -29,9 +31,17 @@ def load_group_list(name: str | None) -> list[tuple[str, str]]:
 
 def set_special_tables(con: duckdb.DuckDBPyConnection, primary_file: str | None,
                        tcm_file: str | None) -> None:
-    """``run_primary_list`` and ``run_tcm_list`` (group_code, note) for ``special.sql``."""
+    """``run_primary_list`` and ``run_tcm_list`` (group_code, note), read by ``mart_catalog_groups``."""
     for table, name in (("run_primary_list", primary_file), ("run_tcm_list", tcm_file)):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (group_code VARCHAR, note VARCHAR)")
         rows = load_group_list(name)
         if rows:
             con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
+
+
+def special_list_tables(con: duckdb.DuckDBPyConnection, run: Any) -> None:
+    """The run's group lists: the primary-care list only when ``special.primary_method`` is
+    list (the rule and none read no file)."""
+    primary = run.values["special.primary_list_file"] \
+        if run.values["special.primary_method"] == "list" else None
+    set_special_tables(con, primary, run.values["special.tcm_list_file"])

@@ -67,7 +67,7 @@ def assessment_scores(scenario: str, year: int) -> pd.DataFrame:
     return _query(f"""
         WITH {_HOSP_CTE}
         SELECT a.hospital_id, h.hospital_name, h.level, a.score, a.n_indicators,
-               a.coefficient, a.withhold_release
+               a.assessment_coefficient, a.withhold_release
         FROM assessment a LEFT JOIN hosp h USING (hospital_id)
         WHERE a.scenario = ? AND a.year = ? AND {where}
         ORDER BY a.score, a.hospital_id""", [scenario, year, *params])
@@ -78,7 +78,7 @@ def assessment_breakdown(scenario: str, year: int, hospital_id: str) -> pd.DataF
     where, params = _scope("hospital_id")
     return _query(f"""
         SELECT indicator, label AS indicator_label, measure, weight, full_at, zero_at,
-               x AS indicator_value, points
+               x AS indicator_value, indicator_points
         FROM assessment_indicators
         WHERE scenario = ? AND year = ? AND hospital_id = ? AND {where}
         ORDER BY weight DESC, indicator""", [scenario, year, hospital_id, *params])

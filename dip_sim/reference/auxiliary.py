@@ -61,3 +61,9 @@ def load_auxiliary_reference(con: duckdb.DuckDBPyConnection,
         -- a code in both tables counts as an MCC
         QUALIFY row_number() OVER (PARTITION BY code ORDER BY kind = 'severe' DESC) = 1;
         CREATE OR REPLACE TEMP TABLE aux_cc_exclusion AS {_pairs_sql(codes / "CCE.dat")};""")
+
+
+def aux_reference_tables(con: duckdb.DuckDBPyConnection, run: object) -> None:
+    """The ``aux_*`` tables, as a stage of a run (they depend on no parameter)."""
+    del run
+    load_auxiliary_reference(con)

@@ -134,7 +134,7 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
                sum(case_amount_yuan) - sum(fund_paid_yuan) AS diff_yuan
         FROM case_scores WHERE scenario = ? GROUP BY group_code""", [scenario]).df()
     coefficients = con.execute("""
-        SELECT level, fixed_coefficient, cost_ratio AS cost_ratio_coefficient, n_history_cases,
+        SELECT level, fixed_coefficient, cost_ratio_coefficient, n_history_cases,
                coefficient_in_force, method
         FROM level_coefficients WHERE scenario = ? ORDER BY level DESC""", [scenario]).df()
     pools = con.execute("""

@@ -63,10 +63,10 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
     return {
         "监管指数": indices,
         "绩效考核": query(f"""SELECT a.hospital_id, h.hospital_name, h.level, a.score,
-                                    a.n_indicators, a.coefficient, a.withhold_release
+                                    a.n_indicators, a.assessment_coefficient, a.withhold_release
                              FROM assessment a {names} WHERE {{where}} ORDER BY a.score"""),
         "考核指标得分": query("""SELECT hospital_id, indicator, label, measure, weight, full_at,
-                                    zero_at, x, points
+                                    zero_at, x, indicator_points
                              FROM assessment_indicators WHERE {where}
                              ORDER BY hospital_id, indicator"""),
         "标记病例": cases,

@@ -121,9 +121,14 @@ def _reasons(row: pd.Series, top: int = 3) -> str:
     return "；".join(parts)
 
 
-def screen_anomalies(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any]) -> None:
-    """``mart_supervision_anomalies``: every scored hospital-month, the flagged ones ranked."""
-    monthly = _monthly(con, values["supervision.anomaly_min_cases"])
+def screen_anomalies(con: duckdb.DuckDBPyConnection, scenario: str, min_cases: int,
+                     contamination: float, seed: int) -> None:
+    """``mart_supervision_anomalies``: every scored hospital-month, the flagged ones ranked.
+
+    Hospital-months with fewer than ``min_cases`` cases are not scored; ``contamination`` is
+    the share the isolation forest flags; ``seed`` makes its trees the same run after run.
+    """
+    monthly = _monthly(con, min_cases)
     columns = ["scenario", "year", "month", "hospital_id", "n_cases", "anomaly_score", "flagged",
                "rank", "reasons"]
     if len(monthly) < 10:  # too few hospital-months to learn what is usual
@@ -131,8 +136,7 @@ def screen_anomalies(con: duckdb.DuckDBPyConnection, scenario: str, values: dict
     else:
         features = anomaly_features(monthly)
         forest = IsolationForest(n_estimators=200,
-                                 contamination=values["supervision.anomaly_contamination"],
-                                 random_state=values["supervision.anomaly_seed"])
+                                 contamination=contamination, random_state=seed)
         labels = forest.fit_predict(features.to_numpy())
         score = -forest.score_samples(features.to_numpy())  # higher: more unusual
         result = monthly[["year", "month", "hospital_id", "n_cases"]].copy()
@@ -150,3 +154,10 @@ def screen_anomalies(con: duckdb.DuckDBPyConnection, scenario: str, values: dict
                           reasons::VARCHAR AS reasons
                    FROM sv_anomaly_frame""")
     con.unregister("sv_anomaly_frame")
+
+
+def anomaly_table(con: duckdb.DuckDBPyConnection, run: Any) -> None:
+    """The anomaly screen as a model of the run (``mart_supervision_anomalies``)."""
+    screen_anomalies(con, run.scenario, run.values["supervision.anomaly_min_cases"],
+                     run.values["supervision.anomaly_contamination"],
+                     run.values["supervision.anomaly_seed"])

@@ -13,9 +13,6 @@ from dip_sim.contract import CONTRACTS, column_codes, create_sql
 SUPERVISION_DDL: dict[str, str] = {
     table: create_sql(table) for table, c in CONTRACTS.items() if c.path.parent.name == "supervise"}
 
-# output table ← the temp table that holds a run's rows
-SUPERVISION_MARTS: dict[str, str] = {name: f"mart_{name}" for name in SUPERVISION_DDL}
-
 # index code → Chinese name (the UI and the reports), in the order of docs/supervision.md
 INDEX_LABELS: dict[str, str] = dict(column_codes("index_code", "supervision_hospitals"))
 

@@ -21,10 +21,10 @@ INDEX_COLUMNS = ["hospital_name", "level", "n_base", "n_flagged", "index_value",
                  "ratio_to_region", "z_score", "prev_value", "rank"]
 OWN_COLUMNS = ["index_name", "n_base", "n_flagged", "index_value", "region_value",
                "ratio_to_region", "z_score", "prev_value", "rank_of"]
-SCORE_COLUMNS = ["hospital_name", "level", "score", "n_indicators", "coefficient",
+SCORE_COLUMNS = ["hospital_name", "level", "score", "n_indicators", "assessment_coefficient",
                  "withhold_release"]
 BREAKDOWN_COLUMNS = ["indicator_label", "measure", "weight", "full_at", "zero_at",
-                     "indicator_value", "points"]
+                     "indicator_value", "indicator_points"]
 CASE_COLUMNS = ["case_id", "hospital_id", "month", "related_case_id", "related_hospital_id",
                 "flag_value", "detail"]
 ANOMALY_COLUMNS = ["hospital_name", "month", "n_cases", "anomaly_score", "anomaly_rank",
@@ -174,7 +174,7 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
             x=alt.X("score:Q", title="考核得分", scale=alt.Scale(domain=[0, 100])),
             tooltip=[alt.Tooltip("hospital:N", title="医院"),
                      alt.Tooltip("score:Q", title="得分", format=".1f"),
-                     alt.Tooltip("coefficient:Q", title="考核系数")],
+                     alt.Tooltip("assessment_coefficient:Q", title="考核系数")],
         ).properties(height=max(160, 26 * len(shown))))
         with side:
             common.show_table(scores, SCORE_COLUMNS, table_name="assessment")
@@ -182,7 +182,7 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
         row = scores.iloc[0]
         cols = st.columns(3)
         cols[0].metric("考核得分", f"{row['score']:.1f}")
-        cols[1].metric("考核系数", f"{row['coefficient']:.2f}")
+        cols[1].metric("考核系数", f"{row['assessment_coefficient']:.2f}")
         cols[2].metric("质量保证金返还比例", fmt.fmt_pct(row["withhold_release"], 0))
     chosen = _hospital_choice("sv_assess_hospital", "得分明细：医院")
     breakdown = sv.assessment_breakdown(scenario, year, chosen)

@@ -1,0 +1,57 @@
+WITH hist AS (
+    -- per history year: total cost of its grouped cases and the Σ of their groups' rw
+    SELECT h.year, any_value(h.weight) AS weight,
+           CAST(sum(h.total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
+           CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS total_rw  -- exact sum: see catalog/int_keyed.sql
+    FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
+    GROUP BY h.year
+), prev AS (
+    -- fund payments of the grouped cases of the year before the simulation year
+    SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
+           count(*) AS n_cases
+    FROM int_history_grouped h
+    WHERE h.year = (SELECT p.run.sim_year - 1 FROM run_params p)
+), prev_all AS (
+    -- every inpatient fund payment of that year, grouped or not (for the proportion method)
+    SELECT CAST(coalesce(sum(fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan
+    FROM case_features WHERE year = (SELECT p.run.sim_year - 1 FROM run_params p)
+), sim AS (
+    SELECT CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
+           CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
+           count(*) AS n_cases
+    FROM int_year_cases
+), base AS (
+    -- the fund before the reserve, by budget.method [3.0]:
+    --   growth: last year's DIP fund payments × (1 + g); fixed: the given amount;
+    --   items: inpatient fund budget − out-of-area − non-DIP items;
+    --   proportion: this year's inpatient fund × last year's DIP share of inpatient payments
+    SELECT CASE p.budget.method
+               WHEN 'fixed' THEN p.budget.fixed_fund_yuan
+               WHEN 'items' THEN p.budget.inpatient_fund_yuan - p.budget.out_of_area_yuan - p.budget.non_dip_yuan
+               WHEN 'proportion' THEN p.budget.inpatient_fund_yuan * prev.fund_paid_yuan
+                                      / NULLIF(prev_all.fund_paid_yuan, 0)
+               ELSE prev.fund_paid_yuan * (1 + p.budget.growth_rate) END AS base_fund_yuan,
+           prev.fund_paid_yuan / NULLIF(prev_all.fund_paid_yuan, 0) AS dip_share_prev
+    FROM run_params p, prev, prev_all
+)
+SELECT
+    -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], or as refined by
+    -- point_value.budget_refinement
+    -- (int_pv_refined; without a refinement, or when it finds no value, the standard)
+    coalesce((SELECT pv FROM int_pv_refined), std.pv) AS pv_budget_yuan,
+    std.pv AS pv_budget_standard_yuan,
+    -- the reserve (调剂金) is kept back from the fund: DIP fund = base × (1 − reserve rate)
+    b.base_fund_yuan * (1 - p.budget.reserve_rate) AS dip_fund_yuan,
+    b.base_fund_yuan * p.budget.reserve_rate AS reserve_yuan,
+    b.dip_share_prev,
+    -- 医保支付比例 R = Σ fund payments ÷ Σ total cost of the year's grouped cases
+    sim.fund_paid_yuan / sim.total_cost_yuan AS fund_ratio,
+    prev.n_cases AS n_cases_prev_year,
+    sim.n_cases AS n_cases_sim_year,
+    -- the last history year's cost per point, to compare the point value with
+    (SELECT total_cost_yuan / total_rw FROM hist
+     WHERE year = (SELECT max(year) FROM run_history)) AS pv_prev_year_yuan
+FROM run_params p, prev, sim, base b,
+     (SELECT CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+             / CAST(sum(CAST(weight * total_rw AS DECIMAL(38, 10))) AS DOUBLE) AS pv
+      FROM hist) std

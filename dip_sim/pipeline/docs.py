@@ -1,0 +1,70 @@
+"""``docs/stages.md``, generated from the stage manifest: the stages, their order, and every
+model with what it reads, its grain, its parameters and when it is skipped."""
+
+from __future__ import annotations
+
+from dip_sim.pipeline.graph import STAGES, graph
+
+_STAGE_TITLES = {
+    "ingest": "载入 ingest", "quality": "病案质控 quality", "catalog": "病种目录与入组 catalog",
+    "budget": "总额预算 budget", "score": "病例分值 score", "settle": "结算 settle",
+    "metrics": "分组质量指标 metrics", "supervise": "监管与考核 supervise",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def stages_markdown() -> str:
+    """The page's text."""
+    g = graph()
+    maker = g.maker()
+    lines = [
+        "# The stage graph",
+        "",
+        "Generated from `dip_sim/pipeline/manifest.yaml` by `make docs`; do not edit. "
+        "`dip-sim stages` prints the same graph, `dip-sim stages --dot` draws it with Graphviz.",
+        "",
+        "A model is one SQL file making one table with one SELECT (or a Python function making "
+        "the tables it lists). The run order is derived from what each model reads; a "
+        "skipped model leaves its table empty with the same columns. Models whose rows are "
+        "stored name their table under *stores*; the columns are documented in "
+        "[tables.md](tables.md), the parameters in [parameters.md](parameters.md).",
+        "",
+        "Stages and what they read from each other:",
+        "",
+        "```mermaid",
+        "flowchart LR",
+    ]
+    edges = set()
+    for m in g.models:
+        for read in m.reads:
+            if read in maker and maker[read].stage != m.stage:
+                edges.add((maker[read].stage, m.stage))
+    for stage in STAGES:
+        lines.append(f"    {stage}[\"{_STAGE_TITLES[stage]}\"]")
+    for a, b in sorted(edges, key=lambda e: (STAGES.index(e[0]), STAGES.index(e[1]))):
+        lines.append(f"    {a} --> {b}")
+    lines += ["```", ""]
+    for stage in STAGES:
+        models = [m for m in g.models if m.stage == stage]
+        if not models:
+            continue
+        lines += [f"## {_STAGE_TITLES[stage]}", "",
+                  "| # | model | 说明 | grain | made by | reads | parameters | skipped when | stores |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for m in models:
+            position = g.models.index(m) + 1
+            made = f"`{m.sql}`" if m.sql else f"`{m.python}`"
+            if m.runs_in:
+                made += f" ({m.runs_in})"
+            if m.materialized == "view":
+                made += " (view)"
+            reads = ", ".join(m.reads)
+            params = ", ".join(f"`{p}`" for p in m.params)
+            skip = f"`{_cell(m.skip_when)}`" if m.skip_when else ""
+            lines.append(f"| {position} | `{m.name}` | {_cell(m.label)} | {_cell(m.grain)} | "
+                         f"{made} | {reads} | {params} | {skip} | {m.stores or ''} |")
+        lines.append("")
+    return "\n".join(lines)

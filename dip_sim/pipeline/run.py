@@ -1,0 +1,133 @@
+"""Running the models of the stage graph for one scenario, and storing what they made.
+
+Each SQL model becomes a temp table (or view) named like it; a Python model writes its
+tables. A skipped model leaves its table empty, with the columns of its own query (or, for a
+Python model, the columns the manifest declares), so the models that read it need no second
+path. :func:`store` then replaces the scenario's rows in the warehouse tables the models
+name under ``stores``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from dip_sim.pipeline.graph import Model, graph
+from dip_sim.pipeline.params import run_facts, set_run_params
+from dip_sim.policy.parameters import Parameter
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Run:
+    """What a model may know about the run: its parameter values and facts."""
+
+    scenario: str
+    year: int
+    history: list[int]
+    values: dict[str, Any]  # every parameter by its dotted name
+    mode: str = "simulate"  # or "supervise": dip-sim supervise on a stored scenario
+    adjustment_actions: Counter = field(default_factory=Counter)  # action → how many
+    skipped: set[str] = field(default_factory=set)  # the models this run skipped
+
+    def facts(self) -> dict[str, Any]:
+        """The names a skip condition or a parameter rule may read."""
+        facts: dict[str, Any] = dict(self.values)
+        facts.update({"run.mode": self.mode, "run.n_history_years": len(self.history)})
+        for action in ("conservative_procedure", "merge", "split", "set_points"):
+            facts[f"run.adjustments.{action}"] = self.adjustment_actions.get(action, 0)
+        return facts
+
+
+def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    if model.sql:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS "
+                    f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
+        return
+    for table, columns in model.writes.items():
+        if columns:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
+        elif model.stores:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                        f"SELECT * FROM {model.stores} LIMIT 0")
+
+
+def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
+    """Make the model's table(s) from what is in place."""
+    if model.python:
+        model.function()(con, run)
+    else:
+        kind = "VIEW" if model.materialized == "view" else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{model.sql_text()}")
+
+
+def make(con: duckdb.DuckDBPyConnection, names: Sequence[str], params: dict[str, Parameter],
+         values: dict[str, Any], scenario: str = "baseline", year: int = 2020,
+         history: Sequence[int] = (2017, 2018, 2019)) -> Run:
+    """Set the run's parameters and make only the named models, in run order, from the
+    tables already in place: a model tried on inputs written by hand (the tests)."""
+    set_run_params(con, params, values, run_facts(scenario, year, history))
+    run = Run(scenario, year, list(history), dict(values))
+    unknown = set(names) - {m.name for m in graph().models}
+    if unknown:
+        raise KeyError(f"no such models: {sorted(unknown)}")
+    for model in graph().models:
+        if model.name in names:
+            execute(con, model, run)
+    return run
+
+
+def run_models(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model],
+               progress: Progress = print) -> None:
+    """Make every model's table in order (``models``: run order), skipping as declared."""
+    facts = run.facts()
+    stage, started = None, time.perf_counter()
+    for model in models:
+        if model.runs_in:
+            continue  # made by another command (ingest, quality)
+        if model.stage != stage:
+            if stage is not None:
+                progress(f"  [{run.scenario}] {stage} ({time.perf_counter() - started:.1f} 秒)")
+            stage, started = model.stage, time.perf_counter()
+        if model.skipped(facts):
+            run.skipped.add(model.name)
+            _create_empty(con, model)
+        else:
+            execute(con, model, run)
+    if stage is not None:
+        progress(f"  [{run.scenario}] {stage} ({time.perf_counter() - started:.1f} 秒)")
+
+
+def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> None:
+    """Replace the scenario's rows of each stored table by its model's rows.
+
+    Only the output table's columns are copied: a model may carry more for later models. In a
+    simulation, the supervision tables are stored only when this run computed them (the
+    assessment scheme); otherwise they keep what ``dip-sim supervise`` stored.
+    """
+    for model in models:
+        if not model.stores:
+            continue
+        if model.stage == "supervise" and model.name in run.skipped:
+            continue
+        columns = [r[0] for r in con.execute(f"DESCRIBE {model.stores}").fetchall()]
+        con.execute(f"DELETE FROM {model.stores} WHERE scenario = ?", [run.scenario])
+        con.execute(f"INSERT INTO {model.stores} BY NAME SELECT {', '.join(columns)} "
+                    f"FROM {model.name}")
+
+
+def drop_run_tables(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> None:
+    """Drop the temp tables and views the models made, and the run's parameter tables."""
+    tables = {r[0]: r[1] for r in con.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary").fetchall()}
+    made = {t for m in models for t in m.outputs} | {
+        t for t in tables if t == "run_params" or t.startswith("param_")}
+    for name in made & set(tables):
+        con.execute(f"DROP {tables[name]} IF EXISTS {name}")

@@ -1,0 +1,19 @@
+-- the grouped eligible cases of every year, with what the indices need (case_features holds
+-- the patient, dates and cost parts, so the large input tables are not joined again)
+SELECT f.case_id, f.year, f.month, f.hospital_id, f.level, f.dx3, f.dx5, f.patient_id,
+       f.admit_date, f.discharge_date, f.los_days, f.discharge_disposition,
+       f.discharge_disposition = 5 AS died,  -- 离院方式 5 = 死亡
+       -- a procedure that counts in the group key (valid, not 保守治疗)
+       coalesce(f.proc_key_all, '') <> '' AS has_proc,
+       s.case_id IS NOT NULL AS severity_coded,
+       g.group_code, k.rw, k.mean_cost_yuan AS group_mean_cost_yuan,
+       k.mean_los_days AS group_mean_los_days,
+       CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
+       CAST(coalesce(f.drug_yuan, 0) AS DOUBLE) AS drug_yuan,
+       CAST(coalesce(f.consumable_yuan, 0) AS DOUBLE) AS consumable_yuan,
+       CAST(f.patient_paid_yuan AS DOUBLE) AS patient_paid_yuan
+FROM case_features f
+JOIN sv_groups g USING (case_id)
+LEFT JOIN sv_severity_cases s USING (case_id)
+LEFT JOIN sv_catalog k ON k.group_code = g.group_code
+WHERE f.eligible AND g.grouped

@@ -1,0 +1,13 @@
+-- 编码高套: each hospital's cases of a diagnosis category against the category's regional
+-- rates in the same year (grain: hospital × year × category)
+WITH region AS (
+    SELECT year, dx3, avg(rw) AS region_rw, avg(has_proc::INTEGER) AS region_proc_rate,
+           avg(severity_coded::INTEGER) AS region_severity_rate
+    FROM sv_base GROUP BY year, dx3
+)
+SELECT b.year, b.hospital_id, b.dx3, count(*) AS n_cases, sum(b.rw) AS sum_rw,
+       sum(b.has_proc::INTEGER) AS n_proc, sum(b.severity_coded::INTEGER) AS n_severity,
+       any_value(r.region_rw) AS region_rw, any_value(r.region_proc_rate) AS region_proc_rate,
+       any_value(r.region_severity_rate) AS region_severity_rate
+FROM sv_base b JOIN region r USING (year, dx3)
+GROUP BY b.year, b.hospital_id, b.dx3

@@ -1,0 +1,115 @@
+WITH case_indices AS (
+    SELECT 'readmit_' || days || 'd_' || k AS index_code, FALSE AS low_risk_base
+    FROM run_sv_windows CROSS JOIN (VALUES ('any'), ('same')) t(k)
+    UNION ALL
+    SELECT * FROM (VALUES ('split_admission', FALSE), ('low_standard', FALSE),
+                          ('long_stay', FALSE), ('low_risk_death', TRUE)) t(index_code, lr)
+), counts AS (
+    SELECT year, hospital_id, index_code, count(DISTINCT case_id) AS n_flagged
+    FROM mart_supervision_cases GROUP BY ALL
+), rates AS (
+    SELECT h.year, h.hospital_id, i.index_code,
+           CASE WHEN i.low_risk_base THEN h.n_low_risk ELSE h.n_cases END AS n_base,
+           coalesce(c.n_flagged, 0) AS n_flagged
+    FROM sv_hospital_base h CROSS JOIN case_indices i
+    LEFT JOIN counts c USING (year, hospital_id, index_code)
+), region AS (
+    SELECT year, index_code, sum(n_flagged) / nullif(sum(n_base), 0) AS region_rate
+    FROM rates GROUP BY ALL
+), count_rows AS (
+    SELECT r.year, r.hospital_id, r.index_code, r.n_base, r.n_flagged,
+           r.n_flagged / nullif(r.n_base, 0) AS value, g.region_rate AS region_value,
+           (r.n_flagged / nullif(r.n_base, 0)) / nullif(g.region_rate, 0) AS ratio_to_region,
+           r.n_base * g.region_rate AS expected
+    FROM rates r JOIN region g USING (year, index_code)
+), upcode AS (
+    -- per hospital-year: observed procedure / severity-coded cases and what the regional
+    -- rates of its diagnosis categories would give (category-standardised), and the CMI
+    -- standardised the same way (Σ rw ÷ Σ regional mean rw of the case's category)
+    SELECT year, hospital_id, sum(n_cases) AS n_cases,
+           sum(n_proc) AS n_proc, sum(n_cases * region_proc_rate) AS e_proc,
+           sum(n_severity) AS n_severity, sum(n_cases * region_severity_rate) AS e_severity,
+           sum(sum_rw) / nullif(sum(n_cases * region_rw), 0) AS cmi_index
+    FROM sv_hospital_categories GROUP BY ALL
+), upcode_hist AS (
+    -- against its own history: last year's observed ÷ expected ratio carried into this year's
+    -- expectation (the region's alone in the first year)
+    SELECT *,
+           e_proc * coalesce(CASE WHEN lag(year) OVER w = year - 1
+                                  THEN lag(n_proc / nullif(e_proc, 0)) OVER w END, 1)
+               AS e_proc_own,
+           e_severity * coalesce(CASE WHEN lag(year) OVER w = year - 1
+                                      THEN lag(n_severity / nullif(e_severity, 0)) OVER w END, 1)
+               AS e_severity_own
+    FROM upcode WINDOW w AS (PARTITION BY hospital_id ORDER BY year)
+), upcode_rows AS (
+    SELECT year, hospital_id, 'upcode_procedure' AS index_code, n_cases AS n_base,
+           n_proc AS n_flagged, n_proc / n_cases AS value,
+           sum(n_proc) OVER y / sum(n_cases) OVER y AS region_value,
+           n_proc / nullif(e_proc, 0) AS ratio_to_region, e_proc_own AS expected,
+           2 * (sqrt(n_proc) - sqrt(e_proc_own)) AS z_score
+    FROM upcode_hist WINDOW y AS (PARTITION BY year)
+    UNION ALL
+    SELECT year, hospital_id, 'upcode_severity', n_cases, n_severity, n_severity / n_cases,
+           sum(n_severity) OVER y / sum(n_cases) OVER y, n_severity / nullif(e_severity, 0),
+           e_severity_own, 2 * (sqrt(n_severity) - sqrt(e_severity_own))
+    FROM upcode_hist WINDOW y AS (PARTITION BY year)
+    UNION ALL
+    SELECT year, hospital_id, 'upcode_cmi', n_cases, NULL, cmi_index, 1.0, cmi_index, NULL, NULL
+    FROM upcode_hist
+), cost AS (
+    SELECT h.*, h.cost_yuan / h.n_cases AS cost_per_case,
+           sum(h.cost_yuan) OVER y / sum(h.n_cases) OVER y AS region_cost_per_case,
+           sum(h.drug_yuan) OVER y / sum(h.cost_yuan) OVER y AS region_drug_share,
+           sum(h.consumable_yuan) OVER y / sum(h.cost_yuan) OVER y AS region_consumable_share,
+           sum(h.patient_paid_yuan) OVER y / nullif(sum(h.paid_base_yuan) OVER y, 0)
+               AS region_oop_share
+    FROM sv_hospital_base h WINDOW y AS (PARTITION BY year)
+), cost_hist AS (
+    SELECT *,
+           CASE WHEN lag(year) OVER w = year - 1
+                THEN cost_per_case / lag(cost_per_case) OVER w - 1 END AS growth,
+           CASE WHEN lag(year) OVER w = year - 1
+                THEN region_cost_per_case / lag(region_cost_per_case) OVER w - 1 END
+               AS region_growth
+    FROM cost WINDOW w AS (PARTITION BY hospital_id ORDER BY year)
+), cost_rows AS (
+    -- 费用结构 and 患者负担 against the region's shares; 费用控制: the growth of the cost per
+    -- case beyond the region's growth (value = hospital growth − regional growth)
+    SELECT year, hospital_id, 'drug_share' AS index_code, n_cases AS n_base,
+           NULL::BIGINT AS n_flagged, drug_yuan / cost_yuan AS value,
+           region_drug_share AS region_value,
+           (drug_yuan / cost_yuan) / nullif(region_drug_share, 0) AS ratio_to_region
+    FROM cost_hist
+    UNION ALL
+    SELECT year, hospital_id, 'consumable_share', n_cases, NULL, consumable_yuan / cost_yuan,
+           region_consumable_share, (consumable_yuan / cost_yuan) / nullif(region_consumable_share, 0)
+    FROM cost_hist
+    UNION ALL
+    SELECT year, hospital_id, 'oop_share', n_cases, NULL,
+           patient_paid_yuan / nullif(paid_base_yuan, 0), region_oop_share,
+           (patient_paid_yuan / nullif(paid_base_yuan, 0)) / nullif(region_oop_share, 0)
+    FROM cost_hist
+    UNION ALL
+    SELECT year, hospital_id, 'cost_growth', n_cases, NULL, growth - region_growth,
+           region_growth, NULL
+    FROM cost_hist WHERE growth IS NOT NULL
+)
+SELECT year, hospital_id, index_code, n_base, n_flagged, value, region_value, ratio_to_region,
+       expected, 2 * (sqrt(n_flagged) - sqrt(expected)) AS z_score
+FROM count_rows
+UNION ALL
+SELECT * FROM upcode_rows
+UNION ALL
+-- 编码高套评分: the positive parts of the procedure and severity jumps added
+SELECT year, hospital_id, 'upcode_score', n_base, NULL,
+       greatest(z_proc, 0) + greatest(z_severity, 0), NULL, NULL, NULL,
+       greatest(z_proc, 0) + greatest(z_severity, 0)
+FROM (SELECT year, hospital_id, any_value(n_base) AS n_base,
+             max(z_score) FILTER (WHERE index_code = 'upcode_procedure') AS z_proc,
+             max(z_score) FILTER (WHERE index_code = 'upcode_severity') AS z_severity
+      FROM upcode_rows GROUP BY ALL)
+UNION ALL
+SELECT year, hospital_id, index_code, n_base, n_flagged, value, region_value, ratio_to_region,
+       NULL, NULL
+FROM cost_rows
