@@ -426,19 +426,3 @@ def test_code_changes_are_recorded_with_their_rule(tmp_path):
     ]
     run_ingest(src, db, progress=QUIET, force=True)  # read again: nothing new
     assert _query(db, "SELECT count(*) FROM code_changes") == [(4,)]
-
-
-def test_warehouse_without_a_newer_input_column_gets_it_and_reloads_nothing(tmp_path):
-    # a warehouse from before icu_days: the column is added and the fingerprints recomputed,
-    # so loading the same files again still adds nothing
-    cases, settlements = _good()
-    db = tmp_path / "w.duckdb"
-    src = write_inputs(tmp_path / "in", cases, settlements)
-    run_ingest(src, db, progress=QUIET)
-    with duckdb.connect(str(db)) as con:
-        con.execute("ALTER TABLE cases DROP COLUMN icu_days")
-        con.execute("UPDATE cases SET row_hash = 0")  # as the older fingerprints would differ
-    summary = run_ingest(src, db, force=True, progress=QUIET)
-    assert summary.total("rows_loaded") == 0
-    assert _query(db, "SELECT count(*) FROM cases") == [(len(cases),)]
-    assert _query(db, "SELECT count(*) FROM duplicate_keys") == [(0,)]
