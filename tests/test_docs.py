@@ -35,3 +35,34 @@ def test_bench_writes_its_figures_below_the_marker(tmp_path):
     assert "| CSV | 3 | 1,500,000 | 10.0 | 150,000 | 100,000 |" in text
     assert "Real extracts: 11.0 s in all, peak 1.25 GB." in text
     assert text.rstrip().endswith("Verdict: all targets met.")
+
+
+def test_the_readme_is_a_front_door():
+    """At most 12,000 characters, every relative link resolving, no tracker citations."""
+    import re
+
+    from dip_sim.docs import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text) <= 12_000
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
+    assert links and all((ROOT / link).exists() for link in links), links
+    assert not re.search(r"(?i)\bissues? \d", text)
+
+
+def test_no_citation_of_the_issue_tracker_in_code_tests_or_docs():
+    """Code cites the rule's source or a docs page, never a tracker a reader cannot see."""
+    import re
+
+    from dip_sim.docs import ROOT
+
+    pattern = re.compile(r"(?i)\bissues? \d+\b")
+    found = []
+    for folder in ("dip_sim", "pipelines", "tests", "docs", "benchmarks", "data/policy",
+                   "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".sql", ".md", ".yaml", ".sh"} and path.is_file():
+                for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                    if pattern.search(line) and "pattern = re.compile" not in line:
+                        found.append(f"{path.relative_to(ROOT)}:{n}")
+    assert not found, found

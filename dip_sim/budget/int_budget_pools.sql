@@ -8,7 +8,8 @@ WITH prev AS (
                 ELSE 'all' END AS pool,
            CAST(sum(h.fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan
     FROM int_history_grouped h JOIN case_features f USING (case_id) CROSS JOIN run_params p
-    WHERE h.year = p.run.sim_year - 1
+    -- read only with the split (a constant, so the scan is left out without it)
+    WHERE getvariable('budget.split_by_insurance') AND h.year = p.run.sim_year - 1
     GROUP BY ALL
 ), sim AS (
     SELECT pool, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,

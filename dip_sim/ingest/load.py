@@ -70,16 +70,13 @@ class IngestSummary:
 
 
 def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the warehouse's input tables if missing and (re)load the reference tables."""
+    """Create the warehouse's input tables if missing and (re)load the reference tables.
+
+    A warehouse made by an older version is refused before this (its schema version,
+    :mod:`dip_sim.warehouse_version`), never altered here.
+    """
     for ddl in WAREHOUSE_DDL.values():
         con.execute(ddl)
-    for column in ("rows_replaced BIGINT", "column_mapping VARCHAR", "encoding VARCHAR",
-                   "seconds DOUBLE", "unmapped_columns VARCHAR", "ignored_columns VARCHAR"):
-        # columns added after the first warehouses were made
-        con.execute(f"ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS {column}")
-    for table in ("cases", "settlements"):
-        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS key_hash UBIGINT")
-        con.execute(f"UPDATE {table} SET key_hash = hash(case_id) WHERE key_hash IS NULL")
     load_reference(con)
 
 

@@ -69,9 +69,9 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
         FROM catalog_groups WHERE scenario = ? AND (primary_candidate OR primary_group OR tcm_group)
         ORDER BY primary_group DESC, n_cases DESC, group_code""", [scenario]).df()
     subtypes = con.execute("""
-        SELECT group_code, dimension, subtype, n_cases, mean_cost_yuan, coefficient, cv_before,
+        SELECT group_code, dimension, subtype, n_cases, mean_cost_yuan, aux_coefficient, cv_before,
                cv_after, cv_reduction, forced_by
-        FROM catalog_subtypes WHERE scenario = ? ORDER BY group_code, coefficient""",
+        FROM catalog_subtypes WHERE scenario = ? ORDER BY group_code, aux_coefficient""",
         [scenario]).df()
     return {"目录概况": summary.rename(columns={"metric": "指标", "value": "数值"}),
             "病种组": groups, "CV大于0.7的组": unstable, "辅助分型": subtypes,
