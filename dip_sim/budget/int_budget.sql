@@ -10,11 +10,11 @@ WITH hist AS (
     SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
            count(*) AS n_cases
     FROM int_history_grouped h
-    WHERE h.year = (SELECT p.run.sim_year - 1 FROM run_params p)
+    WHERE h.year = getvariable('run.sim_year') - 1
 ), prev_all AS (
     -- every inpatient fund payment of that year, grouped or not (for the proportion method)
     SELECT CAST(coalesce(sum(fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan
-    FROM case_features WHERE year = (SELECT p.run.sim_year - 1 FROM run_params p)
+    FROM case_features WHERE year = getvariable('run.sim_year') - 1
 ), sim AS (
     SELECT CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
            CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan,

@@ -1,9 +1,11 @@
--- DIP fund, fund ratio and budget point value (dip_rules.md §4).
+-- The grouped cases of the simulation year, with their features and fund pool (employee or
+-- resident insurance with budget.split_by_insurance, else 'all'). The year is read as a
+-- constant so that only that year's row groups are scanned.
 SELECT f.* EXCLUDE (status, severity, reason, has_case, has_settlement),
        g.group_code, g.group_type,
-       -- the fund pool: employee / resident insurance when budget.split_by_insurance
-       CASE WHEN (SELECT p.budget.split_by_insurance FROM run_params p)
+       CASE WHEN getvariable('budget.split_by_insurance')
             THEN coalesce(f.insurance_type, 'unknown') ELSE 'all' END AS pool
-FROM (SELECT * FROM case_features WHERE year = (SELECT p.run.sim_year FROM run_params p)) f
+FROM case_features f
 JOIN mart_case_groups g USING (case_id)
-WHERE g.grouped
+WHERE f.year = getvariable('run.sim_year') AND g.year = getvariable('run.sim_year')
+  AND g.grouped

@@ -13,7 +13,7 @@ WITH hist AS (
     WHERE g.eligible
 ), sim AS (
     SELECT count(*) AS n_cases, count(*) FILTER (WHERE grouped) AS n_grouped
-    FROM mart_case_groups WHERE year = (SELECT p.run.sim_year FROM run_params p)
+    FROM mart_case_groups WHERE year = getvariable('run.sim_year')
 ), groups AS (
     SELECT count(*) FILTER (WHERE group_type = 'core') AS n_core,
            count(*) FILTER (WHERE group_type = 'comprehensive') AS n_comprehensive,

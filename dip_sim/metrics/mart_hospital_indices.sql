@@ -6,7 +6,7 @@ WITH cases AS (
     SELECT g.hospital_id, g.group_code, g.total_cost_yuan, g.los_days, c.rw,
            c.primary_group, c.tcm_group
     FROM mart_case_groups g JOIN mart_catalog_groups c USING (group_code)
-    WHERE g.grouped AND g.year = (SELECT p.run.sim_year FROM run_params p)
+    WHERE g.grouped AND g.year = getvariable('run.sim_year')
 ), region AS (
     SELECT group_code, avg(total_cost_yuan) AS mean_cost, avg(los_days) AS mean_los
     FROM cases GROUP BY group_code

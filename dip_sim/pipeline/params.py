@@ -6,8 +6,9 @@ SQL reads a parameter by its own dotted name, never through a hand-kept list:
   a model reads ``p.point_value.mode`` after ``CROSS JOIN run_params p``; the column ``run``
   holds the facts of the run (``p.run.scenario``, ``p.run.sim_year``,
   ``p.run.catalog_version``);
-- every scalar parameter is also a DuckDB variable of the same name, for the places SQL needs a
-  constant (``quantile_cont(x, getvariable('point_value.trim_low'))``);
+- every scalar parameter, and every fact of the run, is also a DuckDB variable of the same name,
+  for the places SQL needs a constant: ``quantile_cont(x, getvariable('point_value.trim_low'))``,
+  or a filter DuckDB can use to skip row groups (``year = getvariable('run.sim_year')``);
 - a list-typed parameter is a table ``param_<file>_<key>`` (:func:`list_table`), e.g.
   ``param_catalog_history_weights (position, value)``.
 """
@@ -90,6 +91,8 @@ def set_run_params(con: duckdb.DuckDBPyConnection, params: Mapping[str, Paramete
                 con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
         else:
             con.execute(f'SET VARIABLE "{name}" = ?::{SCALAR_TYPES[param.type]}', [values[name]])
+    for key, kind in RUN_FIELDS.items():  # the run's facts too: run.sim_year …
+        con.execute(f'SET VARIABLE "run.{key}" = ?::{kind}', [run[key]])
 
 
 def run_facts(scenario: str, year: int, history: Sequence[int], catalog_version: str = ""

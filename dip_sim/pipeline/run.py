@@ -85,23 +85,26 @@ def make(con: duckdb.DuckDBPyConnection, names: Sequence[str], params: dict[str,
 
 def run_models(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model],
                progress: Progress = print) -> None:
-    """Make every model's table in order (``models``: run order), skipping as declared."""
+    """Make every model's table in order (``models``: run order), skipping as declared; the
+    time of each stage is printed once all its models are made."""
     facts = run.facts()
-    stage, started = None, time.perf_counter()
+    pending = Counter(m.stage for m in models if not m.runs_in)
+    spent: Counter = Counter()
     for model in models:
         if model.runs_in:
             continue  # made by another command (ingest, quality)
-        if model.stage != stage:
-            if stage is not None:
-                progress(f"  [{run.scenario}] {stage} ({time.perf_counter() - started:.1f} 秒)")
-            stage, started = model.stage, time.perf_counter()
+        started = time.perf_counter()
         if model.skipped(facts):
             run.skipped.add(model.name)
             _create_empty(con, model)
         else:
             execute(con, model, run)
-    if stage is not None:
-        progress(f"  [{run.scenario}] {stage} ({time.perf_counter() - started:.1f} 秒)")
+        spent[model.stage] += time.perf_counter() - started
+        pending[model.stage] -= 1
+        if not pending[model.stage]:
+            skipped = all(m.name in run.skipped for m in models if m.stage == model.stage)
+            progress(f"  [{run.scenario}] {model.stage} ({spent[model.stage]:.1f} 秒)"
+                     + ("：跳过" if skipped else ""))
 
 
 def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> None:
