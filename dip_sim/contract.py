@@ -343,11 +343,13 @@ def _test_sql(contract: TableContract, test: DataTest) -> str:
     return test.sql
 
 
-def run_data_tests(con: Any, scenarios: Iterable[str] | None = None) -> list[str]:
+def run_data_tests(con: Any, scenarios: Iterable[str] | None = None,
+                   tables: Iterable[str] | None = None) -> list[str]:
     """Run every contract's data tests on the stored tables open on ``con``.
 
     Restricted to ``scenarios`` when given (the rows of scenario-keyed tables, and the
-    reconciliations' rows, by their ``scenario`` column). Tables not in the warehouse (a
+    reconciliations' rows, by their ``scenario`` column), and to the contracts of ``tables``
+    when given (the tables a run wrote). Tables not in the warehouse (a
     stage not run) are passed over. Returns one Chinese message per failed test naming the
     table, the test and the number of offending rows; empty when all pass.
     """
@@ -356,8 +358,9 @@ def run_data_tests(con: Any, scenarios: Iterable[str] | None = None) -> list[str
     chosen = None if scenarios is None else list(scenarios)
     there = _stored(con)
     failures = []
+    wanted = None if tables is None else set(tables)
     for contract in CONTRACTS.values():
-        if contract.table not in there:
+        if contract.table not in there or (wanted is not None and contract.table not in wanted):
             continue
         for test in contract.tests:
             sql = _test_sql(contract, test)

@@ -13,8 +13,9 @@ The queries read: ``cases`` and ``settlements`` (one row per distinct content),
 ``features_base`` (the case features being built, every case ``ok``: ``has_case``,
 ``has_settlement``; a temp table of ``status.run_quality``),
 ``hospitals``, ``load_errors``, ``ref_dx``, ``ref_dx_rules``, ``ref_main_dx_excluded``;
-``dup_cases`` / ``dup_settlements`` (the keys with more than one content); the variables
-``cost_tolerance_yuan`` and ``payment_tolerance_yuan``.
+``dup_cases`` / ``dup_settlements`` (the keys with more than one content); the parameters
+``quality.cost_breakdown_tolerance_yuan`` and ``quality.payment_split_tolerance_yuan``, as
+variables of those names.
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ SQL: dict[str, str] = {
                      coalesce({', '.join(_PARTS)}) IS NOT NULL AS has_parts
               FROM settlements) s
         WHERE s.has_parts AND s.total_cost_yuan IS NOT NULL
-          AND abs(s.parts - s.total_cost_yuan) > getvariable('cost_tolerance_yuan')""",
+          AND abs(s.parts - s.total_cost_yuan)
+              > getvariable('quality.cost_breakdown_tolerance_yuan')""",
     "payment_split_mismatch": f"""
         SELECT s.case_id, CAST(s.patient_paid_yuan AS VARCHAR), '统筹基金支付 ' || s.fund_paid_yuan
                || coalesce(' + 其他基金支付 ' || s.other_fund_paid_yuan, '')
@@ -203,7 +205,7 @@ SQL: dict[str, str] = {
           AND s.total_cost_yuan IS NOT NULL
           -- 医疗总费用 = 统筹基金 + 其他基金（补充医疗保险、医疗救助…）+ 个人负担 (结算清单 医疗收费信息)
           AND abs(s.fund_paid_yuan + coalesce(s.other_fund_paid_yuan, 0) + s.patient_paid_yuan
-                  - s.total_cost_yuan) > getvariable('payment_tolerance_yuan')""",
+                  - s.total_cost_yuan) > getvariable('quality.payment_split_tolerance_yuan')""",
     # every value cleared at load (not a number, not a date): name its file, row and field
     "value_unreadable": """
         SELECT x.case_id, any_value(e.value), string_agg(e.file_path || ' 第 ' || e.row_number

@@ -149,8 +149,11 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     """The body of :func:`run_quality`, in its transaction."""
     if recode:
         recode_cases(con)
-    con.execute("SET VARIABLE cost_tolerance_yuan = ?", [float(cost_tolerance_yuan)])
-    con.execute("SET VARIABLE payment_tolerance_yuan = ?", [float(payment_tolerance_yuan)])
+    # the checks read the parameters by their own names (as the simulation's SQL does)
+    con.execute('SET VARIABLE "quality.cost_breakdown_tolerance_yuan" = ?::DOUBLE',
+                [float(cost_tolerance_yuan)])
+    con.execute('SET VARIABLE "quality.payment_split_tolerance_yuan" = ?::DOUBLE',
+                [float(payment_tolerance_yuan)])
     checks = " UNION ALL ".join(
         f"SELECT '{c.code}' AS rule, case_id, CAST(value AS VARCHAR) AS value, detail "
         f"FROM ({c.sql}) AS q(case_id, value, detail)" for c in load_checks())

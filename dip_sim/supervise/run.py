@@ -156,7 +156,7 @@ def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, A
         counts["anomalies"] = con.execute("SELECT count(*) FROM mart_supervision_anomalies "
                                           "WHERE flagged").fetchall()[0][0]
         drop_run_tables(con, models)
-        failures = run_data_tests(con, [scenario])
+        failures = run_data_tests(con, [scenario], [m.stores for m in models if m.stores])
         if failures:
             raise SupervisionError("数据检验未通过，本次结果未保存：\n  " + "\n  ".join(failures))
     return counts
