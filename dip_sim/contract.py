@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from dip_sim.yaml_files import read_yaml
+
 PACKAGE = Path(__file__).resolve().parent
 DOCS = PACKAGE.parent / "docs" / "tables.md"
 
@@ -183,31 +185,33 @@ def _index(columns: list[Column], name: str) -> int:
     return next(i for i, c in enumerate(columns) if c.name == name)
 
 
-def contract_files(root: Path = PACKAGE) -> list[Path]:
-    """The contract files under ``root``: YAML files with top-level ``table`` and ``columns``."""
-    def order(p: Path) -> tuple[int, str]:
-        folder = p.relative_to(root).parts[0]
-        return (_FOLDERS.index(folder) if folder in _FOLDERS else len(_FOLDERS), str(p))
+def _contract_documents(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Each YAML file under ``root`` with top-level ``table`` and ``columns``, parsed once, in
+    the stages' order."""
+    def order(item: tuple[Path, Any]) -> tuple[int, str]:
+        folder = item[0].relative_to(root).parts[0]
+        return (_FOLDERS.index(folder) if folder in _FOLDERS else len(_FOLDERS), str(item[0]))
 
     found = []
     for path in root.rglob("*.yaml"):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = read_yaml(path)
         except yaml.YAMLError:
             continue
         if isinstance(doc, dict) and "table" in doc and "columns" in doc:
-            found.append(path)
+            found.append((path, doc))
     return sorted(found, key=order)
+
+
+def contract_files(root: Path = PACKAGE) -> list[Path]:
+    """The contract files under ``root``: YAML files with top-level ``table`` and ``columns``."""
+    return [path for path, _ in _contract_documents(root)]
 
 
 def load_contracts(root: Path = PACKAGE) -> dict[str, TableContract]:
     """Every contract under ``root`` by table name, validated."""
     contracts: dict[str, TableContract] = {}
-    for path in contract_files(root):
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:  # pragma: no cover - contract_files skips these
-            raise _fail(path, "YAML", str(exc)) from exc
+    for path, doc in _contract_documents(root):
         contract = parse_contract(path, doc)
         if contract.table in contracts:
             raise _fail(path, "table", f"{contract.table} 已在 {contracts[contract.table].path}")

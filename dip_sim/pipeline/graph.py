@@ -17,9 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dip_sim.policy.expressions import evaluate, names
+from dip_sim.yaml_files import read_yaml
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -202,7 +201,7 @@ def order(models: list[Model], sources: dict[str, str]) -> tuple[Model, ...]:
 
 def load_graph(path: Path = MANIFEST) -> Graph:
     """Read and check the manifest; the models in run order."""
-    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    content = read_yaml(path)
     models = [_model(name, spec) for name, spec in content["models"].items()]
     sources = dict(content.get("sources") or {})
     return Graph(order(models, sources), sources)

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dip_sim.paths import POLICY_DIR
+from dip_sim.yaml_files import read_yaml
 
 
 class PolicyError(ValueError):
@@ -155,7 +154,7 @@ def load_baseline(policy_dir: Path = POLICY_DIR) -> dict[str, Parameter]:
     if not files:
         raise PolicyError(f"政策参数目录 {policy_dir} 中没有 *.yaml 文件")
     for path in files:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        content = read_yaml(path) or {}
         for key, spec in content.items():
             name = f"{path.stem}.{key}"
             missing = [f for f in ("description", "unit", "type", "reference", "values")
