@@ -7,10 +7,16 @@ import pytest
 from dip_sim.cli import main
 
 
-@pytest.mark.parametrize("command", ["synth", "ingest", "quality", "quality-report", "simulate",
-                                     "compare", "report", "catalog-report", "catalog-diff",
-                                     "params", "users", "supervise", "supervision-report",
-                                     "plant-gaming"])
+def _commands() -> list[str]:
+    import argparse
+
+    from dip_sim.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -77,3 +83,19 @@ def test_supervision_report_of_a_hospital(planted_city, tmp_path, capsys):
     # the hospital that planted split admissions: its flagged cases are there, its own only
     cases = sheets["标记病例"]
     assert "分解住院" in set(cases["指数"]) and set(cases["医疗机构代码"]) == {"H140302002"}
+
+
+def test_stages_prints_the_graph_in_run_order(capsys):
+    from dip_sim.pipeline.graph import graph
+
+    assert main(["stages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(graph().models)
+    names = [line.split()[2] for line in lines]
+    assert names.index("int_keyed") < names.index("mart_case_groups") < names.index("int_budget")
+    budget = [line for line in lines if " int_pv_refined " in line][0]
+    assert "跳过条件: point_value.budget_refinement == 'none'" in budget
+    assert main(["stages", "--stage", "budget"]) == 0
+    assert {line.split()[1] for line in capsys.readouterr().out.splitlines()} == {"budget"}
+    assert main(["stages", "--dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph dip_sim {")

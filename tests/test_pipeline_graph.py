@@ -156,3 +156,17 @@ def test_every_parameter_type_has_a_column_type():
     kinds = {p.type for p in load_baseline().values()}
     assert kinds <= set(SCALAR_TYPES) | set(LIST_COLUMNS)
     assert isinstance(next(iter(load_baseline().values())), Parameter)
+
+
+def test_each_stored_table_has_its_contract_beside_the_model_that_makes_it():
+    from dip_sim.contract import CONTRACTS
+
+    stored = graph().stored()
+    for table, contract in CONTRACTS.items():
+        if table == "runs":  # the runner's own record of each run
+            assert contract.path.parent.name == "pipeline"
+            continue
+        assert table in stored, f"{table}: no model stores it"
+        model = stored[table]
+        assert contract.path.parent.name == model.stage, (table, model.name)
+    assert set(stored) <= set(CONTRACTS)
