@@ -17,6 +17,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -126,9 +127,10 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         INSERT INTO runs
         SELECT ?, ?, ?, ?, ?, ?, ?,
                (SELECT count(*) FROM case_status WHERE year = ?),
-               (SELECT count(*) FROM mart_case_scores)""",
+               (SELECT count(*) FROM mart_case_scores), ?""",
         [scenario.name, scenario.description, year, ",".join(map(str, history)),
-         dt.datetime.now(), params_json, params_sha, year])
+         dt.datetime.now(), params_json, params_sha, year,
+         str(Path(scenario.source).resolve()) if scenario.source else None])
     drop_run_tables(con, models)
     return row
 

@@ -11,8 +11,9 @@ beside the old one, runs quality, simulates the baseline again (its recorded yea
 (``PATH.old-<timestamp>``) and the new one put in its place: an error or Ctrl-C on the way
 removes the unfinished file and leaves the old warehouse as it was.
 
-``runs`` records a scenario's name, year and resolved values, not the file it came from: the
-other scenarios are listed with the command that simulates them again.
+``runs`` records each scenario's file (schema version 2 on): the scenarios of the baseline's
+year whose files are still there are simulated again with it; the others are listed with the
+command that simulates them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Recorded:
     supervised: set[str] = field(default_factory=set)
     key_check: str | None = None
     version: int | None = None
+    scenario_files: dict[str, str] = field(default_factory=dict)  # scenario → its file
 
 
 @dataclass
@@ -74,19 +76,27 @@ def read_recorded(db_path: Path) -> Recorded:
                     SELECT batch_id, file_path FROM load_batches WHERE status = 'loaded'
                     ORDER BY batch_id, file_path""").fetchall():
                 loaded.setdefault(batch, []).append(label)
-        runs = {}
+        runs, files = {}, {}
         if "runs" in tables:
-            for scenario, year, history in con.execute("""
-                    SELECT scenario, arg_max(year, run_at), arg_max(history_years, run_at)
+            # the scenario's file is recorded since schema version 2
+            has_file = con.execute("SELECT count(*) FROM information_schema.columns WHERE "
+                                   "table_name = 'runs' AND column_name = 'scenario_file'"
+                                   ).fetchall()[0][0]
+            file_column = "arg_max(scenario_file, run_at)" if has_file else "NULL"
+            for scenario, year, history, file in con.execute(f"""
+                    SELECT scenario, arg_max(year, run_at), arg_max(history_years, run_at),
+                           {file_column}
                     FROM runs GROUP BY scenario ORDER BY scenario <> ?, scenario""",
                     [BASELINE]).fetchall():
                 runs[scenario] = (int(year), [int(y) for y in (history or "").split(",") if y])
+                if file:
+                    files[scenario] = file
         supervised = set()
         if "supervision_hospitals" in tables:
             supervised = {s for s, in con.execute(
                 "SELECT DISTINCT scenario FROM supervision_hospitals").fetchall()}
         return Recorded(recorded_sources(con), loaded, runs, supervised,
-                        get_meta(con, "pseudonym_key_check"), stored_version(con))
+                        get_meta(con, "pseudonym_key_check"), stored_version(con), files)
     finally:
         con.close()
 
@@ -158,7 +168,7 @@ def run_rebuild(db_path: Path, year: int | None = None, directories: list[Path] 
         _wal(new).rename(_wal(db_path))
     progress(f"重建完成 → {db_path}；旧仓库已移至 {old}")
     if result.not_simulated:
-        progress("以下情景未重新模拟（仓库未记录其情景文件）: " + "，".join(
+        progress("以下情景未重新模拟（仓库未记录其情景文件、文件已不在，或年度与基线不同）: " + "，".join(
             f"{name}（{y} 年）" for name, y in result.not_simulated.items()))
         progress(f"请运行 dip-sim simulate --db {db_path} --year 年度 --scenario 情景文件.yaml")
     return result
@@ -196,16 +206,24 @@ def _simulate(new: Path, recorded: Recorded, year: int | None, result: Rebuilt,
     from pipelines.simulate import run_simulate
     from pipelines.supervise import run_supervise
 
-    result.not_simulated = {name: y for name, (y, _h) in recorded.runs.items() if name != BASELINE}
     recorded_year, history = recorded.runs.get(BASELINE, (None, []))
     if year is None:
         year = recorded_year
     if year is None:
+        result.not_simulated = {name: y for name, (y, _h) in recorded.runs.items()
+                                if name != BASELINE}
         progress("未模拟：旧仓库中没有基线的模拟记录（可用 --year 指定年度）")
         return
+    # the scenarios of the baseline's year whose files are still there run with it
+    again = [name for name, (y, _h) in recorded.runs.items() if name != BASELINE and y == year
+             and name in recorded.scenario_files and Path(recorded.scenario_files[name]).is_file()]
+    result.not_simulated = {name: y for name, (y, _h) in recorded.runs.items()
+                            if name != BASELINE and name not in again}
     run_simulate(new, year, history if year == recorded_year and history else None,
+                 scenario_files=[Path(recorded.scenario_files[name]) for name in again],
                  progress=progress)
-    result.simulated.append(BASELINE)
-    if BASELINE in recorded.supervised:
-        run_supervise(new, [BASELINE], progress=progress)
-        result.supervised.append(BASELINE)
+    result.simulated += [BASELINE, *again]
+    supervised = [name for name in [BASELINE, *again] if name in recorded.supervised]
+    if supervised:
+        run_supervise(new, supervised, progress=progress)
+        result.supervised += supervised

@@ -105,7 +105,8 @@ def digest(db: Path) -> dict[str, dict[str, str]]:
             entry = {"_rows": str(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])}
             for name, kind in columns:
                 if "TIMESTAMP" in kind or name in ("batch_id", "run_at", "loaded_at",
-                                                   "checked_at", "catalog_version"):
+                                                   "checked_at", "catalog_version",
+                                                   "scenario_file"):
                     continue
                 values = sorted(_text(r[0]) for r in con.execute(
                     f'SELECT "{name}" FROM "{table}"').fetchall())

@@ -10,7 +10,7 @@ from dip_sim.cli import main
 from dip_sim.paths import SCENARIO_DIR
 from dip_sim.warehouse_version import SCHEMA_VERSION
 
-POINT_VALUES = "SELECT * FROM point_values WHERE scenario = 'baseline' ORDER BY year"
+POINT_VALUES = "SELECT * FROM point_values ORDER BY scenario, year"
 
 
 @pytest.fixture()
@@ -59,8 +59,8 @@ def test_older_warehouse_refused_then_rebuilt_with_the_same_point_values(city, c
     err = capsys.readouterr().err
     old = list(db.parent.glob("w.duckdb.old-*"))
     assert len(old) == 1 and f"旧仓库已移至 {old[0]}" in err
-    # the scenario file is not recorded: named with the command that simulates it again
-    assert "growth_8pct（2020 年）" in err and "dip-sim simulate" in err
+    # the scenario's file is recorded: simulated again with the baseline
+    assert "未重新模拟" not in err
     assert not list(db.parent.glob("*.rebuild-*"))
 
     assert _point_values(db) == original
@@ -73,6 +73,20 @@ def test_older_warehouse_refused_then_rebuilt_with_the_same_point_values(city, c
     assert _point_values(db) == original
     # the old file is the old warehouse, as it was
     assert _point_values(old[0]) == original
+
+
+def test_a_scenario_whose_file_is_gone_is_named_with_the_command(city, capsys, tmp_path):
+    import shutil
+
+    db = city["db"]
+    moved = tmp_path / "elsewhere.yaml"
+    shutil.copy(SCENARIO_DIR / "growth_8pct.yaml", moved)
+    assert main(["simulate", "--year", "2020", "--db", str(db), "--scenario", str(moved)]) == 0
+    moved.unlink()
+    capsys.readouterr()
+    assert main(["rebuild", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "growth_8pct（2020 年）" in err and "dip-sim simulate" in err
 
 
 def test_newer_warehouse_refused_in_the_dashboard(city, monkeypatch):
