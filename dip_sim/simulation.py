@@ -3,10 +3,10 @@
 The models and their order are the stage graph's (``dip_sim/pipeline/manifest.yaml``); they
 read the warehouse and the run's parameters (``run_params`` and the ``param_*`` tables,
 generated from the parameter registry) and make temp tables; the results of a scenario then
-replace its earlier results in the stored tables. A run writes in one
-transaction, all its scenarios together: interrupted or failed, it leaves the warehouse as it
-was. A scenario is parameters, never a code path: the baseline and every scenario run the
-same SQL.
+replace its earlier results in the stored tables. A run writes in one transaction, all its
+scenarios together, and the output contract's data tests pass before it commits: interrupted
+or failed, it leaves the warehouse as it was. A scenario is parameters, never a code path: the
+baseline and every scenario run the same SQL.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.transaction import transaction
 
 Progress = Callable[[str], None]
+
 
 class SimulationError(RuntimeError):
     """The warehouse cannot support the requested run; the message says what is missing."""

@@ -32,6 +32,18 @@ def stages_markdown() -> str:
         "stored name their table under *stores*; the columns are documented in "
         "[tables.md](tables.md), the parameters in [parameters.md](parameters.md).",
         "",
+        "**Adding a model**: write `dip_sim/<stage>/<model>.sql`, one SELECT named like the "
+        "table it makes; declare it in `manifest.yaml` (stage, label, grain, reads, params, "
+        "`skip_when` if it can be left out); if its rows are stored, name the table under "
+        "`stores` and write its contract `<table>.yaml` beside it (columns, labels, data tests). "
+        "**Adding a parameter**: an entry in `data/policy/<file>.yaml` (description, unit, type, "
+        "reference, dated values), read in SQL as `p.<file>.<key>` (after `CROSS JOIN run_params "
+        "p`) or `getvariable('<file>.<key>')` where a constant is needed, and listed under the "
+        "model's `params`; a rule between parameters goes in `dip_sim/policy/rules.py`. "
+        "`make test` fails when a file reads a table or parameter its entry does not declare, "
+        "when a parameter is read by no model, or when a generated page is out of date "
+        "(`make docs`).",
+        "",
         "Stages and what they read from each other:",
         "",
         "```mermaid",

@@ -13,7 +13,6 @@ import functools
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -211,10 +210,3 @@ def load_graph(path: Path = MANIFEST) -> Graph:
 def graph() -> Graph:
     """The package's stage graph (read once)."""
     return load_graph()
-
-
-def sql_resource(path: str) -> str:
-    """The text of a SQL file under the package (``catalog/int_keyed.sql``)."""
-    package, _, name = path.rpartition("/")
-    return resources.files("dip_sim." + package.replace("/", ".")).joinpath(name).read_text(
-        encoding="utf-8")
