@@ -165,3 +165,10 @@ def test_the_statement_names_codes_in_chinese(city, tmp_path):
     assert len(paid) > 0 and set(paid) <= {"是", "否"}
     summary = dict(book["结算汇总"].iter_rows())
     assert summary["医院等级"] in {"三级", "二级", "一级"} and "DIP 支付（元）" in summary
+
+
+def test_every_column_says_what_it_is():
+    """Each stored column has its type, unit, Chinese label and a description."""
+    missing = [f"{t}.{c.name}" for t, contract in CONTRACTS.items() for c in contract.columns
+               if not (c.type and c.label.strip() and c.description.strip())]
+    assert not missing, missing
