@@ -45,7 +45,8 @@ with st.sidebar:
     if st.button("退出登录", key="sign_out"):
         session.sign_out()
         st.rerun()
-    st.caption(f"数据仓库：`{data.warehouse_path()}`")
+    if user.role == "bureau":  # the server's file layout is the bureau's business only
+        st.caption(f"数据仓库：`{data.warehouse_path()}`")
     try:
         finished = data.last_run_at()
     except data.DataUnavailable:  # no warehouse yet, or a run holds it: the page says so

@@ -804,3 +804,11 @@ def test_another_process_writing_leaves_the_last_results_readable(warehouse: Pat
         writer.communicate("", timeout=30)
     _touch(warehouse)
     assert "zz_running" in set(data.point_values()["scenario"])  # once the run is over
+
+
+def test_only_the_bureau_sees_where_the_warehouse_is(warehouse: Path) -> None:
+    assert any(c.startswith("数据仓库：") for c in sidebar_captions(run_app()))
+    for user in ({"name": "h2", "role": "hospital", "hospital_id": "H002"},
+                 {"name": "expert", "role": "expert", "hospital_id": None}):
+        captions = sidebar_captions(run_app(user=user))
+        assert not any("数据仓库" in c or str(warehouse) in c for c in captions), captions
