@@ -176,7 +176,6 @@ def cmd_catalog_report(args: argparse.Namespace) -> int:
 
 def cmd_catalog_diff(args: argparse.Namespace) -> int:
     """Print (and optionally write to Excel) what changed between two scenarios' catalogues."""
-    from dip_sim.reports.catalog import COLUMN_LABELS
     from dip_sim.reports.catalog_diff import catalog_diff, format_diff
     from dip_sim.workbook import write_workbook
 
@@ -184,14 +183,13 @@ def cmd_catalog_diff(args: argparse.Namespace) -> int:
         diff = catalog_diff(con, args.a, args.b)
     print(format_diff(diff, args.a, args.b, args.limit))
     if args.out:
-        _written(args.out, write_workbook(diff, args.out, COLUMN_LABELS))
+        _written(args.out, write_workbook(diff, args.out))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print (and optionally export) several scenarios' key figures side by side."""
     from dip_sim.reports.compare import compare_tables, format_compare
-    from dip_sim.reports.statements import COLUMN_LABELS
     from dip_sim.workbook import write_workbook
 
     scenarios = list(dict.fromkeys(args.scenarios))
@@ -199,7 +197,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tables = compare_tables(con, scenarios)
     print(format_compare(tables, scenarios))
     if args.out:
-        labels = {**COLUMN_LABELS, "parameter": "参数", "value_base": "基准取值", "value": "取值",
+        labels = {"parameter": "参数", "value_base": "基准取值", "value": "取值",
                   "scenario": "情景"}
         _written(args.out, write_workbook(tables, args.out, labels))
     return 0

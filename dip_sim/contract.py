@@ -220,8 +220,6 @@ def load_contracts(root: Path = PACKAGE) -> dict[str, TableContract]:
 
 
 CONTRACTS: dict[str, TableContract] = load_contracts()
-STORED_TABLES: tuple[str, ...] = tuple(CONTRACTS)
-SCENARIO_TABLES: tuple[str, ...] = tuple(t for t, c in CONTRACTS.items() if c.scenario_keyed)
 
 
 def create_sql(table: str) -> str:
@@ -399,7 +397,13 @@ code names of the pages and workbooks, and the data tests
 (`dip_sim.contract.run_data_tests`), which run at the end of every `dip-sim simulate` and
 `dip-sim supervise`, inside its transaction: a failure keeps the last good results. A change
 of columns raises `SCHEMA_VERSION` (`dip_sim/warehouse_version.py`); an older warehouse is
-refused with one message and built again by `dip-sim rebuild`.
+refused with one message and built again by `dip-sim rebuild --db PATH`: it loads the
+directories recorded at each ingest again (with their `--mapping`, `--sheet`,
+`--allow-unmapped`) into a new file, runs quality, simulates again the baseline and the
+scenarios of its year whose files are still there (`runs.scenario_file`; the others are
+listed), supervises what was supervised, and only then keeps the old file as
+`PATH.old-<timestamp>`. Missing inputs are named and nothing changes (exit 2); Ctrl-C leaves
+the old warehouse; `--dir` names the directories of a warehouse that recorded none.
 
 Inputs and bookkeeping (not in the contract): `hospitals`, `cases` (codes in canonical form,
 `invalid_codes`, and the group-key parts `proc_key_all`, `proc_key_main`, `proc_class_max`

@@ -172,3 +172,14 @@ def test_every_column_says_what_it_is():
     missing = [f"{t}.{c.name}" for t, contract in CONTRACTS.items() for c in contract.columns
                if not (c.type and c.label.strip() and c.description.strip())]
     assert not missing, missing
+
+
+def test_data_tests_can_be_limited_to_the_tables_a_run_wrote(city):
+    city.execute("BEGIN")
+    try:
+        city.execute("DELETE FROM case_groups WHERE case_id = (SELECT min(case_id) FROM "
+                     "case_groups)")
+        assert any("every_input_case" in f for f in run_data_tests(city))
+        assert run_data_tests(city, tables=["supervision_cases", "runs"]) == []
+    finally:
+        city.execute("ROLLBACK")

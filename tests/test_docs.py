@@ -38,13 +38,13 @@ def test_bench_writes_its_figures_below_the_marker(tmp_path):
 
 
 def test_the_readme_is_a_front_door():
-    """At most 12,000 characters, every relative link resolving, no tracker citations."""
+    """At most 12,000 bytes, every relative link resolving, no tracker citations."""
     import re
 
     from dip_sim.docs import ROOT
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert len(text) <= 12_000
+    assert len(text.encode("utf-8")) <= 12_000
     links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
     assert links and all((ROOT / link).exists() for link in links), links
     assert not re.search(r"(?i)\bissues? \d", text)

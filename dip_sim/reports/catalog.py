@@ -17,10 +17,9 @@ import duckdb
 import pandas as pd
 
 from dip_sim.contract import column_label
+from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.workbook import write_workbook
 
-# column headers beyond the output contract's (dip_sim.contract): none; kept for callers
-COLUMN_LABELS: dict[str, str] = {}
 # the stored table each sheet's columns come from (their labels and code names)
 SOURCES = {"病种组": "catalog_groups", "CV大于0.7的组": "catalog_groups",
            "辅助分型": "catalog_subtypes", "基层病种候选与中医病种": "catalog_groups",
@@ -51,13 +50,11 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
     years = con.execute("""
         SELECT group_code, year, n_cases, mean_cost_yuan FROM catalog_group_years
         WHERE scenario = ? ORDER BY group_code, year""", [scenario]).df()
-    hospitals = con.execute("""
+    hospitals = con.execute(f"""
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
                i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points
         FROM hospital_indices i
-        LEFT JOIN (SELECT hospital_id, any_value(hospital_name) AS hospital_name,
-                          any_value(level) AS level FROM hospitals GROUP BY ALL) h
-               USING (hospital_id)
+        LEFT JOIN {HOSPITAL_NAMES} h USING (hospital_id)
         WHERE i.scenario = ? ORDER BY i.cmi DESC""", [scenario]).df()
     unstable = con.execute("""
         SELECT group_code, group_type, n_cases, cv, outlier_share, mean_cost_yuan, rw
@@ -81,4 +78,4 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
 def write_catalog_report(con: duckdb.DuckDBPyConnection, scenario: str,
                          out: Path) -> dict[str, int]:
     """Write the catalogue report workbook to ``out``; return the rows of each sheet."""
-    return write_workbook(catalog_tables(con, scenario), out, COLUMN_LABELS, SOURCES)
+    return write_workbook(catalog_tables(con, scenario), out, sources=SOURCES)

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from dip_sim.contract import column_label
+from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.text import cell
 
 # the key figures, in order (point_values' columns, labelled by its contract)
@@ -57,8 +58,7 @@ def compare_tables(con: duckdb.DuckDBPyConnection, scenarios: list[str]) -> dict
     amounts = con.execute(f"""
         SELECT hospital_id, scenario, year_end_amount_yuan FROM hospital_settlement
         WHERE scenario IN ({marks})""", scenarios).df()
-    names = con.execute("SELECT hospital_id, any_value(hospital_name) AS hospital_name, "
-                        "any_value(level) AS level FROM hospitals GROUP BY ALL").df()
+    names = con.execute(f"SELECT * FROM {HOSPITAL_NAMES}").df()
     wide = (amounts.pivot(index="hospital_id", columns="scenario",
                           values="year_end_amount_yuan")
             .reindex(columns=scenarios).reset_index())

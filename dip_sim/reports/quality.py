@@ -93,13 +93,10 @@ def quality_tables(con: duckdb.DuckDBPyConnection, year: int, weights: tuple[flo
             "问题最多的病例": worst_cases, "历年趋势": trend}
 
 
-# column headers of the workbook: dip_sim.labels.TABLE_COLUMNS["quality"], then the
-# computed columns' and the output contract's labels (dip_sim.contract.column_label)
-COLUMN_LABELS: dict[str, str] = {}
-
 
 def write_quality_report(con: duckdb.DuckDBPyConnection, year: int,
                          weights: tuple[float, float], out: Path) -> dict[str, int]:
     """Write the report workbook to ``out``; return the number of rows of each sheet."""
     tables = quality_tables(con, year, weights)
-    return write_workbook(tables, out, COLUMN_LABELS, dict.fromkeys(tables, "quality"))
+    # headers: dip_sim.labels.TABLE_COLUMNS["quality"], then the contract's labels
+    return write_workbook(tables, out, sources=dict.fromkeys(tables, "quality"))

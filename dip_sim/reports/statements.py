@@ -19,11 +19,8 @@ import duckdb
 import pandas as pd
 
 from dip_sim.contract import code_label, column_label
+from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.workbook import write_workbook
-
-# column headers beyond the output contract's (dip_sim.contract; computed columns in
-# dip_sim.labels): none; kept for callers that add their own
-COLUMN_LABELS: dict[str, str] = {}
 
 # the summary's figures, from hospital_settlement (labels from its contract)
 _SUMMARY_FIELDS = (
@@ -97,7 +94,7 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
     overview["value"] = [code_label(m, v, "point_values") if m == "pv_mode" else v
                          for m, v in zip(overview["metric"], overview["value"], strict=True)]
     overview["metric"] = [column_label(m, "point_values") for m in overview["metric"]]
-    hospitals = con.execute("""
+    hospitals = con.execute(f"""
         SELECT s.hospital_id, h.hospital_name, h.level, s.n_cases, s.total_points,
                s.dip_amount_yuan, s.year_end_amount_yuan,
                s.year_end_amount_yuan / 10000 AS year_end_amount_wan,
@@ -105,17 +102,14 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
                s.diff_yuan / NULLIF(s.ffs_fund_paid_yuan, 0) AS diff_pct,
                s.prepaid_yuan, s.clearing_yuan
         FROM hospital_settlement s
-        LEFT JOIN (SELECT hospital_id, any_value(hospital_name) AS hospital_name,
-                          any_value(level) AS level FROM hospitals GROUP BY ALL) h
-               USING (hospital_id)
+        LEFT JOIN {HOSPITAL_NAMES} h USING (hospital_id)
         WHERE s.scenario = ? ORDER BY s.diff_yuan DESC""", [scenario]).df()
-    by_level = con.execute("""
+    by_level = con.execute(f"""
         SELECT h.level, count(*) AS n_hospitals, sum(s.n_cases) AS n_cases,
                sum(s.dip_amount_yuan) AS dip_amount_yuan,
                sum(s.ffs_fund_paid_yuan) AS ffs_fund_paid_yuan, sum(s.diff_yuan) AS diff_yuan
         FROM hospital_settlement s
-        LEFT JOIN (SELECT hospital_id, any_value(level) AS level FROM hospitals GROUP BY ALL) h
-               USING (hospital_id)
+        LEFT JOIN {HOSPITAL_NAMES} h USING (hospital_id)
         WHERE s.scenario = ? GROUP BY h.level ORDER BY h.level DESC""", [scenario]).df()
     by_insurance = con.execute("""
         SELECT f.insurance_type, count(*) AS n_cases, sum(s.case_amount_yuan) AS dip_amount_yuan,
@@ -153,5 +147,5 @@ def write_report(con: duckdb.DuckDBPyConnection, scenario: str, hospital_id: str
     """Write the hospital's statement (or, without ``hospital_id``, the bureau's report)."""
     tables = (hospital_statement(con, scenario, hospital_id) if hospital_id
               else bureau_report(con, scenario))
-    return write_workbook(tables, out, COLUMN_LABELS,
-                          HOSPITAL_SOURCES if hospital_id else BUREAU_SOURCES)
+    return write_workbook(tables, out,
+                          sources=HOSPITAL_SOURCES if hospital_id else BUREAU_SOURCES)

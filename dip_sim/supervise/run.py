@@ -97,7 +97,7 @@ def check_scheme(con: duckdb.DuckDBPyConnection, run: Run) -> None:
                           f"{', '.join(unknown)} 不是本次计算的监管指数（可用：{', '.join(known)}）")
 
 
-def _stored_inputs(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[Model, ...]:
+def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[Model, ...]:
     """The models ``dip-sim supervise`` runs: the ``supervise`` stage and the earlier models it
     needs that store nothing (the reference tables). What it reads from stored models becomes
     a view over the scenario's stored rows (``mart_case_groups`` → ``case_groups``)."""
@@ -126,7 +126,7 @@ def compute_supervision(con: duckdb.DuckDBPyConnection, scenario: str, values: d
     """Make every supervision and assessment table of a simulated ``scenario`` (temp tables:
     the ``supervise`` stage of the graph, on the scenario's stored grouping)."""
     set_run_params(con, params, values, run_facts(scenario, year, history))
-    models = _stored_inputs(con, scenario)
+    models = _supervision_models(con, scenario)
     run = Run(scenario, year, history, values, mode="supervise")
     run_models(con, run, models, progress)
     return run, models
