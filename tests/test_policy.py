@@ -90,3 +90,15 @@ def test_shipped_scenarios_load():
 def test_value_before_any_start_date_is_an_error():
     with pytest.raises(PolicyError, match="尚未生效"):
         resolve(load_baseline(), Scenario(BASELINE), 2010)
+
+
+def test_the_access_settings_are_read_by_their_names():
+    import dataclasses
+
+    from dip_sim.access import SECTION, AccessSettings, access_settings
+
+    declared = {n.split(".", 1)[1] for n in load_baseline() if n.startswith(f"{SECTION}.")}
+    assert declared == {f.name for f in dataclasses.fields(AccessSettings)}
+    settings = access_settings()
+    assert settings.suppression_min_hospitals == 3
+    assert settings.api_batch_max == 10_000

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 import sqlglot
 from sqlglot import exp
 
+from dip_sim.access import SECTION as ACCESS_SECTION
 from dip_sim.pipeline.graph import Graph, Model, is_parameter_table
 from dip_sim.pipeline.params import is_list, list_table
 from dip_sim.policy.parameters import Parameter
@@ -83,6 +84,7 @@ def parameter_problems(graph: Graph, params: Mapping[str, Parameter],
                     list_table(n) for n, p in params.items() if is_list(p)}:
                 problems.append(f"模型 {model.name} 读取的参数表 {table} 不对应任何参数")
         read |= found | declared | model.skip_params()
-    for name in sorted(set(params) - read):
+    served = {n for n in params if n.startswith(f"{ACCESS_SECTION}.")}  # read while serving
+    for name in sorted(set(params) - read - served):
         problems.append(f"参数 {name} 没有任何模型读取")
     return problems
