@@ -26,6 +26,8 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "year_end_scenario_yuan": ("对比情景年终结算额", "元"),
     "year_end_change_yuan": ("年终结算额变化", "元"),
     "change_pct": ("变化率", ""),
+    "indicator_diff_yuan": ("年终结算额 − 年度支付预算指标", "元"),
+    "indicator_ratio": ("年终结算额 ÷ 年度支付预算指标", ""),
     "points_base": ("基准情景分值", ""),
     "points_scenario": ("对比情景分值", ""),
     "mean_cost_ratio": ("平均费用倍率", ""),

@@ -7,7 +7,9 @@ values, primary and TCM groups, new technology, sharing, fixed fund …), then s
 Each table is summarised per column as the digest of its sorted values (``repr`` of a float:
 the last digit counts), so renamed columns compare by their old names and row order does not
 matter. ``python -m tests.golden`` rewrites ``tests/golden_outputs.json`` from the code as it
-is: do that only when a result is meant to change, and say why in the commit.
+is: do that only when a result is meant to change, and say why in the commit. A new table is
+recorded alone with ``--only TABLE`` (or ``TABLE.COLUMN``): the others keep their record, and
+nothing is written when any of them changed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ from pathlib import Path
 import duckdb
 
 GOLDEN = Path(__file__).with_name("golden_outputs.json")
+
+# (table, column as named now) → column as recorded: one name, one meaning (a column named
+# like another of a different meaning was renamed)
+RENAMED: dict[tuple[str, str], str] = {
+    ("catalog_subtypes", "aux_coefficient"): "coefficient",
+    ("assessment", "assessment_coefficient"): "coefficient",
+    ("level_coefficients", "cost_ratio_coefficient"): "cost_ratio",
+    ("assessment_indicators", "indicator_points"): "points",
+    ("special_cases", "review_method"): "method",
+}
 
 SCENARIOS = {
     "wide_a": {
@@ -117,16 +129,51 @@ def digest(db: Path) -> dict[str, dict[str, str]]:
         con.close()
 
 
+def as_recorded(result: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """``result`` with each renamed column under its recorded name (``RENAMED``)."""
+    return {t: {RENAMED.get((t, c), c): d for c, d in cols.items()} for t, cols in result.items()}
+
+
+def extend(recorded: dict, result: dict, names: list[str]) -> list[str]:
+    """Put the digests named by ``names`` (``table`` for a whole table, ``table.column`` for
+    one column) from ``result`` into ``recorded``, leaving every other record as it was;
+    return the other columns whose digests now differ (``table.column``)."""
+    now = as_recorded(result)
+    for name in names:
+        table, _, column = name.partition(".")
+        if table not in now or (column and column not in now[table]):
+            raise SystemExit(f"no such table or column in the outputs: {name}")
+        if column:
+            recorded.setdefault(table, {})[column] = now[table][column]
+        else:
+            recorded[table] = now[table]
+    return sorted(f"{t}.{c}" for t in set(now) | set(recorded)
+                  for c in set(now.get(t, {})) | set(recorded.get(t, {}))
+                  if now.get(t, {}).get(c) != recorded.get(t, {}).get(c))
+
+
 if __name__ == "__main__":
+    import argparse
     import os
     import tempfile
 
+    parser = argparse.ArgumentParser(description="rewrite the golden record")
+    parser.add_argument("--only", nargs="+", metavar="TABLE[.COLUMN]",
+                        help="record these tables or columns only (a new table), keeping "
+                             "the others' record; nothing is written when another changed")
+    args = parser.parse_args()
     if os.environ.get("DIP_SIM_THREADS") != "1":
         raise SystemExit("run as DIP_SIM_THREADS=1 python -m tests.golden: one thread adds "
                          "every float in the same order")
 
     with tempfile.TemporaryDirectory() as tmp:
         result = digest(build(Path(tmp)))
+    if args.only:
+        recorded = json.loads(GOLDEN.read_text(encoding="utf-8"))
+        changed = extend(recorded, result, args.only)
+        if changed:
+            raise SystemExit(f"not written: other columns changed too: {changed}")
+        result = recorded
     GOLDEN.write_text(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                       encoding="utf-8")
     print(f"{GOLDEN}: {len(result)} tables")

@@ -314,11 +314,11 @@ def test_compare_scenarios_and_reports(city, tmp_path):
     assert statement["病种明细"]["dip_amount_yuan"].sum() == pytest.approx(amount)
     out = tmp_path / "h1.xlsx"
     write_report(city, "t3", "H1", out)
-    assert list(pl.read_excel(out, sheet_id=0)) == ["结算汇总", "病种明细", "费用偏差病例",
-                                                     "特例单议", "月度预付"]
+    assert list(pl.read_excel(out, sheet_id=0)) == ["结算汇总", "年度支付预算指标", "病种明细",
+                                                     "费用偏差病例", "特例单议", "月度预付"]
     write_report(city, "t3", None, out)
     sheets = pl.read_excel(out, sheet_id=0)
-    assert list(sheets)[:3] == ["基金与点值", "医院", "按医院等级"]
+    assert list(sheets)[:4] == ["基金与点值", "医院", "年度支付预算指标", "按医院等级"]
     assert sheets["医院"]["DIP 支付（元）"].sum() == pytest.approx(4200)  # the fund
     with pytest.raises(ValueError, match="没有医院 H9"):
         hospital_statement(city, "t3", "H9")

@@ -3,7 +3,7 @@
 The record (``tests/golden_outputs.json``, written by ``python -m tests.golden``) holds each
 table's row count and a digest of each column's sorted values; the city is rebuilt here with
 one DuckDB thread, so float sums add in the same order. A column renamed since the record
-compares under its recorded name (``RENAMED``).
+compares under its recorded name (``tests.golden.RENAMED``).
 """
 
 from __future__ import annotations
@@ -12,17 +12,7 @@ import json
 
 import pytest
 
-from tests.golden import GOLDEN, build, digest
-
-# (table, column as named now) → column as recorded: one name, one meaning (a column named
-# like another of a different meaning was renamed)
-RENAMED: dict[tuple[str, str], str] = {
-    ("catalog_subtypes", "aux_coefficient"): "coefficient",
-    ("assessment", "assessment_coefficient"): "coefficient",
-    ("level_coefficients", "cost_ratio_coefficient"): "cost_ratio",
-    ("assessment_indicators", "indicator_points"): "points",
-    ("special_cases", "review_method"): "method",
-}
+from tests.golden import GOLDEN, RENAMED, build, digest
 
 
 @pytest.fixture(scope="module")

@@ -707,3 +707,42 @@ def hospital_special_cases(scenario: str, hospital_id: str) -> pd.DataFrame:
         """,
         [scenario, hospital_id, *params],
     )
+
+
+def hospital_budget_indicator(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's annual DIP budget indicator (医院年度支付预算指标) in ``scenario``, scoped
+    to the user's hospital: one row, none when the scenario was simulated before the
+    indicator existed (a warehouse without its table raises :class:`DataUnavailable`).
+
+    Columns: method, basis, level, history_cases, trend_factor, base_yuan, share,
+    dip_fund_yuan, indicator_yuan (as float).
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT method, basis, level, history_cases, trend_factor, base_yuan, share,
+               CAST(dip_fund_yuan AS DOUBLE) AS dip_fund_yuan,
+               CAST(indicator_yuan AS DOUBLE) AS indicator_yuan
+        FROM hospital_budget_indicators WHERE scenario = ? AND hospital_id = ? AND {where}
+        """,
+        [scenario, hospital_id, *params],
+    )
+
+
+def hospital_prepayment_progress(scenario: str, hospital_id: str) -> pd.DataFrame:
+    """The hospital's monthly prepayments in ``scenario`` and their running totals (scoped).
+
+    Columns: month, prepaid_yuan (net), gross_prepay_yuan (points × 预算点值 × R, before the
+    deposit and deductions), cum_prepaid_yuan, cum_gross_yuan. Sorted by month.
+    """
+    where, params = _scope("hospital_id")
+    return _query(
+        f"""
+        SELECT month, prepaid_yuan, gross_prepay_yuan, cum_prepaid_yuan,
+               sum(gross_prepay_yuan) OVER (ORDER BY month) AS cum_gross_yuan
+        FROM hospital_monthly
+        WHERE scenario = ? AND hospital_id = ? AND {where}
+        ORDER BY month
+        """,
+        [scenario, hospital_id, *params],
+    )

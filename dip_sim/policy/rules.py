@@ -45,6 +45,8 @@ RULES: tuple[Rule, ...] = (
          "不能同时给出 settlement.assessment_file"),
     Rule("True", "point_value.trim_low < point_value.trim_high",
          "参数 point_value.trim_low 应小于 point_value.trim_high"),
+    Rule("True", "indicator.trend_floor <= indicator.trend_cap",
+         "参数 indicator.trend_floor（趋势系数下限）不应大于 indicator.trend_cap（上限）"),
 )
 
 

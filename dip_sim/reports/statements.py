@@ -1,11 +1,13 @@
 """Settlement statements: a hospital's, and the bureau's.
 
 ``dip-sim report --scenario S --hospital H --out FILE.xlsx``: the hospital's summary (points,
-DIP amount and its adjustments, prepayments, clearing), its groups with DIP against
+DIP amount and its adjustments, prepayments, clearing), its annual budget indicator
+(医院年度支付预算指标) against its prepayments and year-end amount, its groups with DIP against
 fee-for-service, its outlier and special cases, and its monthly statement.
 ``dip-sim report --scenario S --out FILE.xlsx`` (no hospital): the bureau's report — the fund
-and point values, every hospital, DIP against fee-for-service by hospital level, insurance
-type, month and group, and the hospitals and groups that gain and lose most.
+and point values, every hospital, every hospital's budget indicator against its year-end
+amount, DIP against fee-for-service by hospital level, insurance type, month and group, and
+the hospitals and groups that gain and lose most.
 DIP amounts per group and per insurance type come from each case's share of its hospital's
 DIP amount (``case_scores.case_amount_yuan``); fee-for-service is the fund payments the cases
 had (``fund_paid_yuan``).
@@ -30,9 +32,11 @@ _SUMMARY_FIELDS = (
     "advance_yuan", "clearing_yuan", "ffs_fund_paid_yuan", "diff_yuan",
 )
 # the stored table each sheet's columns come from (their labels and code names)
-HOSPITAL_SOURCES = {"病种明细": "case_scores", "费用偏差病例": "case_scores",
+HOSPITAL_SOURCES = {"年度支付预算指标": "hospital_budget_indicators",
+                    "病种明细": "case_scores", "费用偏差病例": "case_scores",
                     "特例单议": "special_cases", "月度预付": "hospital_monthly"}
-BUREAU_SOURCES = {"医院": "hospital_settlement", "按医院等级": "hospital_settlement",
+BUREAU_SOURCES = {"医院": "hospital_settlement", "年度支付预算指标": "hospital_budget_indicators",
+                  "按医院等级": "hospital_settlement",
                   "按险种": "case_scores", "按月份": "hospital_monthly",
                   "获益最多的病种": "case_scores", "受损最多的病种": "case_scores",
                   "等级系数": "level_coefficients", "基金池": "point_values_by_insurance"}
@@ -42,6 +46,46 @@ def _scenario_exists(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
     there = [r[0] for r in con.execute("SELECT scenario FROM point_values ORDER BY 1").fetchall()]
     if scenario not in there:
         raise ValueError(f"情景 {scenario} 没有模拟结果（已有: {', '.join(there) or '无'}）")
+
+
+# the indicator sheet's figures, from hospital_budget_indicators and hospital_settlement
+_INDICATOR_FIELDS = (
+    "method", "basis", "history_cases", "trend_factor", "expected_points", "base_yuan", "share",
+    "dip_fund_yuan", "indicator_yuan", "prepaid_yuan", "year_end_amount_yuan",
+    "indicator_diff_yuan", "indicator_ratio",
+)
+_INDICATOR_SQL = """
+    SELECT i.*, s.prepaid_yuan, s.year_end_amount_yuan,
+           s.year_end_amount_yuan - CAST(i.indicator_yuan AS DOUBLE) AS indicator_diff_yuan,
+           s.year_end_amount_yuan / NULLIF(CAST(i.indicator_yuan AS DOUBLE), 0) AS indicator_ratio
+    FROM hospital_budget_indicators i
+    LEFT JOIN hospital_settlement s USING (scenario, hospital_id)
+    WHERE i.scenario = ?"""
+
+
+def indicator_tables(con: duckdb.DuckDBPyConnection, scenario: str,
+                     hospital_id: str | None = None) -> pd.DataFrame | None:
+    """The budget indicators of ``scenario`` (of ``hospital_id`` only, as metric/value rows,
+    when given) against the prepayments and year-end amounts; None when the warehouse was
+    made before the indicator existed."""
+    try:
+        if hospital_id is None:
+            return con.execute(f"""
+                SELECT x.hospital_id, h.hospital_name, x.level, x.method, x.basis, x.share,
+                       x.indicator_yuan, x.prepaid_yuan, x.year_end_amount_yuan,
+                       x.indicator_diff_yuan, x.indicator_ratio
+                FROM ({_INDICATOR_SQL}) x LEFT JOIN {HOSPITAL_NAMES} h USING (hospital_id)
+                ORDER BY x.indicator_yuan DESC, x.hospital_id""", [scenario]).df()
+        row = con.execute(_INDICATOR_SQL + " AND i.hospital_id = ?", [scenario, hospital_id]).df()
+    except duckdb.CatalogException:
+        return None
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    return pd.DataFrame(
+        [(column_label(f, "hospital_budget_indicators"),
+          code_label(f, r[f], "hospital_budget_indicators") if f in ("method", "basis") else r[f])
+         for f in _INDICATOR_FIELDS], columns=["metric", "value"])
 
 
 def hospital_statement(con: duckdb.DuckDBPyConnection, scenario: str,
@@ -81,8 +125,12 @@ def hospital_statement(con: duckdb.DuckDBPyConnection, scenario: str,
                prepaid_yuan, cum_prepaid_yuan, ffs_fund_paid_yuan
         FROM hospital_monthly WHERE scenario = ? AND hospital_id = ? ORDER BY month""",
         [scenario, hospital_id]).df()
-    return {"结算汇总": summary, "病种明细": groups, "费用偏差病例": outliers,
-            "特例单议": special, "月度预付": monthly}
+    tables = {"结算汇总": summary, "病种明细": groups, "费用偏差病例": outliers,
+              "特例单议": special, "月度预付": monthly}
+    indicator = indicator_tables(con, scenario, hospital_id)
+    if indicator is not None:
+        tables = {"结算汇总": summary, "年度支付预算指标": indicator, **tables}
+    return tables
 
 
 def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd.DataFrame]:
@@ -137,7 +185,9 @@ def bureau_report(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, pd
         FROM point_values_by_insurance WHERE scenario = ? ORDER BY pool""", [scenario]).df()
     gain = by_group.sort_values("diff_yuan", ascending=False).head(20)
     lose = by_group.sort_values("diff_yuan").head(20)
-    return {"基金与点值": overview, "医院": hospitals, "按医院等级": by_level,
+    indicators = indicator_tables(con, scenario)
+    extra = {"年度支付预算指标": indicators} if indicators is not None else {}
+    return {"基金与点值": overview, "医院": hospitals, **extra, "按医院等级": by_level,
             "按险种": by_insurance, "按月份": by_month, "获益最多的病种": gain,
             "受损最多的病种": lose, "等级系数": coefficients, "基金池": pools}
 

@@ -118,6 +118,7 @@ def render() -> None:
                    help="年终结算额 − 月度预付（净额）− 年初预拨")
     cols[3].metric("医院等级", fmt.level_label(row["level"]))
     _indices(scenario, hospital_id)
+    _budget_indicator(scenario, hospital_id)
     _statement_download(scenario, hospital_id)
 
     insurance = _insurance_select(scenario, hospital_id)
@@ -196,6 +197,68 @@ def _indices(scenario: str, hospital_id: str) -> None:
     cols[3].metric("时间消耗指数", fmt.fmt_number(r["time_index"], 4),
                    delta=fmt.fmt_delta_pct(r["time_index"] - 1), delta_color="inverse",
                    help="全市为 1：各病例住院日 ÷ 全市该病种同年平均住院日，再取平均")
+
+
+# how each indicator method is explained to the hospital (docs/rules.md 医院年度支付预算指标)
+INDICATOR_METHOD_NOTES = {
+    "expected_points": "预期分值法：本院历史各病种加权年均病例数 × 病种分值 × 医院系数，按病例量趋势调整后"
+                       " × 预算点值 × 医保支付比例，再按比例缩放使各院指标之和等于全市 DIP 基金。",
+    "fund_share": "历史统筹支付占比法：按本院历史入组病例统筹支付（加权年均）占全市的比例分配全市 DIP 基金。",
+    "points_share": "历史分值占比法：按本院历史入组病例病种分值（加权年均）占全市的比例分配全市 DIP 基金。",
+}
+INDICATOR_BASIS_NOTES = {
+    "level_average": "本院历史年度没有入组病例，测算基数取同等级医院的平均值。",
+    "zero": "本院历史年度没有入组病例，测算基数为 0，年内按实际分值预付、年终清算。",
+}
+
+
+def indicator_progress(indicator: float, progress: pd.DataFrame, month: int) -> dict[str, float]:
+    """The prepayments through ``month`` against the annual indicator: prepaid (net, running
+    total), the projected year-end amount (the months' gross prepayments, points × 预算点值 ×
+    R, × 12 ÷ month) and the projection's difference from the indicator and its ratio."""
+    upto = progress[progress["month"] <= month]
+    prepaid = float(upto["prepaid_yuan"].sum())
+    projected = float(upto["gross_prepay_yuan"].sum()) * 12 / month
+    return {"prepaid_yuan": prepaid, "projected_yuan": projected,
+            "diff_yuan": projected - indicator,
+            "ratio": projected / indicator if indicator else float("nan")}
+
+
+def _budget_indicator(scenario: str, hospital_id: str) -> None:
+    """年度支付预算指标: the indicator, the prepayments so far and the year-end projection."""
+    try:
+        rows = data.hospital_budget_indicator(scenario, hospital_id)
+        progress = data.hospital_prepayment_progress(scenario, hospital_id)
+    except data.DataUnavailable:  # results of a version without the indicator
+        st.caption("年度支付预算指标：此结果由早期版本生成，重新模拟后显示。")
+        return
+    if rows.empty:
+        st.caption("年度支付预算指标：此情景的结果中没有本院指标，重新模拟后显示。")
+        return
+    r = rows.iloc[0]
+    indicator = float(r["indicator_yuan"])
+    st.markdown("**年度支付预算指标**")
+    months = [int(m) for m in progress["month"]]
+    month = st.selectbox("截至月份", months, index=len(months) - 1, key="indicator_month",
+                         format_func=lambda m: f"{m} 月") if months else None
+    cols = st.columns(4)
+    cols[0].metric("年度支付预算指标", fmt.fmt_yuan(indicator),
+                   help=f"占全市 DIP 基金 {fmt.fmt_yuan(r['dip_fund_yuan'])} 的 "
+                        f"{fmt.fmt_pct(r['share'])}")
+    if month is None:
+        st.caption("本院本年度没有月度预付。")
+    else:
+        p = indicator_progress(indicator, progress, month)
+        cols[1].metric(f"截至 {month} 月已预付", fmt.fmt_yuan(p["prepaid_yuan"]),
+                       help="月度预付（净额：扣除质量保证金与审核扣款）之和")
+        cols[2].metric("预计全年", fmt.fmt_yuan(p["projected_yuan"]),
+                       delta=fmt.fmt_delta_pct(p["ratio"] - 1) if indicator else None,
+                       delta_color="off",
+                       help=f"截至 {month} 月的月度应预付额（分值 × 预算点值 × 医保支付比例）× 12 ÷ {month}；"
+                            "变化为较指标")
+        cols[3].metric("预计全年 − 指标", fmt.fmt_signed_yuan(p["diff_yuan"]))
+    note = INDICATOR_METHOD_NOTES.get(r["method"], "")
+    st.caption(note + INDICATOR_BASIS_NOTES.get(r["basis"], ""))
 
 
 def _findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
