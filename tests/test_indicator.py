@@ -23,12 +23,17 @@ R = 2020 fund ÷ cost = (1200 + 400) / (1500 + 500) = 0.8.
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from dip_sim.contract import run_data_tests
+from dip_sim.dashboard import data
+from dip_sim.dashboard.pages.hospital import indicator_progress
 from dip_sim.policy import Scenario
+from dip_sim.reports.statements import bureau_report, hospital_statement
 from tests.inputs import case_row, settlement_row, simulated_city, write_inputs
 
 HOSPITALS = [
@@ -171,3 +176,51 @@ def test_every_scenario_sums_to_its_fund_and_the_data_test_can_fail(city):
         assert any("every_settled_hospital_has_an_indicator" in f for f in failures)
     finally:
         city.execute("ROLLBACK")
+
+
+def test_progress_against_the_indicator():
+    # months 1–3 gross 100, 200, 300 (net 95, 190, 285); through month 2: prepaid 95 + 190,
+    # projected (100 + 200) × 12 / 2 = 1800 against an indicator of 2400: −600, 75%
+    progress = pd.DataFrame({"month": [1, 2, 3], "prepaid_yuan": [95.0, 190.0, 285.0],
+                             "gross_prepay_yuan": [100.0, 200.0, 300.0]})
+    assert indicator_progress(2400, progress, 2) == pytest.approx(
+        {"prepaid_yuan": 285, "projected_yuan": 1800, "diff_yuan": -600, "ratio": 0.75})
+
+
+def test_statement_and_bureau_report_show_the_indicator(city):
+    sheet = hospital_statement(city, "ep", "H1")["年度支付预算指标"].set_index("metric")["value"]
+    assert sheet["年度支付预算指标（元）"] == pytest.approx(2290.32)
+    assert sheet["测算方法"] == "预期分值法" and sheet["测算依据"] == "本院历史"
+    # 2020: H1's A case 1500 points, H3's B case 500 × 0.85 = 425; the fund is paid out by
+    # points: H1 5040 × 1500 / 1925 = 3927.27 year-end; 3927.27 − 2290.32 = 1636.95
+    assert sheet["年终结算额 − 年度支付预算指标（元）"] == pytest.approx(5040 * 1500 / 1925 - 2290.32)
+    report = bureau_report(city, "ep")["年度支付预算指标"].set_index("hospital_id")
+    assert report["indicator_yuan"].sum() == pytest.approx(5040)
+    assert report.loc["H3", "basis"] == "level_average"
+    assert pd.isna(report.loc["H2", "year_end_amount_yuan"])  # no 2020 case: no settlement
+
+
+def test_hospital_page_and_the_hospital_scope(city, tmp_path, monkeypatch):
+    from tests.test_app import metrics, run_app
+
+    city.execute("CHECKPOINT")
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(city.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                             "current_database()").fetchone()[0], copy)
+    monkeypatch.setenv(data.ENV_DB, str(copy))
+    monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
+    at = run_app("dip_sim/dashboard/pages/hospital.py",
+                 {"name": "h1", "role": "hospital", "hospital_id": "H1"})
+    at.selectbox(key="hospital_scenario").select("ep").run()
+    shown = metrics(at)
+    # H1's one case in March: gross 1500 points × 预算点值 1 × R 0.8 = 1200, net 1200 × 95%
+    # = 1140; projected 1200 × 12 / 3 = 4800, 4800 − 2290.32 = +2509.68
+    assert shown["年度支付预算指标"] == "2,290.32 元"
+    assert shown["截至 3 月已预付"] == "1,140.00 元"
+    assert shown["预计全年"] == "4,800.00 元"
+    assert shown["预计全年 − 指标"] == "+2,509.68 元"
+    assert any("预期分值法" in c.value for c in at.caption)
+    monkeypatch.setenv(data.ENV_HOSPITAL, "H1")
+    assert len(data.hospital_budget_indicator("ep", "H1")) == 1
+    assert data.hospital_budget_indicator("ep", "H2").empty  # another hospital's: nothing
+    assert data.hospital_prepayment_progress("ep", "H3").empty
