@@ -17,6 +17,8 @@
 --                    history years (0 when the first year has no case or there is one year).
 -- A hospital of the hospitals table without grouped history cases gets a row with zeros and
 -- has_history false (mart_hospital_budget_indicators decides its base: indicator.new_hospital).
+-- A case of a hospital missing from that table fails the critical quality rule
+-- unknown_hospital and is never grouped, so no history case is left out here.
 WITH w AS (
     SELECT sum(weight) AS total_weight, min(year) AS first_year, max(year) AS last_year
     FROM run_history
