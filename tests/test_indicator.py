@@ -220,6 +220,8 @@ def test_hospital_page_and_the_hospital_scope(city, tmp_path, monkeypatch):
     assert shown["预计全年"] == "4,800.00 元"
     assert shown["预计全年 − 指标"] == "+2,509.68 元"
     assert any("预期分值法" in c.value for c in at.caption)
+    # the simulated year-end amount 5040 × 1500 / 1925 = 3927.27 against the indicator
+    assert any("模拟的年终结算额 3,927.27 元，较指标 +1,636.95 元" in c.value for c in at.caption)
     monkeypatch.setenv(data.ENV_HOSPITAL, "H1")
     assert len(data.hospital_budget_indicator("ep", "H1")) == 1
     assert data.hospital_budget_indicator("ep", "H2").empty  # another hospital's: nothing

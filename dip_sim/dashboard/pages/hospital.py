@@ -259,6 +259,12 @@ def _budget_indicator(scenario: str, hospital_id: str) -> None:
         cols[3].metric("预计全年 − 指标", fmt.fmt_signed_yuan(p["diff_yuan"]))
     note = INDICATOR_METHOD_NOTES.get(r["method"], "")
     st.caption(note + INDICATOR_BASIS_NOTES.get(r["basis"], ""))
+    year_end = data.hospital_year_end(scenario, hospital_id)
+    if not year_end.empty:
+        amount = float(year_end.iloc[0]["year_end_amount_yuan"])
+        st.caption(f"模拟的年终结算额 {fmt.fmt_yuan(amount)}，较指标 "
+                   f"{fmt.fmt_signed_yuan(amount - indicator)}：预计全年按预算点值折算，"
+                   "年终按结算点值清算，两者之差主要来自点值的差异。")
 
 
 def _findings_by_rule(hospital_id: str, year: int) -> pd.DataFrame:
