@@ -50,6 +50,12 @@ HISTORY = [("H1", 2017, A, 1), ("H1", 2017, B, 1), ("H1", 2018, A, 1), ("H1", 20
 CORE = {"catalog.core_min_cases": 3}
 
 
+def _bonus(tmp_path):
+    path = tmp_path / "bonus.csv"
+    path.write_text("hospital_id,bonus,reason\nH2,0.05,重点专科\n", encoding="utf-8")
+    return str(path)
+
+
 def _inputs(tmp_path):
     cases, settlements = [], []
     for hospital, year, (dx, procs, cost, fund), n in HISTORY:
@@ -74,6 +80,7 @@ def city(tmp_path_factory):
         Scenario("last_year", changes={**CORE, "indicator.trend_method": "last_year",
                                        "indicator.trend_cap": 2.0}),
         Scenario("flat", changes={**CORE, "indicator.trend_method": "none"}),
+        Scenario("bonus", changes={**CORE, "coefficients.bonus_file": _bonus(tmp_path)}),
     ]) as con:
         yield con
 
@@ -120,6 +127,14 @@ def test_trend_methods_cap_and_floor(city, scenario, h1, h2):
     assert rows["H3"]["trend_factor"] == 1.0  # no history
 
 
+def test_the_hospital_bonus_counts_as_in_scoring(city):
+    rows = _rows(city, "bonus")
+    # H2's coefficient 0.85 + 0.05: E = 2250 × 0.90 = 2025, base 2025 × (3/2.7) × 0.8 = 1800;
+    # the new H3 takes its level's average, H2's 1800
+    assert rows["H2"]["expected_points"] == pytest.approx(2025)
+    assert [rows[h]["base_yuan"] for h in ("H1", "H2", "H3")] == pytest.approx([2832, 1800, 1800])
+
+
 def test_expected_points_scaled_with_the_residue(city):
     rows = _rows(city, "ep")
     # bases: H1 2950 × 1.2 × 1 × 0.8 = 2832; H2 1912.5 × (3/2.7) × 0.8 = 1700; H3 (new, level 2)
@@ -160,7 +175,7 @@ def test_every_scenario_sums_to_its_fund_and_the_data_test_can_fail(city):
     sums = city.execute("SELECT i.scenario, sum(i.indicator_yuan), any_value(v.dip_fund_yuan) "
                         "FROM hospital_budget_indicators i JOIN point_values v USING (scenario) "
                         "GROUP BY ALL").fetchall()
-    assert len(sums) == 6
+    assert len(sums) == 7
     assert all(total == Decimal("5040.00") and fund == pytest.approx(5040)
                for _, total, fund in sums)
     assert run_data_tests(city, tables=["hospital_budget_indicators"]) == []
