@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from dip_sim.access import access_settings
@@ -107,19 +107,16 @@ def create_app(db: Path, scenario: str = "baseline", keys_file: Path | None = No
                                 headers={"Retry-After": str(wait)})
         return key
 
-    def answer(rows: list[dict[str, Any]], key: ApiKey) -> list[dict[str, Any]]:
+    def answer(rows: list[dict[str, Any]], key: ApiKey) -> pl.DataFrame:
         if not rows:
             raise RequestError("请求中没有病例")
         if len(rows) > settings.api_batch_max:
             raise RequestError(f"一次最多 {settings.api_batch_max} 个病例，本次 {len(rows)} 个：请分批提交")
-        frame = grouper.complete(_frame(rows), key.hospital_id)
-        return refuse_others(grouper.group(frame), key)
-
-    def refuse_others(results: list[dict[str, Any]], key: ApiKey) -> list[dict[str, Any]]:
-        others = sorted({r["hospital_id"] for r in results} - {key.hospital_id}, key=str)
+        results = grouper.group(grouper.complete(_frame(rows), key.hospital_id))
+        others = sorted(set(results["hospital_id"].drop_nulls()) - {key.hospital_id})
         if others:
             raise HTTPException(403, f"本密钥属于医院 {key.hospital_id}，不能为其他医院 "
-                                     f"{', '.join(map(str, others))} 预分组")
+                                     f"{', '.join(others)} 预分组")
         return results
 
     @app.post("/v1/group", response_model=GroupAnswer, summary="单个病例预分组",
@@ -128,20 +125,22 @@ def create_app(db: Path, scenario: str = "baseline", keys_file: Path | None = No
     def group_one(discharge: Discharge, key: Annotated[ApiKey, Depends(caller)]) -> dict:
         """一个出院病例（合同字段或结算清单中文名称）→ 病种、入组路径、本院等级分值、费用偏差档、
         预计支付与未通过的质控规则。"""
-        return answer([discharge.model_dump(exclude_none=True)], key)[0]
+        return answer([discharge.model_dump(exclude_none=True)], key).to_dicts()[0]
 
     @app.post("/v1/group:batch", response_model=BatchAnswer, summary="批量预分组",
               openapi_extra={"requestBody": {"content": {
                   "application/json": {"schema": {"type": "array",
                                                   "items": {"$ref": "#/components/schemas/Discharge"}}},
                   "text/csv": {"schema": {"type": "string"}}}, "required": True}})
-    async def group_batch(request: Request, key: Annotated[ApiKey, Depends(caller)]) -> dict:
+    async def group_batch(request: Request, key: Annotated[ApiKey, Depends(caller)]) -> Response:
         """最多 access.api_batch_max 个病例：JSON 数组，或 CSV（首行为表头，UTF-8 或 GB18030）。"""
         body = await request.body()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         rows = _csv_rows(body) if kind in ("text/csv", "application/csv") else _json_rows(body)
         results = await _in_thread(answer, rows, key)
-        return {"n": len(results), "results": results}
+        # written by polars, not validated again field by field: a batch of 10,000 answers
+        return Response(b'{"n": %d, "results": ' % results.height + results.write_json().encode()
+                        + b"}", media_type="application/json")
 
     @app.get("/v1/groups/{code}", response_model=GroupInfo, summary="病种详情")
     def group_info(code: str, key: Annotated[ApiKey, Depends(caller)]) -> dict:

@@ -144,6 +144,12 @@ class Grouper:
         for table in _TEMPLATES:
             con.execute(f"CREATE TABLE memory.main.api_tpl_{table} AS FROM wh.main.{table} LIMIT 0")
         self._drop_case_tables()
+        # the Chinese labels of the coded values an answer carries (the output contract's)
+        self.con.execute("CREATE TABLE memory.main.api_labels (name VARCHAR, code VARCHAR, label VARCHAR)")
+        self.con.executemany("INSERT INTO memory.main.api_labels VALUES (?, ?, ?)", [
+            [name, code, label] for name, table in (("group_type", "case_groups"),
+                                                     ("outlier", "case_scores"))
+            for code, label in column_codes(name, table).items()])
         self.class_zh = column_codes("proc_class", "catalog_groups")
         self.mapping = header_map()
         self.cte_sql = self._per_case_sql()
@@ -237,46 +243,47 @@ class Grouper:
                 pl.int_range(1, frame.height + 1).cast(pl.String).alias("case_id"))
         return frame
 
-    def group(self, frame: pl.DataFrame) -> list[dict[str, Any]]:
+    def group(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Group and score the request rows (text cells under contract or 结算清单 headers);
-        one answer per case, in the order of the rows."""
+        one answer per case (the columns of :class:`dip_sim.api.schemas.GroupAnswer`), in the
+        order of the rows."""
+        pv = self.point_value
         with self.lock:
             self._load(frame)
-            rows = self.con.execute(f"""
-                {self.cte_sql}
+            table = self.con.sql(f"""
+                {self.cte_sql},
+                found AS (
+                    SELECT q.case_id, list(struct_pack(rule := q.rule, severity := q.severity,
+                                                       field := q.field, label := q.label_zh,
+                                                       detail := q.detail)
+                                           ORDER BY t.severity_rank, t.priority) AS findings
+                    FROM api_findings q JOIN quality_rules t USING (rule) GROUP BY q.case_id
+                ), row_order AS (
+                    SELECT case_id, min(source_row) AS source_row FROM cases GROUP BY case_id
+                )
                 SELECT f.case_id, f.hospital_id, f.level,
-                       coalesce(g.grouped, false) AS grouped, g.group_code, g.group_type,
-                       c.name_zh AS group_name, g.rule, g.trace,
+                       coalesce(g.grouped, false) AS grouped, g.rule, g.group_code, g.group_type,
+                       tz.label AS group_type_zh, c.name_zh AS group_name, g.trace,
                        s.rw, s.level_coefficient, s.aux_type, s.aux_coefficient, s.primary_group,
-                       s.tcm_factor, s.cost_ratio, s.outlier, s.case_points,
-                       CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
+                       s.tcm_factor, s.cost_ratio, s.outlier, oz.label AS outlier_zh,
+                       s.case_points, CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
+                       ? AS point_value_kind, ? AS point_value_kind_zh,
+                       ?::DOUBLE AS point_value_yuan,
+                       round(s.case_points * ?::DOUBLE, 2) AS expected_payment_yuan,
                        coalesce(f.status, 'ok') AS quality_status,
                        coalesce(f.severity, 'ok') AS quality_severity,
-                       (SELECT list(struct_pack(rule := q.rule, severity := q.severity,
-                                                field := q.field, label := q.label_zh,
-                                                detail := q.detail)
-                                    ORDER BY t.severity_rank, t.priority)
-                        FROM api_findings q JOIN quality_rules t USING (rule)
-                        WHERE q.case_id = f.case_id) AS findings
+                       coalesce(q.findings, []) AS findings
                 FROM case_features f
                 LEFT JOIN mart_case_groups g USING (case_id)
                 LEFT JOIN int_case_scores s USING (case_id)
                 LEFT JOIN api_catalog c ON c.group_code = g.group_code
-                ORDER BY (SELECT min(source_row) FROM cases x WHERE x.case_id = f.case_id)
-                         NULLS LAST, f.case_id""").fetchall()
-            names = [d[0] for d in self.con.description]
-        return [self._answer(dict(zip(names, r, strict=True))) for r in rows]
-
-    def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
-        pv = self.point_value
-        points = row["case_points"]
-        row["group_type_zh"] = column_codes("group_type", "case_groups").get(row["group_type"] or "")
-        row["outlier_zh"] = column_codes("outlier", "case_scores").get(row["outlier"] or "")
-        row["point_value_kind"], row["point_value_kind_zh"] = pv.kind, pv.kind_zh
-        row["point_value_yuan"] = pv.yuan
-        row["expected_payment_yuan"] = None if points is None else round(points * pv.yuan, 2)
-        row["findings"] = row["findings"] or []
-        return row
+                LEFT JOIN api_labels tz ON tz.name = 'group_type' AND tz.code = g.group_type
+                LEFT JOIN api_labels oz ON oz.name = 'outlier' AND oz.code = s.outlier
+                LEFT JOIN found q USING (case_id)
+                LEFT JOIN row_order o USING (case_id)
+                ORDER BY o.source_row NULLS LAST, f.case_id""",
+                params=[pv.kind, pv.kind_zh, pv.yuan, pv.yuan]).to_arrow_table()
+            return pl.from_arrow(table)
 
     def group_points(self, group_code: str, hospital_id: str) -> dict[str, Any] | None:
         """A group's published fields and its points at ``hospital_id``'s level (the scoring
