@@ -250,7 +250,7 @@ class Grouper:
         pv = self.point_value
         with self.lock:
             self._load(frame)
-            table = self.con.sql(f"""
+            result = self.con.execute(f"""
                 {self.cte_sql},
                 found AS (
                     SELECT q.case_id, list(struct_pack(rule := q.rule, severity := q.severity,
@@ -282,8 +282,10 @@ class Grouper:
                 LEFT JOIN found q USING (case_id)
                 LEFT JOIN row_order o USING (case_id)
                 ORDER BY o.source_row NULLS LAST, f.case_id""",
-                params=[pv.kind, pv.kind_zh, pv.yuan, pv.yuan]).to_arrow_table()
-            return pl.from_arrow(table)
+                [pv.kind, pv.kind_zh, pv.yuan, pv.yuan])
+            names = [d[0] for d in result.description]
+            return pl.DataFrame(result.fetchall(), schema=names, orient="row",
+                                infer_schema_length=None)
 
     def group_points(self, group_code: str, hospital_id: str) -> dict[str, Any] | None:
         """A group's published fields and its points at ``hospital_id``'s level (the scoring
