@@ -90,6 +90,7 @@ class Grouper:
         self.scenario = scenario
         self.lock = threading.Lock()
         self.con = duckdb.connect(config={"python_enable_replacements": False})
+        self.con.execute("SET enable_progress_bar = false")
         try:
             self.con.execute(f"ATTACH '{self.db.as_posix()}' AS wh (READ_ONLY)")
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
@@ -124,19 +125,35 @@ class Grouper:
         self.year = year
         self.skipped = set(run.skipped)
         self.point_value = self._point_value(year, today)
-        # the catalogue with its published fields and a Chinese name (from the code tables)
+        # the Chinese labels of the coded values an answer carries (the output contract's)
+        con.execute("CREATE TABLE memory.main.api_labels (name VARCHAR, code VARCHAR, "
+                    "label VARCHAR)")
+        con.executemany("INSERT INTO memory.main.api_labels VALUES (?, ?, ?)", [
+            [name, code, label] for name, table in (("group_type", "case_groups"),
+                                                     ("outlier", "case_scores"),
+                                                     ("proc_class", "catalog_groups"))
+            for code, label in column_codes(name, table).items()])
+        # the catalogue with its published fields and a Chinese name: the diagnosis (its own
+        # name, else that of its first code in the code table) and the procedures' names
         con.execute("""
             CREATE OR REPLACE TEMP TABLE api_catalog AS
             SELECT c.group_code, c.group_type, c.dx_key, c.proc_key, c.proc_class, c.rw,
                    c.primary_group, c.tcm_group, c.aux_dimension,
-                   coalesce(d.name, c.dx_key)
-                   || CASE WHEN c.group_type = 'comprehensive' THEN '（综合病种：' || c.proc_class || '）'
+                   coalesce(d.name, (SELECT min_by(x.name, (length(x.code), x.code)) FROM ref_dx x
+                                     WHERE starts_with(x.code, c.dx_key)), c.dx_key)
+                   || CASE WHEN c.group_type = 'comprehensive'
+                           THEN '（' || coalesce(l.label, c.proc_class) || '）'
                            WHEN c.proc_key = '' THEN '（保守治疗）'
-                           ELSE '：' || (SELECT string_agg(coalesce(r.name, x.code), '+')
-                                        FROM (SELECT unnest(string_split(c.proc_key, '+')) AS code) x
+                           ELSE '：' || (SELECT string_agg(coalesce(r.name, x.code), '+'
+                                                          ORDER BY x.i)
+                                        FROM (SELECT unnest(string_split(c.proc_key, '+')) AS code,
+                                                     generate_subscripts(
+                                                         string_split(c.proc_key, '+'), 1) AS i) x
                                         LEFT JOIN ref_proc r USING (code)) END AS name_zh
             FROM mart_catalog_groups c
-            LEFT JOIN ref_dx d ON d.code = c.dx_key""")
+            LEFT JOIN ref_dx d ON d.code = c.dx_key
+            LEFT JOIN memory.main.api_labels l
+                   ON l.name = 'proc_class' AND l.code = c.proc_class""")
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh'").fetchall()}
         for table in sorted(t for t in tables if t.startswith("ref_") or t in _COPIED):
@@ -144,12 +161,6 @@ class Grouper:
         for table in _TEMPLATES:
             con.execute(f"CREATE TABLE memory.main.api_tpl_{table} AS FROM wh.main.{table} LIMIT 0")
         self._drop_case_tables()
-        # the Chinese labels of the coded values an answer carries (the output contract's)
-        self.con.execute("CREATE TABLE memory.main.api_labels (name VARCHAR, code VARCHAR, label VARCHAR)")
-        self.con.executemany("INSERT INTO memory.main.api_labels VALUES (?, ?, ?)", [
-            [name, code, label] for name, table in (("group_type", "case_groups"),
-                                                     ("outlier", "case_scores"))
-            for code, label in column_codes(name, table).items()])
         self.class_zh = column_codes("proc_class", "catalog_groups")
         self.mapping = header_map()
         self.cte_sql = self._per_case_sql()
