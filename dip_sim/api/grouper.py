@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,9 +295,11 @@ class Grouper:
                 LEFT JOIN row_order o USING (case_id)
                 ORDER BY o.source_row NULLS LAST, f.case_id""",
                 [pv.kind, pv.kind_zh, pv.yuan, pv.yuan])
-            names = [d[0] for d in result.description]
-            return pl.DataFrame(result.fetchall(), schema=names, orient="row",
-                                infer_schema_length=None)
+            with warnings.catch_warnings():
+                # an extra copy of the answer rows, which con.sql would spare, costs less than
+                # con.sql's reading of this long query
+                warnings.simplefilter("ignore", UserWarning)
+                return pl.from_arrow(result.to_arrow_table())
 
     def group_points(self, group_code: str, hospital_id: str) -> dict[str, Any] | None:
         """A group's published fields and its points at ``hospital_id``'s level (the scoring
