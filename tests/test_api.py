@@ -292,3 +292,34 @@ def test_users_command_manages_keys(tmp_path, monkeypatch, capsys):
     assert main(["users", "revoke-key", key_id]) == 0
     assert check_key(token, path) is None
     assert main(["users", "add-key"]) == 1  # no hospital
+
+
+def test_the_warehouse_is_read_only_and_let_go(planted_city, tmp_path):
+    """Started, the server holds no lock on the file (a batch simulate may write it); a file
+    being written is refused with a Chinese message, not a traceback."""
+    import shutil
+    import subprocess
+    import sys
+
+    from dip_sim.api.grouper import GrouperError
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(planted_city["db"], db)
+    g = Grouper(db)
+    try:
+        writer = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect(r'{db}')"
+                                 ".execute('CREATE TABLE x AS SELECT 1')"],
+                                capture_output=True, text=True, timeout=60)
+        assert writer.returncode == 0, writer.stderr
+    finally:
+        g.close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time; "
+                               f"c = duckdb.connect(r'{db}'); print('open', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()
+        with pytest.raises(GrouperError, match="无法只读打开仓库"):
+            Grouper(db)
+    finally:
+        holder.kill()
+        holder.wait()
