@@ -323,3 +323,48 @@ def test_the_warehouse_is_read_only_and_let_go(planted_city, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_scenarios_with_adjustments_related_procedures_and_auxiliary_typing(
+        planted_city, year_rows, tmp_path):
+    """The per-case models a baseline skips (the panel's conservative-procedure and merge
+    adjustments, related procedures with partial keys, auxiliary sub-types) run per request
+    too: the answers equal the stored results of such scenarios."""
+    import shutil
+
+    from dip_sim.paths import SCENARIO_DIR
+    from pipelines.simulate import run_simulate
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(planted_city["db"], db)
+    related = tmp_path / "related_aux.yaml"
+    related.write_text("name: related_aux\ndescription: 主手术+相关手术，启用辅助分型\nchanges:\n"
+                       "  catalog.procedure_key: main_plus_related\n  auxiliary.enabled: true\n",
+                       encoding="utf-8")
+    run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "panel_adjustments.yaml", related],
+                 progress=lambda message: None)
+    for scenario in ("panel_adjustments", "related_aux"):
+        expected = pl.DataFrame(query(db, """
+            SELECT g.case_id, g.group_code, s.case_points, s.outlier, s.aux_type
+            FROM case_groups g LEFT JOIN case_scores s USING (scenario, case_id)
+            WHERE g.scenario = ? AND g.year = 2020
+              AND coalesce(s.outlier, '') NOT IN ('special', 'ungrouped')""", [scenario]),
+            schema=["case_id", "group_code", "case_points", "outlier", "aux_type"], orient="row")
+        g = Grouper(db, scenario)
+        try:
+            got = g.group(year_rows).select("case_id", "group_code", "case_points", "outlier",
+                                            "aux_type", "rule")
+        finally:
+            g.close()
+        both = expected.join(got, on="case_id", how="inner", suffix="_api")
+        assert both.height > 15_000
+        diff = both.filter((pl.col("group_code").ne_missing(pl.col("group_code_api")))
+                           | (pl.col("outlier").ne_missing(pl.col("outlier_api")))
+                           | (pl.col("aux_type").ne_missing(pl.col("aux_type_api")))
+                           | ((pl.col("case_points") - pl.col("case_points_api")).abs() > 1e-9))
+        assert diff.height == 0, (scenario, diff.head(5))
+        if scenario == "related_aux":  # the models ran: some partial keys, some sub-types
+            assert got["aux_type"].drop_nulls().len() > 0
+            assert got.filter(pl.col("rule").str.contains("个手术操作匹配到核心病种")).height > 0
+        else:
+            assert both.filter(pl.col("group_code") == "K80.0").height == 0  # merged away

@@ -73,10 +73,11 @@ class PointValue:
     yuan: float
 
 
-def _scenario(name: str, params: dict) -> Scenario:
+def _scenario(name: str, recorded: str | None, params: dict) -> Scenario:
+    """The scenario as simulated: the file ``runs`` recorded, else ``data/scenarios/<name>.yaml``."""
     if name == BASELINE:
         return Scenario(BASELINE, "基线：data/policy 中的默认参数")
-    path = SCENARIO_DIR / f"{name}.yaml"
+    path = Path(recorded) if recorded else SCENARIO_DIR / f"{name}.yaml"
     if not path.is_file():
         raise GrouperError(f"找不到情景 {name} 的文件 {path}")
     return load_scenario(path, params)
@@ -105,14 +106,14 @@ class Grouper:
 
     def _prepare(self, today: dt.date) -> None:
         con = self.con
-        found = con.execute("SELECT year, history_years, params_sha256 FROM runs "
+        found = con.execute("SELECT year, history_years, params_sha256, scenario_file FROM runs "
                             "WHERE scenario = ?", [self.scenario]).fetchall()
         if not found:
             raise GrouperError(f"仓库中没有情景 {self.scenario} 的模拟结果：请先运行 dip-sim simulate")
-        year, history_text, stored_sha = found[0]
+        year, history_text, stored_sha, recorded = found[0]
         history = [int(y) for y in history_text.split(",")]
         params = load_baseline()
-        values = resolve(params, _scenario(self.scenario, params), year)
+        values = resolve(params, _scenario(self.scenario, recorded, params), year)
         if params_fingerprint(values)[1] != stored_sha:
             raise GrouperError(f"情景 {self.scenario} 的参数与仓库中模拟时的参数不同：请先重新运行 "
                                f"dip-sim simulate，预分组结果才与模拟结果一致")
@@ -178,14 +179,20 @@ class Grouper:
         return PointValue("budget", "预算点值（年度内预付）", float(budget))
 
     def _drop_case_tables(self) -> None:
-        """Drop the temp tables the request's models do not read (the cases of every year)."""
-        kept = {r for m in PER_CASE_MODELS for r in graph()[m].reads} | {"api_catalog"}
-        kept |= {m for m in PER_CASE_MODELS if m in self.skipped}  # empty: read as they are
-        temp = self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary"
-                                ).fetchall()
-        for (name,) in temp:
-            if name not in kept and not name.startswith("param_") and name != "run_params":
-                self.con.execute(f"DROP TABLE {name}")
+        """Drop the temp tables and views the request's models do not read: the cases of every
+        year (what the per-case models made at start is made again per request, as CTEs)."""
+        models = {m.name: m for m in graph().models}
+        read = {t for name in PER_CASE_MODELS for r in models[name].reads
+                for t in (models[r].outputs if r in models else (r,))}
+        rerun = {name for name in PER_CASE_MODELS if name not in self.skipped}
+        kept = (read - rerun) | {"api_catalog", "run_params"}
+        temp = self.con.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+            "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+        for name, kind in sorted(temp, key=lambda t: t[1] != "VIEW"):  # views first
+            if name not in kept and not name.startswith("param_"):
+                self.con.execute(f"DROP {kind} {name}")
 
     def _per_case_sql(self) -> str:
         """The per-case models, in run order, as CTEs over the request's case features."""
