@@ -218,6 +218,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     from dip_sim.auth import ROLES, add_user, load_users, remove_user, users_path
 
+    if args.action in ("add-key", "list-keys", "revoke-key"):
+        return _api_keys(args)
     if args.action == "list":
         for name, record in sorted(load_users().items()):
             print(f"{name}\t{record['role']}（{ROLES[record['role']]}）\t"
@@ -235,6 +237,40 @@ def cmd_users(args: argparse.Namespace) -> int:
     user = add_user(args.name, args.role, password, args.hospital)
     _progress(f"已添加用户 {user.name}（{user.role_zh}{'，' + user.hospital_id if user.hospital_id else ''}）"
               f" → {users_path()}")
+    return 0
+
+
+def _api_keys(args: argparse.Namespace) -> int:
+    """The 预分组 API's keys: add-key (the key printed once), list-keys, revoke-key KEY_ID."""
+    from dip_sim.api.keys import add_key, keys_path, list_keys, revoke_key
+
+    if args.action == "add-key":
+        token, key = add_key(args.hospital or "")
+        print(token)
+        _progress(f"已为医院 {key.hospital_id} 生成 API 密钥（编号 {key.key_id}），密钥只显示这一次，"
+                  f"文件中只存其 SHA-256 → {keys_path()}")
+    elif args.action == "list-keys":
+        for key in list_keys():
+            state = f"已吊销 {key.revoked_at}" if key.revoked_at else "有效"
+            print(f"{key.key_id}\t{key.hospital_id}\t{key.created_at}\t{state}")
+    else:
+        if not args.name:
+            raise ValueError("dip-sim users revoke-key 需要密钥编号（list-keys 的第一列）")
+        key = revoke_key(args.name)
+        _progress(f"已吊销医院 {key.hospital_id} 的密钥 {key.key_id}")
+    return 0
+
+
+def cmd_serve_api(args: argparse.Namespace) -> int:
+    """Serve the 预分组 API (uvicorn) over a scenario's catalogue."""
+    import uvicorn
+
+    from dip_sim.api.app import create_app
+
+    _progress(f"计算情景 {args.scenario} 的目录（{args.db}，只读）…")
+    app = create_app(args.db, args.scenario)
+    _progress(f"预分组接口：http://{args.host}:{args.port}/v1/ （文档 /docs）")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -475,15 +511,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="输入目录，代替仓库记录的目录（较早版本载入、未记录目录时使用）；可重复给出，按载入顺序")
     p.set_defaults(func=cmd_rebuild)
 
-    p = sub.add_parser("users", help="管理仪表盘用户：add / list / remove",
+    p = sub.add_parser("users", help="管理仪表盘用户与预分组接口密钥：add / list / remove / "
+                                     "add-key / list-keys / revoke-key",
                        description="用户与角色保存在 data/secret/users.json（或 $DIP_SIM_USERS），"
-                                   "密码只存加盐散列（scrypt）")
-    p.add_argument("action", choices=["add", "list", "remove"])
-    p.add_argument("name", nargs="?", help="用户名")
+                                   "密码只存加盐散列（scrypt）；预分组接口的医院密钥保存在 "
+                                   "data/secret/api_keys.json（或 $DIP_SIM_API_KEYS），只存 SHA-256")
+    p.add_argument("action", choices=["add", "list", "remove", "add-key", "list-keys", "revoke-key"])
+    p.add_argument("name", nargs="?", help="用户名（revoke-key：密钥编号）")
     p.add_argument("--role", choices=["bureau", "expert", "hospital"], help="角色")
     p.add_argument("--hospital", default=None, help="医院用户的定点医疗机构代码")
     p.add_argument("--password", default=None, help="密码（缺省时在终端输入）")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("serve-api", help="启动预分组 HTTP 接口（供医院 HIS 调用）",
+                       description="按情景的病种目录为医院 HIS 预分组：POST /v1/group、/v1/group:batch，"
+                                   "GET /v1/groups/{code}、/v1/catalog、/v1/health；"
+                                   "文档 /docs 与 docs/api.md")
+    p.add_argument("--host", default="127.0.0.1", help="监听地址")
+    p.add_argument("--port", type=int, default=8600, help="端口")
+    p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（只读）")
+    p.set_defaults(func=cmd_serve_api)
 
     p = sub.add_parser("stages", help="列出各阶段的模型与运行顺序（--dot 输出 Graphviz）",
                        description="打印 dip_sim/pipeline/manifest.yaml 的阶段图：模型、读取、跳过条件")

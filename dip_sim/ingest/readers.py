@@ -403,10 +403,10 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
                                    f"表头（开头的内容: {', '.join(table.head) or '空'}）；若表头写法特殊，"
                                    f"可用 --mapping 文件补充列名映射", ()))
             continue
-        headers = [c for c in table.frame.columns if c != "source_row"]
         try:
-            mapped, kinds, unmapped = _recognise(
-                where, headers, (table.sheet or path.name).lower(), mapping, allow_unmapped)
+            sources, notes = stage_frame(con, table.frame, where, (table.sheet or path.name).lower(),
+                                         mapping, f"text_source_{number}", allow_unmapped,
+                                         table_label, encoding)
         except IngestError as exc:
             opened.refused.append((table_label, str(exc), exc.unmapped))
             continue
@@ -414,17 +414,34 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
         opened.layouts[table_label] = (f"表头第 {layout.header_index + 1} 行" if layout.depth == 1
                                        else f"表头第 {layout.header_index + 1}–"
                                             f"{layout.header_index + 2} 行（两行表头）")
-        key_field = INPUT_KEYS[kinds[-1]]
-        key = mapped.fields[key_field].headers[0] if key_field in mapped.fields else None
-        recognised = [h for s in mapped.fields.values() for h in s.headers]
-        frame, spacers, totals = drop_spacers_and_totals(table.frame, recognised, key)
-        if spacers:
-            opened.notes.append(f"{where}: 跳过 {spacers} 个空行")
-        if totals:
-            opened.notes.append(f"{where}: 第 {', '.join(map(str, totals))} 行是合计行，未载入")
-        staged_table = f"text_source_{number}"
-        raw = _stage(con, staged_table, _staged_frame(frame, mapped), mapped)
-        fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
-        opened.sources += _sources(staged_table, fields, frame.height, kinds, table_label,
-                                   mapped, encoding, unmapped, staged=True, raw=raw)
+        opened.notes += notes
+        opened.sources += sources
     return opened
+
+
+def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str, name_hint: str,
+                mapping: dict[str, MapEntry], staged_table: str, allow_unmapped: bool = False,
+                label: str = "", encoding: str = "") -> tuple[list[Source], list[str]]:
+    """A table of text cells under its headers (and ``source_row``) → its Sources, one per kind.
+
+    The headers are recognised (contract names, the 结算清单's Chinese names, ``mapping``),
+    spacer and total rows dropped and the fields typed into temp table ``staged_table``; a
+    file's table and the 预分组 API's request rows go through the same steps. Returns the
+    Sources and notes on the rows left out; raises :class:`IngestError` for a table that
+    cannot be placed (its message names the columns).
+    """
+    headers = [c for c in frame.columns if c != "source_row"]
+    mapped, kinds, unmapped = _recognise(where, headers, name_hint, mapping, allow_unmapped)
+    key_field = INPUT_KEYS[kinds[-1]]
+    key = mapped.fields[key_field].headers[0] if key_field in mapped.fields else None
+    recognised = [h for s in mapped.fields.values() for h in s.headers]
+    frame, spacers, totals = drop_spacers_and_totals(frame, recognised, key)
+    notes = []
+    if spacers:
+        notes.append(f"{where}: 跳过 {spacers} 个空行")
+    if totals:
+        notes.append(f"{where}: 第 {', '.join(map(str, totals))} 行是合计行，未载入")
+    raw = _stage(con, staged_table, _staged_frame(frame, mapped), mapped)
+    fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
+    return _sources(staged_table, fields, frame.height, kinds, label or where, mapped, encoding,
+                    unmapped, staged=True, raw=raw), notes

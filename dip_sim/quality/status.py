@@ -74,7 +74,7 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _features_sql() -> str:
+def features_sql() -> str:
     """Temp table ``features_base``: ``case_features`` with no issue yet (status NULL = ok),
     one row per input case_id, which the checks read.
 
@@ -128,6 +128,41 @@ def _features_sql() -> str:
         LEFT JOIN hospitals h ON h.hospital_id = c.hospital_id"""
 
 
+def findings_sql() -> str:
+    """SELECT of every rule's findings, (case, rule) with severity, field, value and detail: the
+    rows of ``quality_findings``, from the tables the checks read (module docstring of
+    :mod:`dip_sim.quality.checks`) and ``quality_rules``."""
+    checks = " UNION ALL ".join(
+        f"SELECT '{c.code}' AS rule, case_id, CAST(value AS VARCHAR) AS value, detail "
+        f"FROM ({c.sql}) AS q(case_id, value, detail)" for c in load_checks())
+    return f"""
+        SELECT i.case_id, i.rule, t.severity, t.field, i.value, t.label_zh, i.detail
+        FROM ({checks}) i JOIN quality_rules t USING (rule)"""
+
+
+def worst_sql(findings: str) -> str:
+    """SELECT of each case's verdict from its findings (table ``findings``): ``status`` = its
+    first critical finding in the catalogue's order, else its first warning; ``severity``;
+    ``reason`` = every finding's detail, most severe first."""
+    return f"""
+        SELECT i.case_id,
+               arg_min(i.rule, t.severity_rank * 1000 + t.priority) AS status,
+               arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
+               string_agg(t.label_zh || '：' || i.detail, '；'
+                          ORDER BY t.severity_rank, t.priority) AS reason
+        FROM {findings} i JOIN quality_rules t USING (rule)
+        GROUP BY i.case_id"""
+
+
+def verdicts_sql(base: str, worst: str) -> str:
+    """SELECT of ``case_features``: the features (table ``base``) with each case's verdict
+    (table ``worst``, :func:`worst_sql`); a case with a critical finding is not eligible."""
+    return f"""
+        SELECT b.* REPLACE (w.status AS status, w.severity AS severity, w.reason AS reason,
+                            b.eligible AND w.severity IS DISTINCT FROM 'critical' AS eligible)
+        FROM {base} b LEFT JOIN {worst} w USING (case_id)"""
+
+
 def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                 payment_tolerance_yuan: float, recode: bool = False) -> dict[str, int]:
     """Run every check and rebuild the quality tables; return the count of cases by severity.
@@ -154,9 +189,6 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                 [float(cost_tolerance_yuan)])
     con.execute('SET VARIABLE "quality.payment_split_tolerance_yuan" = ?::DOUBLE',
                 [float(payment_tolerance_yuan)])
-    checks = " UNION ALL ".join(
-        f"SELECT '{c.code}' AS rule, case_id, CAST(value AS VARCHAR) AS value, detail "
-        f"FROM ({c.sql}) AS q(case_id, value, detail)" for c in load_checks())
     # keys with several contents (recorded by each ingest): few, so they are treated apart
     con.execute("""
         CREATE OR REPLACE TEMP TABLE dup_cases AS
@@ -165,29 +197,15 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';
     """)
     con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
-    con.execute(_features_sql())
+    con.execute(features_sql())
     _write_rules(con)
     con.execute("DROP TABLE IF EXISTS case_issues; DROP TABLE IF EXISTS issue_types")
-    con.execute(f"""
-        CREATE OR REPLACE TABLE quality_findings AS
-        SELECT i.case_id, i.rule, t.severity, t.field, i.value, t.label_zh, i.detail
-        FROM ({checks}) i JOIN quality_rules t USING (rule);
-    """)
+    con.execute(f"CREATE OR REPLACE TABLE quality_findings AS {findings_sql()}")
     # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
     # run's transaction cost several seconds more at commit
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE worst AS
-        SELECT i.case_id,
-               arg_min(i.rule, t.severity_rank * 1000 + t.priority) AS status,
-               arg_min(i.severity, t.severity_rank * 1000 + t.priority) AS severity,
-               string_agg(t.label_zh || '：' || i.detail, '；'
-                          ORDER BY t.severity_rank, t.priority) AS reason
-        FROM quality_findings i JOIN quality_rules t USING (rule)
-        GROUP BY i.case_id;
-        CREATE OR REPLACE TABLE case_features AS
-        SELECT b.* REPLACE (w.status AS status, w.severity AS severity, w.reason AS reason,
-                            b.eligible AND w.severity IS DISTINCT FROM 'critical' AS eligible)
-        FROM features_base b LEFT JOIN worst w USING (case_id);
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE worst AS {worst_sql("quality_findings")};
+        CREATE OR REPLACE TABLE case_features AS {verdicts_sql("features_base", "worst")};
         DROP TABLE worst;
         DROP TABLE features_base;
         CREATE VIEW case_status AS
