@@ -47,9 +47,13 @@ def postgres_server():
     use it fail, with the exact error, when it cannot start."""
     from tests.postgres import PostgresUnavailable, ThrowawayPostgres
 
+    server = None
     try:
-        server = ThrowawayPostgres().start()
+        server = ThrowawayPostgres()
+        server.start()
     except PostgresUnavailable as exc:
+        if server is not None:
+            server.stop()  # removes its folder
         pytest.fail(f"PostgreSQL could not be started: {exc}", pytrace=False)
     try:
         yield server

@@ -68,8 +68,11 @@ class ThrowawayPostgres:
         self.started = False
 
     def _run(self, *command: str) -> str:
-        done = subprocess.run([*self.as_user, *command], capture_output=True, text=True,
-                              timeout=120, cwd=self.folder)
+        try:
+            done = subprocess.run([*self.as_user, *command], capture_output=True, text=True,
+                                  timeout=120, cwd=self.folder)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PostgresUnavailable(f"`{' '.join(command)}` could not run: {exc}") from None
         if done.returncode != 0:
             log = self.log.read_text(errors="replace") if self.log.is_file() else ""
             raise PostgresUnavailable(

@@ -199,7 +199,7 @@ class FeedbackStore:
         self.engine = _engine(self.url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         try:
-            with self._writing() as conn:
+            with self._writing(panel=True) as conn:  # one process creates the tables
                 metadata.create_all(conn)
         except OperationalError as exc:
             raise FeedbackError(f"无法打开反馈库（{describe(self.url)}）：{exc.orig}") from exc
@@ -209,11 +209,12 @@ class FeedbackStore:
         self.engine.dispose()
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A write transaction: the SQLite write lock taken at BEGIN; on PostgreSQL the panel's
-        advisory lock, so that a decision and a confirmation never interleave."""
+    def _writing(self, panel: bool = False) -> Iterator[Connection]:
+        """A write transaction: the SQLite write lock taken at BEGIN; on PostgreSQL, for the
+        panel's writes (``panel``), its advisory lock, so that a decision and a confirmation
+        never interleave."""
         with self.engine.execution_options(feedback_write=True).begin() as conn:
-            if self.is_postgres:
+            if self.is_postgres and panel:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PANEL_LOCK})
             yield conn
 
@@ -264,7 +265,7 @@ class FeedbackStore:
         """
         require_role(user, PANEL_ROLES, "对异议作出决定")
         text = check_decision(decision, reason, adjustment is not None)
-        with self._writing() as conn:
+        with self._writing(panel=True) as conn:
             if conn.execute(sa.select(objections.c.objection_id).where(
                     objections.c.objection_id == objection_id)).first() is None:
                 raise FeedbackError(f"没有编号为 {objection_id} 的异议。")
@@ -294,7 +295,7 @@ class FeedbackStore:
         require_role(user, PANEL_ROLES, "确认目录版本")
         check_text(scenario, "情景")
         check_text(catalog_version, "目录版本")
-        with self._writing() as conn:
+        with self._writing(panel=True) as conn:
             status = _status_query().subquery()
             pending = conn.execute(
                 sa.select(status.c.objection_id)
