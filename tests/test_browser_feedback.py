@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
 
 from dip_sim.auth import add_user
 from tests import test_browser as shared
@@ -77,6 +78,7 @@ def expand(page, title: str) -> None:
 def choose(page, label: str, option: str) -> None:
     """Pick the option holding ``option`` in the selectbox labelled ``label``."""
     box = page.get_by_role("combobox", name=label, exact=True)
+    expect(box).to_have_count(1)  # not while a rerun still shows the page's previous run
     box.click()
     box.fill(option)  # the selectbox filters its options by what is typed
     box.press("Enter")
@@ -95,6 +97,7 @@ def submit(page, button: str, expect: str) -> str:
     wait_idle(page)
     alert = page.locator('[data-testid="stAlert"]').filter(has_text=expect)
     alert.first.wait_for()
+    wait_idle(page)
     return alert.first.inner_text()
 
 
