@@ -7,7 +7,7 @@ DEMO := data/demo
 DB := data/warehouse.duckdb
 YEAR ?= 2020
 
-.PHONY: run test bench lint pipelines clean browser docs
+.PHONY: run test bench lint pipelines clean browser postgres docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +26,18 @@ run: pipelines
 pipelines: $(STAMP)
 	$(BIN)/python -m pipelines.run_all --demo $(DEMO) --db $(DB) --year $(YEAR)
 
-## make test: install with the test extras (Playwright among them) and the browser, run the whole suite
-test: $(STAMP) browser
+## make test: install with the test extras (Playwright among them), the browser and PostgreSQL, run the whole suite
+test: $(STAMP) browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 ## browser: Debian's chromium and fonts-noto-cjk for the browser tests, when missing (needs root)
 browser:
 	sh scripts/ensure_browser.sh
+
+## postgres: Debian's postgresql server for the feedback store's tests, when missing (needs root)
+postgres:
+	sh scripts/ensure_postgres.sh
 
 ## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest, quality, simulate
 bench: $(STAMP)

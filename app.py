@@ -25,6 +25,7 @@ PAGES = {
     "catalog": ("病种目录", ":material/menu_book:"),
     "quality": ("数据质量", ":material/fact_check:"),
     "supervision": ("监管与考核", ":material/policy:"),
+    "feedback": ("反馈与确认", ":material/rate_review:"),
 }
 
 st.session_state[data.STALE_KEY] = False  # set by a read that had to show the last run

@@ -28,6 +28,7 @@ class AccessSettings:
     session_hours: float
     api_requests_per_minute: int
     api_batch_max: int
+    feedback_attachment_max_mb: float
 
 
 def access_settings(day: dt.date | None = None) -> AccessSettings:

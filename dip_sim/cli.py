@@ -344,6 +344,33 @@ def cmd_stages(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """The feedback store (docs/feedback.md): export its objections, decisions and
+    confirmations as Excel for the panel's meeting, or print their status."""
+    from dip_sim.auth import User
+    from dip_sim.feedback.export import feedback_tables, write_feedback_workbook
+    from dip_sim.feedback.store import FeedbackStore, describe
+
+    store = FeedbackStore(args.url or None)
+    reader = User("命令行", "bureau")  # the server's operator: every hospital's objections
+    try:
+        if args.action == "export":
+            if args.out is None:
+                raise ValueError("请用 --out 指定输出的 Excel 文件，如 --out feedback.xlsx")
+            _written(args.out, write_feedback_workbook(store, reader, args.out))
+        else:
+            tables = feedback_tables(store, reader)
+            print(f"反馈库：{describe(store.url)}")
+            print(tables["按病种汇总"].to_string(index=False) if len(tables["按病种汇总"])
+                  else "尚无异议。")
+            for r in tables["目录确认"].head(1).itertuples():
+                print(f"最近确认的目录版本：{r.catalog_version}（情景 {r.scenario}，"
+                      f"{r.confirmed_at:%Y-%m-%d %H:%M} UTC，{r.confirmed_by}，答复 {r.n_answered} 条）")
+    finally:
+        store.close()
+    return 0
+
+
 class _StoreOnce(argparse.Action):
     """A single-valued option: given twice with different values, it is refused, not half-read.
 
@@ -532,6 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（只读）")
     p.set_defaults(func=cmd_serve_api)
+
+    p = sub.add_parser("feedback", help="反馈与确认：导出异议、专家组决定与目录确认（Excel），或列出状态",
+                       description="反馈库为 $DIP_SIM_FEEDBACK_URL（PostgreSQL）或 "
+                                   "$DIP_SIM_FEEDBACK_DB（SQLite，缺省 data/feedback.sqlite）")
+    p.add_argument("action", choices=["export", "status"])
+    p.add_argument("--out", type=Path, default=None, help="导出的 Excel 文件（export）")
+    p.add_argument("--url", default=None, help="反馈库地址（缺省按环境变量）")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("stages", help="列出各阶段的模型与运行顺序（--dot 输出 Graphviz）",
                        description="打印 dip_sim/pipeline/manifest.yaml 的阶段图：模型、读取、跳过条件")

@@ -39,3 +39,23 @@ def planted_city(tmp_path_factory) -> dict:
     run_simulate(db, 2020, scenario_files=[SCENARIO_DIR / "growth_8pct.yaml"], progress=quiet)
     run_supervise(db, progress=quiet)
     return {"db": db, "truth": folder / "in" / "gaming_truth.csv"}
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (``tests/postgres.py``); the tests that
+    use it fail, with the exact error, when it cannot start."""
+    from tests.postgres import PostgresUnavailable, ThrowawayPostgres
+
+    server = None
+    try:
+        server = ThrowawayPostgres()
+        server.start()
+    except PostgresUnavailable as exc:
+        if server is not None:
+            server.stop()  # removes its folder
+        pytest.fail(f"PostgreSQL could not be started: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -37,10 +37,12 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 YEAR = 2020
 PASSWORD = {"bureau": "browser-test-bureau", "hospital": "browser-test-hospital"}
-BUREAU_PAGES = ["总览", "预算情景", "情景对比", "医院", "病种目录", "数据质量", "监管与考核"]
-HOSPITAL_PAGES = ["总览", "医院", "病种目录", "数据质量", "监管与考核"]
+BUREAU_PAGES = ["总览", "预算情景", "情景对比", "医院", "病种目录", "数据质量", "监管与考核",
+                "反馈与确认"]
+HOSPITAL_PAGES = ["总览", "医院", "病种目录", "数据质量", "监管与考核", "反馈与确认"]
 SLUG = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "医院": "hospital",
-        "病种目录": "catalog", "数据质量": "quality", "监管与考核": "supervision"}
+        "病种目录": "catalog", "数据质量": "quality", "监管与考核": "supervision",
+        "反馈与确认": "feedback"}
 TIMEOUT_MS = 60_000
 
 
@@ -48,9 +50,13 @@ TIMEOUT_MS = 60_000
 def city(planted_city, tmp_path_factory) -> dict:
     """The planted city (conftest: simulated and supervised), a users file (bureau; a
     hospital user) and what the tests expect."""
+    return make_city(planted_city, tmp_path_factory.mktemp("browser"))
+
+
+def make_city(planted_city: dict, folder: Path) -> dict:
+    """What :func:`city` returns, its files in ``folder`` (a feedback store of its own too)."""
     import duckdb
 
-    folder = tmp_path_factory.mktemp("browser")
     db = planted_city["db"]
     with duckdb.connect(str(db), read_only=True) as con:
         hospitals = con.execute(
@@ -66,7 +72,8 @@ def city(planted_city, tmp_path_factory) -> dict:
     scenario_dir = folder / "scenarios"
     scenario_dir.mkdir()
     return {"db": db, "users": users, "scenarios": scenario_dir, "own": own,
-            "others": hospitals[1:], "pv_settlement": pv, "log": folder / "streamlit.log"}
+            "others": hospitals[1:], "pv_settlement": pv, "log": folder / "streamlit.log",
+            "feedback_db": folder / "feedback.sqlite"}
 
 
 def _free_port() -> int:
@@ -80,8 +87,10 @@ def server(city):
     """``streamlit run app.py`` on a free local port; stopped (with its children) afterwards."""
     port = _free_port()
     env = {**os.environ, "DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
-           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]), "DIP_SIM_PSEUDONYM_KEY": "k"}
-    env.pop("DIP_SIM_HOSPITAL_ID", None)
+           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]), "DIP_SIM_PSEUDONYM_KEY": "k",
+           "DIP_SIM_FEEDBACK_DB": str(city["feedback_db"])}
+    for name in ("DIP_SIM_HOSPITAL_ID", "DIP_SIM_FEEDBACK_URL"):
+        env.pop(name, None)
     log = city["log"].open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

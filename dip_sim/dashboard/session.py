@@ -15,9 +15,9 @@ SESSION_KEY = "user"
 # the pages each role may open (file names under dip_sim/dashboard/pages)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "bureau": ("overview", "scenario", "compare", "hospital", "catalog", "quality",
-               "supervision"),
-    "expert": ("overview", "hospital", "catalog", "quality", "supervision"),
-    "hospital": ("overview", "hospital", "catalog", "quality", "supervision"),
+               "supervision", "feedback"),
+    "expert": ("overview", "hospital", "catalog", "quality", "supervision", "feedback"),
+    "hospital": ("overview", "hospital", "catalog", "quality", "supervision", "feedback"),
 }
 
 

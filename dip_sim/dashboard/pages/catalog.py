@@ -13,7 +13,7 @@ import streamlit as st
 
 from dip_sim.dashboard import catalog_data, data
 from dip_sim.dashboard import format as fmt
-from dip_sim.dashboard.pages import common
+from dip_sim.dashboard.pages import common, feedback_forms
 
 CATALOG_COLUMNS = [
     "group_code",
@@ -53,6 +53,7 @@ def render() -> None:
     scenario_table = data.scenarios()
     scenario = common.scenario_select("catalog_scenario", scenarios=scenario_table)
     common.run_caption(scenario, scenario_table)
+    feedback_forms.confirmation_caption(scenario)
 
     summary = catalog_data.catalog_summary(scenario)
     if summary.empty:
@@ -99,6 +100,7 @@ def render() -> None:
     st.caption("病例数、次均费用（按历史年度加权）、变异系数、分位数、平均住院日、偏差病例占比与"
                "医院等级构成均按目录测算所用的历史病例计算；偏差病例：费用低于组均费用 × 费用超低界"
                "或高于 × 费用超高界。")
+    feedback_forms.group_objection_form(scenario, groups)
     _group_years(scenario, groups)
     _hospital_indices(scenario)
     _versions_compared(scenario, scenario_table)

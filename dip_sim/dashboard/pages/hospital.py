@@ -8,7 +8,7 @@ import streamlit as st
 
 from dip_sim.dashboard import data, quality_data
 from dip_sim.dashboard import format as fmt
-from dip_sim.dashboard.pages import common
+from dip_sim.dashboard.pages import common, feedback_forms
 
 GROUP_COLUMNS = [
     "group_code",
@@ -170,6 +170,7 @@ def render() -> None:
             "候选：费用极端异常、住院时间过长、长时间重症监护、新技术；评议通过且在上限内的按特例分值支付。")
     with tabs["year_end"]:
         _year_end(scenario, hospital_id)
+    feedback_forms.case_objection_form(scenario, hospital_id)
 
 
 FINDING_RULE_COLUMNS = ["quality_rule", "label_zh", "severity", "n_findings", "n_cases"]
