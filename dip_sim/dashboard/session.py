@@ -14,7 +14,6 @@ import os
 import time
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from dip_sim import signin
 from dip_sim.access import access_settings
@@ -90,14 +89,15 @@ def _cookie_script(value: str, max_age: int) -> str:
 
 
 def keep_cookie() -> None:
-    """Write the session cookie of the signed-in user, or clear it after a sign-out (an
-    invisible component; the browser keeps the token for ``access.session_hours``)."""
+    """Write the session cookie of the signed-in user, or clear it after a sign-out (a script
+    in an empty ``st.iframe``, which may reach the app's page: same origin; the browser keeps
+    the token for ``access.session_hours``)."""
     record = st.session_state.get(SESSION_KEY)
     if record and record.get("token"):
         left = int(st.session_state.get(_EXPIRES, time.time()) - time.time())
-        components.html(_cookie_script(record["token"], max(left, 0)), height=0)
+        st.iframe(_cookie_script(record["token"], max(left, 0)), height="content")
     elif st.session_state.get(_CLEAR):
-        components.html(_cookie_script("", 0), height=0)
+        st.iframe(_cookie_script("", 0), height="content")
 
 
 def client_id() -> str:

@@ -106,17 +106,30 @@ def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
 
 
 def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,
-               table_name: str | None = None) -> None:
+               table_name: str | None = None, helps: dict[str, str] | None = None) -> None:
     """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`;
-    ``table_name``: the stored table whose labels the columns take)."""
+    ``table_name``: the stored table whose labels the columns take; ``helps``: column →
+    tooltip of its header). Missing values (and figures suppressed for a hospital user) show
+    as "—", with the reason under the table when some were suppressed; an empty table says so."""
+    if df.empty:
+        st.caption("（无数据）")
+        return
     table = fmt.for_display(df, columns, table_name)
-    # amounts and points with thousands separators; the values stay numbers, so they sort
-    config = {col: st.column_config.NumberColumn(format="localized")
-              for col in table.columns if pd.api.types.is_float_dtype(table[col])}
+    config: dict = {}
+    if table.isna().to_numpy().any():
+        shown = fmt.styled(table)  # "—" for the missing; separators from the styler
+    else:  # amounts and points with thousands separators; the values stay numbers, so they sort
+        shown = table
+        config = {col: st.column_config.NumberColumn(format="localized")
+                  for col in table.columns if pd.api.types.is_float_dtype(table[col])}
+    for col, text in (helps or {}).items():
+        config[fmt.header(col, table_name)] = st.column_config.Column(help=text)
     if height is None:
-        st.dataframe(table, hide_index=True, column_config=config)
+        st.dataframe(shown, hide_index=True, column_config=config)
     else:
-        st.dataframe(table, hide_index=True, height=height, column_config=config)
+        st.dataframe(shown, hide_index=True, height=height, column_config=config)
+    if "suppressed" in df.columns and df["suppressed"].fillna(False).astype(bool).any():
+        st.caption(data.suppressed_note())
 
 
 def show_table_or_note(df: pd.DataFrame, columns: list[str], empty_note: str,
