@@ -11,6 +11,7 @@ server is stopped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -75,14 +76,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(city):
-    """``streamlit run app.py`` on a free local port; stopped (with its children) afterwards."""
+@contextlib.contextmanager
+def serve(env_extra: dict[str, str], log_path: Path):
+    """``streamlit run app.py`` on a free local port with ``env_extra`` in its environment
+    (not in hospital-user mode); its URL, then stopped (with its children)."""
     port = _free_port()
-    env = {**os.environ, "DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
-           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]), "DIP_SIM_PSEUDONYM_KEY": "k"}
+    env = {**os.environ, "DIP_SIM_PSEUDONYM_KEY": "k", **env_extra}
     env.pop("DIP_SIM_HOSPITAL_ID", None)
-    log = city["log"].open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -99,6 +100,17 @@ def server(city):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(city):
+    """The app on the planted city, for this module's tests."""
+    env = {"DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
+           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]),
+           "DIP_SIM_SESSION_KEY": "browser-test-session-key",
+           "DIP_SIM_SIGNIN_DB": str(city["log"].with_name("signin.sqlite"))}
+    with serve(env, city["log"]) as url:
+        yield url
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> None:

@@ -19,7 +19,7 @@ from dip_sim.access import access_settings
 from dip_sim.dashboard import catalog_data, data
 from dip_sim.dashboard import format as fmt
 from dip_sim.dashboard import supervision_data as sv
-from tests.test_app import add_case_details, build_warehouse
+from tests.test_app import PAGES, add_case_details, build_warehouse, run_app
 
 # case_id, hospital, level, group, cost
 HISTORY = [
@@ -176,8 +176,13 @@ def test_a_hospital_user_sees_no_rank_among_too_few(
     assert fmt.fmt_rank(own["rank"], own["n_ranked"]) == "1 / 4"
 
 
-def test_missing_cells_print_a_dash() -> None:
-    table = pd.DataFrame({"a": [1.5, None, 1234567.0], "b": ["x", None, "y"]})
-    shown = fmt.styled(table).to_html()
-    assert "—" in shown and "None" not in shown and "nan" not in shown
-    assert "1,234,567" in shown and "1.5" in shown
+def test_tables_print_missing_values_as_a_dash(city: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    as_hospital(monkeypatch)
+    at = run_app(f"{PAGES}/catalog.py", {"name": "h", "role": "hospital", "hospital_id": "H001"})
+    assert at.dataframe and all(d.proto.placeholder == "—" for d in at.dataframe)
+    groups = next(d.value for d in at.dataframe if "病种编码" in d.value.columns
+                  and "病例数" in d.value.columns)
+    few = groups[groups["病种编码"] == "I21.9|00.6600"].iloc[0]
+    assert pd.isna(few["病例数"]) and few["病种分值"] == 200.0
+    assert any("参与该汇总的其他医院少于 3 家" in c.value for c in at.caption)

@@ -190,21 +190,6 @@ def for_display(df: pd.DataFrame, columns: Iterable[str] | None = None,
     return out.rename(columns={c: header(c, table) for c in cols})
 
 
-def _cell(value: Any) -> Any:
-    """A cell as :func:`styled` shows it: "—" when missing, numbers with separators."""
-    if _missing(value):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-    return value
-
-
-def styled(table: pd.DataFrame):
-    """``table`` (from :func:`for_display`) as a pandas Styler that prints missing values as
-    "—" (not "None"), keeping the numbers underneath, so that the columns still sort."""
-    return table.style.format(_cell)
-
-
 def fmt_rank(rank: Any, of: Any) -> str:
     """``2 / 6`` (a rank among ``of``); "—" when there is no rank (nothing to rank, or
     suppressed)."""

@@ -115,19 +115,16 @@ def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,
         st.caption("（无数据）")
         return
     table = fmt.for_display(df, columns, table_name)
-    config: dict = {}
-    if table.isna().to_numpy().any():
-        shown = fmt.styled(table)  # "—" for the missing; separators from the styler
-    else:  # amounts and points with thousands separators; the values stay numbers, so they sort
-        shown = table
-        config = {col: st.column_config.NumberColumn(format="localized")
-                  for col in table.columns if pd.api.types.is_float_dtype(table[col])}
+    # amounts and points with thousands separators; the values stay numbers, so they sort
+    config: dict = {col: st.column_config.NumberColumn(format="localized")
+                    for col in table.columns if pd.api.types.is_float_dtype(table[col])}
     for col, text in (helps or {}).items():
         config[fmt.header(col, table_name)] = st.column_config.Column(help=text)
     if height is None:
-        st.dataframe(shown, hide_index=True, column_config=config)
+        st.dataframe(table, hide_index=True, column_config=config, placeholder=MISSING)
     else:
-        st.dataframe(shown, hide_index=True, height=height, column_config=config)
+        st.dataframe(table, hide_index=True, height=height, column_config=config,
+                     placeholder=MISSING)
     if "suppressed" in df.columns and df["suppressed"].fillna(False).astype(bool).any():
         st.caption(data.suppressed_note())
 
@@ -156,6 +153,7 @@ def hospital_labels(hospitals: pd.DataFrame | None = None) -> dict[str, str]:
     return {str(r["hospital_id"]): hospital_label(r) for _, r in table.iterrows()}
 
 
+MISSING = "—"  # how a table shows a missing (or suppressed) value, not "None"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
