@@ -186,3 +186,25 @@ def test_tables_print_missing_values_as_a_dash(city: Path,
     few = groups[groups["病种编码"] == "I21.9|00.6600"].iloc[0]
     assert pd.isna(few["病例数"]) and few["病种分值"] == 200.0
     assert any("参与该汇总的其他医院少于 3 家" in c.value for c in at.caption)
+
+
+def test_catalogue_comparison_counts_are_suppressed(city: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # growth_8pct re-points both groups and moves H001's and H004's I21.9 cases to C34.9
+    with duckdb.connect(str(city)) as con:
+        con.execute("UPDATE catalog_groups SET rw = rw * 1.1 WHERE scenario = 'growth_8pct' "
+                    "AND group_code IN ('J18.9|', 'I21.9|00.6600')")
+        con.execute("INSERT INTO case_groups (scenario, year, case_id, hospital_id, group_code, "
+                    "grouped) SELECT 'growth_8pct', year, case_id, hospital_id, CASE WHEN "
+                    "group_code = 'I21.9|00.6600' THEN 'C34.9|32.4100' ELSE group_code END, "
+                    "grouped FROM case_groups WHERE scenario = 'baseline'")
+    bureau = catalog_data.catalogue_comparison("baseline", "growth_8pct")
+    assert bureau["病例流向"]["n_cases"].tolist() == [2]
+    as_hospital(monkeypatch)
+    tables = catalog_data.catalogue_comparison("baseline", "growth_8pct")
+    groups = tables["病种变化"].set_index("group_code")
+    assert groups.loc["J18.9|", "n_cases_a"] == 120 and not groups.loc["J18.9|", "suppressed"]
+    assert pd.isna(groups.loc["I21.9|00.6600", "n_cases_a"])  # H004 the only other one
+    assert groups.loc["I21.9|00.6600", "rw_b"] == pytest.approx(220.0)  # points stay
+    flows = tables["病例流向"]
+    assert flows["suppressed"].tolist() == [True] and flows["n_cases"].isna().all()

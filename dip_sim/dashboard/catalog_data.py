@@ -253,4 +253,39 @@ def catalogue_comparison(scenario_a: str, scenario_b: str) -> dict[str, pd.DataF
     if scope is not None:
         hospitals = tables["医院影响"]
         tables["医院影响"] = hospitals[hospitals["hospital_id"] == scope]
+        _suppress_comparison(tables, scenario_a, scenario_b)
     return tables
+
+
+def _suppress_comparison(tables: dict[str, pd.DataFrame], scenario_a: str,
+                         scenario_b: str) -> None:
+    """Blank the region-wide case counts of a catalogue comparison that fewer than
+    ``access.suppression_min_hospitals`` hospitals other than the reader's make: the history
+    cases of each group in either scenario, and the cases of each move between groups."""
+    own, floor = suppression_floor()
+    counts = {}
+    for side, scenario in (("a", scenario_a), ("b", scenario_b)):
+        hc, params = _history_contributors(scenario, "g.group_code", own)
+        counts[side] = _query(f"WITH {hc} SELECT k AS group_code, n_other FROM hc", params)
+    moves = _query(
+        """
+        SELECT ca.group_code AS group_a, cb.group_code AS group_b,
+               count(DISTINCT ca.hospital_id) FILTER (WHERE ca.hospital_id IS DISTINCT FROM ?)
+                   AS n_other
+        FROM (SELECT case_id, hospital_id, group_code FROM case_groups WHERE scenario = ?) ca
+        JOIN (SELECT case_id, group_code FROM case_groups WHERE scenario = ?) cb USING (case_id)
+        WHERE ca.group_code IS DISTINCT FROM cb.group_code
+        GROUP BY ALL
+        """, [own, scenario_a, scenario_b])
+    groups = tables["病种变化"]
+    for side in ("a", "b"):
+        n_other = groups[["group_code"]].merge(counts[side], on="group_code", how="left")[
+            "n_other"].fillna(0).to_numpy()
+        groups[f"n_cases_{side}"] = groups[f"n_cases_{side}"].where(n_other >= floor)
+    flows = tables["病例流向"]
+    n_other = flows[["group_a", "group_b"]].merge(moves, on=["group_a", "group_b"], how="left")[
+        "n_other"].fillna(0).to_numpy()
+    for column in ("n_cases", "n_cases_year"):
+        flows[column] = flows[column].where(n_other >= floor)
+    groups["suppressed"] = groups["n_cases_a"].isna() & groups["n_cases_b"].isna()
+    flows["suppressed"] = n_other < floor

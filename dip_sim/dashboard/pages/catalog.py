@@ -182,8 +182,9 @@ def _versions_compared(scenario: str, scenario_table) -> None:
     for col, (code, label) in zip(cols, (("added", "新增病种"), ("removed", "删除病种"),
                                          ("repointed", "分值变化")), strict=False):
         col.metric(label, fmt.fmt_number(counts.get(code, 0)))
-    cols[3].metric("改变病种的病例", fmt.fmt_number(int(diff["病例流向"]["n_cases"].sum())
-                                             if len(diff["病例流向"]) else 0))
+    cols[3].metric("改变病种的病例", fmt.fmt_number(
+        diff["病例流向"]["n_cases"].sum(min_count=len(diff["病例流向"])) if len(diff["病例流向"])
+        else 0))  # "—" when a move's count is suppressed for a hospital user
     params = diff["参数差异"]
     st.caption("参数差异：" + ("；".join(f"{r.parameter}: {r.value_a} → {r.value_b}"
                                      for r in params.itertuples()) or "无"))
