@@ -208,3 +208,12 @@ def test_catalogue_comparison_counts_are_suppressed(city: Path,
     assert groups.loc["I21.9|00.6600", "rw_b"] == pytest.approx(220.0)  # points stay
     flows = tables["病例流向"]
     assert flows["suppressed"].tolist() == [True] and flows["n_cases"].isna().all()
+
+
+def test_display_helpers_say_when_there_is_nothing_to_show() -> None:
+    from dip_sim.dashboard.pages import common
+
+    assert common.nothing_to_draw(pd.Series([0.0, None]), pd.Series([0]))
+    assert not common.nothing_to_draw(pd.Series([0.0, 0.5]))
+    assert fmt.fmt_rank(None, 6) == "—" and fmt.fmt_rank(2.0, 6) == "2 / 6"
+    assert fmt.fmt_number(float("nan"), 3) == "—"

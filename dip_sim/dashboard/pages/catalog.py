@@ -119,9 +119,9 @@ def _quality(scenario: str) -> None:
     cols[1].metric("核心病种覆盖率", fmt.fmt_pct(q["core_coverage"]),
                    help=f"可入组的历史病例中落入核心病种的比例；核心病种阈值 {int(q['core_threshold'])} 例"
                         f"（{q['core_threshold_method']}）")
-    cols[2].metric("平均变异系数 CV", f"{q['mean_cv']:.3f}",
-                   help=f"各组 CV 的简单平均；按病例加权 {q['case_weighted_cv']:.3f}")
-    cols[3].metric("RIV（R²）", f"{q['riv']:.3f}",
+    cols[2].metric("平均变异系数 CV", fmt.fmt_number(q["mean_cv"], 3),
+                   help=f"各组 CV 的简单平均；按病例加权 {fmt.fmt_number(q['case_weighted_cv'], 3)}")
+    cols[3].metric("RIV（R²）", fmt.fmt_number(q["riv"], 3),
                    help="分组对历史病例费用差异的解释程度：组间平方和 ÷ 总平方和")
     st.subheader("变异系数分布")
     bands = catalog_data.catalog_cv_bands(scenario)

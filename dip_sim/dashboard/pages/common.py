@@ -129,6 +129,11 @@ def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,
         st.caption(data.suppressed_note())
 
 
+def nothing_to_draw(*series: pd.Series) -> bool:
+    """True when every value of ``series`` is 0 or missing: a chart would be empty axes."""
+    return all(pd.to_numeric(s, errors="coerce").fillna(0).eq(0).all() for s in series)
+
+
 def show_table_or_note(df: pd.DataFrame, columns: list[str], empty_note: str,
                        caption: str | None = None) -> None:
     """``df`` as a table (with ``caption`` above it), or ``empty_note`` when it has no rows."""

@@ -158,6 +158,8 @@ def render() -> None:
         monthly = data.hospital_monthly(scenario, hospital_id)
         if monthly.empty:
             st.info("没有月度数据。")
+        elif common.nothing_to_draw(monthly["prepaid_yuan"], monthly["ffs_fund_paid_yuan"]):
+            st.info("各月预付与按项目付费统筹支付均为 0，不作图。")
         else:
             st.altair_chart(monthly_chart(monthly))
             st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
