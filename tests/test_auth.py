@@ -4,10 +4,12 @@ and a hospital user who cannot see another hospital."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dip_sim.access import access_settings
 from dip_sim.auth import AuthError, add_user, authenticate, create_demo_accounts, load_users
 from dip_sim.cli import main as cli_main
 from tests.test_app import APP, PAGES, build_warehouse, metrics
@@ -91,6 +93,10 @@ def test_sign_in_page_and_wrong_password(served):
     assert at.title[0].value == "DIP 模拟平台 · 登录" and not at.metric  # nothing before sign-in
     at = _sign_in("bureau", "nope-nope")
     assert "用户名或密码不正确。" in [e.value for e in at.error]
+    # at once again: slowed down (access.signin_delay_seconds), the password not even tried
+    at = _sign_in("bureau", "bureau-pass")
+    assert any("秒后再试" in e.value for e in at.error) and not at.metric
+    time.sleep(access_settings().signin_delay_seconds + 0.1)
     at = _sign_in("bureau", "bureau-pass")
     assert "DIP 基金" in " ".join(metrics(at))
 

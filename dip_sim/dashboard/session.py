@@ -107,7 +107,8 @@ def client_id() -> str:
         forwarded = st.context.headers.get("X-Forwarded-For", "")
         if forwarded.strip():
             return forwarded.split(",")[0].strip()
-    return st.context.ip_address or "local"
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "local"
 
 
 def signed_out_navigation(pages: dict[str, tuple[str, str]]):
