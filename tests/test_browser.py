@@ -162,10 +162,13 @@ def sign_in(page, url: str, name: str, password: str) -> None:
 
 
 def wait_idle(page) -> None:
-    """Wait until the script run has finished (Streamlit's running indicator is gone)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
+    """Wait until the script run has finished (the app's script state is ``notRunning``), and
+    is still finished a moment later (a click reaches the server after a short while)."""
+    for _ in range(2):
+        page.wait_for_timeout(300)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=TIMEOUT_MS)
 
 
 def nav_titles(page) -> list[str]:
