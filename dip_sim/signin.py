@@ -7,6 +7,9 @@ Session tokens: a user's name, role and hospital signed with a server key (itsda
 in ``data/secret/session_key`` (mode 0600). A token is also refused when its user was removed
 or its role or hospital changed since (checked against the users file).
 
+Signing out revokes the token (its SHA-256 kept in the same SQLite file until it would have
+expired), so that a copy of the cookie no longer signs in.
+
 Throttle: failed sign-ins are counted per user name and per client in a small SQLite file in
 WAL mode (``$DIP_SIM_SIGNIN_DB`` or ``data/secret/signin.sqlite``), shared by every session of
 the server. After the k-th failure within ``access.signin_window_minutes`` the next attempt
@@ -18,6 +21,8 @@ time; never the password) to ``signin.log`` beside the SQLite file.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -76,8 +81,9 @@ def issue_token(user: User, key: str | None = None) -> str:
 def read_token(token: str, key: str | None = None, users: dict | None = None,
                now: float | None = None, max_age_hours: float | None = None) -> User | None:
     """The user a valid token names, or None: a forged or altered token, one older than
-    ``access.session_hours``, or one whose user is gone or has another role or hospital now
-    (``users``: the users file's records, read when not given)."""
+    ``access.session_hours``, one signed out (:func:`revoke`), or one whose user is gone or
+    has another role or hospital now (``users``: the users file's records, read when not
+    given)."""
     hours = max_age_hours if max_age_hours is not None else access_settings().session_hours
     serializer = _serializer(key)
     try:
@@ -91,11 +97,53 @@ def read_token(token: str, key: str | None = None, users: dict | None = None,
         return None
     if not isinstance(payload, dict):
         return None
+    if is_revoked(token):
+        return None
     record = (users if users is not None else load_users()).get(payload.get("n"))
     if record is None or record.get("role") != payload.get("r") \
             or record.get("hospital_id") != payload.get("h"):
         return None
     return User(payload["n"], payload["r"], payload.get("h"))
+
+
+def state_path() -> Path:
+    """The sign-in state file: ``$DIP_SIM_SIGNIN_DB``, else ``data/secret/signin.sqlite``."""
+    env = os.environ.get(THROTTLE_ENV, "").strip()
+    return Path(env) if env else THROTTLE_FILE
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The sign-in state (WAL mode: concurrent readers and one writer), its tables made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    con.execute("PRAGMA busy_timeout=10000")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE IF NOT EXISTS failures (subject TEXT NOT NULL, at REAL NOT NULL)")
+    con.execute("CREATE INDEX IF NOT EXISTS failures_subject ON failures (subject, at)")
+    con.execute("CREATE TABLE IF NOT EXISTS locks (subject TEXT PRIMARY KEY, until REAL NOT NULL)")
+    con.execute("CREATE TABLE IF NOT EXISTS revoked (digest TEXT PRIMARY KEY, at REAL NOT NULL)")
+    return con
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def revoke(token: str, path: Path | None = None, clock: Clock = time.time) -> None:
+    """Refuse ``token`` from now on (signed out): a copy of the cookie no longer signs in.
+    Only its SHA-256 is kept; entries older than the longest session are dropped."""
+    now = clock()
+    with contextlib.closing(_connect(path or state_path())) as con:
+        con.execute("INSERT OR REPLACE INTO revoked VALUES (?, ?)", [_digest(token), now])
+        con.execute("DELETE FROM revoked WHERE at < ?",
+                    [now - access_settings().session_hours * 3600])
+
+
+def is_revoked(token: str, path: Path | None = None) -> bool:
+    """True when ``token`` was signed out."""
+    with contextlib.closing(_connect(path or state_path())) as con:
+        return con.execute("SELECT 1 FROM revoked WHERE digest = ?",
+                           [_digest(token)]).fetchone() is not None
 
 
 # --- throttle ------------------------------------------------------------------------------
@@ -123,24 +171,14 @@ class Throttle:
 
     def __init__(self, path: Path | None = None, clock: Clock = time.time,
                  settings=None) -> None:
-        env = os.environ.get(THROTTLE_ENV, "").strip()
-        self.path = path or (Path(env) if env else THROTTLE_FILE)
+        self.path = path or state_path()
         self.clock = clock
         self.settings = settings or access_settings()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("CREATE TABLE IF NOT EXISTS failures (subject TEXT NOT NULL, "
-                        "at REAL NOT NULL)")
-            con.execute("CREATE INDEX IF NOT EXISTS failures_subject ON failures (subject, at)")
-            con.execute("CREATE TABLE IF NOT EXISTS locks (subject TEXT PRIMARY KEY, "
-                        "until REAL NOT NULL)")
+        _connect(self.path).close()
         _log_to_file(self.path.with_name("signin.log"))
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        con.execute("PRAGMA busy_timeout=10000")
-        return con
+    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
+        return contextlib.closing(_connect(self.path))
 
     @staticmethod
     def subjects(name: str, client: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from dip_sim import signin
-from dip_sim.auth import add_user
+from dip_sim.auth import User, add_user, load_users
 from tests import test_browser
 from tests.test_browser import (
     BUREAU_PAGES,
@@ -84,12 +84,12 @@ def shows_sign_in_form(page) -> None:
     wait_idle(page)
 
 
-def test_sign_out_clears_the_navigation_and_the_cookie(server, page):
+def test_sign_out_clears_the_navigation_and_the_cookie(server, city, page):
     sign_in(page, server, "h3", PASSWORD["hospital"])
     assert nav_titles(page) == HOSPITAL_PAGES
-    cookie = session_cookie(page)
-    assert cookie and signin.read_token(cookie, KEY, {"h3": {"role": "hospital",
-                                                             "hospital_id": None}}) is None
+    cookie = session_cookie(page)  # the signed token of this user
+    assert signin.read_token(cookie, KEY, load_users(city["users"])) == \
+        User("h3", "hospital", city["own"])
     page.get_by_role("button", name="退出登录").click()
     shows_sign_in_form(page)
     assert nav_titles(page) == []  # a shared screen shows nobody's pages
@@ -99,6 +99,12 @@ def test_sign_out_clears_the_navigation_and_the_cookie(server, page):
     page.reload()
     shows_sign_in_form(page)
     screenshot(page, "signed_out")
+    # a copy of the signed-out cookie no longer signs in
+    page.context.add_cookies([{"name": "dip_sim_session", "value": cookie, "url": server,
+                               "sameSite": "Strict"}])
+    page.reload()
+    shows_sign_in_form(page)
+    assert nav_titles(page) == []
 
 
 def test_reload_keeps_the_user_and_the_page(server, page):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -144,3 +145,16 @@ def test_a_success_clears_the_names_failures(tmp_path: Path) -> None:
 def test_lock_text_is_in_minutes() -> None:
     assert signin.minutes_text(15 * 60) == "约 15 分钟"
     assert signin.minutes_text(10) == "约 1 分钟"
+
+
+def test_a_signed_out_token_is_refused(users: dict, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(signin.THROTTLE_ENV, str(tmp_path / "signin.sqlite"))
+    token = signin.issue_token(User("h1", "hospital", "H001"), KEY)
+    other = signin.issue_token(User("boss", "bureau", None), KEY)
+    signin.revoke(token)
+    assert signin.read_token(token, KEY, users) is None
+    assert signin.read_token(other, KEY, users) == User("boss", "bureau", None)
+    with sqlite3.connect(tmp_path / "signin.sqlite") as con:  # only a digest is kept
+        kept = con.execute("SELECT digest FROM revoked").fetchall()
+    assert kept and token not in str(kept)

@@ -73,8 +73,10 @@ def sign_in(user: User, token: str | None = None) -> None:
 
 
 def sign_out() -> None:
-    """Forget the session's user and clear the session cookie."""
-    st.session_state.pop(SESSION_KEY, None)
+    """Forget the session's user, revoke its token and clear the session cookie."""
+    record = st.session_state.pop(SESSION_KEY, None)
+    if record and record.get("token"):
+        signin.revoke(record["token"])
     st.session_state.pop(_EXPIRES, None)
     st.session_state[_CLEAR] = True
 
