@@ -106,6 +106,13 @@ def read_token(token: str, key: str | None = None, users: dict | None = None,
     return User(payload["n"], payload["r"], payload.get("h"))
 
 
+def expires_at(token: str, key: str | None = None) -> float:
+    """When a (valid) token's session ends: its signing time + ``access.session_hours``, in
+    seconds since the epoch."""
+    _, signed_at = _serializer(key).loads(token, return_timestamp=True)
+    return signed_at.timestamp() + access_settings().session_hours * 3600
+
+
 def state_path() -> Path:
     """The sign-in state file: ``$DIP_SIM_SIGNIN_DB``, else ``data/secret/signin.sqlite``."""
     env = os.environ.get(THROTTLE_ENV, "").strip()

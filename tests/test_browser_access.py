@@ -166,6 +166,10 @@ def test_a_fresh_token_of_the_same_key_is_accepted(server, page):
                                "url": server, "sameSite": "Strict"}])
     page.goto(f"{server}/quality")
     signed_in_on(page, "数据质量")
+    # the session still ends 8 hours after the token was signed: about an hour from now
+    page.wait_for_timeout(500)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "dip_sim_session")
+    assert abs(cookie["expires"] - (time.time() + 3600)) < 120
 
 
 def test_failed_sign_ins_are_slowed_down(server, city, page):

@@ -32,8 +32,10 @@ def test_a_token_names_its_user_until_it_expires(users: dict) -> None:
     assert signin.read_token(token, KEY, users, now=start + 3600, max_age_hours=8) == user
     # 8 hours and one second later: refused
     assert signin.read_token(token, KEY, users, now=start + 8 * 3600 + 1, max_age_hours=8) is None
-    # the lifetime is access.session_hours when not given
+    # the lifetime is access.session_hours when not given; the session ends that long after
+    # the token was signed, however often it is restored
     assert signin.read_token(token, KEY, users) == user
+    assert signin.expires_at(token, KEY) == start + 8 * 3600
     assert access_settings().session_hours == 8.0
 
 

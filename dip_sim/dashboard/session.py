@@ -16,7 +16,6 @@ import time
 import streamlit as st
 
 from dip_sim import signin
-from dip_sim.access import access_settings
 from dip_sim.auth import ROLES, User, authenticate, load_users, users_path
 
 SESSION_KEY = "user"
@@ -68,7 +67,7 @@ def sign_in(user: User, token: str | None = None) -> None:
     token = token or signin.issue_token(user)
     st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role,
                                      "hospital_id": user.hospital_id, "token": token}
-    st.session_state[_EXPIRES] = time.time() + access_settings().session_hours * 3600
+    st.session_state[_EXPIRES] = signin.expires_at(token)  # from the token's signing time
     st.session_state.pop(_CLEAR, None)
 
 
