@@ -30,19 +30,20 @@ PAGES = {
 
 st.session_state[data.STALE_KEY] = False  # set by a read that had to show the last run
 user = session.current_user()
-if user is None:
-    session.sign_in_form()
+if user is None:  # no page is listed; a bookmarked page's address opens the form
+    session.signed_out_navigation(PAGES).run()
     st.stop()
 
 allowed = session.ROLE_PAGES[user.role]
 pages = [st.Page(f"{PAGE_DIR}/{name}.py", title=PAGES[name][0], icon=PAGES[name][1],
-                 default=(i == 0))
+                 url_path=name, default=(i == 0))
          for i, name in enumerate(allowed)]
 current = st.navigation(pages)
 
 with st.sidebar:
     st.caption("DIP 模拟平台 · 区域点数法总额预算和按病种分值付费（阳泉）")
     st.caption(f"用户：{session.role_caption(user)}")
+    session.keep_cookie()
     if st.button("退出登录", key="sign_out"):
         session.sign_out()
         st.rerun()

@@ -10,6 +10,15 @@ def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIP_SIM_PSEUDONYM_KEY", "test-key-not-secret")
 
 
+@pytest.fixture(autouse=True)
+def _signin_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """The dashboard's session key and sign-in throttle of a test, never the project's
+    data/secret/ (dip_sim.signin)."""
+    monkeypatch.setenv("DIP_SIM_SESSION_KEY", "test-session-key-not-secret")
+    monkeypatch.setenv("DIP_SIM_SIGNIN_DB",
+                       str(tmp_path_factory.mktemp("signin") / "signin.sqlite"))
+
+
 @pytest.fixture(scope="session")
 def planted_city(tmp_path_factory) -> dict:
     """A city with the example gaming plan planted, ingested, simulated and supervised.

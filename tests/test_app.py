@@ -696,13 +696,17 @@ def test_overview_shows_the_reserve_and_fund_pools(detailed: Path,
     assert "调剂金" not in headers and "职工与居民基金分池" not in headers
 
 
+RELATIVE_CMI = "CMI（全市平均 = 1.00）"
+
+
 def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_app(f"{PAGES}/hospital.py")  # H001
-    cmi = next(m for m in at.metric if m.label == "CMI")
-    assert cmi.value == "212.50"
-    # the region: (4 cases × 212.5 + 2 × 65.0) ÷ 6 = 980 ÷ 6 = 163.33; 212.5 ÷ 163.33 − 1
-    assert metrics(at)["全市 CMI"] == "163.33" and cmi.delta == "+30.10%"
+    cmi = next(m for m in at.metric if m.label == RELATIVE_CMI)
+    # the region: (4 cases × 212.5 + 2 × 65.0) ÷ 6 = 980 ÷ 6 = 163.33; 212.5 ÷ 163.33 = 1.30
+    assert cmi.value == "1.30" and cmi.delta == "+30.10%"
+    assert metrics(at)["CMI（分值）"] == "212.50"
+    assert "163.33" in cmi.help  # the points scale, explained in the tooltip
     cost = next(m for m in at.metric if m.label == "费用消耗指数")
     assert (cost.value, cost.delta) == ("1.2000", "+20.00%")
     assert metrics(at)["时间消耗指数"] == "1.1000"
@@ -711,8 +715,9 @@ def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
 
     at.selectbox(key="hospital_id").select("H002").run()
     assert not at.exception
-    assert metrics(at)["CMI"] == "65.00"
-    assert next(m for m in at.metric if m.label == "CMI").delta == "-60.20%"  # 65 ÷ 163.33 − 1
+    assert metrics(at)["CMI（分值）"] == "65.00"
+    assert metrics(at)[RELATIVE_CMI] == "0.40"  # 65 ÷ 163.33
+    assert next(m for m in at.metric if m.label == RELATIVE_CMI).delta == "-60.20%"
     quality = tab(at, "质控问题")
     assert quality.label == "质控问题（3）"  # C005 ×1, C008 ×2
     by_rule, findings = (d.value for d in quality.dataframe)
@@ -724,12 +729,14 @@ def test_hospital_page_shows_cmi_and_quality_findings(detailed: Path,
 
     at.selectbox(key="hospital_id").select("H003").run()
     assert tab(at, "质控问题").label == "质控问题（1）"  # C009, critical
-    assert "CMI" not in metrics(at)  # no grouped-case indices for H003
+    assert "CMI（分值）" not in metrics(at)  # no grouped-case indices for H003
 
     # a hospital user: its own indices and findings, never another hospital's
     monkeypatch.setenv(data.ENV_HOSPITAL, "H002")
     at = run_app(f"{PAGES}/hospital.py")
-    assert metrics(at)["CMI"] == "65.00"
+    assert metrics(at)["CMI（分值）"] == "65.00"
+    # one other hospital has indices: the region's CMI would be H001's, so not shown
+    assert metrics(at)[RELATIVE_CMI] == "—"
     assert tab(at, "质控问题").label == "质控问题（3）"
     assert list(data.hospital_indices("baseline")["hospital_id"]) == ["H002"]
     assert data.hospital_indices("baseline", "H001").empty

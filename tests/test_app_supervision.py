@@ -65,7 +65,8 @@ def test_hospital_user_sees_its_own_rows_only(city, monkeypatch):
     at = open_page({"name": "h", "role": "hospital", "hospital_id": OWN})
     own = at.dataframe[0].value  # every index of its own hospital, with its rank
     assert "分解住院" in set(own["指数"])
-    assert all("/" in r for r in own["排名 / 医院数"])
+    ranks = own["排名 / 医院数"]  # "—": an index every hospital has at 0 is not ranked
+    assert all("/" in r or r == "—" for r in ranks) and any("/" in r for r in ranks)
     shown = "\n".join(str(df.value.to_dict()) for df in at.dataframe)
     with duckdb.connect(str(city["db"]), read_only=True) as con:
         others = [r[0] for r in con.execute(
@@ -123,3 +124,26 @@ def test_the_report_download_is_the_own_hospitals_for_a_hospital_user(city, monk
         sv.supervision_report_xlsx("baseline", 2020, SPLITTER)
     with pytest.raises(data.DataUnavailable):
         sv.supervision_report_xlsx("baseline", 2020, None)  # the city's: not for a hospital
+
+
+def test_a_hospitals_report_suppresses_region_figures_of_too_few_hospitals(city, monkeypatch):
+    import dataclasses
+
+    from dip_sim.reports import supervision as report
+
+    with duckdb.connect(str(city["db"]), read_only=True) as con:
+        n = con.execute("SELECT count(DISTINCT hospital_id) FROM supervision_hospitals").fetchone()[0]
+        shown = report.supervision_tables(con, "baseline", 2020, OWN)
+        assert shown["监管指数"]["region_value"].notna().any()  # n − 1 others ≥ 3
+        # a floor above the other hospitals' number blanks every region figure, not the own
+        settings = dataclasses.replace(report.access_settings(), suppression_min_hospitals=n)
+        monkeypatch.setattr(report, "access_settings", lambda: settings)
+        blank = report.supervision_tables(con, "baseline", 2020, OWN)
+        city_wide = report.supervision_tables(con, "baseline", 2020)
+    indices = blank["监管指数"]
+    for column in ("region_value", "ratio_to_region", "expected", "z_score", "rank"):
+        assert indices[column].isna().all(), column
+    assert indices["value"].equals(shown["监管指数"]["value"])
+    assert blank["编码高套分类目"]["region_proc_rate"].isna().all()
+    assert blank["编码高套分类目"]["proc_rate"].notna().all()
+    assert city_wide["监管指数"]["region_value"].notna().any()  # the bureau's report

@@ -3,11 +3,13 @@ and a hospital user who cannot see another hospital."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dip_sim.access import access_settings
 from dip_sim.auth import AuthError, add_user, authenticate, create_demo_accounts, load_users
 from dip_sim.cli import main as cli_main
 from tests.test_app import APP, PAGES, build_warehouse, metrics
@@ -86,11 +88,21 @@ def _sign_in(name: str, password: str) -> AppTest:
     return at
 
 
-def test_sign_in_page_and_wrong_password(served):
+def test_sign_in_page_and_wrong_password(served, monkeypatch):
+    from dip_sim import signin
+
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert at.title[0].value == "DIP 模拟平台 · 登录" and not at.metric  # nothing before sign-in
+    # a slow-down of 30 s after the first failure (access.signin_delay_seconds), then none
+    slow = dataclasses.replace(access_settings(), signin_delay_seconds=30.0,
+                               signin_delay_max_seconds=60.0)
+    monkeypatch.setattr(signin, "access_settings", lambda: slow)
     at = _sign_in("bureau", "nope-nope")
     assert "用户名或密码不正确。" in [e.value for e in at.error]
+    at = _sign_in("bureau", "bureau-pass")  # too soon: refused, the password not even tried
+    assert any("秒后再试" in e.value for e in at.error) and not at.metric
+    monkeypatch.setattr(signin, "access_settings", lambda: dataclasses.replace(
+        slow, signin_delay_seconds=0.0))
     at = _sign_in("bureau", "bureau-pass")
     assert "DIP 基金" in " ".join(metrics(at))
 
@@ -108,3 +120,19 @@ def test_hospital_user_sees_only_its_hospital_on_every_page(served):
         assert not any(name in shown for name in other_names), page
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(f"{PAGES}/compare.py").run()  # not among its pages
+
+
+def test_a_locked_name_is_told_how_long_without_saying_whether_it_exists(served):
+    from dip_sim.signin import Throttle
+
+    throttle = Throttle()  # the test's own file (conftest), as the app's form uses it
+    for name in ("bureau", "nobody"):
+        for _ in range(access_settings().signin_max_failures):
+            throttle.failed(name, "203.0.113.9")  # another client
+    texts = []
+    for name, password in (("bureau", "bureau-pass"), ("nobody", "whatever-1")):
+        at = _sign_in(name, password)
+        assert not at.metric  # not signed in, even with the right password
+        texts.append([e.value for e in at.error])
+    assert texts[0] == texts[1]  # the same words for a user and a name that is none
+    assert "已被锁定" in texts[0][0] and "约 15 分钟" in texts[0][0]

@@ -11,6 +11,7 @@ server is stopped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -82,16 +83,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(city):
-    """``streamlit run app.py`` on a free local port; stopped (with its children) afterwards."""
+@contextlib.contextmanager
+def serve(env_extra: dict[str, str], log_path: Path):
+    """``streamlit run app.py`` on a free local port with ``env_extra`` in its environment
+    (not in hospital-user mode); its URL, then stopped (with its children)."""
     port = _free_port()
-    env = {**os.environ, "DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
-           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]), "DIP_SIM_PSEUDONYM_KEY": "k",
-           "DIP_SIM_FEEDBACK_DB": str(city["feedback_db"])}
+    env = {**os.environ, "DIP_SIM_PSEUDONYM_KEY": "k", **env_extra}
     for name in ("DIP_SIM_HOSPITAL_ID", "DIP_SIM_FEEDBACK_URL"):
         env.pop(name, None)
-    log = city["log"].open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -108,6 +108,18 @@ def server(city):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(city):
+    """The app on the planted city, for this module's tests."""
+    env = {"DIP_SIM_DB": str(city["db"]), "DIP_SIM_USERS": str(city["users"]),
+           "DIP_SIM_SCENARIO_DIR": str(city["scenarios"]),
+           "DIP_SIM_FEEDBACK_DB": str(city["feedback_db"]),
+           "DIP_SIM_SESSION_KEY": "browser-test-session-key",
+           "DIP_SIM_SIGNIN_DB": str(city["log"].with_name("signin.sqlite"))}
+    with serve(env, city["log"]) as url:
+        yield url
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -159,10 +171,13 @@ def sign_in(page, url: str, name: str, password: str) -> None:
 
 
 def wait_idle(page) -> None:
-    """Wait until the script run has finished (Streamlit's running indicator is gone)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
+    """Wait until the script run has finished (the app's script state is ``notRunning``), and
+    is still finished a moment later (a click reaches the server after a short while)."""
+    for _ in range(2):
+        page.wait_for_timeout(300)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=TIMEOUT_MS)
 
 
 def nav_titles(page) -> list[str]:

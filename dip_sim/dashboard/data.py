@@ -602,25 +602,36 @@ def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFr
     """CMI and the cost and time consumption indices of each hospital (scoped to the user's),
     or of ``hospital_id`` only.
 
-    Columns: hospital_id, hospital_name, level, n_cases, cmi, cost_index, time_index,
-    n_primary_cases, n_tcm_cases, tcm_points (基层病种 and 中医优势病种, counted apart), and
-    region_cmi: the region's CMI, Σ group points ÷ cases over every hospital's grouped cases
-    (a region-wide figure; the consumption indices are 1 for the region by construction).
+    Columns: hospital_id, hospital_name, level, n_cases, cmi (on the points scale: Σ group
+    points ÷ cases), cost_index, time_index, n_primary_cases, n_tcm_cases, tcm_points
+    (基层病种 and 中医优势病种, counted apart), region_cmi: the region's CMI, Σ group points ÷
+    cases over every hospital's grouped cases, and cmi_relative = cmi ÷ region_cmi (1.00 = the
+    region's average case; the consumption indices are 1 for the region by construction).
+    The region's figures (region_cmi, cmi_relative) come from every hospital: a hospital user
+    sees them only when at least ``access.suppression_min_hospitals`` other hospitals have
+    grouped cases (else blank, ``suppressed`` true).
     """
     where, params = _scope("i.hospital_id")
     one, one_params = ("i.hospital_id = ?", [hospital_id]) if hospital_id else ("TRUE", [])
+    own, floor = suppression_floor()
     return _query(
         f"""
-        WITH {_HOSP_CTE},
-        region AS (SELECT sum(cmi * n_cases) / NULLIF(sum(n_cases), 0) AS region_cmi
-                   FROM hospital_indices WHERE scenario = ?)
+        WITH {_HOSP_CTE}, {LIMIT_CTE},
+        region AS (SELECT sum(cmi * n_cases) / NULLIF(sum(n_cases), 0) AS region_cmi,
+                          count(DISTINCT hospital_id)
+                              FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other
+                   FROM hospital_indices WHERE scenario = ? AND n_cases > 0)
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
-               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points, region.region_cmi
+               i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points,
+               {guarded_columns(["region.region_cmi",
+                                 ("i.cmi / NULLIF(region.region_cmi, 0)", "cmi_relative")],
+                                "region.n_other")}
         FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id) CROSS JOIN region
+        CROSS JOIN lim
         WHERE i.scenario = ? AND {where} AND {one}
         ORDER BY i.cmi DESC
         """,
-        [scenario, scenario, *params, *one_params],
+        [floor, own, scenario, scenario, *params, *one_params],
     )
 
 
@@ -746,3 +757,47 @@ def hospital_prepayment_progress(scenario: str, hospital_id: str) -> pd.DataFram
         """,
         [scenario, hospital_id, *params],
     )
+
+
+# --- small-cell suppression ------------------------------------------------------------------
+#
+# A region-wide aggregate shown to a hospital user must have at least
+# access.suppression_min_hospitals OTHER hospitals among its contributors (the threshold rule
+# of statistical disclosure control): with fewer, the user could subtract its own figures and
+# read another hospital's. Each read counts the distinct contributing hospitals other than the
+# reader's per row in SQL (``n_other``) and blanks the row's figures below the floor (NULL,
+# shown as "—"); ``suppressed`` says which rows were. Published catalogue fields (group code,
+# name, points) are the payment standard and never blanked. Bureau and expert: floor 0.
+
+SUPPRESSED_NOTE = ("“—”：参与该汇总的其他医院少于 {n} 家，为保护其他医院的数据不予显示"
+                   "（小单元格抑制，参数 access.suppression_min_hospitals）。")
+
+
+def suppression_floor() -> tuple[str | None, int]:
+    """The reader's own hospital and the fewest other hospitals an aggregate it sees must
+    have: ``(hospital, access.suppression_min_hospitals)`` for a hospital user, ``(None, 0)``
+    (nothing suppressed) for bureau and expert."""
+    own = hospital_scope()
+    if own is None:
+        return None, 0
+    from dip_sim.access import access_settings
+
+    return own, int(access_settings().suppression_min_hospitals)
+
+
+def suppressed_note() -> str:
+    """The note under a table with suppressed figures."""
+    return SUPPRESSED_NOTE.format(n=suppression_floor()[1])
+
+
+def guarded_columns(columns: Sequence[str | tuple[str, str]], n_other: str = "n_other",
+                    floor: str = "lim.min_others") -> str:
+    """The select list that blanks ``columns`` (names, ``table.name`` or (expression, alias))
+    where ``n_other`` (an expression) is below ``floor``, and the ``suppressed`` flag."""
+    pairs = [c if isinstance(c, tuple) else (c, c.split(".")[-1]) for c in columns]
+    shown = [f"CASE WHEN {n_other} >= {floor} THEN {expr} END AS {alias}"
+             for expr, alias in pairs]
+    return ", ".join([*shown, f"coalesce({n_other}, 0) < {floor} AS suppressed"])
+
+
+LIMIT_CTE = "lim AS (SELECT CAST(? AS INTEGER) AS min_others)"

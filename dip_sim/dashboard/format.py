@@ -83,6 +83,7 @@ FINE_COLUMNS: frozenset[str] = frozenset(
         "flag_value",
         "anomaly_score",
         "coefficient",
+        "cmi_relative",
     }
 )
 
@@ -187,3 +188,11 @@ def for_display(df: pd.DataFrame, columns: Iterable[str] | None = None,
         elif col.endswith("_yuan") or col.endswith("points"):
             out[col] = pd.to_numeric(out[col]).round(2)
     return out.rename(columns={c: header(c, table) for c in cols})
+
+
+def fmt_rank(rank: Any, of: Any) -> str:
+    """``2 / 6`` (a rank among ``of``); "—" when there is no rank (nothing to rank, or
+    suppressed)."""
+    if _missing(rank) or _missing(of):
+        return "—"
+    return f"{int(rank)} / {int(of)}"

@@ -34,31 +34,57 @@ def index_by_hospital(scenario: str, year: int, index_code: str) -> pd.DataFrame
     """One index for every hospital (a hospital user: its own row), most suspicious first.
 
     Columns: hospital_id, hospital_name, level, n_base, n_flagged, index_value,
-    region_value, ratio_to_region, z_score, prev_value, rank, n_ranked.
+    region_value, ratio_to_region, z_score, prev_value, rank, n_ranked. No rank (NULL) when
+    every hospital's value is 0 or missing: there is nothing to rank.
     """
     where, params = _scope("s.hospital_id")
     return _query(f"""
         WITH {_HOSP_CTE}
         SELECT s.hospital_id, h.hospital_name, h.level, s.n_base, s.n_flagged,
                s.value AS index_value, s.region_value, s.ratio_to_region, s.z_score,
-               s.prev_value, s.rank, count(*) OVER () AS n_ranked
+               s.prev_value,
+               CASE WHEN count(*) FILTER (WHERE coalesce(s.value, 0) <> 0) OVER () > 0
+                    THEN s.rank END AS rank,
+               count(*) OVER () AS n_ranked
         FROM supervision_hospitals s LEFT JOIN hosp h USING (hospital_id)
         WHERE s.scenario = ? AND s.year = ? AND s.index_code = ?
         QUALIFY {where}
         ORDER BY s.rank, s.hospital_id""", [scenario, year, index_code, *params])
 
 
+# the region's figures of an index a hospital user sees beside its own value
+_REGION_FIGURES = ("region_value", "ratio_to_region", "z_score", "rank", "n_ranked")
+
+
 def hospital_indices(scenario: str, year: int, hospital_id: str) -> pd.DataFrame:
-    """Every index of one hospital against the region, with its rank among the hospitals."""
+    """Every index of one hospital against the region, with its rank among the hospitals.
+
+    No rank when every hospital's value of the index is 0 or missing. The region's figures
+    (:data:`_REGION_FIGURES`) come from every hospital: for a hospital user they are blank
+    (``suppressed``) where fewer than ``access.suppression_min_hospitals`` other hospitals
+    have the index.
+    """
     where, params = _scope("s.hospital_id")
+    own, floor = data.suppression_floor()
     return _query(f"""
-        SELECT s.index_code, s.n_base, s.n_flagged, s.value AS index_value, s.region_value,
-               s.ratio_to_region, s.z_score, s.prev_value, s.rank,
-               (SELECT count(*) FROM supervision_hospitals t WHERE t.scenario = s.scenario
-                  AND t.year = s.year AND t.index_code = s.index_code) AS n_ranked
-        FROM supervision_hospitals s
-        WHERE s.scenario = ? AND s.year = ? AND s.hospital_id = ? AND {where}
-        ORDER BY s.index_code""", [scenario, year, hospital_id, *params])
+        WITH {data.LIMIT_CTE},
+        k AS (SELECT index_code, count(*) AS n_ranked,
+                     count(*) FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other,
+                     count(*) FILTER (WHERE coalesce(value, 0) <> 0) AS n_nonzero
+              FROM supervision_hospitals WHERE scenario = ? AND year = ?
+              GROUP BY index_code),
+        s AS (
+            SELECT s.index_code, s.n_base, s.n_flagged, s.value AS index_value, s.region_value,
+                   s.ratio_to_region, s.z_score, s.prev_value,
+                   CASE WHEN k.n_nonzero > 0 THEN s.rank END AS rank, k.n_ranked, k.n_other
+            FROM supervision_hospitals s JOIN k USING (index_code)
+            WHERE s.scenario = ? AND s.year = ? AND s.hospital_id = ? AND {where}
+        )
+        SELECT index_code, n_base, n_flagged, index_value, prev_value,
+               {data.guarded_columns(_REGION_FIGURES)}
+        FROM s CROSS JOIN lim
+        ORDER BY index_code""",
+        [floor, own, scenario, year, scenario, year, hospital_id, *params])
 
 
 def assessment_scores(scenario: str, year: int) -> pd.DataFrame:
@@ -129,18 +155,34 @@ def anomalies(scenario: str, year: int) -> pd.DataFrame:
         ORDER BY a.rank""", [scenario, year, *params])
 
 
+# the region's figures of a diagnosis category beside a hospital's own
+_UPCODE_REGION = ("region_mean_rw", "region_proc_rate", "region_severity_rate")
+
+
 def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFrame:
-    """编码高套 by diagnosis category for one hospital: where coding rose beyond expectation."""
+    """编码高套 by diagnosis category for one hospital: where coding rose beyond expectation.
+
+    The region's rates of a category are blank for a hospital user (``suppressed``) where
+    fewer than ``access.suppression_min_hospitals`` other hospitals have cases in it.
+    """
     where, params = _scope("hospital_id")
+    own, floor = data.suppression_floor()
     return _query(f"""
-        SELECT dx3, n_cases, mean_rw, region_mean_rw, prev_mean_rw, proc_rate, region_proc_rate,
-               prev_proc_rate, severity_rate, region_severity_rate, prev_severity_rate,
-               excess_proc_cases, excess_severity_cases
-        FROM supervision_upcoding
-        WHERE scenario = ? AND year = ? AND hospital_id = ? AND {where}
-        ORDER BY greatest(coalesce(excess_proc_cases, 0), coalesce(excess_severity_cases, 0))
-                 DESC, dx3
-        LIMIT {LIST_LIMIT}""", [scenario, year, hospital_id, *params])
+        WITH {data.LIMIT_CTE},
+        k AS (SELECT dx3, count(DISTINCT hospital_id)
+                          FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other
+              FROM supervision_upcoding WHERE scenario = ? AND year = ? AND n_cases > 0
+              GROUP BY dx3)
+        SELECT u.dx3, u.n_cases, u.mean_rw, u.prev_mean_rw, u.proc_rate, u.prev_proc_rate,
+               u.severity_rate, u.prev_severity_rate, u.excess_proc_cases,
+               u.excess_severity_cases,
+               {data.guarded_columns([f"u.{c}" for c in _UPCODE_REGION],
+                                     "coalesce(k.n_other, 0)")}
+        FROM supervision_upcoding u LEFT JOIN k USING (dx3) CROSS JOIN lim
+        WHERE u.scenario = ? AND u.year = ? AND u.hospital_id = ? AND {where}
+        ORDER BY greatest(coalesce(u.excess_proc_cases, 0), coalesce(u.excess_severity_cases, 0))
+                 DESC, u.dx3
+        LIMIT {LIST_LIMIT}""", [floor, own, scenario, year, scenario, year, hospital_id, *params])
 
 
 def supervision_report_xlsx(scenario: str, year: int, hospital_id: str | None) -> bytes:

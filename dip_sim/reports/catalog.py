@@ -51,11 +51,14 @@ def catalog_tables(con: duckdb.DuckDBPyConnection, scenario: str) -> dict[str, p
         SELECT group_code, year, n_cases, mean_cost_yuan FROM catalog_group_years
         WHERE scenario = ? ORDER BY group_code, year""", [scenario]).df()
     hospitals = con.execute(f"""
-        SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
+        WITH region AS (SELECT sum(cmi * n_cases) / NULLIF(sum(n_cases), 0) AS cmi
+                        FROM hospital_indices WHERE scenario = ?)
+        SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases,
+               i.cmi / NULLIF(region.cmi, 0) AS cmi_relative, i.cmi, i.cost_index,
                i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points
-        FROM hospital_indices i
+        FROM hospital_indices i CROSS JOIN region
         LEFT JOIN {HOSPITAL_NAMES} h USING (hospital_id)
-        WHERE i.scenario = ? ORDER BY i.cmi DESC""", [scenario]).df()
+        WHERE i.scenario = ? ORDER BY i.cmi DESC""", [scenario, scenario]).df()
     unstable = con.execute("""
         SELECT group_code, group_type, n_cases, cv, outlier_share, mean_cost_yuan, rw
         FROM catalog_groups WHERE scenario = ? AND cv > 0.7

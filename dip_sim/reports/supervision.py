@@ -5,7 +5,11 @@ the assessment scores with their coefficient and deposit release; each score's i
 points; the flagged cases (up to ``max_cases`` per index, most extreme first); 编码高套 by
 diagnosis category (categories of at least ``CATEGORY_MIN_CASES`` cases, largest excess
 first, up to ``max_cases`` rows); the anomaly screen's listed hospital-months.
-``hospital_id`` restricts every sheet to one hospital (a hospital's own report).
+``hospital_id`` restricts every sheet to one hospital (a hospital's own report); there the
+region's figures of an index (region value, ratio, expected, z, rank) and of a diagnosis
+category are blank where fewer than ``access.suppression_min_hospitals`` other hospitals
+contribute (small-cell suppression, as on the dashboard), and an index every hospital has at 0
+has no rank.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import BinaryIO
 import duckdb
 import pandas as pd
 
+from dip_sim.access import access_settings
 from dip_sim.supervise.tables import index_label
 from dip_sim.workbook import write_workbook
 
@@ -35,16 +40,29 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
     """The report's tables, keyed by their Chinese sheet names."""
     where = "scenario = ? AND year = ?" + (" AND hospital_id = ?" if hospital_id else "")
     params = [scenario, year, *([hospital_id] if hospital_id else [])]
+    # the fewest other hospitals a region figure in a hospital's own report must have
+    floor = access_settings().suppression_min_hospitals if hospital_id else 0
 
     def query(sql: str, extra: list | None = None) -> pd.DataFrame:
         return con.execute(sql.format(where=where), params + (extra or [])).df()
 
+    def shown(expr: str, alias: str) -> str:
+        return f"CASE WHEN k.n_other >= {int(floor)} THEN {expr} END AS {alias}"
+
     names = "LEFT JOIN hospitals h USING (hospital_id)"
-    indices = query(f"""SELECT s.hospital_id, h.hospital_name, h.level, s.index_code, s.n_base,
-                               s.n_flagged, s.value, s.region_value, s.ratio_to_region,
-                               s.expected, s.z_score, s.prev_value, s.rank
-                        FROM supervision_hospitals s {names} WHERE {{where}}
-                        ORDER BY s.index_code, s.rank""")
+    region = ", ".join(shown(f"s.{c}", c) for c in
+                       ("region_value", "ratio_to_region", "expected", "z_score"))
+    indices = con.execute(f"""
+        WITH k AS (SELECT index_code,
+                          count(*) FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other,
+                          count(*) FILTER (WHERE coalesce(value, 0) <> 0) AS n_nonzero
+                   FROM supervision_hospitals WHERE scenario = ? AND year = ?
+                   GROUP BY index_code)
+        SELECT s.hospital_id, h.hospital_name, h.level, s.index_code, s.n_base,
+               s.n_flagged, s.value, {region}, s.prev_value,
+               {shown("CASE WHEN k.n_nonzero > 0 THEN s.rank END", "rank")}
+        FROM supervision_hospitals s JOIN k USING (index_code) {names} WHERE {where}
+        ORDER BY s.index_code, s.rank""", [hospital_id, scenario, year, *params]).df()
     indices.insert(4, "index_name", indices["index_code"].map(index_label))
     # a hospital's own report names no other hospital's case (a readmission after a stay
     # elsewhere says only that it was elsewhere)
@@ -70,14 +88,33 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                              FROM assessment_indicators WHERE {where}
                              ORDER BY hospital_id, indicator"""),
         "标记病例": cases,
-        "编码高套分类目": query("""SELECT * EXCLUDE (scenario, year) FROM supervision_upcoding
-                               WHERE {where} AND n_cases >= ?
-                               ORDER BY greatest(coalesce(excess_proc_cases, 0),
-                                                 coalesce(excess_severity_cases, 0)) DESC
-                               LIMIT ?""", [CATEGORY_MIN_CASES, max_cases]),
+        "编码高套分类目": _upcoding(con, where, params, hospital_id, floor,
+                                    [CATEGORY_MIN_CASES, max_cases]),
         "异常筛查": query("""SELECT month, hospital_id, n_cases, anomaly_score, flagged, rank, reasons
                           FROM supervision_anomalies WHERE {where} ORDER BY rank"""),
     }
+
+
+def _upcoding(con: duckdb.DuckDBPyConnection, where: str, params: list,
+              hospital_id: str | None, floor: int, extra: list) -> pd.DataFrame:
+    """编码高套 by category; the region's rates blank where fewer than ``floor`` other
+    hospitals have cases in the category."""
+    region = ", ".join(f"CASE WHEN coalesce(k.n_other, 0) >= {int(floor)} THEN u.{c} END AS {c}"
+                       for c in ("region_mean_rw", "region_proc_rate", "region_severity_rate"))
+    table = con.execute(f"""
+        WITH k AS (SELECT dx3, count(DISTINCT hospital_id)
+                                   FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other
+                   FROM supervision_upcoding WHERE scenario = ? AND year = ? AND n_cases > 0
+                   GROUP BY dx3)
+        SELECT u.* EXCLUDE (scenario, year, region_mean_rw, region_proc_rate,
+                            region_severity_rate), {region}
+        FROM supervision_upcoding u LEFT JOIN k USING (dx3)
+        WHERE {where} AND u.n_cases >= ?
+        ORDER BY greatest(coalesce(u.excess_proc_cases, 0), coalesce(u.excess_severity_cases, 0))
+                 DESC
+        LIMIT ?""", [hospital_id, params[0], params[1], *params, *extra]).df()
+    stored = con.execute("SELECT * EXCLUDE (scenario, year) FROM supervision_upcoding LIMIT 0")
+    return table[[d[0] for d in stored.description]]  # the stored table's column order
 
 
 def write_supervision_report(con: duckdb.DuckDBPyConnection, scenario: str, year: int,

@@ -42,7 +42,8 @@ DIFF_GROUP_COLUMNS = ["group_code", "change", "rw_a", "rw_b", "n_cases_a", "n_ca
 DIFF_HOSPITAL_COLUMNS = ["hospital_id", "hospital_name", "points_change", "dip_change_yuan"]
 LEVEL_COLUMNS = ["level", "n_cases", "mean_cost_yuan", "p5_cost_yuan", "p25_cost_yuan",
                  "median_cost_yuan", "p75_cost_yuan", "p95_cost_yuan"]
-INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi", "cost_index",
+INDEX_COLUMNS = ["hospital_id", "hospital_name", "level", "n_cases", "cmi_relative", "cmi",
+                 "cost_index",
                  "time_index", "n_primary_cases", "n_tcm_cases", "tcm_points"]
 
 
@@ -64,12 +65,14 @@ def render() -> None:
     for col, code in zip(cols, ("core", "comprehensive"), strict=False):
         n = by_type["n_groups"].get(code, 0)
         col.metric(f"{fmt.GROUP_TYPE_LABELS[code]}组数", fmt.fmt_number(n))
-    cols[2].metric("历史病例数", fmt.fmt_number(summary["n_cases"].sum()))
+    cols[2].metric("历史病例数", fmt.fmt_number(summary["n_cases"].sum(min_count=len(summary))))
     cols[3].metric(
         "核心病种病例占比",
         fmt.fmt_pct(by_type["case_share"].get("core", 0.0)),
         help="目录测算所用历史病例中，落入核心病种的比例",
     )
+    if summary["suppressed"].any():
+        st.caption(data.suppressed_note())
 
     _quality(scenario)
 
@@ -118,9 +121,9 @@ def _quality(scenario: str) -> None:
     cols[1].metric("核心病种覆盖率", fmt.fmt_pct(q["core_coverage"]),
                    help=f"可入组的历史病例中落入核心病种的比例；核心病种阈值 {int(q['core_threshold'])} 例"
                         f"（{q['core_threshold_method']}）")
-    cols[2].metric("平均变异系数 CV", f"{q['mean_cv']:.3f}",
-                   help=f"各组 CV 的简单平均；按病例加权 {q['case_weighted_cv']:.3f}")
-    cols[3].metric("RIV（R²）", f"{q['riv']:.3f}",
+    cols[2].metric("平均变异系数 CV", fmt.fmt_number(q["mean_cv"], 3),
+                   help=f"各组 CV 的简单平均；按病例加权 {fmt.fmt_number(q['case_weighted_cv'], 3)}")
+    cols[3].metric("RIV（R²）", fmt.fmt_number(q["riv"], 3),
                    help="分组对历史病例费用差异的解释程度：组间平方和 ÷ 总平方和")
     st.subheader("变异系数分布")
     bands = catalog_data.catalog_cv_bands(scenario)
@@ -155,9 +158,13 @@ def _group_years(scenario: str, groups) -> None:
     if not by_level.empty:
         st.caption(f"{code}：历史病例费用按医院等级的分布（元）")
         chart, table = st.columns([1, 2])
-        shown = by_level.assign(level=by_level["level"].map(fmt.level_label))
-        chart.bar_chart(shown.set_index("level")["median_cost_yuan"], x_label="医院等级",
-                        y_label="费用中位数（元）")
+        shown = by_level.assign(level=by_level["level"].map(fmt.level_label)).dropna(
+            subset=["median_cost_yuan"])
+        if shown.empty:
+            chart.info("没有可显示的等级数据（均已抑制）。")
+        else:
+            chart.bar_chart(shown.set_index("level")["median_cost_yuan"], x_label="医院等级",
+                            y_label="费用中位数（元）")
         with table:
             common.show_table(by_level, LEVEL_COLUMNS)
 
@@ -177,8 +184,9 @@ def _versions_compared(scenario: str, scenario_table) -> None:
     for col, (code, label) in zip(cols, (("added", "新增病种"), ("removed", "删除病种"),
                                          ("repointed", "分值变化")), strict=False):
         col.metric(label, fmt.fmt_number(counts.get(code, 0)))
-    cols[3].metric("改变病种的病例", fmt.fmt_number(int(diff["病例流向"]["n_cases"].sum())
-                                             if len(diff["病例流向"]) else 0))
+    cols[3].metric("改变病种的病例", fmt.fmt_number(
+        diff["病例流向"]["n_cases"].sum(min_count=len(diff["病例流向"])) if len(diff["病例流向"])
+        else 0))  # "—" when a move's count is suppressed for a hospital user
     params = diff["参数差异"]
     st.caption("参数差异：" + ("；".join(f"{r.parameter}: {r.value_a} → {r.value_b}"
                                      for r in params.itertuples()) or "无"))
@@ -200,10 +208,17 @@ def _versions_compared(scenario: str, scenario_table) -> None:
 def _hospital_indices(scenario: str) -> None:
     """Each hospital's CMI and cost and time consumption indices in the simulation year."""
     st.subheader("医院 CMI 与消耗指数")
-    common.show_table_or_note(
-        data.hospital_indices(scenario), INDEX_COLUMNS, "没有医院指标（请重新运行模拟）。",
-        caption="模拟年度入组病例：CMI = 病种分值之和 ÷ 病例数；费用（时间）消耗指数 = 各病例费用"
-                "（住院日）÷ 全市该病种同年均值，再取平均（全市为 1）。")
+    indices = data.hospital_indices(scenario)
+    if indices.empty:
+        st.info("没有医院指标（请重新运行模拟）。")
+        return
+    st.caption("模拟年度入组病例：CMI 以全市平均病例为 1.00（本院平均病种分值 ÷ 全市平均病种分值）；"
+               "CMI（分值）= 病种分值之和 ÷ 病例数；费用（时间）消耗指数 = 各病例费用（住院日）÷ "
+               "全市该病种同年均值，再取平均（全市为 1）。")
+    common.show_table(indices, INDEX_COLUMNS, helps={
+        "cmi_relative": "病例组合指数：平均病种分值 ÷ 全市平均病种分值，全市平均病例 = 1.00",
+        "cmi": "分值尺度：病种分值 = 组均费用 ÷ 全部病例均费用 × points.scale（历史平均病例约 "
+               "1000 分）"})
 
 
 if __name__ == "__main__":

@@ -106,17 +106,32 @@ def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
 
 
 def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,
-               table_name: str | None = None) -> None:
+               table_name: str | None = None, helps: dict[str, str] | None = None) -> None:
     """``df`` as a table with Chinese headers and labels (see :func:`format.for_display`;
-    ``table_name``: the stored table whose labels the columns take)."""
+    ``table_name``: the stored table whose labels the columns take; ``helps``: column →
+    tooltip of its header). Missing values (and figures suppressed for a hospital user) show
+    as "—", with the reason under the table when some were suppressed; an empty table says so."""
+    if df.empty:
+        st.caption("（无数据）")
+        return
     table = fmt.for_display(df, columns, table_name)
     # amounts and points with thousands separators; the values stay numbers, so they sort
-    config = {col: st.column_config.NumberColumn(format="localized")
-              for col in table.columns if pd.api.types.is_float_dtype(table[col])}
+    config: dict = {col: st.column_config.NumberColumn(format="localized")
+                    for col in table.columns if pd.api.types.is_float_dtype(table[col])}
+    for col, text in (helps or {}).items():
+        config[fmt.header(col, table_name)] = st.column_config.Column(help=text)
     if height is None:
-        st.dataframe(table, hide_index=True, column_config=config)
+        st.dataframe(table, hide_index=True, column_config=config, placeholder=MISSING)
     else:
-        st.dataframe(table, hide_index=True, height=height, column_config=config)
+        st.dataframe(table, hide_index=True, height=height, column_config=config,
+                     placeholder=MISSING)
+    if "suppressed" in df.columns and df["suppressed"].fillna(False).astype(bool).any():
+        st.caption(data.suppressed_note())
+
+
+def nothing_to_draw(*series: pd.Series) -> bool:
+    """True when every value of ``series`` is 0 or missing: a chart would be empty axes."""
+    return all(pd.to_numeric(s, errors="coerce").fillna(0).eq(0).all() for s in series)
 
 
 def show_table_or_note(df: pd.DataFrame, columns: list[str], empty_note: str,
@@ -143,6 +158,7 @@ def hospital_labels(hospitals: pd.DataFrame | None = None) -> dict[str, str]:
     return {str(r["hospital_id"]): hospital_label(r) for _, r in table.iterrows()}
 
 
+MISSING = "—"  # how a table shows a missing (or suppressed) value, not "None"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

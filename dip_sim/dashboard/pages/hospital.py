@@ -159,6 +159,8 @@ def render() -> None:
         monthly = data.hospital_monthly(scenario, hospital_id)
         if monthly.empty:
             st.info("没有月度数据。")
+        elif common.nothing_to_draw(monthly["prepaid_yuan"], monthly["ffs_fund_paid_yuan"]):
+            st.info("各月预付与按项目付费统筹支付均为 0，不作图。")
         else:
             st.altair_chart(monthly_chart(monthly))
             st.caption("柱：月度预付；折线：按项目付费统筹支付（万元）。")
@@ -173,6 +175,9 @@ def render() -> None:
     feedback_forms.case_objection_form(scenario, hospital_id)
 
 
+CMI_HELP = ("病例组合指数，以全市平均病例为 1.00：本院入组病例的平均病种分值 ÷ 全市入组病例的平均病种分值。"
+            "1.00 以上表示本院病例比全市平均更复杂、资源消耗更高。分值尺度上本院为 {cmi}，全市为 {region}"
+            "（病种分值 = 组均费用 ÷ 全部病例均费用 × 放大倍数 points.scale，历史平均病例约为 1000 分）。")
 FINDING_RULE_COLUMNS = ["quality_rule", "label_zh", "severity", "n_findings", "n_cases"]
 FINDING_COLUMNS = ["case_id", "quality_rule", "severity", "field", "value", "label_zh", "detail"]
 
@@ -187,11 +192,13 @@ def _indices(scenario: str, hospital_id: str) -> None:
         return
     r = indices.iloc[0]
     cols = st.columns(4)
-    cols[0].metric("CMI", fmt.fmt_number(r["cmi"], 2),
-                   delta=fmt.fmt_delta_pct(r["cmi"] / r["region_cmi"] - 1), delta_color="off",
-                   help="病例组合指数：模拟年度入组病例的病种分值之和 ÷ 病例数；变化为较全市")
-    cols[1].metric("全市 CMI", fmt.fmt_number(r["region_cmi"], 2),
-                   help="全市入组病例的病种分值之和 ÷ 病例数")
+    cols[0].metric("CMI（全市平均 = 1.00）", fmt.fmt_number(r["cmi_relative"], 2),
+                   delta=fmt.fmt_delta_pct(r["cmi_relative"] - 1), delta_color="off",
+                   help=CMI_HELP.format(cmi=fmt.fmt_number(r["cmi"], 2),
+                                        region=fmt.fmt_number(r["region_cmi"], 2)))
+    cols[1].metric("CMI（分值）", fmt.fmt_number(r["cmi"], 2),
+                   help="入组病例的病种分值之和 ÷ 病例数（分值尺度：历史平均病例约为 points.scale 分）；"
+                        f"全市 {fmt.fmt_number(r['region_cmi'], 2)}")
     cols[2].metric("费用消耗指数", fmt.fmt_number(r["cost_index"], 4),
                    delta=fmt.fmt_delta_pct(r["cost_index"] - 1), delta_color="inverse",
                    help="全市为 1：各病例费用 ÷ 全市该病种同年次均费用，再取平均")

@@ -114,15 +114,23 @@ def render() -> None:
     _by_level_and_insurance(scenario)
 
     settlement = data.hospital_settlement(scenario)
-    st.subheader("各医院 DIP 支付与按项目付费差额")
+    one = data.hospital_scope() is not None  # a hospital user: its own row, nothing to filter
+    st.subheader("本院 DIP 支付与按项目付费差额" if one else "各医院 DIP 支付与按项目付费差额")
     if settlement.empty:
-        st.info("该情景没有医院结算结果。")
+        st.info("本院在该情景下没有结算结果。" if one else "该情景没有医院结算结果。")
         return
-    levels = st.multiselect("医院等级", [3, 2, 1], format_func=fmt.level_label,
-                            key="overview_levels", placeholder="全部")
-    if levels:
-        settlement = settlement[settlement["level"].isin(levels)]
-    st.altair_chart(diff_chart(settlement))
+    if not one:
+        levels = st.multiselect("医院等级", [3, 2, 1], format_func=fmt.level_label,
+                                key="overview_levels", placeholder="全部")
+        if levels:
+            settlement = settlement[settlement["level"].isin(levels)]
+    if settlement.empty:
+        st.info("所选等级没有医院。")
+        return
+    if settlement["diff_yuan"].fillna(0).eq(0).all():
+        st.info("差额均为 0：没有可作图的差异。")
+    else:
+        st.altair_chart(diff_chart(settlement))
     common.show_table(settlement, HOSPITAL_COLUMNS)
     st.caption("差额 = DIP 支付 − 按项目付费统筹支付；差额率 = 差额 ÷ 按项目付费统筹支付。")
     if not data.hospital_scope() and len(settlement) > 1:

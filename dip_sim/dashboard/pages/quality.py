@@ -3,6 +3,7 @@ each hospital's 病案质量指数 with its trend."""
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from dip_sim.dashboard import data, quality_data
@@ -101,9 +102,19 @@ def _quality_index(year: int) -> None:
     if trend["year"].nunique() > 1:
         st.subheader("病案质量指数历年趋势")
         names = trend["hospital_name"].fillna(trend["hospital_id"])
-        chart = trend.assign(hospital=names, year=trend["year"].astype(str)).pivot_table(
-            index="year", columns="hospital", values="quality_index")  # years as labels
-        st.line_chart(chart, x_label="年度", y_label="病案质量指数")
+        shown = trend.assign(hospital=names, year=trend["year"].astype(str))  # years as labels
+        # the axis spans the values (they sit near 100); a hospital's name on hover (a legend
+        # of every hospital would crowd the chart out), its figures in the table below
+        st.altair_chart(alt.Chart(shown).mark_line(point=True).encode(
+            x=alt.X("year:O", title="年度", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("quality_index:Q", title="病案质量指数", scale=alt.Scale(zero=False)),
+            color=alt.Color("hospital:N", legend=None),
+            tooltip=[alt.Tooltip("hospital:N", title="医院"), alt.Tooltip("year:O", title="年度"),
+                     alt.Tooltip("quality_index:Q", title="病案质量指数", format=".2f")],
+        ).properties(height=320))
+        if shown["hospital"].nunique() > 1:
+            st.caption("每条线为一家医院（悬停查看名称）；各年数值见下表。")
+        chart = shown.pivot_table(index="year", columns="hospital", values="quality_index")
         st.dataframe(chart.round(2), column_config={"year": "年度"})  # the chart's figures
 
 

@@ -137,7 +137,10 @@ def _indices(scenario: str, year: int) -> None:
     if not region.empty:
         st.metric(f"全市：{index_label(code)}", _shown(code, region.iloc[0]))
     chart, side = st.columns([3, 2])
-    chart.altair_chart(index_chart(table))
+    if common.nothing_to_draw(table["index_value"]):  # nothing to draw and nothing to rank
+        chart.info("所有医院该指数均为 0（或无取值）：没有可比较的差异，不作图、不排名。")
+    else:
+        chart.altair_chart(index_chart(table))
     with side:
         common.show_table(table, INDEX_COLUMNS, table_name="supervision_hospitals")
     st.caption("排名 1 为最应关注的医院：有偏离评分 z 的指数按 z，其余按与全市之比（病案质量指数按"
@@ -153,10 +156,12 @@ def _own_indices(scenario: str, year: int, hospital_id: str) -> None:
     order = {code: i for i, code in enumerate(INDEX_LABELS)}  # the order of docs/supervision.md
     table = table.sort_values("index_code", key=lambda c: c.map(order).fillna(len(order)))
     table = table.assign(index_name=table["index_code"].map(index_label),
-                         rank_of=[f"{r} / {n}" for r, n in zip(table["rank"], table["n_ranked"],
-                                                                strict=True)])
+                         rank_of=[fmt.fmt_rank(r, n) for r, n in zip(table["rank"],
+                                                                     table["n_ranked"],
+                                                                     strict=True)])
     common.show_table(table, OWN_COLUMNS, table_name="supervision_hospitals")
-    st.caption("排名：在全市各医院中的位次（1 为最应关注）；全市取值为全市合计。")
+    st.caption("排名：在全市各医院中的位次（1 为最应关注）；全市取值为全市合计。"
+               "所有医院取值均为 0 的指数不排名（“—”）。")
 
 
 def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
@@ -165,7 +170,10 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
     if scores.empty:
         st.info("该年度没有考核结果。")
         return
-    if not hospital_id:
+    if not hospital_id and common.nothing_to_draw(scores["score"]):
+        st.info("各医院考核得分均为 0 或无取值，不作图。")
+        common.show_table(scores, SCORE_COLUMNS, table_name="assessment")
+    elif not hospital_id:
         chart, side = st.columns([2, 3])
         shown = scores.assign(hospital=scores["hospital_name"].fillna(scores["hospital_id"]))
         chart.altair_chart(alt.Chart(shown).mark_bar().encode(
@@ -181,8 +189,8 @@ def _assessment(scenario: str, year: int, hospital_id: str | None) -> None:
     else:
         row = scores.iloc[0]
         cols = st.columns(3)
-        cols[0].metric("考核得分", f"{row['score']:.1f}")
-        cols[1].metric("考核系数", f"{row['assessment_coefficient']:.2f}")
+        cols[0].metric("考核得分", fmt.fmt_number(row["score"], 1))
+        cols[1].metric("考核系数", fmt.fmt_number(row["assessment_coefficient"], 2))
         cols[2].metric("质量保证金返还比例", fmt.fmt_pct(row["withhold_release"], 0))
     chosen = _hospital_choice("sv_assess_hospital", "得分明细：医院")
     breakdown = sv.assessment_breakdown(scenario, year, chosen)
