@@ -133,6 +133,7 @@ def test_hospitals_raise_objections_on_a_group_and_on_their_own_case(server, cit
     screenshot(page, "hospital_feedback_raised")
 
     page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").wait_for()  # signed out (the session and its cookie ended)
     sign_in(page, server, "hospital_b", PASSWORD["hospital"])
     assert "#3" in raise_on_group(page, city["group"], REASON_B)
     text = feedback_page(page, REASON_B)
@@ -187,6 +188,7 @@ def test_each_hospital_sees_its_own_decisions_and_the_confirmed_version(server, 
     assert f"本情景的目录版本 {city['version']} 已于" in text
 
     page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").wait_for()  # signed out (the session and its cookie ended)
     sign_in(page, server, "hospital_b", PASSWORD["hospital"])
     text = feedback_page(page, REASON_B)
     assert "暂缓" in text
