@@ -5,7 +5,6 @@ every objection is there afterwards, once. On SQLite (WAL) and on PostgreSQL."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -24,9 +23,10 @@ PROCESSES, THREADS, PER_THREAD = 4, 4, 25
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_objections(url: str, process: int, start, done) -> None:
+def write_objections(url: str, process: int, start: Path) -> int:
     """One process: THREADS sessions, each raising PER_THREAD objections as its own hospital
-    user, started together when ``start`` is set; exits non-zero if any write failed."""
+    user, started together once the file ``start`` exists; 1 (and the error on stderr) if any
+    write failed, else 0."""
     store = FeedbackStore(url)
     errors: list[BaseException] = []
 
@@ -40,17 +40,19 @@ def write_objections(url: str, process: int, start, done) -> None:
         except BaseException as exc:  # reported through the exit code and stderr
             errors.append(exc)
 
-    start.wait(120)
+    deadline = time.monotonic() + 120
+    while not start.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     threads = [threading.Thread(target=session, args=(t,)) for t in range(THREADS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    done.put((process, time.monotonic()))
     store.close()
     if errors:
         print(repr(errors[0]), file=sys.stderr)
-        os._exit(1)
+        return 1
+    return 0
 
 
 def _locked(db: Path) -> bool:
@@ -71,12 +73,12 @@ def test_objections_from_many_sessions_while_simulate_holds_the_warehouse(
            else request.getfixturevalue("postgres_server").new_database())
     FeedbackStore(url).close()  # the tables, before the writers race for them
 
-    spawn = multiprocessing.get_context("spawn")
-    start, done = spawn.Event(), spawn.Queue()
-    writers = [spawn.Process(target=write_objections, args=(url, p, start, done))
+    # each writer its own interpreter (python -m this module), as separate servers would be
+    start = tmp_path / "start"
+    writers = [subprocess.Popen([sys.executable, "-m", "tests.test_feedback_concurrency", url,
+                                 str(p), str(start)], cwd=ROOT, env={**os.environ},
+                                stderr=subprocess.PIPE, text=True)
                for p in range(PROCESSES)]
-    for w in writers:
-        w.start()
     log = (tmp_path / "simulate.log").open("w")
     # the baseline and every shipped scenario: some seconds of holding the warehouse
     scenarios = [str(p) for p in sorted((ROOT / "data/scenarios").glob("*.yaml"))]
@@ -92,21 +94,18 @@ def test_objections_from_many_sessions_while_simulate_holds_the_warehouse(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert _locked(db), "simulate holds the warehouse's write lock"
-        start.set()  # every writer at once, while simulate holds the warehouse
-        for w in writers:
-            w.join(120)
-        finished = [done.get(timeout=5) for _ in writers]
+        start.touch()  # every writer at once, while simulate holds the warehouse
+        failures = [w.communicate(timeout=120)[1] for w in writers]
         still_running = simulate.poll() is None
         assert simulate.wait(600) == 0, (tmp_path / "simulate.log").read_text()
     finally:
         if simulate.poll() is None:
             simulate.kill()
         for w in writers:  # a failed test leaves no writer waiting behind it
-            if w.is_alive():
-                w.terminate()
+            if w.poll() is None:
+                w.kill()
         log.close()
-    assert [w.exitcode for w in writers] == [0] * PROCESSES
-    assert len(finished) == PROCESSES
+    assert [w.returncode for w in writers] == [0] * PROCESSES, failures
     assert still_running, "the writes should have been made while simulate ran"
 
     store = FeedbackStore(url)
@@ -115,3 +114,7 @@ def test_objections_from_many_sessions_while_simulate_holds_the_warehouse(
     expected = {f"{p}-{t}-{n}" for p in range(PROCESSES) for t in range(THREADS)
                 for n in range(PER_THREAD)}
     assert len(reasons) == len(expected) and set(reasons) == expected  # none lost, none twice
+
+
+if __name__ == "__main__":
+    sys.exit(write_objections(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])))
