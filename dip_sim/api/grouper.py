@@ -18,6 +18,7 @@ twice.
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import threading
 import warnings
 from collections import Counter
@@ -458,3 +459,50 @@ class Grouper:
     def close(self) -> None:
         """Close the in-memory database."""
         self.con.close()
+
+
+class GrouperPool:
+    """Several groupers of the same scenario, each with its own in-memory database: a request
+    runs on whichever is free, so that requests sent at the same time (two hospitals' batches)
+    use the machine's cores side by side instead of waiting for one connection."""
+
+    def __init__(self, db: Path, scenario: str = BASELINE, size: int = 1,
+                 groupers: list[Grouper] | None = None) -> None:
+        self.groupers = groupers or [Grouper(db, scenario) for _ in range(max(1, size))]
+        self.free: queue.Queue[Grouper] = queue.Queue()
+        for grouper in self.groupers:
+            self.free.put(grouper)
+        first = self.groupers[0]
+        self.scenario, self.year, self.point_value = first.scenario, first.year, first.point_value
+
+    def _call(self, method: str, *args: Any) -> Any:
+        grouper = self.free.get()
+        try:
+            return getattr(grouper, method)(*args)
+        finally:
+            self.free.put(grouper)
+
+    def complete(self, frame: pl.DataFrame, hospital_id: str) -> pl.DataFrame:
+        """:meth:`Grouper.complete` (needs no connection)."""
+        return self.groupers[0].complete(frame, hospital_id)
+
+    def group(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """:meth:`Grouper.group` on a free grouper."""
+        return self._call("group", frame)
+
+    def group_points(self, group_code: str, hospital_id: str) -> dict[str, Any] | None:
+        """:meth:`Grouper.group_points` on a free grouper."""
+        return self._call("group_points", group_code, hospital_id)
+
+    def search(self, text: str, limit: int) -> list[dict[str, Any]]:
+        """:meth:`Grouper.search` on a free grouper."""
+        return self._call("search", text, limit)
+
+    def health(self) -> dict[str, Any]:
+        """:meth:`Grouper.health`, with how many requests can run at once."""
+        return self._call("health") | {"workers": len(self.groupers)}
+
+    def close(self) -> None:
+        """Close every grouper's database."""
+        for grouper in self.groupers:
+            grouper.close()
