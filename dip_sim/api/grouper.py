@@ -17,6 +17,7 @@ twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import queue
 import threading
@@ -340,15 +341,26 @@ class Grouper:
         return frame
 
     def _recognise(self, frame: pl.DataFrame) -> Recognised:
-        """The request rows with their headers recognised as ingest recognises a file's."""
+        """The request rows with their headers recognised as ingest recognises a file's.
+
+        A body in the contract's own field names (a HIS's JSON, as docs/api.md shows it) has its
+        header recognised alone: each column is its field, and the rows are taken as they are
+        (looking for a file's spacer and totals rows among them would cost a batch more than a
+        tenth of its time).
+        """
+        rows = frame.with_row_index("source_row", offset=1)
+        plain = set(frame.columns) <= set(_FIELDS)
         try:
-            table = recognise_frame(frame.with_row_index("source_row", offset=1), REQUEST_LABEL,
-                                    "api", self.mapping, allow_unmapped=True)
+            table = recognise_frame(rows.head(0) if plain else rows, REQUEST_LABEL, "api",
+                                    self.mapping, allow_unmapped=True)
         except IngestError as exc:
             raise RequestError(str(exc)) from None
         if not {"cases", "settlements"} <= set(table.kinds):
             raise RequestError("请求缺少病案首页或结算字段（需同时给出诊断、手术操作与费用字段，"
                                "见 docs/input_fields.md）")
+        if plain:  # each field under its staged name (a field read in a form of its own: part 0)
+            table = dataclasses.replace(table, frame=rows.rename(
+                {n: f"{n}__p0" for n, src in table.mapped.fields.items() if src.combined()}))
         return table
 
     def _request_columns(self, table: Recognised) -> pl.DataFrame | None:
