@@ -8,11 +8,12 @@ level coefficients, the budget point value …) and the reference tables, and de
 warehouse: a batch ``simulate`` may then take the file.
 
 For each request, the rows go through ingest's own steps (headers recognised, values typed,
-codes standardised: :func:`dip_sim.ingest.readers.stage_frame`, :mod:`dip_sim.ingest.standardise`),
-the quality rules (:mod:`dip_sim.quality.status`), and then the per-case models of the stage
-graph (:data:`PER_CASE_MODELS`, their SQL files as they are) inlined as CTEs over the request's
-case features: the answer is what ``simulate`` gives the same discharge. No rule is written
-twice.
+codes standardised: :func:`dip_sim.ingest.readers.recognise_frame`,
+:mod:`dip_sim.ingest.standardise`), the quality rules (:mod:`dip_sim.quality.status`), and then
+the per-case models of the stage graph (:data:`PER_CASE_MODELS`, their SQL files as they are):
+one SELECT, each step a CTE named like the table it makes, over the request table
+(:data:`INPUT_TABLE`); the answer is what ``simulate`` gives the same discharge. No rule is
+written twice.
 """
 
 from __future__ import annotations
@@ -212,9 +213,9 @@ class Grouper:
                 self.con.execute(f"DROP {kind} {name}")
 
     def _prepare_statements(self) -> None:
-        """The request table (fixed columns) and the prepared statements reading it: no table
-        is made or dropped per request, so their plans are kept (a change of the catalogue
-        would make DuckDB plan them again)."""
+        """The request table (fixed columns) and the statements reading it, prepared once: no
+        table is made or dropped per request, and their text is parsed once (DuckDB 2.0 still
+        binds and optimises a prepared statement again at each EXECUTE: measured, docs/api.md)."""
         con = self.con
         # a request's rows (at most access.api_batch_max) fit in one row group, which DuckDB
         # reads with one thread: a second one only adds scheduling (measured: a single request
