@@ -475,7 +475,14 @@ def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str,
     for a table that cannot be placed (its message names the columns).
     """
     table = recognise_frame(frame, where, name_hint, mapping, allow_unmapped)
+    return stage_recognised(con, table, staged_table, label or where, encoding), table.notes
+
+
+def stage_recognised(con: duckdb.DuckDBPyConnection, table: Recognised, staged_table: str,
+                     label: str, encoding: str = "") -> list[Source]:
+    """A recognised table's fields typed into temp table ``staged_table``: its Sources, one
+    per kind."""
     raw = _stage(con, staged_table, table.frame, table.mapped)
     fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in table.mapped.fields}
-    return _sources(staged_table, fields, table.frame.height, table.kinds, label or where,
-                    table.mapped, encoding, table.unmapped, staged=True, raw=raw), table.notes
+    return _sources(staged_table, fields, table.frame.height, table.kinds, label, table.mapped,
+                    encoding, table.unmapped, staged=True, raw=raw)
