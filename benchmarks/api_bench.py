@@ -147,54 +147,13 @@ def _measure(client, rows, ready: float, base: str, token: str) -> bool:
     return ok_single and ok_batch
 
 
-def planning_share(db: Path, demo: Path) -> None:
-    """Where a request's time goes, from DuckDB's profiler (one thread): binding, optimising
-    and physically planning the one SELECT a request runs, and running it, for one discharge
-    and for a batch; and that EXECUTE of a prepared statement plans it again."""
-    import json
-
-    from dip_sim.api.grouper import INPUT_TABLE, Grouper
-
-    grouper = Grouper(db)
-    con = grouper.con
-    con.execute("SET threads = 1")
-    _, rows = _discharges(demo, 10_000)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "profile.json"
-        for label, frame in (("1 discharge", rows.head(1)), (f"{rows.height:,} discharges", rows)):
-            con.begin()
-            con.from_arrow(grouper._request_columns(grouper._recognise(frame)).to_arrow()
-                           ).insert_into(INPUT_TABLE)
-            con.execute("EXECUTE api_answer").fetchall()  # warm
-            con.execute("PRAGMA enable_profiling = 'json'")
-            con.execute("SET profiling_mode = 'detailed'")
-            con.execute(f"PRAGMA profiling_output = '{out}'")
-            con.execute("EXECUTE api_answer").fetchall()
-            con.execute("PRAGMA disable_profiling")
-            con.rollback()
-            p = json.loads(out.read_text())
-            bind = p["planner"]["binding_time"] * 1000
-            optimise = p["optimizer"]["total_time"] * 1000
-            physical = p["physical_planner"]["total_time"] * 1000
-            total = p["query"]["total_time"] * 1000
-            print(f"EXECUTE of the prepared answer query, {label}: {total:.0f} ms = binding "
-                  f"{bind:.0f} + optimising {optimise:.0f} + physical plan {physical:.0f} + "
-                  f"running {total - bind - optimise - physical:.0f}")
-    grouper.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the API bench alone on a warehouse and the demo inputs it was loaded from."""
     parser = argparse.ArgumentParser(description="dip-sim 预分组 API benchmark")
     parser.add_argument("--db", type=Path, required=True, help="warehouse (simulated)")
     parser.add_argument("--demo", type=Path, required=True, help="its input directory")
-    parser.add_argument("--planning", action="store_true",
-                        help="also print where one request's time goes (DuckDB's profiler)")
     args = parser.parse_args(argv)
-    met = api_bench(args.db, args.demo)
-    if args.planning:
-        planning_share(args.db, args.demo)
-    return 0 if met else 1
+    return 0 if api_bench(args.db, args.demo) else 1
 
 
 if __name__ == "__main__":
