@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -267,8 +268,8 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
 
     from dip_sim.api.app import create_app
 
-    _progress(f"计算情景 {args.scenario} 的目录（{args.db}，只读）…")
-    app = create_app(args.db, args.scenario)
+    _progress(f"计算情景 {args.scenario} 的目录（{args.db}，只读，{args.workers} 份）…")
+    app = create_app(args.db, args.scenario, workers=args.workers)
     _progress(f"预分组接口：http://{args.host}:{args.port}/v1/ （文档 /docs）")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -558,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8600, help="端口")
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（只读）")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="可同时处理的请求数：每份各有一个内存数据库（默认为 CPU 核数）")
     p.set_defaults(func=cmd_serve_api)
 
     p = sub.add_parser("feedback", help="反馈与确认：导出异议、专家组决定与目录确认（Excel），或列出状态",

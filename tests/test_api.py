@@ -149,6 +149,32 @@ def test_batch_json_and_csv(client, keys_file, year_rows, grouper):
     assert [r["group_code"] for r in as_csv.json()["results"]] == direct["group_code"].to_list()
 
 
+def test_a_field_in_another_form_is_read_as_ingest_reads_it(grouper, year_rows):
+    """ICU time written 天/小时/分钟 under the 结算清单's 重症监护合计时长 is read as ingest
+    reads a file's: the same answers as 1/13/24 = 24 + 13 + 24/60 = 37.4 hours given as the
+    contract's icu_hours (a value it could not read would refuse the request)."""
+    rows = year_rows.head(40).with_columns(pl.lit(None, pl.String).alias("icu_days"))
+    hours = rows.with_columns(pl.lit("37.4").alias("icu_hours"))
+    written = rows.with_columns(pl.lit("1/13/24").alias("重症监护合计时长"))
+    assert grouper.group(written).equals(grouper.group(hours))
+
+
+def test_batches_sent_at_once_run_on_their_own_groupers(planted_city, grouper, year_rows):
+    """Two groupers answer two batches at the same time, each as one grouper alone does."""
+    import concurrent.futures
+
+    from dip_sim.api.grouper import GrouperPool
+
+    pool = GrouperPool(planted_city["db"], groupers=[grouper, Grouper(planted_city["db"])])
+    batches = [year_rows.slice(i * 300, 300) for i in range(4)]
+    alone = [grouper.group(b) for b in batches]
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        together = list(threads.map(pool.group, batches))
+    assert all(a.equals(t) for a, t in zip(alone, together, strict=True))
+    assert pool.health()["workers"] == 2
+    pool.groupers[1].close()
+
+
 def test_batch_size_limit(client, keys_file, year_rows, monkeypatch):
     row = year_rows.row(0, named=True)
     token, _ = add_key(row["hospital_id"], keys_file)

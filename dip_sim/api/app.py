@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from dip_sim.access import access_settings
-from dip_sim.api.grouper import Grouper, RequestError
+from dip_sim.api.grouper import Grouper, GrouperPool, RequestError
 from dip_sim.api.keys import ApiKey, check_key
 from dip_sim.api.schemas import (
     BatchAnswer,
@@ -73,9 +73,10 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def create_app(db: Path, scenario: str = "baseline", keys_file: Path | None = None,
-               grouper: Grouper | None = None) -> FastAPI:
-    """The API over ``scenario`` of the warehouse ``db`` (its catalogue computed once here)."""
-    grouper = grouper or Grouper(db, scenario)
+               grouper: Grouper | None = None, workers: int = 1) -> FastAPI:
+    """The API over ``scenario`` of the warehouse ``db`` (its catalogue computed once here, in
+    each of ``workers`` groupers: that many requests are grouped at the same time)."""
+    grouper = GrouperPool(db, scenario, workers, [grouper] if grouper else None)
     settings = access_settings()
     limiter = RateLimiter(settings.api_requests_per_minute)
     app = FastAPI(title="dip-sim 预分组接口",

@@ -117,6 +117,7 @@ class Health(BaseModel):
     point_value_kind: str = Field(description="预计支付所用点值：budget 或 settlement")
     point_value_yuan: float = Field(description="点值（元/分）")
     n_groups: int = Field(description="目录病种数")
+    workers: int = Field(description="可同时处理的请求数（serve-api --workers）")
 
 
 def as_text(value: Any) -> str | None:

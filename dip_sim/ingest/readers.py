@@ -50,7 +50,7 @@ from dip_sim.ingest.layout import (
 )
 from dip_sim.ingest.parsing import Part, combined_value_sql, staged_typing_sql
 from dip_sim.ingest.unmapped import REFUSING_LOOKS, column_look, look_zh, suggest_field
-from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS
+from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS, InputColumn
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls")
@@ -249,20 +249,30 @@ def _combined_parts(mapped: MappedHeader, types: dict[str, str] | None = None
     return out
 
 
+def staging_sql(columns: list[InputColumn], relation: str,
+                combined: dict[str, list[Part]] | None = None) -> tuple[str, dict[str, str]]:
+    """(SELECT typing the text ``columns`` of ``relation`` once, ``field → its text column``).
+
+    Each non-text field (and each combined one) comes with ``<field>__raw``, its text as
+    written, for the unparseable-value checks (:func:`dip_sim.ingest.parsing.staged_typing_sql`).
+    """
+    combined = combined or {}
+    raw = {c.name: f"{c.name}__raw" for c in columns
+           if c.sql_type != "VARCHAR" or c.name in combined}
+    return staged_typing_sql(columns, relation, combined), raw
+
+
 def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
            mapped: MappedHeader) -> dict[str, str]:
     """Temp table ``table``: the frame's fields typed once, each non-text one beside its text.
 
     Returns ``field → its text column`` (``<field>__raw``), for the unparseable-value checks.
     """
-    columns = [INPUT_COLUMNS[name] for name in mapped.fields]
-    combined = _combined_parts(mapped)
-    raw = {c.name: f"{c.name}__raw" for c in columns
-           if c.sql_type != "VARCHAR" or c.name in combined}
+    sql, raw = staging_sql([INPUT_COLUMNS[name] for name in mapped.fields], "staged_arrow",
+                           _combined_parts(mapped))
     con.register("staged_arrow", frame.to_arrow())
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"{staged_typing_sql(columns, 'staged_arrow', combined)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
     finally:
         con.unregister("staged_arrow")
     return raw
@@ -419,17 +429,27 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
     return opened
 
 
-def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str, name_hint: str,
-                mapping: dict[str, MapEntry], staged_table: str, allow_unmapped: bool = False,
-                label: str = "", encoding: str = "") -> tuple[list[Source], list[str]]:
-    """A table of text cells under its headers (and ``source_row``) → its Sources, one per kind.
+@dataclass(frozen=True)
+class Recognised:
+    """A table of text cells with its header recognised, ready to be typed."""
 
-    The headers are recognised (contract names, the 结算清单's Chinese names, ``mapping``),
-    spacer and total rows dropped and the fields typed into temp table ``staged_table``; a
-    file's table and the 预分组 API's request rows go through the same steps. Returns the
-    Sources and notes on the rows left out; raises :class:`IngestError` for a table that
-    cannot be placed (its message names the columns).
-    """
+    frame: pl.DataFrame  # source_row and each field under its contract name (parts: <field>__p<i>)
+    mapped: MappedHeader
+    kinds: list[str]  # the kinds of table it holds (cases, settlements …)
+    unmapped: tuple[str, ...]
+    notes: list[str]  # the rows left out (spacers, totals)
+
+    def combined(self) -> bool:
+        """True when a field is made of several columns or written in a unit of its own."""
+        return any(src.combined() for src in self.mapped.fields.values())
+
+
+def recognise_frame(frame: pl.DataFrame, where: str, name_hint: str,
+                    mapping: dict[str, MapEntry], allow_unmapped: bool = False) -> Recognised:
+    """A table of text cells under its headers (and ``source_row``), its headers recognised
+    (contract names, the 结算清单's Chinese names, ``mapping``), spacer and total rows dropped,
+    numbered lists joined; raises :class:`IngestError` for a table that cannot be placed (its
+    message names the columns)."""
     headers = [c for c in frame.columns if c != "source_row"]
     mapped, kinds, unmapped = _recognise(where, headers, name_hint, mapping, allow_unmapped)
     key_field = INPUT_KEYS[kinds[-1]]
@@ -441,7 +461,28 @@ def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str,
         notes.append(f"{where}: 跳过 {spacers} 个空行")
     if totals:
         notes.append(f"{where}: 第 {', '.join(map(str, totals))} 行是合计行，未载入")
-    raw = _stage(con, staged_table, _staged_frame(frame, mapped), mapped)
-    fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in mapped.fields}
-    return _sources(staged_table, fields, frame.height, kinds, label or where, mapped, encoding,
-                    unmapped, staged=True, raw=raw), notes
+    return Recognised(_staged_frame(frame, mapped), mapped, kinds, unmapped, notes)
+
+
+def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str, name_hint: str,
+                mapping: dict[str, MapEntry], staged_table: str, allow_unmapped: bool = False,
+                label: str = "", encoding: str = "") -> tuple[list[Source], list[str]]:
+    """A table of text cells under its headers (and ``source_row``) → its Sources, one per kind.
+
+    The table is recognised (:func:`recognise_frame`) and its fields typed into temp table
+    ``staged_table``; a file's table and the 预分组 API's request rows go through the same
+    steps. Returns the Sources and notes on the rows left out; raises :class:`IngestError`
+    for a table that cannot be placed (its message names the columns).
+    """
+    table = recognise_frame(frame, where, name_hint, mapping, allow_unmapped)
+    return stage_recognised(con, table, staged_table, label or where, encoding), table.notes
+
+
+def stage_recognised(con: duckdb.DuckDBPyConnection, table: Recognised, staged_table: str,
+                     label: str, encoding: str = "") -> list[Source]:
+    """A recognised table's fields typed into temp table ``staged_table``: its Sources, one
+    per kind."""
+    raw = _stage(con, staged_table, table.frame, table.mapped)
+    fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in table.mapped.fields}
+    return _sources(staged_table, fields, table.frame.height, table.kinds, label, table.mapped,
+                    encoding, table.unmapped, staged=True, raw=raw)

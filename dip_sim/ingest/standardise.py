@@ -61,16 +61,19 @@ def _distinct_lists_sql(src: Source, names: list[str]) -> str:
 
 
 def code_lists_sql(src: Source) -> str:
-    """Temp tables ``proc_lists`` and ``dx_lists``: each distinct code list of the file, standardised.
-
-    ``proc_lists``: one row per distinct (main_proc, other_procs) as the file has them (columns
-    ``*_raw``), with the canonical codes, the invalid ones and the group-key parts.
-    ``dx_lists``: the distinct ``other_dx`` lists that are not already canonical (most are, and
-    are kept as sent), with the canonical list and the invalid codes. A list is not canonical when one of
-    its codes is not exactly a code of the list: found by looking up each distinct code once.
-    """
+    """Temp tables ``proc_lists``, ``dx_lists`` and ``main_dx_codes``: each distinct code list
+    of the file, standardised (:func:`proc_lists_sql`, :func:`dx_lists_sql`,
+    :func:`main_dx_codes_sql`)."""
     return f"""
-        CREATE OR REPLACE TEMP TABLE proc_lists AS
+        CREATE OR REPLACE TEMP TABLE proc_lists AS {proc_lists_sql(src)};
+        CREATE OR REPLACE TEMP TABLE dx_lists AS {dx_lists_sql(src)};
+        CREATE OR REPLACE TEMP TABLE main_dx_codes AS {main_dx_codes_sql(src)}"""
+
+
+def proc_lists_sql(src: Source) -> str:
+    """SELECT of one row per distinct (main_proc, other_procs) as the file has them (columns
+    ``*_raw``), with the canonical codes, the invalid ones and the group-key parts."""
+    return f"""
         WITH lists AS (
             SELECT row_number() OVER () AS lid, *
             FROM ({_distinct_lists_sql(src, ["main_proc", "other_procs"])})
@@ -120,9 +123,15 @@ def code_lists_sql(src: Source) -> str:
                i.changes
         FROM lists l
         LEFT JOIN items i USING (lid)
-        LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = i.class_rank_max;
+        LEFT JOIN ref_proc_class_rank cr ON cr.class_rank = i.class_rank_max"""
 
-        CREATE OR REPLACE TEMP TABLE dx_lists AS
+
+def dx_lists_sql(src: Source) -> str:
+    """SELECT of the distinct ``other_dx`` lists that are not already canonical (most are, and
+    are kept as sent), with the canonical list and the invalid codes. A list is not canonical
+    when one of its codes is not exactly a code of the list: found by looking up each distinct
+    code once."""
+    return f"""
         WITH lists AS MATERIALIZED (
             SELECT other_dx_raw AS other_dx, string_split(other_dx_raw, ';') AS raw_codes
             FROM ({_distinct_lists_sql(src, ["other_dx"])}) WHERE other_dx IS NOT NULL
@@ -151,9 +160,12 @@ def code_lists_sql(src: Source) -> str:
                list(struct_pack(field := 'other_dx', given := given, code := code,
                                 rule := {change_rule_sql("given", "rule")}))
                    FILTER (WHERE code <> given) AS changes
-        FROM mapped GROUP BY other_dx;
+        FROM mapped GROUP BY other_dx"""
 
-        CREATE OR REPLACE TEMP TABLE main_dx_codes AS
+
+def main_dx_codes_sql(src: Source) -> str:
+    """SELECT of each distinct main diagnosis as the file has it, with its canonical code."""
+    return f"""
         SELECT l.main_dx_raw, l.main_dx AS given, d.code,
                {change_rule_sql("l.main_dx", "d.rule")} AS rule
         FROM ({_distinct_lists_sql(src, ["main_dx"])}) l
@@ -193,10 +205,16 @@ def insert_cases_sql(src: Source) -> str:
 
     Each row's file label is ``src.file_expr``.
     """
+    return _insert_new_sql("cases", standardised_cases_sql(src))
+
+
+def standardised_cases_sql(src: Source) -> str:
+    """SELECT of the file's case rows typed and standardised, with ``row_hash`` and
+    ``key_hash``, reading the code-list tables (:func:`code_lists_sql`)."""
     columns = [c.name for c in INPUT_TABLES["cases"]]
     plain = [c for c in columns
              if c not in ("patient_id", "main_dx", "other_dx", "main_proc", "other_procs")]
-    return _insert_new_sql("cases", f"""
+    return f"""
         WITH typed AS ({_typed_cte("cases", src)}),
         standardised AS (
             SELECT {', '.join(f't.{c}' for c in plain)},
@@ -227,7 +245,7 @@ def insert_cases_sql(src: Source) -> str:
             LEFT JOIN dx_lists dx ON dx.other_dx_raw = t.other_dx_raw
         )
         SELECT *, {row_hash_sql(columns)} AS row_hash, hash(case_id) AS key_hash
-        FROM standardised""")
+        FROM standardised"""
 
 
 def insert_rows_sql(kind: str, src: Source) -> str:

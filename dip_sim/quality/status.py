@@ -76,14 +76,19 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
 
 def features_sql() -> str:
     """Temp table ``features_base``: ``case_features`` with no issue yet (status NULL = ok),
-    one row per input case_id, which the checks read.
+    one row per input case_id, which the checks read (:func:`features_select_sql`)."""
+    return f"CREATE OR REPLACE TEMP TABLE features_base AS {features_select_sql()}"
+
+
+def features_select_sql() -> str:
+    """SELECT of ``features_base`` from ``cases``, ``settlements``, ``dup_cases``,
+    ``dup_settlements`` and ``hospitals``.
 
     One full outer join of cases and settlements gives both the cases without a settlement
     and the settlements without a case, which the checks then read from this table instead
     of joining the two large tables again.
     """
     return """
-        CREATE OR REPLACE TEMP TABLE features_base AS
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
                    proc_key_all, proc_key_main, proc_class_max, los_days,
