@@ -245,6 +245,10 @@ def test_bad_input_is_refused_naming_the_field(client, keys_file, year_rows):
     no_cost = {k: v for k, v in _discharge(row).items() if k != "total_cost_yuan"}
     refused = client.post("/v1/group", json=no_cost, headers=headers)
     assert refused.status_code == 422 and "total_cost_yuan" in refused.json()["detail"]
+    no_dates = {k: v for k, v in _discharge(row).items() if k not in ("admit_date", "main_dx")}
+    detail = client.post("/v1/group", json=no_dates, headers=headers).json()["detail"]
+    assert "admit_date" in detail and "main_dx" in detail
+    assert "--mapping" not in detail and "/docs" in detail  # the API's fix, not a file's
     nested = client.post("/v1/group", json=_discharge(row, main_dx={"x": 1}), headers=headers)
     assert nested.status_code == 422 and "main_dx" in nested.json()["detail"]
     not_list = client.post("/v1/group:batch", json={"a": 1}, headers=headers)

@@ -51,6 +51,8 @@ from dip_sim.simulation import catalog_version
 BASELINE = "baseline"
 # the models that place and score one case: run again on the request rows (as CTEs named like
 # them, in run order); every other table they read is catalogue-level state from the start
+# how a caller places a field: the contract's names or the 结算清单's (docs/api.md)
+FIELD_HINT = "字段名用合同字段名或结算清单项目名，见 /docs 与 docs/input_fields.md"
 PER_CASE_MODELS = ("int_adjusted_lists", "int_case_procs", "int_combo_keys", "int_keyed",
                    "int_subset_choice", "mart_case_groups", "int_year_cases", "int_aux_cases",
                    "int_aux_codes", "int_aux_values", "int_case_aux", "int_case_scores")
@@ -229,11 +231,16 @@ class Grouper:
         try:
             table = recognise_frame(rows.head(0) if plain else rows, REQUEST_LABEL, "api",
                                     self.mapping, allow_unmapped=True)
-        except IngestError as exc:
-            raise RequestError(str(exc)) from None
-        if not {"cases", "settlements"} <= set(table.kinds):
-            raise RequestError("请求缺少病案首页或结算字段（需同时给出诊断、手术操作与费用字段，"
-                               "见 docs/input_fields.md）")
+        except IngestError as exc:  # the problem, with the API's fix instead of a file's
+            raise RequestError(f"{exc.problem}；{FIELD_HINT}") from None
+        if not {"cases", "settlements"} <= set(table.kinds):  # name what a discharge lacks
+            present = set(table.mapped.fields)
+            missing = dict.fromkeys(f"{c.name}（{c.label_zh}）"
+                                    for kind in ("cases", "settlements")
+                                    for c in INPUT_TABLES[kind]
+                                    if c.required and c.name not in present)
+            raise RequestError(f"请求缺少必需字段 {', '.join(missing)}（一个出院病例须同时给出"
+                               f"病案首页与结算字段）；{FIELD_HINT}")
         if plain:  # each field under its staged name (a field read in a form of its own: part 0)
             table = dataclasses.replace(table, frame=rows.rename(
                 {n: f"{n}__p0" for n, src in table.mapped.fields.items() if src.combined()}))

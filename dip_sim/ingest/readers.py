@@ -332,12 +332,12 @@ def _recognise(where: str, headers: list[str], name_hint: str, mapping: dict[str
         kinds = table_kinds(mapped, name_hint, where)
     except IncompleteTable as exc:
         raise IngestError(f"{exc}；{_fix_for_missing(exc.missing, mapped, mapping)}",
-                          unmapped) from None
+                          unmapped, problem=str(exc)) from None
     if not kinds:
-        raise IngestError(
-            f"{where}: 不是可识别的医院表、病案首页、结算表或结算清单（列: "
-            f"{', '.join(headers[:10])}{' …' if len(headers) > 10 else ''}）；"
-            f"可用 --mapping 文件补充列名映射，或用 --sheet 只读取需要的工作表", unmapped)
+        problem = (f"{where}: 不是可识别的医院表、病案首页、结算表或结算清单（列: "
+                   f"{', '.join(headers[:10])}{' …' if len(headers) > 10 else ''}）")
+        raise IngestError(f"{problem}；可用 --mapping 文件补充列名映射，或用 --sheet 只读取需要的工作表",
+                          unmapped, problem=problem)
     refusing = [h for h in mapped.unmapped if column_look(h) in REFUSING_LOOKS]
     if refusing and not allow_unmapped:
         raise IngestError(_refuse_unmapped(where, refusing, mapping, set(mapped.fields)), unmapped)
