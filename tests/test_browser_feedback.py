@@ -182,6 +182,7 @@ def test_each_hospital_sees_its_own_decisions_and_the_confirmed_version(server, 
     sign_in(page, server, "hospital_user", PASSWORD["hospital"])
     text = feedback_page(page, REJECTED)
     assert "A3" in text and "example_panel.yaml" in text
+    assert "生成 Excel（本院异议及决定）" in text  # its own objections, not the panel's workbook
     assert f"专家组确认的目录版本：{city['version']}" in text
     assert REASON_B not in text and city["other"] not in text and "#3" not in text
     text = open_page(page, "病种目录")

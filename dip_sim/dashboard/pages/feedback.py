@@ -91,7 +91,8 @@ def render() -> None:
         _decide(objections)
         _new_adjustment(user)
         _confirm()
-    common.excel_download(feedback_data.export_xlsx, "feedback_xlsx", "生成 Excel（专家组会议用）",
+    button = "生成 Excel（本院异议及决定）" if user.role == "hospital" else "生成 Excel（专家组会议用）"
+    common.excel_download(feedback_data.export_xlsx, "feedback_xlsx", button,
                           "feedback_export", "下载反馈与确认（.xlsx）",
                           f"反馈与确认_{dt.date.today():%Y%m%d}.xlsx", "feedback_download")
 
