@@ -166,6 +166,8 @@ def test_the_panel_decides_and_confirms_the_version(server, city, page):
     text = page.locator('[data-testid="stMain"]').text_content()
     assert f"专家组确认的目录版本：{city['version']}（情景 baseline）" in text
     assert "此次确认答复的异议：#1（采纳）、#2（不采纳）" in text
+    # the baseline runs without the panel's file: the accepted adjustment is not in this version
+    assert "未体现在所确认情景的目录中" in text and "#1 → example_panel.yaml A3" in text
     screenshot(page, "expert_feedback")
 
 

@@ -66,6 +66,27 @@ def catalog_version(scenario: str) -> str:
     return str(version)
 
 
+def adjustments_not_in_catalog(scenario: str, answered: pd.DataFrame) -> pd.DataFrame:
+    """The accepted objections among ``answered`` whose linked adjustment ``scenario``'s
+    catalogue does not carry: the scenario was run with another adjustments file (parameter
+    catalog.adjustments_file in ``runs.params_json``), or the adjustment was not applied
+    (table ``catalog_adjustments``). Columns: objection_id, adjustment_file, adjustment_id."""
+    accepted = answered[(answered["status"] == "accepted") & answered["adjustment_id"].notna()]
+    if accepted.empty:
+        return accepted[["objection_id", "adjustment_file", "adjustment_id"]]
+    applied = data._query(
+        """
+        SELECT json_extract_string(r.params_json, '$."catalog.adjustments_file"') AS file,
+               a.adjustment_id
+        FROM runs r LEFT JOIN catalog_adjustments a ON a.scenario = r.scenario AND a.applied
+        WHERE r.scenario = ?
+        """, [scenario])
+    carried = {(f, i) for f, i in zip(applied["file"], applied["adjustment_id"], strict=True)}
+    missing = [(f, i) not in carried
+               for f, i in zip(accepted["adjustment_file"], accepted["adjustment_id"], strict=True)]
+    return accepted.loc[missing, ["objection_id", "adjustment_file", "adjustment_id"]]
+
+
 def raise_objection(scenario: str, target: str, topic: str, reason: str,
                     group_code: str | None = None, case_id: str | None = None,
                     upload=None) -> int:

@@ -113,6 +113,14 @@ def _confirmed(store, user) -> None:
     if len(answered):
         st.caption("此次确认答复的异议：" + "、".join(
             f"#{r.objection_id}（{STATUSES[r.status]}）" for r in answered.itertuples()))
+        if user.role != "hospital":  # the panel's check: is what it accepted in this version?
+            missing = feedback_data.adjustments_not_in_catalog(str(row["scenario"]), answered)
+            if len(missing):
+                st.warning("已采纳异议关联的目录调整未体现在所确认情景的目录中（该情景未使用此调整文件，"
+                           "或调整未生效）：" + "、".join(
+                               f"#{r.objection_id} → {r.adjustment_file} {r.adjustment_id}"
+                               for r in missing.itertuples())
+                           + "。请用引用该调整文件的情景重新模拟并确认。", icon=":material/warning:")
     if len(confirmations) > 1:
         with st.expander(f"历次确认（{len(confirmations)}）"):
             _table(confirmations, ["confirmation_id", "confirmed_at", "confirmed_by", "scenario",
