@@ -8,8 +8,10 @@ the pipeline's stages (``SECTION`` is left out of the stage graph's parameter ch
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
+from dip_sim.paths import POLICY_DIR
 from dip_sim.policy import load_baseline
 
 SECTION = "access"
@@ -32,8 +34,15 @@ class AccessSettings:
 
 
 def access_settings(day: dt.date | None = None) -> AccessSettings:
-    """The access settings in force on ``day`` (today by default)."""
-    day = day or dt.date.today()
+    """The access settings in force on ``day`` (today by default). Read again when a policy
+    file changes; otherwise kept (a page asks for them at every read)."""
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(POLICY_DIR.glob("*.yaml")))
+    return _settings(day or dt.date.today(), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _settings(day: dt.date, stamp: tuple) -> AccessSettings:
+    """The settings on ``day`` from the policy files as ``stamp`` (names, mtimes) found them."""
     params = load_baseline()
     values = {name.split(".", 1)[1]: p.value_on(day) for name, p in params.items()
               if name.startswith(f"{SECTION}.")}

@@ -31,6 +31,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dip_sim.access import access_settings
 from dip_sim.warehouse_version import WarehouseVersionError, check
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -780,8 +781,6 @@ def suppression_floor() -> tuple[str | None, int]:
     own = hospital_scope()
     if own is None:
         return None, 0
-    from dip_sim.access import access_settings
-
     return own, int(access_settings().suppression_min_hospitals)
 
 
