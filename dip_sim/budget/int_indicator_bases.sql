@@ -5,8 +5,8 @@
 -- weighted annual cases in group g are n̄_hg = Σ_y w_y·n_hgy / Σ_y w_y (a year without cases
 -- counts as zero).
 --   expected points  E_h = Σ_g n̄_hg × rw_g × c_hg, c_hg the hospital coefficient as scoring
---                    takes it (int_case_scores: level coefficient in force, per group with
---                    coefficients.method = per_group, + the hospital's bonus; 1 for a 基层病种);
+--                    takes it (int_coefficients_in_force + the hospital's bonus; 1 for a
+--                    基层病种);
 --   history points   P_h = Σ_g n̄_hg × rw_g (the catalogue's points, as the budget point value
 --                    counts them);
 --   history fund     F_h = Σ_y w_y·(fund payments of its grouped cases in y) / Σ_y w_y;
@@ -30,19 +30,15 @@ WITH w AS (
     SELECT x.hospital_id, x.group_code,
            CAST(sum(CAST(x.weight AS DECIMAL(38, 10))) AS DOUBLE) / w.total_weight AS cases_w,
            any_value(x.rw) AS rw,
-           CASE WHEN any_value(x.primary_group) THEN 1.0
-                ELSE CASE WHEN p.coefficients.method = 'per_group'
-                          THEN coalesce(any_value(gc.coefficient), any_value(l.coefficient))
-                          ELSE any_value(lv.coefficient_in_force) END
-                     + coalesce(any_value(bn.bonus), 0) END AS coefficient
+           CASE WHEN any_value(k.primary_group) THEN any_value(k.coefficient)
+                ELSE any_value(k.coefficient) + coalesce(any_value(bn.bonus), 0) END
+               AS coefficient
     FROM cases x
     JOIN hospitals hs USING (hospital_id)
-    CROSS JOIN w CROSS JOIN run_params p
-    JOIN run_levels l ON l.level = hs.level
-    LEFT JOIN mart_level_coefficients lv ON lv.level = hs.level
-    LEFT JOIN int_group_level_coef gc ON gc.group_code = x.group_code AND gc.level = hs.level
+    CROSS JOIN w
+    JOIN int_coefficients_in_force k ON k.level = hs.level AND k.group_code = x.group_code
     LEFT JOIN run_bonus bn ON bn.hospital_id = x.hospital_id
-    GROUP BY x.hospital_id, x.group_code, w.total_weight, p.coefficients.method
+    GROUP BY x.hospital_id, x.group_code, w.total_weight
 ), per_year AS (
     SELECT hospital_id,
            count(*) FILTER (WHERE year = (SELECT first_year FROM w)) AS n_first,
@@ -52,7 +48,8 @@ WITH w AS (
     FROM cases CROSS JOIN w GROUP BY hospital_id
 ), hosp AS (
     SELECT hospital_id,
-           sum(cases_w) AS cases_w,
+           -- sums as DECIMAL: the same to the last digit whatever order the rows come in
+           CAST(sum(CAST(cases_w AS DECIMAL(38, 10))) AS DOUBLE) AS cases_w,
            CAST(sum(CAST(cases_w * rw * coefficient AS DECIMAL(38, 10))) AS DOUBLE) AS expected_points,
            CAST(sum(CAST(cases_w * rw AS DECIMAL(38, 10))) AS DOUBLE) AS history_points
     FROM mix GROUP BY hospital_id

@@ -22,17 +22,12 @@ WITH base AS (
     FROM int_year_cases y
     CROSS JOIN run_params p
     JOIN mart_catalog_groups c USING (group_code)
-    JOIN run_levels l ON l.level = y.level
-    LEFT JOIN mart_level_coefficients lv ON lv.level = y.level
-    LEFT JOIN int_group_level_coef gc ON gc.group_code = y.group_code AND gc.level = y.level
+    JOIN int_coefficients_in_force k ON k.level = y.level AND k.group_code = y.group_code
     LEFT JOIN run_bonus bn ON bn.hospital_id = y.hospital_id
-    -- int_group_level_coef: the method in force, per group where per_group applies, + the bonus;
-    -- a 基层病种 takes none
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.primary_group THEN 1.0
-                                    ELSE CASE WHEN p.coefficients.method = 'per_group'
-                                              THEN coalesce(gc.coefficient, l.coefficient)
-                                              ELSE lv.coefficient_in_force END
-                                         + coalesce(bn.bonus, 0) END AS level_coefficient) lc
+    -- the coefficient in force + the hospital's bonus; a 基层病种 takes none
+    CROSS JOIN LATERAL (SELECT CASE WHEN k.primary_group THEN k.coefficient
+                                    ELSE k.coefficient + coalesce(bn.bonus, 0) END
+                                    AS level_coefficient) lc
     LEFT JOIN int_prior_level_mean pm ON pm.group_code = y.group_code AND pm.level = y.level
     LEFT JOIN int_case_aux x ON x.case_id = y.case_id
     CROSS JOIN int_budget b
