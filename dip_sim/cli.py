@@ -302,7 +302,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulate import run_simulate
 
     check_file(args.db)
-    run_simulate(args.db, args.year, args.history, args.scenario, progress=_progress)
+    run_simulate(args.db, args.year, args.history, args.scenario, progress=_progress,
+                 force=args.force, stale=args.stale)
     return 0
 
 
@@ -501,12 +502,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
-                       description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换")
+                       description="按基线及各情景文件模拟指定年度；同名情景的旧结果被替换。"
+                                   "情景只重算其参数改动影响到的阶段，其余沿用基础情景（base:，"
+                                   "默认基线）的结果；基线的数据、模型与参数未变时不重算")
     p.add_argument("--year", type=int, required=True, help="模拟年度")
     p.add_argument("--history", type=_years, default=None,
                    help="历史年度，默认模拟年度前三年，如 2017-2019")
     p.add_argument("--scenario", type=Path, action="extend", nargs="+", default=[],
                    help="情景 YAML 文件；可给多个（--scenario a.yaml b.yaml 或重复 --scenario）")
+    p.add_argument("--force", action="store_true", help="即使基线的结果仍是最新的也重新运行基线")
+    p.add_argument("--stale", action="store_true",
+                   help="同时重新运行所有已过期的情景（其基础情景在其运行之后重新模拟过）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_simulate)
 

@@ -3,10 +3,12 @@
 The models and their order are the stage graph's (``dip_sim/pipeline/manifest.yaml``); they
 read the warehouse and the run's parameters (``run_params`` and the ``param_*`` tables,
 generated from the parameter registry) and make temp tables; the results of a scenario then
-replace its earlier results in the stored tables. A run writes in one transaction, all its
-scenarios together, and the output contract's data tests pass before it commits: interrupted
-or failed, it leaves the warehouse as it was. A scenario is parameters, never a code path: the
-baseline and every scenario run the same SQL.
+replace its earlier results in the stored tables. A scenario reruns only the models its
+changes reach and reuses its base's results for the rest (:mod:`dip_sim.pipeline.incremental`);
+the baseline is not run again while its inputs and parameters are those of its last run. A run
+writes in one transaction, all its scenarios together, and the output contract's data tests
+pass before it commits: interrupted or failed, it leaves the warehouse as it was. A scenario is
+parameters, never a code path: the baseline and every scenario run the same SQL.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import duckdb
 from dip_sim.catalog.adjustments import AdjustmentSet, load_adjustments
 from dip_sim.contract import CONTRACTS, create_sql, run_data_tests
 from dip_sim.meta import get_meta
+from dip_sim.pipeline import incremental, scenario_tables
 from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
 from dip_sim.pipeline.run import Run, drop_run_tables, run_models, store
-from dip_sim.policy import Scenario, resolve
+from dip_sim.policy import BASELINE, Scenario, resolve
 from dip_sim.policy.parameters import Parameter
 from dip_sim.policy.rules import check_rules
 from dip_sim.policy.scenarios import params_fingerprint
@@ -48,12 +51,15 @@ def default_history(year: int, n_years: int = 3) -> list[int]:
 
 def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
                     adjustments: AdjustmentSet) -> str:
-    """The catalogue's version: a hash of its inputs, parameters and the panel's adjustments.
+    """The catalogue's version: a hash of its inputs, the parameters the catalogue stage reads
+    and the panel's adjustments.
 
     Inputs are named by the batches loaded and checked (``warehouse_meta``); the same data,
-    parameters and adjustments file give the same version, any change a new one.
+    catalogue parameters and adjustments file give the same version (a scenario changing only
+    the budget keeps its base's catalogue, and its version), any change a new one.
     """
-    _, params_sha = params_fingerprint(values)
+    read = {p for m in graph().select(["catalog"]) for p in (*m.params, *m.skip_params())}
+    _, params_sha = params_fingerprint({k: v for k, v in values.items() if k in read})
     parts = [get_meta(con, "loaded_batch_id") or "", get_meta(con, "quality_batch_id") or "",
              params_sha, adjustments.sha256]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
@@ -80,34 +86,69 @@ def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[i
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print, persist: bool = True,
-                 keep: Sequence[str] = ()) -> dict[str, Any]:
-    """Run every stage for one scenario and replace its rows in the output tables.
+                 keep: Sequence[str] = (), incremental_run: bool = True) -> dict[str, Any]:
+    """Run one scenario and replace its rows in the output tables.
 
-    Returns the scenario's point values and case counts. With ``persist`` False nothing is
-    written (a what-if on a read-only warehouse: the dashboard's 预算情景 page); the marts
-    named in ``keep`` are returned too, as DataFrames under their names. With ``persist`` the
-    run is one transaction, or part of the caller's (:func:`simulate`).
+    A scenario other than the baseline reruns only the models its changes reach when its base
+    has current stored results (``incremental_run``; else every model runs). Returns the
+    scenario's point values and case counts. With ``persist`` False nothing is written (a
+    what-if on a read-only warehouse: the dashboard's 预算情景 page); the marts named in
+    ``keep`` are returned too, as DataFrames under their names. With ``persist`` the run is
+    one transaction, or part of the caller's (:func:`simulate`).
     """
     with transaction(con) if persist else contextlib.nullcontext():
-        return _run_scenario(con, scenario, params, year, history, progress, persist, keep)
+        return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
+                             incremental_run)
+
+
+def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, Parameter],
+          run: Run, wanted: Sequence[str], progress: Progress) -> incremental.Plan | None:
+    """The incremental plan over the scenario's base, or None for a full run: the baseline,
+    or a base with no current results to reuse (a full run gives the same results, only
+    slower; the message says why)."""
+    if scenario.name == BASELINE:
+        return None
+    base = incremental.stored_run(con, scenario.base, run.year, run.history, "")
+    if base is not None:
+        base = incremental.stored_run(con, scenario.base, run.year, run.history,
+                                      incremental.inputs_fingerprint(con, params, base.values))
+    if base is None or not base.current or base.stale:
+        why = ("没有模拟结果" if base is None else "的结果已过期（其基础情景已重新模拟）" if base.stale
+               else "的结果早于当前的数据、模型或参数文件")
+        progress(f"  [{scenario.name}] 基础情景 {scenario.base} {why}，本情景完整运行全部阶段")
+        return None
+    changed = incremental.changed_params(run.values, base.values)
+    return incremental.plan(graph().select(SIMULATE_STAGES), changed, base.scenario,
+                            run.facts(), wanted)
 
 
 def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                   params: dict[str, Parameter], year: int, history: Sequence[int],
-                  progress: Progress, persist: bool, keep: Sequence[str]) -> dict[str, Any]:
+                  progress: Progress, persist: bool, keep: Sequence[str],
+                  incremental_run: bool) -> dict[str, Any]:
     """The body of :func:`run_scenario` (in its transaction when it persists)."""
     values = resolve(params, scenario, year)
     check_rules(values, {"run.n_history_years": len(history)})
     _check_inputs(con, year, history)
     if persist:
-        for table in CONTRACTS:  # the stored tables, as their contracts declare them
-            con.execute(create_sql(table))
+        scenario_tables.ensure(con)
+        for table in CONTRACTS:  # the other stored tables, as their contracts declare them
+            if table not in scenario_tables.LAYERED:
+                con.execute(create_sql(table))
     adjustments = load_adjustments(values["catalog.adjustments_file"])
     set_run_params(con, params, values, run_facts(scenario.name, year, history,
                                                   catalog_version(con, values, adjustments)))
     run = Run(scenario.name, year, list(history), values,
               adjustment_actions=Counter(a.action for a in adjustments.items))
-    models = graph().select(SIMULATE_STAGES)
+    wanted = ("int_budget", "mart_point_values", *keep)
+    chosen = _plan(con, scenario, params, run, wanted, progress) if incremental_run else None
+    if chosen is None:
+        models = graph().select(SIMULATE_STAGES)
+    else:
+        models = chosen.models()
+        progress(f"  [{scenario.name}] 基于 {chosen.base}：改动参数 "
+                 f"{', '.join(chosen.changed) or '无'}；重算 {', '.join(chosen.stages()) or '无'}")
+        run.stand_ins = incremental.stand_ins(con, chosen)
     run_models(con, run, models, progress)
     budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
                          "n_cases_prev_year FROM int_budget").fetchall()[0]
@@ -122,24 +163,61 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
         drop_run_tables(con, models)
         return row
-    store(con, run, models)
+    made = chosen.rerun if chosen is not None else models
+    store(con, run, made)
+    scenario_tables.set_sources(con, scenario.name, {m.stores for m in made if m.stores},
+                                chosen.base if chosen is not None else None)
+    scenario_tables.drop_unreferenced(con, scenario.name)
     con.execute("DELETE FROM runs WHERE scenario = ?", [scenario.name])
     con.execute("""
         INSERT INTO runs
         SELECT ?, ?, ?, ?, ?, ?, ?,
                (SELECT count(*) FROM case_status WHERE year = ?),
-               (SELECT count(*) FROM mart_case_scores), ?""",
+               (SELECT count(*) FROM case_scores WHERE scenario = ?), ?, ?, ?, ?, false""",
         [scenario.name, scenario.description, year, ",".join(map(str, history)),
-         dt.datetime.now(), params_json, params_sha, year,
-         str(Path(scenario.source).resolve()) if scenario.source else None])
+         dt.datetime.now(), params_json, params_sha, year, scenario.name,
+         str(Path(scenario.source).resolve()) if scenario.source else None,
+         chosen.base if chosen is not None else None,
+         ",".join(chosen.stages() if chosen is not None else SIMULATE_STAGES),
+         incremental.inputs_fingerprint(con, params, values)])
+    mark_stale(con, scenario.name)
     drop_run_tables(con, models)
     return row
 
 
+def mark_stale(con: duckdb.DuckDBPyConnection, scenario: str) -> list[str]:
+    """Mark stale the scenarios built on ``scenario`` (its results were just replaced), and
+    those built on them; their names."""
+    found = [r[0] for r in con.execute("""
+        WITH RECURSIVE built_on(name) AS (
+            SELECT scenario FROM runs WHERE base = ?
+            UNION SELECT r.scenario FROM runs r JOIN built_on b ON r.base = b.name)
+        SELECT name FROM built_on ORDER BY name""", [scenario]).fetchall()]
+    if found:
+        con.execute("UPDATE runs SET stale = true WHERE list_contains(?, scenario)", [found])
+    return found
+
+
+def current_run(con: duckdb.DuckDBPyConnection, scenario: Scenario,
+                params: dict[str, Parameter], year: int, history: Sequence[int]) -> bool:
+    """Whether ``scenario``'s stored results are those a run now would make: the same year,
+    history years, parameter values and inputs (the run records say so), and not stale."""
+    values = resolve(params, scenario, year)
+    stored = incremental.stored_run(con, scenario.name, year, history,
+                                    incremental.inputs_fingerprint(con, params, values))
+    return (stored is not None and stored.current and not stored.stale
+            and not incremental.changed_params(values, stored.values))
+
+
 def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] | None,
              scenarios: Sequence[Scenario], params: dict[str, Parameter],
-             progress: Progress = print) -> list[dict[str, Any]]:
+             progress: Progress = print, force: bool = False,
+             incremental_run: bool = True) -> list[dict[str, Any]]:
     """Run the baseline and each scenario for simulation year ``year``, in one transaction.
+
+    The baseline is not run again when its stored results are current (:func:`current_run`)
+    unless ``force``; scenarios build on their bases' results unless ``incremental_run`` is
+    False (every model runs). A base must come before the scenarios built on it.
 
     Every scenario's results are committed together at the end: an interrupt or a failure in
     any scenario leaves all earlier results in the warehouse as they were. Before the end, the
@@ -152,11 +230,22 @@ def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] |
         raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
     results = []
     with transaction(con):
+        ran = []
         for scenario in scenarios:
             started = time.perf_counter()
-            results.append(run_scenario(con, scenario, params, year, history, progress))
+            if (scenario.name == BASELINE and not force
+                    and current_run(con, scenario, params, year, history)):
+                progress(f"情景 {scenario.name}：数据、模型与参数自上次模拟以来未变，沿用其结果"
+                         "（--force 重新运行）")
+                results.append(con.execute("SELECT * FROM point_values WHERE scenario = ?",
+                                           [scenario.name]).fetchdf().iloc[0].to_dict())
+                continue
+            results.append(run_scenario(con, scenario, params, year, history, progress,
+                                        incremental_run=incremental_run))
+            ran.append(scenario.name)
             progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
-        check_outputs(con, [s.name for s in scenarios], progress)
+        if ran:
+            check_outputs(con, ran, progress)
     return results
 
 

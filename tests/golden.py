@@ -106,18 +106,25 @@ def digest(db: Path) -> dict[str, dict[str, str]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         out: dict[str, dict[str, str]] = {}
+        # what a reader sees: the tables and views of the main schema (a scenario's complete
+        # result tables are views over the rows each run stored: dip_sim.pipeline.scenario_tables)
         tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1").fetchall()]
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "
+            "UNION SELECT view_name FROM duckdb_views() v WHERE NOT temporary AND NOT internal "
+            "AND schema_name = 'main' AND EXISTS (SELECT 1 FROM duckdb_tables() t "
+            "WHERE t.schema_name = 'stored' AND t.table_name = v.view_name) ORDER BY 1").fetchall()]
         for table in tables:
             if table in SKIP_TABLES:
                 continue
             columns = con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE table_name = ? AND NOT internal ORDER BY column_index", [table]).fetchall()
+                "WHERE table_name = ? AND schema_name = 'main' AND NOT internal "
+                "ORDER BY column_index",
+                [table]).fetchall()
             entry = {"_rows": str(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])}
             for name, kind in columns:
                 if "TIMESTAMP" in kind or name in ("batch_id", "run_at", "loaded_at",
-                                                   "checked_at", "catalog_version",
+                                                   "checked_at", "catalog_version", "inputs_sha256",
                                                    "scenario_file"):
                     continue
                 values = sorted(_text(r[0]) for r in con.execute(

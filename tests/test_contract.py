@@ -125,17 +125,20 @@ def test_the_simulated_warehouse_passes_every_data_test(city):
 
 
 @pytest.mark.parametrize("breakage, expected", [
-    ("UPDATE hospital_settlement SET dip_amount_yuan = dip_amount_yuan + 5 WHERE hospital_id = "
+    # the rows as a run stored them (stored.T: the views read them; g10 changes only the budget,
+    # so its grouping is the baseline's stored rows)
+    ("UPDATE stored.hospital_settlement SET dip_amount_yuan = dip_amount_yuan + 5 WHERE hospital_id = "
      "(SELECT min(hospital_id) FROM hospital_settlement)", "point_values：检验 fund_paid_out"),
-    ("UPDATE case_scores SET case_id = NULL WHERE case_id = (SELECT min(case_id) FROM case_scores) "
+    ("UPDATE stored.case_scores SET case_id = NULL WHERE case_id = (SELECT min(case_id) FROM case_scores) "
      "AND scenario = 'g10'",
      "case_scores：检验 not_null(scenario, case_id) 未通过，1 行违反"),
-    ("UPDATE case_groups SET case_id = (SELECT max(case_id) FROM case_groups) "
-     "WHERE case_id = (SELECT min(case_id) FROM case_groups) AND scenario = 'g10'",
-     "case_groups：检验 unique(scenario, case_id) 未通过，1 行违反"),  # one repeated key
-    ("DELETE FROM case_groups WHERE case_id = (SELECT min(case_id) FROM case_groups) "
-     "AND scenario = 'g10'", "case_groups：检验 every_input_case 未通过，1 行违反"),
-    ("UPDATE case_scores SET outlier = 'odd' WHERE case_id = (SELECT min(case_id) FROM case_scores)",
+    ("UPDATE stored.case_groups SET case_id = (SELECT max(case_id) FROM case_groups) "
+     "WHERE case_id = (SELECT min(case_id) FROM case_groups) AND scenario = 'baseline'",
+     # one repeated key, seen by both scenarios
+     "case_groups：检验 unique(scenario, case_id) 未通过，2 行违反"),
+    ("DELETE FROM stored.case_groups WHERE case_id = (SELECT min(case_id) FROM case_groups) "
+     "AND scenario = 'baseline'", "case_groups：检验 every_input_case 未通过，2 行违反"),
+    ("UPDATE stored.case_scores SET outlier = 'odd' WHERE case_id = (SELECT min(case_id) FROM case_scores)",
      "case_scores：检验 accepted_values(group_type, outlier) 未通过，2 行违反"),
 ])
 def test_data_tests_catch_a_broken_warehouse(city, breakage, expected):
@@ -177,7 +180,7 @@ def test_every_column_says_what_it_is():
 def test_data_tests_can_be_limited_to_the_tables_a_run_wrote(city):
     city.execute("BEGIN")
     try:
-        city.execute("DELETE FROM case_groups WHERE case_id = (SELECT min(case_id) FROM "
+        city.execute("DELETE FROM stored.case_groups WHERE case_id = (SELECT min(case_id) FROM "
                      "case_groups)")
         assert any("every_input_case" in f for f in run_data_tests(city))
         assert run_data_tests(city, tables=["supervision_cases", "runs"]) == []

@@ -80,11 +80,12 @@ def test_objections_from_many_sessions_while_simulate_holds_the_warehouse(
                                 stderr=subprocess.PIPE, text=True)
                for p in range(PROCESSES)]
     log = (tmp_path / "simulate.log").open("w")
-    # the baseline and every shipped scenario: some seconds of holding the warehouse
+    # the baseline (again: --force) and every shipped scenario: some seconds of holding the
+    # warehouse
     scenarios = [str(p) for p in sorted((ROOT / "data/scenarios").glob("*.yaml"))]
     simulate = subprocess.Popen(
         [sys.executable, "-m", "dip_sim.cli", "simulate", "--db", str(db), "--year", "2020",
-         "--scenario", *scenarios],
+         "--force", "--scenario", *scenarios],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     try:
         deadline = time.monotonic() + 120

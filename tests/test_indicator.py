@@ -181,11 +181,12 @@ def test_every_scenario_sums_to_its_fund_and_the_data_test_can_fail(city):
     assert run_data_tests(city, tables=["hospital_budget_indicators"]) == []
     city.execute("BEGIN")
     try:
-        city.execute("UPDATE hospital_budget_indicators SET indicator_yuan = indicator_yuan + 0.01 "
+        # the rows as the run stored them (the table a reader sees is a view of them)
+        city.execute("UPDATE stored.hospital_budget_indicators SET indicator_yuan = indicator_yuan + 0.01 "
                      "WHERE scenario = 'ep' AND hospital_id = 'H1'")
         failures = run_data_tests(city, tables=["hospital_budget_indicators"])
         assert len(failures) == 1 and "indicators_add_up_to_the_fund" in failures[0]
-        city.execute("DELETE FROM hospital_budget_indicators WHERE scenario = 'ep' "
+        city.execute("DELETE FROM stored.hospital_budget_indicators WHERE scenario = 'ep' "
                      "AND hospital_id = 'H3'")
         failures = run_data_tests(city, tables=["hospital_budget_indicators"])
         assert any("every_settled_hospital_has_an_indicator" in f for f in failures)

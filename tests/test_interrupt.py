@@ -152,7 +152,8 @@ def test_quality_interrupted_between_statements_leaves_the_warehouse_as_before(c
 
 def test_simulate_interrupted_after_its_first_scenario_leaves_every_scenario_as_before(
         city, tmp_path):
-    _stop_as_before(_copy(city, tmp_path), ["simulate", "--year", "2020", "--scenario",
+    # --force: the baseline runs again although its inputs are unchanged
+    _stop_as_before(_copy(city, tmp_path), ["simulate", "--year", "2020", "--force", "--scenario",
                                             str(SCENARIO_DIR / "growth_8pct.yaml")],
                     "情景 baseline 完成", "模拟")
 

@@ -1,11 +1,6 @@
-WITH hist AS (
-    -- per history year: total cost of its grouped cases and the Σ of their groups' rw
-    SELECT h.year, any_value(h.weight) AS weight,
-           CAST(sum(h.total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
-           CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS total_rw  -- exact sum: see catalog/int_keyed.sql
-    FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
-    GROUP BY h.year
-), prev AS (
+-- The year's DIP fund (区域总额预算) by budget.method, the reserve, the fund ratio R, and the
+-- budget point value beside them (int_budget_point_value).
+WITH prev AS (
     -- fund payments of the grouped cases of the year before the simulation year
     SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
            count(*) AS n_cases
@@ -35,11 +30,8 @@ WITH hist AS (
     FROM run_params p, prev, prev_all
 )
 SELECT
-    -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], or as refined by
-    -- point_value.budget_refinement
-    -- (int_pv_refined; without a refinement, or when it finds no value, the standard)
-    coalesce((SELECT pv FROM int_pv_refined), std.pv) AS pv_budget_yuan,
-    std.pv AS pv_budget_standard_yuan,
+    -- 预算点值 (int_budget_point_value)
+    v.pv_budget_yuan, v.pv_budget_standard_yuan,
     -- the reserve (调剂金) is kept back from the fund: DIP fund = base × (1 − reserve rate)
     b.base_fund_yuan * (1 - p.budget.reserve_rate) AS dip_fund_yuan,
     b.base_fund_yuan * p.budget.reserve_rate AS reserve_yuan,
@@ -48,10 +40,5 @@ SELECT
     sim.fund_paid_yuan / sim.total_cost_yuan AS fund_ratio,
     prev.n_cases AS n_cases_prev_year,
     sim.n_cases AS n_cases_sim_year,
-    -- the last history year's cost per point, to compare the point value with
-    (SELECT total_cost_yuan / total_rw FROM hist
-     WHERE year = (SELECT max(year) FROM run_history)) AS pv_prev_year_yuan
-FROM run_params p, prev, sim, base b,
-     (SELECT CAST(sum(CAST(weight * total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-             / CAST(sum(CAST(weight * total_rw AS DECIMAL(38, 10))) AS DOUBLE) AS pv
-      FROM hist) std
+    v.pv_prev_year_yuan
+FROM run_params p, prev, sim, base b, int_budget_point_value v

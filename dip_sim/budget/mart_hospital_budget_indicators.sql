@@ -37,7 +37,9 @@ WITH f AS (
     FROM base CROSS JOIN run_params p
 ), s AS (
     SELECT b.*, f.fund_yuan,
-           CASE WHEN sum(b.base_yuan) OVER () > 0 THEN b.base_yuan / sum(b.base_yuan) OVER ()
+           -- Σ B as DECIMAL: the same to the last digit whatever order the hospitals come in
+           CASE WHEN sum(b.base_yuan) OVER () > 0
+                THEN b.base_yuan / CAST(sum(CAST(b.base_yuan AS DECIMAL(38, 10))) OVER () AS DOUBLE)
                 ELSE 1.0 / count(*) OVER () END AS share,
            CAST(f.fund_yuan * 100 AS BIGINT) AS fund_cents
     FROM b CROSS JOIN f

@@ -235,15 +235,19 @@ def _in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
 def scenarios() -> pd.DataFrame:
     """The simulated scenarios, baseline first.
 
-    Columns: scenario, year, description, history_years, run_at.
+    Columns: scenario, year, description, history_years, run_at, base (the scenario whose
+    results it reuses for the stages its changes do not reach; None for a full run), stale
+    (its base was simulated again since its run).
     """
     return _query(
         """
-        SELECT p.scenario, p.year, r.description, r.history_years, r.run_at
+        SELECT p.scenario, p.year, r.description, r.history_years, r.run_at, r.base,
+               coalesce(r.stale, false) AS stale
         FROM point_values p
         LEFT JOIN (
             SELECT scenario, any_value(description) AS description,
-                   any_value(history_years) AS history_years, max(run_at) AS run_at
+                   any_value(history_years) AS history_years, max(run_at) AS run_at,
+                   any_value(base) AS base, bool_or(stale) AS stale
             FROM runs GROUP BY scenario
         ) r USING (scenario)
         ORDER BY p.scenario <> ?, p.scenario

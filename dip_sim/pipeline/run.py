@@ -4,7 +4,8 @@ Each SQL model becomes a temp table (or view) named like it; a Python model writ
 tables. A skipped model leaves its table empty, with the columns of its own query (or, for a
 Python model, the columns the manifest declares), so the models that read it need no second
 path. :func:`store` then replaces the scenario's rows in the warehouse tables the models
-name under ``stores``.
+name under ``stores`` (a scenario-keyed result table's rows go to ``stored.<table>``, which
+the table's view reads: :mod:`dip_sim.pipeline.scenario_tables`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import duckdb
 
 from dip_sim.pipeline.graph import Model, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
+from dip_sim.pipeline.scenario_tables import LAYERED, SCHEMA
 from dip_sim.policy.parameters import Parameter
 
 Progress = Callable[[str], None]
@@ -35,6 +37,9 @@ class Run:
     mode: str = "simulate"  # or "supervise": dip-sim supervise on a stored scenario
     adjustment_actions: Counter = field(default_factory=Counter)  # action → how many
     skipped: set[str] = field(default_factory=set)  # the models this run skipped
+    # model → the SELECT of the temp view standing in for it (its base scenario's stored rows:
+    # dip_sim.pipeline.incremental)
+    stand_ins: dict[str, str] = field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
         """The names a skip condition or a parameter rule may read."""
@@ -59,8 +64,11 @@ def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 
 def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
-    """Make the model's table(s) from what is in place."""
-    if model.python:
+    """Make the model's table(s) from what is in place (a view over its base's rows when the run
+    takes them from there)."""
+    if model.name in run.stand_ins:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS\n{run.stand_ins[model.name]}")
+    elif model.python:
         model.function()(con, run)
     else:
         kind = "VIEW" if model.materialized == "view" else "TABLE"
@@ -96,6 +104,9 @@ def run_models(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]
         started = time.perf_counter()
         if model.skipped(facts):
             run.skipped.add(model.name)
+        if model.name in run.stand_ins:
+            execute(con, model, run)
+        elif model.name in run.skipped:
             _create_empty(con, model)
         else:
             execute(con, model, run)
@@ -119,9 +130,10 @@ def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> 
             continue
         if model.stage == "supervise" and model.name in run.skipped:
             continue
-        columns = [r[0] for r in con.execute(f"DESCRIBE {model.stores}").fetchall()]
-        con.execute(f"DELETE FROM {model.stores} WHERE scenario = ?", [run.scenario])
-        con.execute(f"INSERT INTO {model.stores} BY NAME SELECT {', '.join(columns)} "
+        table = f"{SCHEMA}.{model.stores}" if model.stores in LAYERED else model.stores
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        con.execute(f"DELETE FROM {table} WHERE scenario = ?", [run.scenario])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} "
                     f"FROM {model.name}")
 
 

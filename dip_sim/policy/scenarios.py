@@ -1,11 +1,16 @@
-"""Scenarios: a name, a description and ``changes`` overlaid on the baseline parameters.
+"""Scenarios: a name, a description and ``changes`` overlaid on their base's parameters.
 
 A scenario file is YAML::
 
     name: growth_8pct
     description: 增长率 8%
+    base: baseline        # optional: another scenario's name; its parameters are overlaid
     changes:
       budget.growth_rate: 0.08
+
+A scenario's parameters are its base's (the baseline's unless ``base`` names another
+scenario) with its ``changes``; its run reuses the base's results for the stages those
+changes do not reach (:mod:`dip_sim.pipeline.incremental`).
 
 An unknown parameter name or a wrongly typed value is refused with an error naming it.
 """
@@ -35,6 +40,8 @@ class Scenario:
     description: str = ""
     changes: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    base: str = BASELINE
+    parent: Scenario | None = None  # the base scenario (None: the baseline)
 
 
 def load_scenario(path: Path, params: dict[str, Parameter]) -> Scenario:
@@ -47,7 +54,7 @@ def load_scenario(path: Path, params: dict[str, Parameter]) -> Scenario:
         raise PolicyError(f"情景文件 {path} 不是有效的 YAML: {exc}") from None
     if not isinstance(content, dict):
         raise PolicyError(f"情景文件 {path} 应为包含 name/description/changes 的映射")
-    unknown_keys = set(content) - {"name", "description", "changes"}
+    unknown_keys = set(content) - {"name", "description", "changes", "base"}
     if unknown_keys:
         raise PolicyError(f"情景文件 {path} 含未知字段 {sorted(unknown_keys)}")
     name = content.get("name")
@@ -55,6 +62,9 @@ def load_scenario(path: Path, params: dict[str, Parameter]) -> Scenario:
         raise PolicyError(f"情景文件 {path}: name 应为字母、数字、下划线或中文，收到 {name!r}")
     if name == BASELINE:
         raise PolicyError(f"情景文件 {path}: 名称 {BASELINE!r} 保留给基线")
+    base = content.get("base") or BASELINE
+    if not isinstance(base, str) or not _NAME.match(base) or base == name:
+        raise PolicyError(f"情景文件 {path}: base 应为另一个情景的名称（或 {BASELINE}），收到 {base!r}")
     changes = content.get("changes") or {}
     if not isinstance(changes, dict):
         raise PolicyError(f"情景文件 {path}: changes 应为 参数名 → 值 的映射")
@@ -63,12 +73,16 @@ def load_scenario(path: Path, params: dict[str, Parameter]) -> Scenario:
         if key not in params:
             raise PolicyError(f"情景 {name}: 未知参数 {key!r}（可用参数: {', '.join(sorted(params))}）")
         checked[key] = params[key].check(value)
-    return Scenario(name, str(content.get("description") or ""), checked, str(path))
+    return Scenario(name, str(content.get("description") or ""), checked, str(path), base)
 
 
 def resolve(params: dict[str, Parameter], scenario: Scenario, year: int) -> dict[str, Any]:
-    """The parameter values a run of ``scenario`` uses for simulation year ``year``."""
-    values = parameters_for_year(params, year)
+    """The parameter values a run of ``scenario`` uses for simulation year ``year``: its
+    base's (through :attr:`Scenario.parent`), with its changes."""
+    if scenario.base != BASELINE and scenario.parent is None:
+        raise PolicyError(f"情景 {scenario.name} 的基础情景 {scenario.base} 未载入")
+    values = (resolve(params, scenario.parent, year) if scenario.parent is not None
+              else parameters_for_year(params, year))
     for key, value in scenario.changes.items():
         if key not in params:
             raise PolicyError(f"情景 {scenario.name}: 未知参数 {key!r}")

@@ -22,7 +22,7 @@ SELECT p.run.scenario, p.run.sim_year AS year, f.case_id, f.hospital_id, f.month
             ELSE 'all' END AS pool, f.los_days, f.icu_days
 FROM case_features f
 JOIN mart_case_groups g USING (case_id)
-CROSS JOIN run_params p CROSS JOIN int_budget b
+CROSS JOIN run_params p CROSS JOIN int_budget_point_value b
 -- the mode read as a constant: without it the scan is left out
 WHERE getvariable('special_review.ungrouped_mode') = 'points' AND f.year = p.run.sim_year
   AND f.eligible

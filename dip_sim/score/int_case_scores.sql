@@ -30,7 +30,7 @@ WITH base AS (
                                     AS level_coefficient) lc
     LEFT JOIN int_prior_level_mean pm ON pm.group_code = y.group_code AND pm.level = y.level
     LEFT JOIN int_case_aux x ON x.case_id = y.case_id
-    CROSS JOIN int_budget b
+    CROSS JOIN int_budget_point_value b
 )
 SELECT p.run.scenario, p.run.sim_year AS year, b.case_id, b.hospital_id, b.month, b.group_code,
        b.group_type, b.rw, b.level_coefficient, b.aux_type, b.aux_coefficient,

@@ -14,4 +14,4 @@ SELECT r.*,
                                     * (SELECT count(*) FROM int_case_scores)) AS within_cap,
        CASE r.method WHEN 'adjusted' THEN r.points
                      ELSE r.total_cost_yuan / b.pv_budget_yuan END AS special_points
-FROM ranked r CROSS JOIN run_params p CROSS JOIN int_budget b
+FROM ranked r CROSS JOIN run_params p CROSS JOIN int_budget_point_value b

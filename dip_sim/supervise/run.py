@@ -18,6 +18,7 @@ from dip_sim.contract import run_data_tests
 from dip_sim.pipeline.graph import Model, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
 from dip_sim.pipeline.run import Run, drop_run_tables, run_models, store
+from dip_sim.pipeline.scenario_tables import rows_sql
 from dip_sim.policy import PolicyError
 from dip_sim.policy.lists import number, read_list
 from dip_sim.policy.parameters import Parameter
@@ -100,20 +101,20 @@ def check_scheme(con: duckdb.DuckDBPyConnection, run: Run) -> None:
 def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[Model, ...]:
     """The models ``dip-sim supervise`` runs: the ``supervise`` stage and the earlier models it
     needs that store nothing (the reference tables). What it reads from stored models becomes
-    a view over the scenario's stored rows (``mart_case_groups`` → ``case_groups``)."""
+    a temp table of the scenario's stored rows (``mart_case_groups`` → ``case_groups``)."""
     g = graph()
     maker = g.maker()
     wanted = {m.name for m in g.select(["supervise"])}
-    quoted = scenario.replace("'", "''")
     todo = list(wanted)
     while todo:
         for read in g[todo.pop()].reads:
             source = maker.get(read)
             if source is None or source.name in wanted:
                 continue
-            if source.stores:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {read} AS SELECT * FROM "
-                            f"{source.stores} WHERE scenario = '{quoted}'")
+            if source.stores:  # a table of the scenario's own rows: its plans then do not
+                # depend on how many rows other scenarios keep in the stored table
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {read} AS "
+                            f"{rows_sql(con, source.stores, scenario)}")
             else:
                 wanted.add(source.name)
                 todo.append(source.name)
@@ -156,6 +157,8 @@ def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, A
         counts["anomalies"] = con.execute("SELECT count(*) FROM mart_supervision_anomalies "
                                           "WHERE flagged").fetchall()[0][0]
         drop_run_tables(con, models)
+        for name in {r for m in models for r in m.reads} - {t for m in models for t in m.outputs}:
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")  # the scenario's stored rows
         failures = run_data_tests(con, [scenario], [m.stores for m in models if m.stores])
         if failures:
             raise SupervisionError("数据检验未通过，本次结果未保存：\n  " + "\n  ".join(failures))

@@ -86,7 +86,8 @@ def _year_select(key: str, table: pd.DataFrame, every: pd.DataFrame) -> pd.DataF
 
 
 def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
-    """One line under the scenario picker: description, simulation year and run time."""
+    """One line under the scenario picker: description, simulation year, run time and the base
+    whose results it reuses; a warning when those results were replaced since (stale)."""
     table = data.scenarios() if scenarios is None else scenarios
     rows = table[table["scenario"] == scenario]
     if rows.empty:
@@ -101,8 +102,14 @@ def run_caption(scenario: str, scenarios: pd.DataFrame | None = None) -> None:
         parts.append(f"历史数据年度 {row['history_years']}")
     if pd.notna(row.get("run_at")):
         parts.append(f"运行时间 {pd.Timestamp(row['run_at']):%Y-%m-%d %H:%M}")
+    if isinstance(row.get("base"), str) and row["base"]:
+        parts.append(f"未受参数改动影响的阶段沿用情景 {row['base']} 的结果")
     if parts:
         st.caption(" · ".join(parts))
+    if bool(row.get("stale")):
+        year = f"--year {int(row['year'])} " if pd.notna(row.get("year")) else ""
+        st.warning(f"情景 {scenario} 的基础情景 {row['base']} 在其运行之后重新模拟过，本情景的结果已过期"
+                   f"（部分表已是 {row['base']} 的新结果）：请运行 dip-sim simulate {year}--stale")
 
 
 def show_table(df: pd.DataFrame, columns: list[str], height: int | None = None,

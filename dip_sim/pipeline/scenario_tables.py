@@ -1,0 +1,115 @@
+"""Each scenario's complete view of the result tables, over the rows each run made itself.
+
+A scenario run that reuses its base scenario's results for the stages its parameters do not
+reach (:mod:`dip_sim.pipeline.incremental`) stores only the tables its own stages made. So
+that every reader (the dashboard, reports, ``compare``, outside SQL) still sees a whole
+scenario without knowing, each scenario-keyed result table ``T`` is kept as:
+
+- ``stored.T``: the rows each scenario's run made itself (what :func:`dip_sim.pipeline.run.store`
+  writes);
+- ``scenario_sources``: for every scenario and table, the scenario whose rows stand for it (the
+  scenario itself when its run made the table, else its base's source, followed to the end);
+- ``main.T``, a view: every scenario's rows, the stored rows of its source relabelled with its
+  name. ``SELECT … FROM case_groups WHERE scenario = 'x'`` reads x's complete table.
+
+``runs`` stays a table of its own (one row per scenario, written by the run itself), and so do
+the supervision tables (``dip-sim supervise`` stores its rows per scenario).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from dip_sim.contract import CONTRACTS
+from dip_sim.schema import SCENARIO_TABLES
+
+SCHEMA = "stored"
+SOURCES = "scenario_sources"
+# the result tables kept as stored rows plus a view; runs is the run's own record
+LAYERED: tuple[str, ...] = tuple(t for t in SCENARIO_TABLES if t != "runs")
+
+
+class LayoutError(RuntimeError):
+    """The warehouse keeps its result tables in an older layout; the message says to rebuild."""
+
+
+def _columns(table: str) -> str:
+    return ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].columns)
+
+
+def view_sql(table: str) -> str:
+    """The ``main.T`` view: each scenario's rows of ``T``, read from its source's stored rows."""
+    return (f"CREATE OR REPLACE VIEW main.{table} AS\n"
+            f"SELECT t.* REPLACE (s.scenario AS scenario)\n"
+            f"FROM {SCHEMA}.{table} t\n"
+            f"JOIN main.{SOURCES} s ON s.table_name = '{table}' AND s.source = t.scenario")
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the stored tables, ``scenario_sources`` and the views where they are missing.
+
+    A warehouse whose result tables are plain tables (made before this layout) is refused
+    with the command that rebuilds it.
+    """
+    kinds = dict(con.execute(
+        "SELECT table_name, 'table' FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND database_name = current_database() UNION ALL "
+        "SELECT view_name, 'view' FROM duckdb_views() WHERE schema_name = 'main' "
+        "AND database_name = current_database() AND NOT internal").fetchall())
+    old = [t for t in LAYERED if kinds.get(t) == "table"]
+    if old:
+        raise LayoutError(f"仓库中的结果表 {', '.join(old[:3])} 为旧的存储结构：请运行 dip-sim rebuild "
+                          "（按记录的输入目录重新载入、质控并模拟）")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS main.{SOURCES} (scenario VARCHAR NOT NULL, "
+                "table_name VARCHAR NOT NULL, source VARCHAR NOT NULL)")
+    for table in LAYERED:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} (\n{_columns(table)}\n)")
+        if kinds.get(table) != "view":
+            con.execute(view_sql(table))
+
+
+def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str,
+             label: str | None = None, with_order: bool = False) -> str:
+    """A SELECT of ``scenario``'s rows of ``table`` read straight from the stored rows of its
+    source (in the order they were stored, as the view would give them relabelled), with
+    ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name) and, with
+    ``with_order``, each row's position in the stored table as ``stored_order``."""
+    label = label or "'" + scenario.replace("'", "''") + "'"
+    if table not in LAYERED:
+        quoted = scenario.replace("'", "''")
+        return f"SELECT * FROM main.{table} WHERE scenario = '{quoted}'"
+    found = con.execute(f"SELECT source FROM main.{SOURCES} WHERE scenario = ? AND "
+                        "table_name = ?", [scenario, table]).fetchall()
+    source = (found[0][0] if found else scenario).replace("'", "''")
+    order = ", rowid AS stored_order" if with_order else ""
+    return (f"SELECT * REPLACE ({label} AS scenario){order} FROM {SCHEMA}.{table} "
+            f"WHERE scenario = '{source}'")
+
+
+def set_sources(con: duckdb.DuckDBPyConnection, scenario: str, made: Iterable[str],
+                base: str | None) -> None:
+    """Record where ``scenario``'s rows of each layered table are: its own for the tables in
+    ``made``, else those its base's rows come from (a full run: ``base`` None, all its own)."""
+    made = set(made)
+    con.execute(f"DELETE FROM {SOURCES} WHERE scenario = ?", [scenario])
+    own = [t for t in LAYERED if base is None or t in made]
+    if own:
+        con.executemany(f"INSERT INTO {SOURCES} VALUES (?, ?, ?)",
+                        [[scenario, t, scenario] for t in own])
+    if base is not None:
+        con.execute(f"""
+            INSERT INTO {SOURCES}
+            SELECT ?, table_name, source FROM {SOURCES}
+            WHERE scenario = ? AND NOT list_contains(?, table_name)""", [scenario, base, own])
+
+
+def drop_unreferenced(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
+    """Delete ``scenario``'s stored rows of the tables no scenario reads from it any more."""
+    for table in LAYERED:
+        used = con.execute(f"SELECT count(*) FROM {SOURCES} WHERE table_name = ? AND source = ?",
+                           [table, scenario]).fetchall()[0][0]
+        if not used:
+            con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ?", [scenario])

@@ -1,0 +1,226 @@
+"""A scenario reruns only what its changes reach, and its results equal a full run's.
+
+One small city (6,000 discharges a year, one DuckDB thread so that float sums add in the same
+order) is simulated for the baseline; each test works on a copy of that warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dip_sim.pipeline.scenario_tables import LAYERED, SCHEMA
+from dip_sim.policy import load_baseline, load_scenario
+from dip_sim.policy.parameters import parameters_for_year
+from dip_sim.simulation import simulate
+from pipelines.simulate import run_simulate, with_bases
+from pipelines.warehouse import connect
+from tests.inputs import ingest_generated_city
+
+
+def quiet(message: str) -> None:
+    del message
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> Path:
+    """The baseline of a small city, simulated for 2020 (a warehouse file to copy)."""
+    previous = os.environ.get("DIP_SIM_THREADS")
+    os.environ["DIP_SIM_THREADS"] = "1"
+    folder = tmp_path_factory.mktemp("incremental")
+    db = ingest_generated_city(folder, 6_000, seed=11)
+    run_simulate(db, 2020, progress=quiet)
+    yield db
+    if previous is None:
+        os.environ.pop("DIP_SIM_THREADS")
+    else:
+        os.environ["DIP_SIM_THREADS"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    monkeypatch.setenv("DIP_SIM_THREADS", "1")
+
+
+def _copy(city: Path, tmp_path: Path, name: str) -> Path:
+    target = tmp_path / f"{name}.duckdb"
+    shutil.copy(city, target)
+    return target
+
+
+def _scenario(folder: Path, name: str, changes: dict, base: str | None = None) -> Path:
+    lines = [f"name: {name}", "description: 测试情景"] + ([f"base: {base}"] if base else [])
+    lines.append("changes:")
+    lines += [f"  {k}: {v}" for k, v in changes.items()]
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _full_run(db: Path, files: list[Path]) -> None:
+    """The scenarios run with every model (no base reused)."""
+    params = load_baseline()
+    scenarios = with_bases([load_scenario(f, params) for f in files], {}, params)
+    con = connect(db)
+    try:
+        simulate(con, 2020, None, scenarios, params, quiet, incremental_run=False)
+    finally:
+        con.close()
+
+
+def _tables(db: Path, scenario: str) -> dict[str, list[tuple]]:
+    """Every result table's rows of ``scenario``, sorted, as a reader sees them."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} WHERE scenario = ? ORDER BY ALL",
+                               [scenario]).fetchall() for t in LAYERED}
+    finally:
+        con.close()
+
+
+def _run(db: Path, scenario: str) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute("SELECT * FROM runs WHERE scenario = ?", [scenario])
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchall()[0], strict=True))
+    finally:
+        con.close()
+
+
+def _same(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> None:
+    """The same rows in every table, to the last digit (the differing tables are named)."""
+    assert sorted(a) == sorted(b)
+    differing = [t for t in a if a[t] != b[t]]
+    assert not differing, f"differing: {differing}"
+
+
+def test_budget_only_scenario_equals_a_full_run(city, tmp_path):
+    path = _scenario(tmp_path, "budget_only", {"budget.growth_rate": 0.08})
+    fast, full = _copy(city, tmp_path, "fast"), _copy(city, tmp_path, "full")
+    run_simulate(fast, 2020, scenario_files=[path], progress=quiet)
+    _full_run(full, [path])
+    _same(_tables(fast, "budget_only"), _tables(full, "budget_only"))
+    run = _run(fast, "budget_only")
+    assert run["base"] == "baseline"
+    assert "catalog" not in run["stages_run"].split(",")
+    assert "budget" in run["stages_run"].split(",")
+    assert _run(full, "budget_only")["base"] is None
+    # only what its stages made is stored; the grouping is the baseline's rows
+    con = duckdb.connect(str(fast), read_only=True)
+    try:
+        own = con.execute(f"SELECT count(*) FROM {SCHEMA}.case_groups "
+                          "WHERE scenario = 'budget_only'").fetchall()[0][0]
+        seen = con.execute("SELECT count(*) FROM case_groups "
+                           "WHERE scenario = 'budget_only'").fetchall()[0][0]
+        base = con.execute("SELECT count(*) FROM case_groups "
+                           "WHERE scenario = 'baseline'").fetchall()[0][0]
+        pv = con.execute("SELECT scenario, pv_settlement_yuan FROM point_values "
+                         "ORDER BY scenario").fetchall()
+    finally:
+        con.close()
+    assert own == 0 and seen == base > 0
+    assert pv[0][1] != pv[1][1]  # a different fund: a different point value
+
+
+def test_grouping_scenario_equals_a_full_run(city, tmp_path):
+    params = load_baseline()
+    threshold = parameters_for_year(params, 2020)["catalog.core_min_cases"]
+    path = _scenario(tmp_path, "grouping", {"catalog.core_min_cases": threshold + 5})
+    fast, full = _copy(city, tmp_path, "fast"), _copy(city, tmp_path, "full")
+    run_simulate(fast, 2020, scenario_files=[path], progress=quiet)
+    _full_run(full, [path])
+    _same(_tables(fast, "grouping"), _tables(full, "grouping"))
+    assert "catalog" in _run(fast, "grouping")["stages_run"].split(",")
+
+
+def test_chained_scenario_equals_a_full_run(city, tmp_path):
+    params = load_baseline()
+    threshold = parameters_for_year(params, 2020)["catalog.core_min_cases"]
+    grouping = _scenario(tmp_path, "grouping", {"catalog.core_min_cases": threshold + 5})
+    chained = _scenario(tmp_path, "chained", {"budget.growth_rate": 0.02}, base="grouping")
+    fast, full = _copy(city, tmp_path, "fast"), _copy(city, tmp_path, "full")
+    run_simulate(fast, 2020, scenario_files=[chained, grouping], progress=quiet)
+    _full_run(full, [grouping, chained])
+    for name in ("grouping", "chained"):
+        _same(_tables(fast, name), _tables(full, name))
+    run = _run(fast, "chained")
+    assert run["base"] == "grouping" and "catalog" not in run["stages_run"]
+    # the chained scenario's parameters are its base's with its own changes
+    assert '"catalog.core_min_cases": ' + str(threshold + 5) in run["params_json"]
+
+
+def test_the_baseline_is_not_rerun_when_unchanged(city, tmp_path):
+    db = _copy(city, tmp_path, "again")
+    before = _run(db, "baseline")["run_at"]
+    said: list[str] = []
+    run_simulate(db, 2020, progress=said.append)
+    assert any("沿用其结果" in m for m in said)
+    assert _run(db, "baseline")["run_at"] == before
+    run_simulate(db, 2020, progress=quiet, force=True)
+    assert _run(db, "baseline")["run_at"] > before
+    # another year: the baseline runs again
+    said.clear()
+    run_simulate(db, 2019, progress=said.append)
+    assert not any("沿用其结果" in m for m in said)
+
+
+def test_scenarios_on_a_resimulated_base_are_stale_until_rerun(city, tmp_path):
+    db = _copy(city, tmp_path, "stale")
+    budget = _scenario(tmp_path, "budget_only", {"budget.growth_rate": 0.08})
+    chained = _scenario(tmp_path, "chained", {"budget.reserve_rate": 0.01}, base="budget_only")
+    run_simulate(db, 2020, scenario_files=[budget, chained], progress=quiet)
+    assert not _run(db, "budget_only")["stale"] and not _run(db, "chained")["stale"]
+    run_simulate(db, 2020, progress=quiet, force=True)  # the base's results are replaced
+    assert _run(db, "budget_only")["stale"] and _run(db, "chained")["stale"]
+    said: list[str] = []
+    run_simulate(db, 2020, progress=said.append, stale=True)
+    assert any("过期情景：budget_only, chained" in m for m in said)
+    assert not _run(db, "budget_only")["stale"] and not _run(db, "chained")["stale"]
+    fresh = _copy(city, tmp_path, "fresh")
+    run_simulate(fresh, 2020, scenario_files=[budget, chained], progress=quiet)
+    _same(_tables(db, "chained"), _tables(fresh, "chained"))
+
+
+def test_the_dashboard_says_a_scenario_is_stale(city, tmp_path, monkeypatch):
+    from dip_sim.dashboard import data
+    from tests.test_app import PAGES, run_app
+
+    db = _copy(city, tmp_path, "shown")
+    budget = _scenario(tmp_path, "budget_only", {"budget.growth_rate": 0.08})
+    run_simulate(db, 2020, scenario_files=[budget], progress=quiet)
+    monkeypatch.setenv(data.ENV_DB, str(db))
+    monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
+    at = run_app(f"{PAGES}/overview.py")
+    at.selectbox(key="overview_scenario").set_value("budget_only").run()
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "沿用情景 baseline 的结果" in captions
+    assert not any("已过期" in str(w.value) for w in at.warning)
+    run_simulate(db, 2020, progress=quiet, force=True)
+    at = run_app(f"{PAGES}/overview.py")
+    at.selectbox(key="overview_scenario").set_value("budget_only").run()
+    warned = " ".join(str(w.value) for w in at.warning)
+    assert "本情景的结果已过期" in warned and "dip-sim simulate --year 2020 --stale" in warned
+
+
+def test_a_scenario_whose_base_has_no_results_runs_in_full(city, tmp_path):
+    db = _copy(city, tmp_path, "nobase")
+    _scenario(tmp_path, "other", {"budget.growth_rate": 0.03})
+    chained = _scenario(tmp_path, "chained", {"budget.reserve_rate": 0.01}, base="other")
+    params = load_baseline()
+    scenarios = with_bases([load_scenario(chained, params)], {}, params)
+    said: list[str] = []
+    con = connect(db)
+    try:
+        simulate(con, 2020, None, scenarios, params, said.append)
+    finally:
+        con.close()
+    assert any("基础情景 other 没有模拟结果，本情景完整运行全部阶段" in m for m in said)
+    run = _run(db, "chained")
+    assert run["base"] is None and run["stages_run"].startswith("catalog")
+    # its parameters are still its base's with its own changes
+    assert '"budget.growth_rate": 0.03' in run["params_json"]
