@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,17 @@ Progress = Callable[[str], None]
 
 class SimulationError(RuntimeError):
     """The warehouse cannot support the requested run; the message says what is missing."""
+
+
+@dataclass
+class Reuse:
+    """The tables what-if runs on one connection leave in place for the next: those of the
+    models no what-if changed (replayed, taken from the base, or empty views: the same for
+    every scenario over that base), valid while the warehouse and its base are unchanged."""
+
+    base_stamp: str = ""  # the base run they came from (its run time and inputs)
+    full: set[str] = field(default_factory=set)  # models whose tables hold their rows
+    shape: set[str] = field(default_factory=set)  # models made as empty views only
 
 
 def default_history(year: int, n_years: int = 3) -> list[int]:
@@ -86,28 +98,32 @@ def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[i
 def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print, persist: bool = True,
-                 keep: Sequence[str] = (), incremental_run: bool = True) -> dict[str, Any]:
+                 keep: Sequence[str] = (), incremental_run: bool = True,
+                 reuse: Reuse | None = None) -> dict[str, Any]:
     """Run one scenario and replace its rows in the output tables.
 
     A scenario other than the baseline reruns only the models its changes reach when its base
     has current stored results (``incremental_run``; else every model runs). Returns the
     scenario's point values and case counts. With ``persist`` False nothing is written (a
     what-if on a read-only warehouse: the dashboard's 预算情景 page); the marts named in
-    ``keep`` are returned too, as DataFrames under their names. With ``persist`` the run is
+    ``keep`` are returned too, as DataFrames under their names, and only what they need is
+    rerun; ``reuse`` (a what-if's, on a connection kept between them) keeps the tables of the
+    models the scenario did not change for the next what-if. With ``persist`` the run is
     one transaction, or part of the caller's (:func:`simulate`).
     """
     with transaction(con) if persist else contextlib.nullcontext():
         return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
-                             incremental_run)
+                             incremental_run, reuse)
 
 
 def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, Parameter],
-          run: Run, wanted: Sequence[str], progress: Progress) -> incremental.Plan | None:
+          run: Run, wanted: Sequence[str], persist: bool, progress: Progress
+          ) -> tuple[incremental.Plan | None, str]:
     """The incremental plan over the scenario's base, or None for a full run: the baseline,
     or a base with no current results to reuse (a full run gives the same results, only
     slower; the message says why)."""
     if scenario.name == BASELINE:
-        return None
+        return None, ""
     base = incremental.stored_run(con, scenario.base, run.year, run.history, "")
     if base is not None:
         base = incremental.stored_run(con, scenario.base, run.year, run.history,
@@ -116,16 +132,16 @@ def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, 
         why = ("没有模拟结果" if base is None else "的结果已过期（其基础情景已重新模拟）" if base.stale
                else "的结果早于当前的数据、模型或参数文件")
         progress(f"  [{scenario.name}] 基础情景 {scenario.base} {why}，本情景完整运行全部阶段")
-        return None
+        return None, ""
     changed = incremental.changed_params(run.values, base.values)
-    return incremental.plan(graph().select(SIMULATE_STAGES), changed, base.scenario,
-                            run.facts(), wanted)
+    return (incremental.plan(graph().select(SIMULATE_STAGES), changed, base.scenario,
+                             run.facts(), wanted, only_wanted=not persist), base.stamp)
 
 
 def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                   params: dict[str, Parameter], year: int, history: Sequence[int],
                   progress: Progress, persist: bool, keep: Sequence[str],
-                  incremental_run: bool) -> dict[str, Any]:
+                  incremental_run: bool, reuse: Reuse | None) -> dict[str, Any]:
     """The body of :func:`run_scenario` (in its transaction when it persists)."""
     values = resolve(params, scenario, year)
     check_rules(values, {"run.n_history_years": len(history)})
@@ -141,15 +157,21 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     run = Run(scenario.name, year, list(history), values,
               adjustment_actions=Counter(a.action for a in adjustments.items))
     wanted = ("int_budget", "mart_point_values", *keep)
-    chosen = _plan(con, scenario, params, run, wanted, progress) if incremental_run else None
+    chosen, stamp = (_plan(con, scenario, params, run, wanted, persist, progress)
+                     if incremental_run else (None, ""))
+    if reuse is not None and (chosen is None or stamp != reuse.base_stamp):
+        _drop_reused(con, reuse)
+        reuse.base_stamp = stamp
     if chosen is None:
         models = graph().select(SIMULATE_STAGES)
+        to_run = models
     else:
         models = chosen.models()
         progress(f"  [{scenario.name}] 基于 {chosen.base}：改动参数 "
                  f"{', '.join(chosen.changed) or '无'}；重算 {', '.join(chosen.stages()) or '无'}")
         run.stand_ins = incremental.stand_ins(con, chosen)
-    run_models(con, run, models, progress)
+        to_run = models if reuse is None else _not_in_place(chosen, reuse)
+    run_models(con, run, to_run, progress)
     budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
                          "n_cases_prev_year FROM int_budget").fetchall()[0]
     if budget[0] is None or budget[2] is None or budget[2] <= 0:
@@ -161,7 +183,14 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
     if not persist:
         row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
-        drop_run_tables(con, models)
+        if reuse is not None and chosen is not None:
+            reuse.full -= {m.name for m in chosen.rerun}
+            reuse.shape -= {m.name for m in chosen.rerun}
+            reuse.full |= {m.name for m in (*chosen.replay, *chosen.from_base)}
+            reuse.shape |= {m.name for m in chosen.shape} - reuse.full
+            drop_run_tables(con, chosen.rerun)
+        else:
+            drop_run_tables(con, models)
         return row
     made = chosen.rerun if chosen is not None else models
     store(con, run, made)
@@ -183,6 +212,22 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     mark_stale(con, scenario.name)
     drop_run_tables(con, models)
     return row
+
+
+def _not_in_place(chosen: incremental.Plan, reuse: Reuse) -> tuple[Any, ...]:
+    """The plan's models whose tables an earlier what-if did not leave in place."""
+    rerun = {m.name for m in chosen.rerun}
+    shape = {m.name for m in chosen.shape}
+    return tuple(m for m in chosen.models() if m.name in rerun
+                 or (m.name not in reuse.full and not (m.name in shape and m.name in reuse.shape)))
+
+
+def _drop_reused(con: duckdb.DuckDBPyConnection, reuse: Reuse) -> None:
+    """Drop the tables ``reuse`` kept (their base changed, or a full run follows)."""
+    kept = reuse.full | reuse.shape
+    drop_run_tables(con, [m for m in graph().models if m.name in kept], run_params=False)
+    reuse.full.clear()
+    reuse.shape.clear()
 
 
 def mark_stale(con: duckdb.DuckDBPyConnection, scenario: str) -> list[str]:

@@ -224,3 +224,37 @@ def test_a_scenario_whose_base_has_no_results_runs_in_full(city, tmp_path):
     assert run["base"] is None and run["stages_run"].startswith("catalog")
     # its parameters are still its base's with its own changes
     assert '"budget.growth_rate": 0.03' in run["params_json"]
+
+
+def test_what_ifs_in_a_row_equal_each_alone(city, tmp_path):
+    """The 预算情景 page's what-ifs keep the unchanged models' tables for the next one: a
+    sequence gives what each what-if gives alone, and a budget-only what-if equals the stored
+    full run of the same scenario."""
+    from dip_sim.dashboard import whatif
+
+    db = _copy(city, tmp_path, "whatif")
+    steps = [{"budget.growth_rate": 0.07}, {"catalog.core_min_cases": 12},
+             {"budget.growth_rate": 0.02}, {"point_value.mode": "elastic"},
+             {"budget.growth_rate": 0.07}]
+
+    def one(changes: dict) -> tuple:
+        row, hospitals = whatif.run_what_if(db, changes, 2020)
+        return row["pv_settlement_yuan"], sorted(map(tuple, hospitals.to_numpy().tolist()))
+
+    whatif._SESSIONS.clear()
+    in_a_row = [one(c) for c in steps]
+    alone = []
+    for changes in steps:
+        whatif._SESSIONS.clear()
+        alone.append(one(changes))
+    assert in_a_row == alone
+    assert in_a_row[0] == in_a_row[-1]
+    path = _scenario(tmp_path, "g7", {"budget.growth_rate": 0.07})
+    _full_run(db, [path])
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute("SELECT pv_settlement_yuan FROM point_values WHERE scenario = 'g7'"
+                             ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert in_a_row[0][0] == stored

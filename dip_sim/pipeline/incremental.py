@@ -72,11 +72,12 @@ def changed_params(values: Mapping[str, Any], base_values: Mapping[str, Any]) ->
 
 
 def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[str, Any],
-         wanted: Sequence[str] = ()) -> Plan:
+         wanted: Sequence[str] = (), only_wanted: bool = False) -> Plan:
     """The models to rerun, to replay and to take from ``base``'s stored rows, for a scenario
     whose parameters differ from its base's by ``changed`` (``models``: the run's, in order;
     ``facts``: the run's, for the skip conditions; ``wanted``: tables the caller reads after
-    the run, made available too)."""
+    the run, made available too; ``only_wanted``: rerun only what they need, as a what-if that
+    stores nothing)."""
     rerun: list[Model] = []
     made: set[str] = set()
     for m in models:
@@ -86,6 +87,16 @@ def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[s
             rerun.append(m)
             made.update(m.outputs)
     maker = {t: m for m in models for t in m.outputs}
+    if only_wanted:
+        needed: set[str] = set()
+        todo = [maker[t].name for t in wanted if t in maker]
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                todo += [maker[r].name for r in graph()[name].reads if r in maker]
+        rerun = [m for m in rerun if m.name in needed]
+        made = {t for m in rerun for t in m.outputs}
     replay: dict[str, Model] = {}
     from_base: dict[str, Model] = {}
     shape: dict[str, Model] = {}  # made only as empty views, for a skipped model to bind
@@ -172,6 +183,7 @@ class BaseRun:
     values: dict[str, Any]
     current: bool  # its year, history years and inputs are those asked for now
     stale: bool
+    stamp: str = ""  # which run it is (its run time and inputs)
 
 
 def stored_run(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
@@ -186,11 +198,12 @@ def stored_run(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
     columns = {r[0] for r in con.execute("DESCRIBE runs").fetchall()}
     if "inputs_sha256" not in columns:
         return None
-    found = con.execute("SELECT year, history_years, params_json, inputs_sha256, stale "
+    found = con.execute("SELECT year, history_years, params_json, inputs_sha256, stale, run_at "
                         "FROM runs WHERE scenario = ?", [scenario]).fetchall()
     if not found:
         return None
-    run_year, run_history, params_json, run_inputs, stale = found[0]
+    run_year, run_history, params_json, run_inputs, stale, run_at = found[0]
     current = (run_year == year and run_history == ",".join(map(str, history))
                and run_inputs == inputs_sha)
-    return BaseRun(scenario, json.loads(params_json), current, bool(stale))
+    return BaseRun(scenario, json.loads(params_json), current, bool(stale),
+                   f"{scenario}|{run_at}|{run_inputs}")

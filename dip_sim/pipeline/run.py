@@ -51,8 +51,9 @@ class Run:
 
 
 def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
-    if model.sql:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS "
+    if model.sql:  # of the model's own kind, as when it runs
+        kind = "VIEW" if model.materialized == "view" else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS "
                     f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
         return
     for table, columns in model.writes.items():
@@ -66,12 +67,12 @@ def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
     """Make the model's table(s) from what is in place (a view over its base's rows when the run
     takes them from there)."""
-    if model.name in run.stand_ins:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS\n{run.stand_ins[model.name]}")
+    kind = "VIEW" if model.materialized == "view" else "TABLE"
+    if model.name in run.stand_ins:  # of the model's own kind: a later run may make it again
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{run.stand_ins[model.name]}")
     elif model.python:
         model.function()(con, run)
     else:
-        kind = "VIEW" if model.materialized == "view" else "TABLE"
         con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{model.sql_text()}")
 
 
@@ -137,12 +138,15 @@ def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> 
                     f"FROM {model.name}")
 
 
-def drop_run_tables(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> None:
-    """Drop the temp tables and views the models made, and the run's parameter tables."""
+def drop_run_tables(con: duckdb.DuckDBPyConnection, models: Sequence[Model],
+                    run_params: bool = True) -> None:
+    """Drop the temp tables and views the models made, and (``run_params``) the run's
+    parameter tables."""
     tables = {r[0]: r[1] for r in con.execute(
         "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
         "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary").fetchall()}
-    made = {t for m in models for t in m.outputs} | {
-        t for t in tables if t == "run_params" or t.startswith("param_")}
+    made = {t for m in models for t in m.outputs}
+    if run_params:
+        made |= {t for t in tables if t == "run_params" or t.startswith("param_")}
     for name in made & set(tables):
         con.execute(f"DROP {tables[name]} IF EXISTS {name}")
