@@ -258,3 +258,43 @@ def test_what_ifs_in_a_row_equal_each_alone(city, tmp_path):
     finally:
         con.close()
     assert in_a_row[0][0] == stored
+
+
+def test_carries_names_what_a_stored_model_passes_on(city):
+    """What a stored model passes to later models beyond its stored columns is declared
+    (``carries``), and its restore SELECT gives back the model's columns and types."""
+    from collections import Counter
+
+    from dip_sim.catalog.adjustments import load_adjustments
+    from dip_sim.pipeline import incremental
+    from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
+    from dip_sim.pipeline.params import run_facts, set_run_params
+    from dip_sim.pipeline.run import Run, run_models
+    from dip_sim.policy import Scenario, resolve
+    from dip_sim.simulation import catalog_version
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{city}' AS wh (READ_ONLY)")
+    con.execute("USE wh")
+    params = load_baseline()
+    values = resolve(params, Scenario("baseline"), 2020)
+    adjustments = load_adjustments(values["catalog.adjustments_file"])
+    history = [2017, 2018, 2019]
+    set_run_params(con, params, values, run_facts("baseline", 2020, history,
+                                                  catalog_version(con, values, adjustments)))
+    run = Run("baseline", 2020, history, values,
+              adjustment_actions=Counter(a.action for a in adjustments.items))
+    models = graph().select(SIMULATE_STAGES)
+    run_models(con, run, models, progress=quiet)
+    for m in models:
+        if m.stores not in LAYERED:
+            continue
+        made = con.execute(f"DESCRIBE {m.name}").fetchall()
+        stored = {r[0] for r in con.execute(f"DESCRIBE {m.stores}").fetchall()}
+        assert tuple(r[0] for r in made if r[0] not in stored) == m.carries, m.name
+        if m.restore:
+            chosen = incremental.Plan("baseline", (), (), (), (m,))
+            sql = incremental.stand_ins(con, chosen)[m.name]
+            restored = con.execute(f"DESCRIBE {sql}").fetchall()
+            assert [r[:2] for r in restored] == [r[:2] for r in made], m.name
+    con.close()

@@ -30,7 +30,11 @@ def stages_markdown() -> str:
         "the tables it lists). The run order is derived from what each model reads; a "
         "skipped model leaves its table empty with the same columns. Models whose rows are "
         "stored name their table under *stores*; the columns are documented in "
-        "[tables.md](tables.md), the parameters in [parameters.md](parameters.md).",
+        "[tables.md](tables.md), the parameters in [parameters.md](parameters.md). A stored "
+        "model that passes more columns to later models than it stores lists them (*carries*), "
+        "with the SELECT that rebuilds them from a base scenario's stored rows (*restore*): a "
+        "scenario that reruns only later models reuses it "
+        "([rules.md](rules.md#what-a-scenario-run-recomputes)).",
         "",
         "**Adding a model**: write `dip_sim/<stage>/<model>.sql`, one SELECT named like the "
         "table it makes; declare it in `manifest.yaml` (stage, label, grain, reads, params, "
@@ -76,7 +80,11 @@ def stages_markdown() -> str:
             reads = ", ".join(m.reads)
             params = ", ".join(f"`{p}`" for p in m.params)
             skip = f"`{_cell(m.skip_when)}`" if m.skip_when else ""
+            stores = m.stores or ""
+            if m.carries:
+                stores += f" (carries {', '.join(m.carries)}"
+                stores += f"; restore `{m.restore}`)" if m.restore else ")"
             lines.append(f"| {position} | `{m.name}` | {_cell(m.label)} | {_cell(m.grain)} | "
-                         f"{made} | {reads} | {params} | {skip} | {m.stores or ''} |")
+                         f"{made} | {reads} | {params} | {skip} | {stores} |")
         lines.append("")
     return "\n".join(lines)
