@@ -10,7 +10,7 @@ some parameter values. From the stage graph's declared parameter reads, :func:`p
 - the stored models whose **base rows** stand in for them: a temp view of the base's stored
   rows (relabelled with the running scenario), or, for a model that carries more columns than
   it stores, its declared ``restore`` SELECT over those rows;
-- the models a skipped model (an empty table) reads only to be bound: empty views.
+- the models a skipped model (an empty table) reads only to be bound: made with no rows.
 
 The result is what a full run of the scenario gives, table by table (tests hold it to the last
 digit). A base can stand in only when its own results are current: the same year and history
@@ -134,9 +134,10 @@ def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[s
 
 
 def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan) -> dict[str, str]:
-    """Model → the SELECT its temp view is made of in place of the model: the base's stored
-    rows, labelled with the running scenario (``run.scenario``), through the model's restore
-    SELECT where it has one (``base_<stored table>`` is then a view of its own)."""
+    """Model → the SELECT its temp table (or view) is made of in place of the model's own: for
+    a model taken from the base, the base's stored rows labelled with the running scenario
+    (``run.scenario``), through the model's restore SELECT where it has one (reading them as
+    ``base_<stored table>``); for a model needed only to bind a skipped one, no rows."""
     out = {m.name: f"SELECT * FROM (\n{m.sql_text()}\n) LIMIT 0" for m in chosen.shape}
     for m in chosen.from_base:
         # a restore SELECT keeps the rows in the order they were stored (stored_order)
