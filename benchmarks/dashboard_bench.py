@@ -4,8 +4,8 @@ Builds (once) the demo city — 200,000 discharges a year, 2017–2020, the exam
 planted — into ``data/bench/demo`` and its warehouse (simulated and supervised), then,
 signed in as the bureau, times each page's second load in
 Streamlit's AppTest (the first fills the caches; the script's run time is what a user waits
-for beyond the browser's own drawing) and one what-if run. Targets: a page under 2 s, the
-what-if under 10 s. Run by ``make bench`` after the pipeline stages (``run_bench.py``).
+for beyond the browser's own drawing) and one budget what-if run. Targets: a page under 2 s, the
+what-if under 0.3 s. Run by ``make bench`` after the pipeline stages (``run_bench.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 PAGE_TARGET_SECONDS = 2.0
-WHAT_IF_TARGET_SECONDS = 10.0
+WHAT_IF_TARGET_SECONDS = 0.3
 PAGES = ("overview", "scenario", "compare", "hospital", "catalog", "quality", "supervision")
 BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
 
@@ -88,7 +88,7 @@ def dashboard_bench(directory: Path) -> bool:
     run_what_if(db, {"budget.growth_rate": 0.08}, 2020)
     seconds = time.perf_counter() - started
     ok &= seconds <= WHAT_IF_TARGET_SECONDS
-    print(f"{'what-if':<12}{seconds:>10.2f}{'':>10}{WHAT_IF_TARGET_SECONDS:>8.0f}")
+    print(f"{'what-if':<12}{seconds:>10.2f}{'':>10}{WHAT_IF_TARGET_SECONDS:>8.1f}")
     return ok
 
 
