@@ -33,7 +33,7 @@ def test_bench_writes_its_figures_below_the_marker(tmp_path):
     assert f"DuckDB {machine['DuckDB']}" in text and f"cores {machine['cores']}" in text
     assert "| ingest | 12.3 | 20.0 | 2.50 GB | 4.1 |" in text
     assert "| quality | 5.0 | – | – | – |" in text
-    assert "| files to results | 17.3 | 50 | | |" in text
+    assert "| files to results | 17.3 | 50 | | – |" in text
     assert "Lean reference: 3.0 s: OK." in text and "Load average 0.10." in text
     assert "| CSV | 3 | 1,500,000 | 10.0 | 150,000 | 100,000 |" in text
     assert "Real extracts: 11.0 s in all, peak 1.25 GB." in text
