@@ -34,7 +34,7 @@
 -- point values agree with the pipeline's to rounding (a relative 1e-9 is checked).
 
 -- The cases of the run's years with a settlement and a valid main diagnosis, with the parts of
--- their group keys.
+-- their group keys (and only what the rest reads: no identifiers).
 CREATE OR REPLACE TEMP TABLE lean_cases AS
 WITH raw AS (
     SELECT c.case_id, c.hospital_id, CAST(year(c.discharge_date) AS INTEGER) AS year,
@@ -59,7 +59,7 @@ WITH raw AS (
     JOIN ref_proc r ON r.code = p.code
     GROUP BY main_proc, other_procs
 )
-SELECT r.case_id, r.year, h.level, r.cost, r.fund,
+SELECT r.year, h.level, r.cost, r.fund,
        substr(d.code, 1, 5) || CASE WHEN coalesce(pl.proc_key, '') = '' THEN ''
                                     ELSE '|' || pl.proc_key END AS core_code,
        substr(d.code, 1, 3) || ':comp:' || coalesce(cr.proc_class, 'conservative') AS comp_code
@@ -89,7 +89,7 @@ WITH history AS (
 ), comp AS (
     SELECT DISTINCT comp_code FROM keyed SEMI JOIN history USING (year) WHERE NOT is_core
 )
-SELECT k.case_id, k.year, k.level, k.cost, k.fund, h.weight,
+SELECT k.year, k.level, k.cost, k.fund, h.weight,
        CASE WHEN k.is_core THEN k.core_code ELSE comp.comp_code END AS group_code
 FROM keyed k
 LEFT JOIN comp ON NOT k.is_core AND comp.comp_code = k.comp_code
