@@ -96,8 +96,10 @@ def run(source: Path, year: int) -> dict[str, Any]:
 
 
 def compare(result: dict[str, Any], db: Path, scenario: str = "baseline") -> list[str]:
-    """Lines comparing ``result`` with the warehouse's point values (and counts of grouped
-    cases); each ends with OK or MISMATCH (point values beyond :data:`TOLERANCE`)."""
+    """Lines comparing ``result`` with the warehouse's point values and counts of grouped
+    cases (of the simulation year, scored, and of the history years); each ends with OK or
+    MISMATCH (a point value beyond :data:`TOLERANCE`, a count not equal), or ``(info)`` for
+    the total points and the fund, shown beside them."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         row = con.execute(f"SELECT {', '.join(COMPARED)}, total_points, dip_fund_yuan "
@@ -119,9 +121,10 @@ def compare(result: dict[str, Any], db: Path, scenario: str = "baseline") -> lis
         verdict = ("OK" if rel <= TOLERANCE else "MISMATCH") if name in COMPARED else "(info)"
         lines.append(f"{name:<20} lean {result[name]:.12g}  pipeline {pipeline:.12g}  "
                      f"relative difference {rel:.1e}  {verdict}")
-    lines.append(f"{'scored cases':<20} lean {result['n_cases']:,}  pipeline {n:,}  (info)")
-    lines.append(f"{'history cases':<20} lean {result['n_history_cases']:,}  "
-                 f"pipeline {n_history:,}  (info)")
+    for name, lean, pipeline in (("scored cases", result["n_cases"], n),
+                                 ("history cases", result["n_history_cases"], n_history)):
+        lines.append(f"{name:<20} lean {lean:,}  pipeline {pipeline:,}  "
+                     + ("OK" if lean == pipeline else "MISMATCH"))
     return lines
 
 

@@ -19,12 +19,13 @@
 --
 -- What it leaves out, and why the point values stay those of the baseline:
 --   - the quality stage: of its critical rules (a case that fails one is not grouped) the
---     synthetic files break only three, kept here in their simplest form: a case needs a
---     settlement (inner join) and a main diagnosis found in the code table (inner join with
---     the lookup, which an empty or invalid code fails). Warnings do not change grouping;
---   - the other critical rules (duplicates, dates, costs, unknown hospitals, codes not allowed
---     as main diagnosis) find nothing in the synthetic files, and the runner checks that the
---     counts of grouped cases agree with the pipeline's;
+--     synthetic files break only three (no settlement, main diagnosis missing or invalid),
+--     kept here in their simplest form: a case needs a settlement and a hospital of the
+--     hospital table (inner joins) and a main diagnosis found in the code table (an inner join
+--     with the lookup, which an empty or invalid code fails). Warnings do not change grouping;
+--   - the other critical rules (duplicates, dates, costs, codes not allowed as main
+--     diagnosis) find nothing in the synthetic files; the runner checks that the counts of
+--     grouped cases equal the pipeline's;
 --   - storage, case-level outputs, traces, the catalogue's spread statistics, supervision;
 --   - every option the baseline turns off: the panel's adjustments, auxiliary sub-types,
 --     基层病种 and 中医优势病种, hospital bonuses, 特例单议 (no decisions file: no special

@@ -57,7 +57,7 @@ from pathlib import Path
 
 from benchmarks.api_bench import api_bench
 from benchmarks.dashboard_bench import dashboard_bench, demo_warehouse, detection_bench
-from benchmarks.lean_reference import compare
+from benchmarks.lean_reference import TOLERANCE, compare
 
 # discharges in all (4 years) by SCALE
 SCALES = {"1M": 1_000_000, "10M": 10_000_000, "40M": 40_000_000}
@@ -270,7 +270,7 @@ def lean_stage(source: Path, db: Path, year: int, env: dict[str, str]) -> tuple[
     verdict = "OK" if equal else "MISMATCH"
     line = (f"Lean reference (`benchmarks/lean_reference.sql`): {seconds:.1f} s, peak "
             f"{peak:.2f} GB; its budget and settlement point values equal the pipeline's "
-            f"(relative 1e-9): {verdict}.")
+            f"(relative {TOLERANCE:g}), and its counts of grouped cases: {verdict}.")
     return Stage(LEAN_LABEL, seconds, None, peak), line, equal
 
 
