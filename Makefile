@@ -39,9 +39,11 @@ browser:
 postgres:
 	sh scripts/ensure_postgres.sh
 
-## make bench: 10M discharges (2.5M a year, 2017-2020, Parquet); times ingest, quality, simulate
+## make bench [SCALE=1M|10M|40M]: a city of that many discharges (4 years, Parquet); times each
+## stage against the lean reference (benchmarks/lean_reference.sql), then the extracts, dashboard, API
+SCALE ?= 10M
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_bench
+	$(BIN)/python -m benchmarks.run_bench --scale $(SCALE)
 
 ## make docs: the reference pages generated from the code's declarations (dip_sim/docs.py lists them)
 docs: $(STAMP)

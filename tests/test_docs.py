@@ -11,15 +11,17 @@ def test_every_generated_page_is_current():
 
 
 def test_bench_writes_its_figures_below_the_marker(tmp_path):
-    from benchmarks.run_bench import MARKER, Figures, machine_info, write_figures
+    from benchmarks.run_bench import MARKER, Figures, Stage, machine_info, write_figures
 
     page = tmp_path / "benchmark.md"
     prose = "# Benchmark (`make bench`)\n\nWhat the bench does, by hand.\n"
     page.write_text(f"{prose}\n{MARKER}\n\nold figures: ingest 99.9 s\n", encoding="utf-8")
     machine = machine_info()
     assert {"CPU", "cores", "RAM", "OS", "Python", "DuckDB"} <= set(machine)
-    figures = Figures("2030-01-02", machine,
-                      [("ingest", 12.34, 30, 2.5), ("quality", 5.0, None, None)],
+    figures = Figures("2030-01-02", machine, "10M",
+                      [Stage("ingest", 12.34, 20, 2.5, 4.1), Stage("quality", 5.0, None, None)],
+                      (17.3, 50), "Lean reference: 3.0 s: OK.", ["Load average 0.10."],
+                      "all targets met",
                       [("CSV", 3, 1_500_000, 10.0, 150_000.0, 100_000)], (11.0, 1.25),
                       "dashboard table", "all targets met")
     write_figures(figures, page)
@@ -27,14 +29,25 @@ def test_bench_writes_its_figures_below_the_marker(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert text.startswith(prose) and text.count(MARKER) == 1
     assert "old figures" not in text
-    assert "## Figures of the last run (2030-01-02)" in text
+    assert "### 10M discharges (2030-01-02)" in text
     assert f"DuckDB {machine['DuckDB']}" in text and f"cores {machine['cores']}" in text
-    assert "| ingest | 12.3 | 30 | 2.50 GB |" in text
-    assert "| quality | 5.0 | – | – |" in text
-    assert "| files to results | 17.3 | | |" in text
+    assert "| ingest | 12.3 | 20.0 | 2.50 GB | 4.1 |" in text
+    assert "| quality | 5.0 | – | – | – |" in text
+    assert "| files to results | 17.3 | 50 | | – |" in text
+    assert "Lean reference: 3.0 s: OK." in text and "Load average 0.10." in text
     assert "| CSV | 3 | 1,500,000 | 10.0 | 150,000 | 100,000 |" in text
     assert "Real extracts: 11.0 s in all, peak 1.25 GB." in text
-    assert text.rstrip().endswith("Verdict: all targets met.")
+    assert text.rstrip().endswith("dashboard table\n\nVerdict: all targets met.")
+    # a run at another size, without the extras, adds its own section and keeps the others
+    small = Figures("2030-01-03", machine, "1M", [Stage("ingest", 1.5, None, 0.5, 3.0)],
+                    (2.0, None), "Lean reference: 0.5 s: OK.", [], "all targets met")
+    write_figures(small, page)
+    write_figures(small, page)
+    text = page.read_text(encoding="utf-8")
+    assert text.count("### 1M discharges (2030-01-03)") == 1
+    assert text.index("### 1M discharges") < text.index("### 10M discharges (2030-01-02)")
+    assert "| ingest | 1.5 | – | 0.50 GB | 3.0 |" in text
+    assert text.count("Real extracts: 11.0 s in all") == 1
 
 
 def test_the_readme_is_a_front_door():
