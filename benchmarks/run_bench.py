@@ -269,9 +269,10 @@ def lean_stage(source: Path, db: Path, year: int, env: dict[str, str]) -> tuple[
     print("\n".join(lines))
     equal = not any(line.endswith("MISMATCH") for line in lines)
     verdict = "OK" if equal else "MISMATCH"
+    tolerance = f"{TOLERANCE:.0e}".replace("e-0", "e-")
     line = (f"Lean reference (`benchmarks/lean_reference.sql`): {seconds:.1f} s, peak "
             f"{peak:.2f} GB; its budget and settlement point values equal the pipeline's "
-            f"(relative {TOLERANCE:g}), and its counts of grouped cases: {verdict}.")
+            f"(relative {tolerance}), and its counts of grouped cases: {verdict}.")
     return Stage(LEAN_LABEL, seconds, None, peak), line, equal
 
 
