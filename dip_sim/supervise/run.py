@@ -9,6 +9,7 @@ the grouping it is making (dip_sim/pipeline/manifest.yaml).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,20 +106,42 @@ def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[
     g = graph()
     maker = g.maker()
     wanted = {m.name for m in g.select(["supervise"])}
+    stored: dict[str, list[Model]] = {}  # stored model → the models reading it
     todo = list(wanted)
     while todo:
-        for read in g[todo.pop()].reads:
+        reader = g[todo.pop()]
+        for read in reader.reads:
             source = maker.get(read)
             if source is None or source.name in wanted:
                 continue
-            if source.stores:  # a table of the scenario's own rows: its plans then do not
-                # depend on how many rows other scenarios keep in the stored table
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {read} AS "
-                            f"{rows_sql(con, source.stores, scenario)}")
+            if source.stores:
+                stored.setdefault(read, []).append(reader)
             else:
                 wanted.add(source.name)
                 todo.append(source.name)
+    for read, readers in stored.items():
+        # a table of the scenario's own rows (its plans then do not depend on how many rows
+        # other scenarios keep in the stored table), of the columns its readers name
+        columns = _columns_named(con, maker[read].stores, readers)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {read} AS SELECT {columns} FROM "
+                    f"({rows_sql(con, maker[read].stores, scenario)})")
     return tuple(m for m in g.models if m.name in wanted)
+
+
+_STAR = re.compile(r"SELECT\s+\*|\.\*|\*\s+(EXCLUDE|REPLACE)", re.IGNORECASE)
+
+
+def _columns_named(con: duckdb.DuckDBPyConnection, table: str, readers: list[Model]) -> str:
+    """The columns of ``table`` any of ``readers`` names (all of them when one selects ``*``
+    or is no SQL model): what copying the table for them must keep."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    named: set[str] = set()
+    for reader in readers:
+        text = reader.sql_text() if reader.sql else ""
+        if not text or _STAR.search(text):
+            return "*"
+        named |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    return ", ".join(c for c in columns if c in named) or "*"
 
 
 def compute_supervision(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any],
