@@ -168,7 +168,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     else:
         models = chosen.models()
         progress(f"  [{scenario.name}] 基于 {chosen.base}：改动参数 "
-                 f"{', '.join(chosen.changed) or '无'}；重算 {', '.join(chosen.stages()) or '无'}")
+                 f"{', '.join(chosen.changed) or '无'}；重算 {', '.join(chosen.stages(run.facts())) or '无'}")
         run.stand_ins = incremental.stand_ins(con, chosen)
         to_run = models if reuse is None else _not_in_place(chosen, reuse)
     run_models(con, run, to_run, progress)
@@ -207,7 +207,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
          dt.datetime.now(), params_json, params_sha, year, scenario.name,
          str(Path(scenario.source).resolve()) if scenario.source else None,
          chosen.base if chosen is not None else None,
-         ",".join(chosen.stages() if chosen is not None else SIMULATE_STAGES),
+         ",".join(dict.fromkeys(m.stage for m in made if m.name not in run.skipped)),
          incremental.inputs_fingerprint(con, params, values)])
     mark_stale(con, scenario.name)
     drop_run_tables(con, models)

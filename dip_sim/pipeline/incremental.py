@@ -55,9 +55,10 @@ class Plan:
         names = {m.name for m in (*self.rerun, *self.replay, *self.from_base, *self.shape)}
         return tuple(m for m in graph().models if m.name in names)
 
-    def stages(self) -> list[str]:
-        """The stages with a rerun model, in run order."""
-        return list(dict.fromkeys(m.stage for m in self.rerun))
+    def stages(self, facts: Mapping[str, Any]) -> list[str]:
+        """The stages with a rerun model the run does not skip (``facts``: the run's), in run
+        order."""
+        return list(dict.fromkeys(m.stage for m in self.rerun if not m.skipped(facts)))
 
 
 def _canonical(value: Any) -> str:
