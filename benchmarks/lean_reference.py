@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import duckdb
 from dip_sim.policy.parameters import load_baseline, parameters_for_year
 from dip_sim.reference import load_reference
 from dip_sim.simulation import default_history
+from pipelines.warehouse import MEMORY_LIMIT
 
 SQL = Path(__file__).with_name("lean_reference.sql")
 
@@ -78,7 +78,7 @@ def variables(year: int, policy_dir: Path | None = None) -> dict[str, Any]:
 def run(source: Path, year: int) -> dict[str, Any]:
     """The point values of the baseline for ``year`` from the Parquet city in ``source``."""
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{os.environ.get('DIP_SIM_MEMORY_LIMIT', '4GB')}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # the cap the pipeline's stages have
     load_reference(con)
     values = variables(year)
     files = {"cases_files": str(source / "cases_*.parquet"),

@@ -124,10 +124,7 @@ def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, 
     slower; the message says why)."""
     if scenario.name == BASELINE:
         return None, ""
-    base = incremental.stored_run(con, scenario.base, run.year, run.history, "")
-    if base is not None:
-        base = incremental.stored_run(con, scenario.base, run.year, run.history,
-                                      incremental.inputs_fingerprint(con, params, base.values))
+    base = incremental.stored_run(con, scenario.base, run.year, run.history, params)
     if base is None or not base.current or base.stale:
         why = ("没有模拟结果" if base is None else "的结果已过期（其基础情景已重新模拟）" if base.stale
                else "的结果早于当前的数据、模型或参数文件")
@@ -248,8 +245,7 @@ def current_run(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     """Whether ``scenario``'s stored results are those a run now would make: the same year,
     history years, parameter values and inputs (the run records say so), and not stale."""
     values = resolve(params, scenario, year)
-    stored = incremental.stored_run(con, scenario.name, year, history,
-                                    incremental.inputs_fingerprint(con, params, values))
+    stored = incremental.stored_run(con, scenario.name, year, history, params)
     return (stored is not None and stored.current and not stored.stale
             and not incremental.changed_params(values, stored.values))
 
@@ -301,19 +297,19 @@ def check_outputs(con: duckdb.DuckDBPyConnection, scenarios: Sequence[str],
     is tested on the tables its run made (and the other stored tables): the base's own were
     tested when the base ran."""
     started = time.perf_counter()
-    full = [s for s in scenarios if _reused(con, s) is None]
+    made = {s: _made_itself(con, s) for s in scenarios}
+    full = [s for s in scenarios if made[s] is None]
     failures = run_data_tests(con, full) if full else []
     for scenario in scenarios:
-        if scenario not in full:
-            made = _reused(con, scenario) or set()
-            failures += run_data_tests(con, [scenario], [t for t in CONTRACTS if t in made
-                                                         or t not in scenario_tables.LAYERED])
+        if made[scenario] is not None:
+            failures += run_data_tests(con, [scenario], [
+                t for t in CONTRACTS if t in made[scenario] or t not in scenario_tables.LAYERED])
     if failures:
         raise SimulationError("数据检验未通过，本次结果未保存：\n  " + "\n  ".join(failures))
     progress(f"数据检验通过 ({time.perf_counter() - started:.1f} 秒)")
 
 
-def _reused(con: duckdb.DuckDBPyConnection, scenario: str) -> set[str] | None:
+def _made_itself(con: duckdb.DuckDBPyConnection, scenario: str) -> set[str] | None:
     """The layered tables ``scenario``'s run made itself, when it reused some of its base's;
     None for a full run."""
     rows = con.execute(f"SELECT table_name, source = scenario FROM {scenario_tables.SOURCES} "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from dip_sim.pipeline.incremental import has_run_records
 from dip_sim.policy import BASELINE, PolicyError, Scenario, load_baseline, load_scenario
 from dip_sim.policy.parameters import Parameter
 from dip_sim.simulation import simulate
@@ -21,12 +22,7 @@ from pipelines.warehouse import connect
 
 def _recorded_files(con: duckdb.DuckDBPyConnection, where: str) -> dict[str, str]:
     """Scenario name → the file its stored run recorded, for the runs matching ``where``."""
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
-                                        "WHERE schema_name = 'main'").fetchall()}
-    if "runs" not in tables:
-        return {}
-    columns = {r[0] for r in con.execute("DESCRIBE runs").fetchall()}
-    if "stale" not in columns:
+    if not has_run_records(con):
         return {}
     return dict(con.execute(f"SELECT scenario, scenario_file FROM runs WHERE {where} "
                             "AND scenario_file IS NOT NULL ORDER BY scenario").fetchall())

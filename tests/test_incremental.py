@@ -298,3 +298,32 @@ def test_carries_names_what_a_stored_model_passes_on(city):
             restored = con.execute(f"DESCRIBE {sql}").fetchall()
             assert [r[:2] for r in restored] == [r[:2] for r in made], m.name
     con.close()
+
+
+def test_the_plan_of_a_budget_change_leaves_the_grouping_and_the_scores_alone():
+    """Read from the stage graph: a growth rate reaches the fund, the settlement and what reads
+    them, not the grouping or the case points (they read the budget point value, which the
+    fund does not change); the grouping comes from the base's stored rows."""
+    from dip_sim.pipeline import incremental
+    from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
+    from dip_sim.pipeline.run import Run
+    from dip_sim.policy import Scenario, resolve
+
+    values = resolve(load_baseline(), Scenario("x"), 2020)
+    facts = Run("x", 2020, [2017, 2018, 2019], values).facts()
+    chosen = incremental.plan(graph().select(SIMULATE_STAGES), {"budget.growth_rate"},
+                              "baseline", facts, ("int_budget", "mart_point_values"))
+    rerun = {m.name for m in chosen.rerun}
+    assert {"int_budget", "int_point_values", "mart_hospital_settlement",
+            "mart_case_scores"} <= rerun
+    assert not rerun & {"mart_case_groups", "int_case_scores", "int_case_points",
+                        "int_budget_point_value"}
+    assert {m.name for m in chosen.from_base} >= {"mart_case_groups", "mart_catalog_groups"}
+    assert "int_keyed" not in {m.name for m in (*chosen.rerun, *chosen.replay)}
+    assert chosen.stages(facts) == ["budget", "settle", "metrics"]
+    # a what-if storing nothing reruns only what its point values need
+    lean = incremental.plan(graph().select(SIMULATE_STAGES), {"budget.growth_rate"},
+                            "baseline", facts, ("int_budget", "mart_point_values"),
+                            only_wanted=True)
+    assert "mart_case_scores" not in {m.name for m in lean.rerun}
+    assert {m.name for m in lean.rerun} < rerun

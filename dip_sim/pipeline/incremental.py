@@ -188,24 +188,29 @@ class BaseRun:
     stamp: str = ""  # which run it is (its run time and inputs)
 
 
+def has_run_records(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse has ``runs`` with what a base is judged by (not one written by
+    hand for a test, or by an older dip-sim)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
+        "AND database_name = current_database() AND table_name = 'runs' "
+        "AND column_name = 'inputs_sha256'").fetchall()
+    return bool(found[0][0])
+
+
 def stored_run(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
-               history: Sequence[int], inputs_sha: str) -> BaseRun | None:
-    """The stored run of ``scenario``, and whether it is current for this year, history years
-    and inputs; None when the warehouse has none."""
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-        "AND database_name = current_database()").fetchall()}
-    if "runs" not in tables:
-        return None
-    columns = {r[0] for r in con.execute("DESCRIBE runs").fetchall()}
-    if "inputs_sha256" not in columns:
+               history: Sequence[int], params: Mapping[str, Parameter]) -> BaseRun | None:
+    """The stored run of ``scenario``, and whether it is current for this year and these
+    history years, with the inputs it recorded (:func:`inputs_fingerprint` of its own
+    parameter values) those of now; None when the warehouse has none."""
+    if not has_run_records(con):
         return None
     found = con.execute("SELECT year, history_years, params_json, inputs_sha256, stale, run_at "
                         "FROM runs WHERE scenario = ?", [scenario]).fetchall()
     if not found:
         return None
     run_year, run_history, params_json, run_inputs, stale, run_at = found[0]
+    values = json.loads(params_json)
     current = (run_year == year and run_history == ",".join(map(str, history))
-               and run_inputs == inputs_sha)
-    return BaseRun(scenario, json.loads(params_json), current, bool(stale),
-                   f"{scenario}|{run_at}|{run_inputs}")
+               and run_inputs == inputs_fingerprint(con, params, values))
+    return BaseRun(scenario, values, current, bool(stale), f"{scenario}|{run_at}|{run_inputs}")

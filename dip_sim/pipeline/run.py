@@ -37,8 +37,8 @@ class Run:
     mode: str = "simulate"  # or "supervise": dip-sim supervise on a stored scenario
     adjustment_actions: Counter = field(default_factory=Counter)  # action → how many
     skipped: set[str] = field(default_factory=set)  # the models this run skipped
-    # model → the SELECT of the temp view standing in for it (its base scenario's stored rows:
-    # dip_sim.pipeline.incremental)
+    # model → the SELECT of the temp table (or view) standing in for it: its base scenario's
+    # stored rows, or no rows (dip_sim.pipeline.incremental)
     stand_ins: dict[str, str] = field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
@@ -50,10 +50,14 @@ class Run:
         return facts
 
 
+def _kind(model: Model) -> str:
+    """What a SQL model is made as: TABLE, or VIEW (``materialized: view``)."""
+    return "VIEW" if model.materialized == "view" else "TABLE"
+
+
 def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     if model.sql:  # of the model's own kind, as when it runs
-        kind = "VIEW" if model.materialized == "view" else "TABLE"
-        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS "
+        con.execute(f"CREATE OR REPLACE TEMP {_kind(model)} {model.name} AS "
                     f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
         return
     for table, columns in model.writes.items():
@@ -65,9 +69,9 @@ def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 
 def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
-    """Make the model's table(s) from what is in place (a view over its base's rows when the run
-    takes them from there)."""
-    kind = "VIEW" if model.materialized == "view" else "TABLE"
+    """Make the model's table(s) from what is in place (or from its stand-in when the run has
+    one: its base's rows)."""
+    kind = _kind(model)
     if model.name in run.stand_ins:  # of the model's own kind: a later run may make it again
         con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{run.stand_ins[model.name]}")
     elif model.python:

@@ -77,10 +77,10 @@ def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str,
     source (in the order they were stored, as the view would give them relabelled), with
     ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name) and, with
     ``with_order``, each row's position in the stored table as ``stored_order``."""
-    label = label or "'" + scenario.replace("'", "''") + "'"
+    quoted = scenario.replace("'", "''")
     if table not in LAYERED:
-        quoted = scenario.replace("'", "''")
         return f"SELECT * FROM main.{table} WHERE scenario = '{quoted}'"
+    label = label or f"'{quoted}'"
     found = con.execute(f"SELECT source FROM main.{SOURCES} WHERE scenario = ? AND "
                         "table_name = ?", [scenario, table]).fetchall()
     source = (found[0][0] if found else scenario).replace("'", "''")
