@@ -77,7 +77,9 @@ def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+def check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+    """Refuse a run the warehouse cannot support: no cases, quality results missing or older
+    than the data loaded, no eligible case in the year or the history years."""
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     loaded = get_meta(con, "loaded_batch_id")
@@ -142,7 +144,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     """The body of :func:`run_scenario` (in its transaction when it persists)."""
     values = resolve(params, scenario, year)
     check_rules(values, {"run.n_history_years": len(history)})
-    _check_inputs(con, year, history)
+    check_inputs(con, year, history)
     if persist:
         scenario_tables.ensure(con)
         for table in CONTRACTS:  # the other stored tables, as their contracts declare them
