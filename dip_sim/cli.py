@@ -309,7 +309,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise ValueError("--stale 只用于 DuckDB 引擎：Spark 引擎每次完整运行所给的情景")
         run_spark_simulate(args.db, args.year, args.history, args.scenario,
                            master=args.master or "local[2]",
-                           inputs=args.inputs, out=args.out, progress=_progress)
+                           inputs=args.inputs, out=args.out, progress=_progress,
+                           force=args.force)
         return 0
     if args.master or args.inputs or args.out:
         raise ValueError("--master、--inputs、--out 只用于 --engine spark")

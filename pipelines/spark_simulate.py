@@ -22,7 +22,14 @@ import duckdb
 from dip_sim.contract import CONTRACTS, create_sql
 from dip_sim.pipeline import scenario_tables
 from dip_sim.policy import BASELINE, Scenario, load_baseline, load_scenario
-from dip_sim.simulation import SimulationError, check_inputs, check_outputs, default_history, mark_stale
+from dip_sim.simulation import (
+    SimulationError,
+    check_inputs,
+    check_outputs,
+    current_run,
+    default_history,
+    mark_stale,
+)
 from dip_sim.spark.engine import RUNS, SparkRunner, has_rows, parquet_glob, start_session
 from dip_sim.spark.export import export_parquet
 from dip_sim.transaction import transaction
@@ -77,11 +84,13 @@ def load_results(con: duckdb.DuckDBPyConnection, out: Path, scenarios: Sequence[
 def run_spark_simulate(db_path: Path, year: int, history: list[int] | None = None,
                        scenario_files: list[Path] | None = None, master: str = "local[2]",
                        inputs: Path | None = None, out: Path | None = None,
-                       progress=print, spark: Any = None) -> list[dict]:
+                       progress=print, spark: Any = None, force: bool = False) -> list[dict]:
     """Simulate ``year`` on Spark for the baseline and every scenario file, from the
     warehouse's inputs (exported to ``OUT/inputs`` unless ``inputs`` names a folder of them)
     into ``out`` (default :func:`default_out`), then load the results into the warehouse.
-    ``spark``: a session to use (else one is started on ``master`` and stopped at the end)."""
+    As with DuckDB, the baseline is not run again when its stored results are current
+    (:func:`dip_sim.simulation.current_run`) unless ``force``. ``spark``: a session to use
+    (else one is started on ``master`` and stopped at the end)."""
     history = list(history) if history else default_history(year)
     if year in history:
         raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
@@ -94,6 +103,11 @@ def run_spark_simulate(db_path: Path, year: int, history: list[int] | None = Non
     try:
         scenarios = with_bases(scenarios, recorded_files(con, "true"), params)
         check_inputs(con, year, history)
+        if not force and current_run(con, scenarios[0], params, year, history):
+            progress(f"情景 {BASELINE}：数据、模型与参数自上次模拟以来未变，沿用其结果（--force 重新运行）")
+            scenarios = scenarios[1:]
+        if not scenarios:
+            return []
         if inputs is None:
             inputs = out / "inputs"
             rows = export_parquet(con, inputs)

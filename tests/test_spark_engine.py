@@ -5,11 +5,12 @@ the golden record's two scenarios that switch on most optional paths between the
 typing, insurance pools, related procedures, quantile and optimal-interval budget point
 values, floating and elastic point values, growth and fixed funds, primary and TCM groups, new
 technology, ungrouped cases, sharing, the panel's adjustments, the assessment scheme with the
-supervision models it runs); the same inputs, exported as Parquet, run those two scenarios on
-Spark, in one session for the module (each Spark scenario costs seconds of fixed overhead: two
-cover more paths than the baseline would). Every stored table of each must match: row counts
-exactly, amounts to 0.01 yuan, points and point values to 1e-9 relative
-(:mod:`dip_sim.spark.same_numbers`).
+supervision models it runs); ``dip-sim simulate --engine spark``'s pipeline then runs those two
+scenarios on a copy of the warehouse (the baseline is current: not run again), from the
+inputs it exports as Parquet, in one Spark session for the module (each Spark scenario costs
+seconds of fixed overhead: two cover more paths than the baseline would). Every stored table
+of each must match: row counts exactly, amounts to 0.01 yuan, points and point values to 1e-9
+relative (:mod:`dip_sim.spark.same_numbers`).
 """
 
 from __future__ import annotations
@@ -64,27 +65,22 @@ def city(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def spark_out(city, spark) -> Path:
-    """The Spark run of the same scenarios, from the exported inputs."""
-    from dip_sim.policy import load_baseline, load_scenario
-    from dip_sim.spark.engine import SparkRunner
-    from dip_sim.spark.export import export_parquet
+def spark_run(city, spark) -> dict:
+    """``dip-sim simulate --engine spark`` on a copy of the warehouse for the same scenarios
+    (its baseline is current: not run again): inputs exported, Parquet written, loaded."""
+    from pipelines.spark_simulate import run_spark_simulate
 
+    db = city["folder"] / "spark.duckdb"
+    shutil.copy(city["db"], db)
     out = city["folder"] / "spark_out"
-    con = duckdb.connect(str(city["db"]), read_only=True)
-    try:
-        export_parquet(con, out / "inputs")
-    finally:
-        con.close()
-    params = load_baseline()
-    scenarios = [load_scenario(f, params) for f in city["files"]]
-    runner = SparkRunner(spark, out / "inputs", out, progress=lambda m: None)
-    try:
-        for scenario in scenarios:
-            runner.run_scenario(scenario, params, YEAR, HISTORY)
-    finally:
-        runner.close()
-    return out
+    run_spark_simulate(db, YEAR, HISTORY, city["files"], out=out, spark=spark,
+                       progress=lambda m: None)
+    return {"db": db, "out": out}
+
+
+@pytest.fixture(scope="module")
+def spark_out(spark_run) -> Path:
+    return spark_run["out"]
 
 
 def _scenarios() -> list[str]:
@@ -131,27 +127,28 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
     assert len(found) == 1 and "case_points" in found[0]
 
 
-def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_out, tmp_path):
-    """The Parquet results replace the warehouse's rows (data tests pass), and ``compare``
-    reads them."""
+def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_run):
+    """The Parquet results replaced the copy's rows (its data tests passed), each scenario's
+    run is recorded, and ``compare`` reads them as any run's."""
     from dip_sim.reports.compare import compare_tables
-    from pipelines.spark_simulate import load_results
 
-    db = tmp_path / "w.duckdb"
-    shutil.copy(city["db"], db)
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(spark_run["db"]), read_only=True)
+    duck = duckdb.connect(str(city["db"]), read_only=True)
     try:
-        before = con.execute("SELECT dip_fund_yuan FROM point_values WHERE scenario = 'wide_b'"
-                             ).fetchall()
-        load_results(con, spark_out, _scenarios(), progress=lambda m: None)
-        after = con.execute("SELECT dip_fund_yuan FROM point_values WHERE scenario = 'wide_b'"
-                            ).fetchall()
+        query = "SELECT scenario, dip_fund_yuan FROM point_values ORDER BY scenario"
+        loaded, original = con.execute(query).fetchall(), duck.execute(query).fetchall()
+        runs = con.execute("SELECT scenario, base, stages_run FROM runs ORDER BY scenario"
+                           ).fetchall()
+        sources = con.execute("SELECT count(*) FROM scenario_sources WHERE scenario <> source"
+                              ).fetchall()[0][0]
         tables = compare_tables(con, ["baseline", *_scenarios()])
-        engine_runs = con.execute("SELECT count(*) FROM runs").fetchall()[0][0]
     finally:
         con.close()
-    assert before == after
-    assert engine_runs == 1 + len(_scenarios())
+        duck.close()
+    assert loaded == original and len(loaded) == 3
+    assert [r[0] for r in runs] == ["baseline", "wide_a", "wide_b"]
+    assert runs[1][1] is None and "settle" in runs[1][2]  # a full run on Spark
+    assert sources == 0  # every scenario's rows are its own
     assert list(tables["医院年终结算额"].columns[-2:]) == ["wide_a − baseline", "wide_b − baseline"]
 
 
