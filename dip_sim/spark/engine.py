@@ -153,7 +153,10 @@ class SparkRunner:
         try:
             df = self.spark.sql(text)
             if model.materialized != "view" and not empty:
+                # its rows, not its plan; columns under new ids (a later join of this table
+                # with one it was made from must tell their columns apart)
                 df = df.localCheckpoint(eager=False)
+                df = df.toDF(*df.columns)
         except Exception as exc:  # Spark's analysis and execution errors carry their text
             raise SparkEngineError(f"模型 {model.name}（{model.sql}）在 Spark 上运行失败："
                                    f"{_first_line(exc)}") from exc
@@ -284,8 +287,10 @@ def start_session(master: str = "local[2]", app: str = "dip-sim") -> Any:
                .config("spark.ui.enabled", "false")
                .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.sources.partitionOverwriteMode", "dynamic"))
-    if local:  # small data on one machine: few partitions, no code generation to wait for
+    if local:  # small data on one machine: few partitions, no re-planning between stages, no
+        # code generation to wait for (each model is a small query)
         builder = (builder.config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.adaptive.enabled", "false")
                    .config("spark.sql.codegen.wholeStage", "false"))
     try:
         spark = builder.getOrCreate()
