@@ -187,3 +187,12 @@ def test_export_names_what_is_missing(tmp_path):
             export_parquet(con, tmp_path / "inputs")
     finally:
         con.close()
+
+
+def test_a_missing_java_is_named_with_the_package(monkeypatch):
+    from dip_sim.spark import engine
+
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(engine.SparkEngineError, match="default-jre-headless"):
+        engine.start_session("local[1]")
