@@ -589,17 +589,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the errors a command reports as one line, by exit code: (module, class); a class is looked up
+# only when its module was loaded (no command raises an error of a module it did not load), so
+# that starting the command line does not load every stage
+_EXIT_2 = (("dip_sim.warehouse_version", "WarehouseVersionError"),
+           ("pipelines.rebuild", "RebuildError"))
+_EXIT_1 = (("dip_sim.auth", "AuthError"), ("dip_sim.ingest.errors", "IngestError"),
+           ("dip_sim.policy.parameters", "PolicyError"), ("dip_sim.simulation", "SimulationError"),
+           ("dip_sim.supervise.run", "SupervisionError"))
+
+
+def _raised(exc: BaseException, errors: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``exc`` is one of ``errors`` (of the modules loaded so far)."""
+    return any(module in sys.modules and isinstance(exc, getattr(sys.modules[module], name))
+               for module, name in errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dip-sim`` console script."""
     try:
-        from dip_sim.auth import AuthError
-        from dip_sim.ingest import IngestError
-        from dip_sim.policy import PolicyError
-        from dip_sim.simulation import SimulationError
-        from dip_sim.supervise.run import SupervisionError
-        from dip_sim.warehouse_version import WarehouseVersionError
         from pipelines.interrupt import Interrupted, run_interruptible
-        from pipelines.rebuild import RebuildError
 
         # the commands writing the warehouse, and what their interrupt message calls their
         # work: run so that Ctrl-C stops them within a moment and leaves no half-written state
@@ -613,13 +622,14 @@ def main(argv: list[str] | None = None) -> int:
         except Interrupted as exc:
             print(exc, file=sys.stderr)
             return 130
-        except (WarehouseVersionError, RebuildError) as exc:
-            print(f"错误: {exc}", file=sys.stderr)
-            return 2
-        except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
-                ValueError) as exc:
-            print(f"错误: {exc}", file=sys.stderr)
-            return 1
+        except Exception as exc:
+            if _raised(exc, _EXIT_2):
+                print(f"错误: {exc}", file=sys.stderr)
+                return 2
+            if isinstance(exc, ValueError) or _raised(exc, _EXIT_1):
+                print(f"错误: {exc}", file=sys.stderr)
+                return 1
+            raise
     except KeyboardInterrupt:  # while starting (nothing written yet), or a command writing no warehouse
         print("已中断", file=sys.stderr)
         return 130
