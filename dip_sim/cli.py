@@ -43,7 +43,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     counts = generate(args.out, years=args.years, cases_per_year=args.cases_per_year,
                       seed=args.seed, file_format=args.format, progress=_progress,
-                      plant_rate=args.plant_rate)
+                      plant_rate=args.plant_rate, regions=args.regions)
     _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     if args.plant_rate:
         import polars as pl
@@ -416,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "national = 国家医疗保障基金结算清单（标准项目名称，病案与结算同行，按医院）")
     p.add_argument("--plant-rate", type=float, default=0.0,
                    help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv")
+    p.add_argument("--regions", type=int, default=1,
+                   help="统筹区数：大于 1 时生成一个省的 N 个城市（规模、病种结构与费用水平各异），"
+                        "每家医院填写其统筹区；默认 1 个城市")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("plant-gaming", help="在合成城市中植入已知的违规行为，答案写入 gaming_truth.csv",
