@@ -195,7 +195,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     scenarios = list(dict.fromkeys(args.scenarios))
     with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
-        tables = compare_tables(con, scenarios)
+        tables = compare_tables(con, scenarios, args.region)
     print(format_compare(tables, scenarios))
     if args.out:
         labels = {"parameter": "参数", "value_base": "基准取值", "value": "取值",
@@ -491,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="多个情景并列比较：关键指标、改变的参数、各医院年终结算额",
                        description="第一个情景为比较基准，如 dip-sim compare baseline growth_8pct")
     p.add_argument("scenarios", nargs="+", help="情景名（已模拟）")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码（仓库有多个统筹区时必填：各统筹区分别测算，不能合并比较）")
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_compare)

@@ -82,12 +82,18 @@ def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables").fetchall()}
+def _check_loaded(con: duckdb.DuckDBPyConnection) -> str:
+    """The batch loaded last; refused when the warehouse has no data."""
     loaded = get_meta(con, "loaded_batch_id")
     if loaded is None:
         raise SimulationError("仓库中没有病例数据：请先运行 dip-sim ingest DIR")
+    return loaded
+
+
+def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    loaded = _check_loaded(con)
     if "case_features" not in tables or get_meta(con, "quality_batch_id") != loaded:
         raise SimulationError("病案质控结果缺失或早于最近一次载入的数据：请先运行 dip-sim quality")
     counts = dict(con.execute(
@@ -104,12 +110,13 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print, persist: bool = True,
                  keep: Sequence[str] = (), incremental_run: bool = True,
-                 reuse: Reuse | None = None, region: Region | None = None) -> dict[str, Any]:
+                 reuse: Reuse | None = None, region: Region | None = None,
+                 region_code: str | None = None) -> dict[str, Any]:
     """Run one scenario in one pooling region and replace its rows there in the output tables.
 
     ``region``: the region the caller scoped the input tables to (:func:`simulate`'s loop);
-    None: the warehouse's only region, or its first (a what-if names the region it asks about
-    otherwise), scoped here.
+    None: the region coded ``region_code`` (a what-if names the region it asks about), else the
+    warehouse's only region, or its first, scoped here.
 
     A scenario other than the baseline reruns only the models its changes reach when its base
     has current stored results (``incremental_run``; else every model runs). Returns the
@@ -124,10 +131,14 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         if region is not None:
             return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
                                  incremental_run, reuse, region)
+        _check_loaded(con)
         every = regions(con)
-        with scoped(con, every[0], every):
+        chosen = [r for r in every if r.code == region_code] if region_code else every[:1]
+        if not chosen:
+            raise SimulationError(f"仓库中没有统筹区 {region_code}")
+        with scoped(con, chosen[0], every):
             return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
-                                 incremental_run, reuse, every[0])
+                                 incremental_run, reuse, chosen[0])
 
 
 def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, Parameter],
@@ -297,6 +308,7 @@ def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] |
         raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
     results = []
     with transaction(con):
+        _check_loaded(con)
         every = regions(con)
         check_named(regions_named(params), every, "政策参数文件")
         for scenario in scenarios:

@@ -26,12 +26,15 @@ def run_supervise(db_path: Path, scenarios: list[str] | None = None, progress=pr
     con = connect(db_path)
     found: dict[str, dict[str, int]] = {}
     try:
+        if not con.execute("SELECT count(*) FROM runs").fetchall()[0][0]:
+            raise ValueError(f"情景 {(scenarios or ['baseline'])[0]} 尚未模拟：请先运行 dip-sim simulate")
         # each scenario's latest run in each region: the values it simulated with, and its year
         runs = {(scenario, region): (params_json, year)
                 for scenario, region, params_json, year in con.execute(
                     """SELECT scenario, region, arg_max(params_json, run_at), arg_max(year, run_at)
                        FROM runs GROUP BY scenario, region""").fetchall()}
         params = load_baseline()
+        several = len({region for _, region in runs}) > 1
         wanted = scenarios or ["baseline"]
         unknown = [s for s in wanted if s not in {k[0] for k in runs}]
         if unknown:
@@ -49,8 +52,9 @@ def run_supervise(db_path: Path, scenarios: list[str] | None = None, progress=pr
                     total = found.setdefault(scenario, {})
                     for k, v in counts.items():
                         total[k] = total.get(k, 0) + v
-            for scenario, counts in found.items():
-                progress(f"{scenario}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
+                    where = f"（统筹区 {region.code}）" if several else ""
+                    progress(f"{scenario}{where}: "
+                             + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     finally:
         con.close()
     progress(f"监管指标完成，用时 {time.perf_counter() - started:.1f} 秒")

@@ -250,3 +250,65 @@ def test_a_hospital_without_its_region_is_named_by_file_row_and_field(province, 
     run_ingest(folder, db, progress=QUIET)
     with pytest.raises(RegionError, match="hospitals.csv 第 5 行.*region|region.*hospitals.csv 第 5 行"):
         run_simulate(db, 2020, progress=QUIET)
+
+
+def test_the_dashboard_shows_a_region_at_a_time_and_the_bureau_every_region(
+        province, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dip_sim.dashboard import data
+    from dip_sim.dashboard import format as fmt
+
+    monkeypatch.setenv(data.ENV_DB, str(province["db"]))
+    monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
+    con = duckdb.connect(str(province["db"]), read_only=True)
+    try:
+        pv = dict(con.execute("SELECT region, pv_budget_yuan FROM point_values "
+                              "WHERE scenario = 'baseline'").fetchall())
+        hospital_b = con.execute("SELECT min(hospital_id) FROM hospitals WHERE region = ?",
+                                 [B]).fetchall()[0][0]
+    finally:
+        con.close()
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+
+    def run(user: dict, region: str | None = None) -> AppTest:
+        at = AppTest.from_file(app, default_timeout=60)
+        at.session_state["user"] = user
+        if region is not None:
+            at.session_state[data.REGION_KEY] = region
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    bureau = {"name": "bureau", "role": "bureau", "hospital_id": None}
+    at = run(bureau)
+    picker = [s for s in at.sidebar.selectbox if s.key == data.REGION_KEY]
+    assert picker and picker[0].options == ["太原市（140100）", "大同市（140200）"]
+    assert "各统筹区对比" in [h.value for h in at.subheader]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["预算点值"] == fmt.fmt_point_value(pv[A])
+    at = run(bureau, B)
+    assert {m.label: m.value for m in at.metric}["预算点值"] == fmt.fmt_point_value(pv[B])
+
+    hospital = {"name": "h", "role": "hospital", "hospital_id": hospital_b}
+    at = run(hospital, A)  # a hospital user stays in its own region, whatever is asked
+    assert not [s for s in at.sidebar.selectbox if s.key == data.REGION_KEY]
+    assert "统筹区：大同市（140200）" in [c.value for c in at.sidebar.caption]
+    assert "各统筹区对比" not in [h.value for h in at.subheader]
+    assert {m.label: m.value for m in at.metric}["预算点值"] == fmt.fmt_point_value(pv[B])
+
+
+def test_compare_is_made_in_one_region_of_a_province(province):
+    from dip_sim.reports.compare import compare_tables
+
+    con = duckdb.connect(str(province["db"]), read_only=True)
+    try:
+        with pytest.raises(ValueError, match="--region"):
+            compare_tables(con, ["baseline", "growth_b"])
+        in_b = compare_tables(con, ["baseline", "growth_b"], B)
+        in_a = compare_tables(con, ["baseline", "growth_b"], A)
+    finally:
+        con.close()
+    assert list(in_b["参数变化"]["parameter"]) == ["budget.growth_rate"]
+    assert in_a["参数变化"].empty
+    assert set(in_b["医院年终结算额"]["hospital_id"].str[:5]) == {"H1402"}
