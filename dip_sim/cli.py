@@ -126,13 +126,18 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _results(db: Path, table: str, missing: str):
+def _results(db: Path, table: str, missing: str, region: str | None = None,
+             by_region: bool = False):
     """A read-only connection to the warehouse ``db``, which must hold ``table``.
 
-    ``missing`` says what to run when it does not; the connection is closed on leaving.
+    ``missing`` says what to run when it does not; the connection is closed on leaving. With
+    ``by_region`` (a report of simulation results), the result tables read are those of pooling
+    ``region`` (:func:`dip_sim.pipeline.regions.results_in_region`: needed when the warehouse
+    has several regions).
     """
     import duckdb
 
+    from dip_sim.pipeline.regions import results_in_region
     from dip_sim.warehouse_version import check
 
     if not Path(db).exists():
@@ -144,7 +149,11 @@ def _results(db: Path, table: str, missing: str):
             "SELECT table_name FROM information_schema.tables").fetchall()}
         if table not in tables:
             raise ValueError(missing)
-        yield con
+        if not by_region:
+            yield con
+            return
+        with results_in_region(con, region):
+            yield con
     finally:
         con.close()
 
@@ -169,8 +178,8 @@ def cmd_catalog_report(args: argparse.Namespace) -> int:
     """Write the catalogue report (grouping quality) workbook of a scenario."""
     from dip_sim.reports.catalog import write_catalog_report
 
-    with _results(args.db, "catalog_summary",
-                  "仓库中没有分组质量结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "catalog_summary", "仓库中没有分组质量结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         _written(args.out, write_catalog_report(con, args.scenario, args.out))
     return 0
 
@@ -180,7 +189,8 @@ def cmd_catalog_diff(args: argparse.Namespace) -> int:
     from dip_sim.reports.catalog_diff import catalog_diff, format_diff
     from dip_sim.workbook import write_workbook
 
-    with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         diff = catalog_diff(con, args.a, args.b)
     print(format_diff(diff, args.a, args.b, args.limit))
     if args.out:
@@ -194,8 +204,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from dip_sim.workbook import write_workbook
 
     scenarios = list(dict.fromkeys(args.scenarios))
-    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
-        tables = compare_tables(con, scenarios, args.region)
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
+        tables = compare_tables(con, scenarios)
     print(format_compare(tables, scenarios))
     if args.out:
         labels = {"parameter": "参数", "value_base": "基准取值", "value": "取值",
@@ -208,7 +219,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write a hospital's settlement statement, or the bureau's report, as Excel."""
     from dip_sim.reports.statements import write_report
 
-    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         _written(args.out, write_report(con, args.scenario, args.hospital, args.out))
     return 0
 
@@ -289,8 +301,8 @@ def cmd_supervision_report(args: argparse.Namespace) -> int:
     """Write the supervision and assessment report of a year as Excel."""
     from dip_sim.reports.supervision import write_supervision_report
 
-    with _results(args.db, "supervision_hospitals",
-                  "仓库中没有监管指标：请先运行 dip-sim supervise") as con:
+    with _results(args.db, "supervision_hospitals", "仓库中没有监管指标：请先运行 dip-sim supervise",
+                  args.region, by_region=True) as con:
         _written(args.out, write_supervision_report(con, args.scenario, args.year, args.out,
                                                     args.hospital))
     return 0
@@ -476,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_catalog_report)
 
     p = sub.add_parser("catalog-diff", help="比较两个情景的病种目录：改了什么、为什么、影响哪些医院",
@@ -486,15 +500,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=15, help="每个列表打印的行数（默认 15）")
     p.add_argument("--out", type=Path, default=None, help="另存全部明细为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_catalog_diff)
 
     p = sub.add_parser("compare", help="多个情景并列比较：关键指标、改变的参数、各医院年终结算额",
                        description="第一个情景为比较基准，如 dip-sim compare baseline growth_8pct")
     p.add_argument("scenarios", nargs="+", help="情景名（已模拟）")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码（仓库有多个统筹区时必填：各统筹区分别测算，不能合并比较）")
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="输出结算报表（Excel）：某医院的结算单，或医保局汇总报表",
@@ -504,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hospital", default=None, help="定点医疗机构代码（缺省为医保局报表）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
@@ -537,6 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--hospital", default=None, help="只含此医院（医院自查）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_supervision_report)
 
     p = sub.add_parser("rebuild", help="按仓库记录的输入目录重建仓库（数据结构版本变化后）",

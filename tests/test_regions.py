@@ -298,15 +298,21 @@ def test_the_dashboard_shows_a_region_at_a_time_and_the_bureau_every_region(
     assert {m.label: m.value for m in at.metric}["预算点值"] == fmt.fmt_point_value(pv[B])
 
 
-def test_compare_is_made_in_one_region_of_a_province(province):
+def test_reports_are_made_in_one_region_of_a_province(province, capsys):
+    from dip_sim.cli import main
+    from dip_sim.pipeline.regions import results_in_region
     from dip_sim.reports.compare import compare_tables
 
+    assert main(["compare", "baseline", "growth_b", "--db", str(province["db"])]) == 1
+    assert "--region" in capsys.readouterr().err
+    assert main(["compare", "baseline", "growth_b", "--region", B,
+                 "--db", str(province["db"])]) == 0
     con = duckdb.connect(str(province["db"]), read_only=True)
     try:
-        with pytest.raises(ValueError, match="--region"):
-            compare_tables(con, ["baseline", "growth_b"])
-        in_b = compare_tables(con, ["baseline", "growth_b"], B)
-        in_a = compare_tables(con, ["baseline", "growth_b"], A)
+        with results_in_region(con, B):
+            in_b = compare_tables(con, ["baseline", "growth_b"])
+        with results_in_region(con, A):
+            in_a = compare_tables(con, ["baseline", "growth_b"])
     finally:
         con.close()
     assert list(in_b["参数变化"]["parameter"]) == ["budget.growth_rate"]

@@ -123,6 +123,9 @@ class Grouper:
                             "WHERE scenario = ?", [self.scenario]).fetchall()
         if not found:
             raise GrouperError(f"仓库中没有情景 {self.scenario} 的模拟结果：请先运行 dip-sim simulate")
+        if len(found) > 1:  # one row per pooling region: this grouper knows one catalogue
+            raise GrouperError(f"仓库中有 {len(found)} 个统筹区：预分组接口目前只服务单一统筹区的仓库，"
+                               "请为每个统筹区分别建仓库并启动 dip-sim serve-api")
         year, history_text, stored_sha, recorded = found[0]
         history = [int(y) for y in history_text.split(",")]
         params = load_baseline()

@@ -153,6 +153,42 @@ def in_each_region(con: duckdb.DuckDBPyConnection, only: Sequence[str] | None = 
             yield region
 
 
+@contextlib.contextmanager
+def results_in_region(con: duckdb.DuckDBPyConnection, region: str | None) -> Iterator[str | None]:
+    """Within the block, the result tables (and ``runs``) hold only ``region``'s rows: temp
+    views shadow them, so a report made for one region reads them as those of a city. Yields
+    the region (None: the warehouse has one region, nothing is shadowed). Refused when the
+    warehouse has several regions and none is named, or when it has not the one named."""
+    from dip_sim.contract import CONTRACTS
+
+    there = [r[0] for r in con.execute("SELECT DISTINCT region FROM runs ORDER BY 1").fetchall()]
+    if region is None and len(there) <= 1:
+        yield None
+        return
+    if region is None:
+        raise RegionError(f"仓库中有多个统筹区（{', '.join(map(str, there))}）：各统筹区分别测算，"
+                          "请用 --region 指定统筹区编码")
+    if region not in there:
+        raise RegionError(f"仓库中没有统筹区 {region} 的模拟结果（现有：{', '.join(map(str, there))}）")
+    db = _database(con)
+    stored = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
+        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = ? "
+        "AND schema_name = 'main'", [db, db]).fetchall()}
+    quoted = region.replace("'", "''")
+    made = []
+    try:
+        for table, contract in CONTRACTS.items():
+            if contract.scenario_keyed and table in stored:
+                con.execute(f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * '
+                            f'FROM "{db}".main.{table} WHERE region = \'{quoted}\'')
+                made.append(table)
+        yield region
+    finally:
+        for table in made:
+            con.execute(f"DROP VIEW IF EXISTS temp.main.{table}")
+
+
 def check_named(named: Mapping[str, Sequence[str]], every: Sequence[Region], where: str) -> None:
     """Refuse parameter values set for a region the warehouse does not have (``named``: region
     code → the parameters set for it; ``where``: the policy files or the scenario)."""

@@ -2,8 +2,7 @@
 
 For each scenario: its key figures (DIP fund, point values, R, total points, reserve, what
 was paid at year end, 总额准确度 = DIP fund ÷ the year-end amounts paid), the parameters it
-changed against the first scenario named, and each hospital's year-end amount under each;
-in one pooling region (统筹区): the one the warehouse has, or the one named.
+changed against the first scenario named, and each hospital's year-end amount under each.
 """
 
 from __future__ import annotations
@@ -33,39 +32,20 @@ def _check(con: duckdb.DuckDBPyConnection, scenarios: list[str]) -> None:
                          f"{', '.join(sorted(there)) or '无'}）：请先运行 dip-sim simulate")
 
 
-def _region(con: duckdb.DuckDBPyConnection, region: str | None) -> str | None:
-    """The region compared: ``region``, or the warehouse's only one (None: no filter needed);
-    refused, listing them, when the warehouse has several and none is named."""
-    there = [r[0] for r in con.execute(
-        "SELECT DISTINCT region FROM point_values ORDER BY 1").fetchall()]
-    if region is not None:
-        if region not in there:
-            raise ValueError(f"没有统筹区 {region} 的模拟结果（已有: {', '.join(map(str, there))}）")
-        return region
-    if len(there) > 1:
-        raise ValueError(f"仓库中有多个统筹区（{', '.join(there)}）：请用 --region 指定比较哪一个")
-    return None
-
-
-def compare_tables(con: duckdb.DuckDBPyConnection, scenarios: list[str],
-                   region: str | None = None) -> dict[str, pd.DataFrame]:
-    """The comparison's tables: key figures, parameter changes, hospitals (Chinese sheet names),
-    in pooling ``region`` (needed when the warehouse has several)."""
+def compare_tables(con: duckdb.DuckDBPyConnection, scenarios: list[str]) -> dict[str, pd.DataFrame]:
+    """The comparison's tables: key figures, parameter changes, hospitals (Chinese sheet names)."""
     _check(con, scenarios)
-    region = _region(con, region)
     marks = ", ".join("?" for _ in scenarios)
-    where = "region = ?" if region is not None else "TRUE"
-    scenarios_in = [*scenarios, *([region] if region is not None else [])]
     figures = con.execute(f"""
         SELECT scenario, dip_fund_yuan, fund_ratio, total_points, pv_budget_yuan,
                pv_settlement_yuan, pv_gap, reserve_yuan, reserve_left_yuan, year_end_total_yuan,
                dip_fund_yuan / NULLIF(year_end_total_yuan, 0) AS budget_accuracy
-        FROM point_values WHERE scenario IN ({marks}) AND {where}""", scenarios_in).df()
+        FROM point_values WHERE scenario IN ({marks})""", scenarios).df()
     figures = figures.set_index("scenario").reindex(scenarios).T.reset_index(names="metric")
     figures["metric"] = [BUDGET_ACCURACY if m == "budget_accuracy"
                          else column_label(m, "point_values") for m in figures["metric"]]
-    runs = dict(con.execute(f"SELECT scenario, params_json FROM runs WHERE scenario IN ({marks}) "
-                            f"AND {where}", scenarios_in).fetchall())
+    runs = dict(con.execute(f"SELECT scenario, params_json FROM runs WHERE scenario IN ({marks})",
+                            scenarios).fetchall())
     base = json.loads(runs.get(scenarios[0]) or "{}")
     changes = []
     for name in scenarios[1:]:
@@ -77,7 +57,7 @@ def compare_tables(con: duckdb.DuckDBPyConnection, scenarios: list[str],
     params = pd.DataFrame(changes, columns=["scenario", "parameter", "value_base", "value"])
     amounts = con.execute(f"""
         SELECT hospital_id, scenario, year_end_amount_yuan FROM hospital_settlement
-        WHERE scenario IN ({marks}) AND {where}""", scenarios_in).df()
+        WHERE scenario IN ({marks})""", scenarios).df()
     names = con.execute(f"SELECT * FROM {HOSPITAL_NAMES}").df()
     wide = (amounts.pivot(index="hospital_id", columns="scenario",
                           values="year_end_amount_yuan")
