@@ -430,19 +430,24 @@ def point_value_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
 
 
 def hospitals() -> pd.DataFrame:
-    """The hospitals the user may see (all, or the own one in hospital-user mode).
+    """The hospitals the user may see (all of the region shown, or the own one in
+    hospital-user mode).
 
     Columns: hospital_id, hospital_name, level, county.
     """
     where, params = _scope("hospital_id")
+    shown = region_scope()
+    region, region_params = (
+        ("hospital_id IN (SELECT hospital_id FROM hospitals WHERE trim(region) = ?)", [shown])
+        if shown is not None else ("TRUE", []))
     return _query(
         f"""
         WITH {_HOSP_CTE}
         SELECT hospital_id, hospital_name, level, county
-        FROM hosp WHERE {where}
+        FROM hosp WHERE {where} AND {region}
         ORDER BY level DESC NULLS LAST, hospital_id
         """,
-        params,
+        [*params, *region_params],
     )
 
 
