@@ -158,8 +158,13 @@ def test_a_parameter_set_for_one_region_reaches_only_that_region(province):
             SELECT region || '/' || scenario, dip_fund_yuan FROM point_values""").fetchall())
         params = dict(con.execute("SELECT region, params_json FROM runs "
                                   "WHERE scenario = 'growth_b'").fetchall())
+        # each region's run built on its own baseline rows: A recomputed nothing, B its budget
+        stages = dict(con.execute("SELECT region, base || ':' || stages_run FROM runs "
+                                  "WHERE scenario = 'growth_b'").fetchall())
     finally:
         con.close()
+    assert stages[A] == "baseline:"
+    assert stages[B].startswith("baseline:budget") and "catalog" not in stages[B]
     assert funds[f"{A}/growth_b"] == funds[f"{A}/baseline"]
     # growth rate 0.2 instead of 0.05: the fund is 1.2 / 1.05 of the baseline's
     assert funds[f"{B}/growth_b"] == pytest.approx(funds[f"{B}/baseline"] * 1.2 / 1.05, rel=1e-9)
