@@ -285,8 +285,11 @@ def test_the_dashboard_shows_a_region_at_a_time_and_the_bureau_every_region(
         assert not at.exception, [e.value for e in at.exception]
         return at
 
+    from dip_sim.dashboard import quality_data
+
     # outside a page the first region is shown: its hospitals only
     assert set(data.hospitals()["hospital_id"].str[:5]) == {"H1401"}
+    assert set(quality_data.quality_by_hospital(2020)["hospital_id"].str[:5]) == {"H1401"}
     bureau = {"name": "bureau", "role": "bureau", "hospital_id": None}
     at = run(bureau)
     picker = [s for s in at.sidebar.selectbox if s.key == data.REGION_KEY]

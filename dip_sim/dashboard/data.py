@@ -284,6 +284,17 @@ def region_comparison(scenario: str) -> pd.DataFrame:
     )
 
 
+def _scope_in_region(column: str = "hospital_id") -> tuple[str, list[Any]]:
+    """:func:`_scope` on ``column`` and, in a warehouse of several pooling regions, only the
+    hospitals of the region shown (for the reads of inputs, which have no region column)."""
+    where, params = _scope(column)
+    shown = region_scope()
+    if shown is None:
+        return where, params
+    return (f"{where} AND {column} IN (SELECT hospital_id FROM hospitals "
+            "WHERE trim(region) = ?)", [*params, shown])
+
+
 def _insurance(insurance_type: str | None, column: str = "case_id") -> tuple[str, list[Any]]:
     """The cases of one insurance type (险种, from ``case_features``) on ``column``; ``TRUE``
     (and no read of the case table) when ``insurance_type`` is None or empty."""
@@ -435,19 +446,15 @@ def hospitals() -> pd.DataFrame:
 
     Columns: hospital_id, hospital_name, level, county.
     """
-    where, params = _scope("hospital_id")
-    shown = region_scope()
-    region, region_params = (
-        ("hospital_id IN (SELECT hospital_id FROM hospitals WHERE trim(region) = ?)", [shown])
-        if shown is not None else ("TRUE", []))
+    where, params = _scope_in_region("hospital_id")
     return _query(
         f"""
         WITH {_HOSP_CTE}
         SELECT hospital_id, hospital_name, level, county
-        FROM hosp WHERE {where} AND {region}
+        FROM hosp WHERE {where}
         ORDER BY level DESC NULLS LAST, hospital_id
         """,
-        [*params, *region_params],
+        params,
     )
 
 
