@@ -281,7 +281,7 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     from dip_sim.api.app import create_app
 
     _progress(f"计算情景 {args.scenario} 的目录（{args.db}，只读，{args.workers} 份）…")
-    app = create_app(args.db, args.scenario, workers=args.workers)
+    app = create_app(args.db, args.scenario, workers=args.workers, region=args.region)
     _progress(f"预分组接口：http://{args.host}:{args.port}/v1/ （文档 /docs）")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -589,6 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="监听地址")
     p.add_argument("--port", type=int, default=8600, help="端口")
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填，服务该统筹区的医院")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（只读）")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="可同时处理的请求数：每份各有一个内存数据库（默认为 CPU 核数）")

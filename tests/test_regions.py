@@ -328,3 +328,42 @@ def test_reports_are_made_in_one_region_of_a_province(province, capsys):
     assert list(in_b["参数变化"]["parameter"]) == ["budget.growth_rate"]
     assert in_a["参数变化"].empty
     assert set(in_b["医院年终结算额"]["hospital_id"].str[:5]) == {"H1402"}
+
+
+def test_the_api_serves_one_region_and_only_its_hospitals(province, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from dip_sim.api.app import create_app
+    from dip_sim.api.grouper import GrouperError
+    from dip_sim.api.keys import add_key
+
+    db = province["db"]
+    with pytest.raises(GrouperError, match="--region"):
+        create_app(db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        hospital_a, hospital_b = (con.execute(
+            "SELECT min(hospital_id) FROM hospitals WHERE region = ?", [r]).fetchall()[0][0]
+            for r in (A, B))
+        case = con.execute("""
+            SELECT c.case_id, g.group_code FROM case_groups g JOIN cases c USING (case_id)
+            WHERE g.scenario = 'baseline' AND g.year = 2020 AND g.grouped AND c.hospital_id = ?
+            ORDER BY c.case_id LIMIT 1""", [hospital_b]).fetchall()[0]
+        row = con.execute("SELECT c.*, s.* EXCLUDE (case_id) FROM cases c JOIN settlements s "
+                          "USING (case_id) WHERE case_id = ?", [case[0]]).df()
+    finally:
+        con.close()
+    keys = tmp_path / "keys.json"
+    key_a, key_b = (add_key(h, keys)[0] for h in (hospital_a, hospital_b))
+    client = TestClient(create_app(db, region=B, keys_file=keys))
+    assert client.get("/v1/health").json()["region"] == B
+    fields = {k: (None if v != v else str(v)) for k, v in row.iloc[0].to_dict().items()
+              if k in {"case_id", "hospital_id", "sex", "age_years", "admit_date",
+                       "discharge_date", "main_dx", "other_dx", "main_proc", "other_procs",
+                       "total_cost_yuan", "fund_paid_yuan", "insurance_type", "los_days"}}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    answer = client.post("/v1/group", json=fields, headers={"X-API-Key": key_b})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["group_code"] == case[1]
+    refused = client.post("/v1/group", json=fields, headers={"X-API-Key": key_a})
+    assert refused.status_code == 403 and B in refused.json()["detail"]
