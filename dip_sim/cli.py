@@ -127,13 +127,13 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _results(db: Path, table: str, missing: str, region: str | None = None,
-             by_region: bool = False):
+             by_region: bool = False, hospital: str | None = None):
     """A read-only connection to the warehouse ``db``, which must hold ``table``.
 
     ``missing`` says what to run when it does not; the connection is closed on leaving. With
     ``by_region`` (a report of simulation results), the result tables read are those of pooling
     ``region`` (:func:`dip_sim.pipeline.regions.results_in_region`: needed when the warehouse
-    has several regions).
+    has several regions), by default the region of ``hospital`` when one is named.
     """
     import duckdb
 
@@ -152,6 +152,10 @@ def _results(db: Path, table: str, missing: str, region: str | None = None,
         if not by_region:
             yield con
             return
+        if region is None and hospital:
+            found = con.execute("SELECT any_value(nullif(trim(region), '')) FROM hospitals "
+                                "WHERE hospital_id = ?", [hospital]).fetchall()
+            region = found[0][0] if found else None
         with results_in_region(con, region):
             yield con
     finally:
@@ -220,7 +224,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dip_sim.reports.statements import write_report
 
     with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate",
-                  args.region, by_region=True) as con:
+                  args.region, by_region=True, hospital=args.hospital) as con:
         _written(args.out, write_report(con, args.scenario, args.hospital, args.out))
     return 0
 
@@ -302,7 +306,7 @@ def cmd_supervision_report(args: argparse.Namespace) -> int:
     from dip_sim.reports.supervision import write_supervision_report
 
     with _results(args.db, "supervision_hospitals", "仓库中没有监管指标：请先运行 dip-sim supervise",
-                  args.region, by_region=True) as con:
+                  args.region, by_region=True, hospital=args.hospital) as con:
         _written(args.out, write_supervision_report(con, args.scenario, args.year, args.out,
                                                     args.hospital))
     return 0

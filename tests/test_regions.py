@@ -308,7 +308,7 @@ def test_the_dashboard_shows_a_region_at_a_time_and_the_bureau_every_region(
     assert {m.label: m.value for m in at.metric}["预算点值"] == fmt.fmt_point_value(pv[B])
 
 
-def test_reports_are_made_in_one_region_of_a_province(province, capsys):
+def test_reports_are_made_in_one_region_of_a_province(province, capsys, tmp_path):
     from dip_sim.cli import main
     from dip_sim.pipeline.regions import results_in_region
     from dip_sim.reports.compare import compare_tables
@@ -317,6 +317,14 @@ def test_reports_are_made_in_one_region_of_a_province(province, capsys):
     assert "--region" in capsys.readouterr().err
     assert main(["compare", "baseline", "growth_b", "--region", B,
                  "--db", str(province["db"])]) == 0
+    # a hospital's statement is made in its own region, without naming it
+    statement = tmp_path / "h.xlsx"
+    with duckdb.connect(str(province["db"]), read_only=True) as con:
+        hospital = con.execute("SELECT min(hospital_id) FROM hospital_settlement "
+                               "WHERE region = ?", [B]).fetchall()[0][0]
+    assert main(["report", "--scenario", "growth_b", "--hospital", hospital,
+                 "--out", str(statement), "--db", str(province["db"])]) == 0
+    assert statement.is_file()
     con = duckdb.connect(str(province["db"]), read_only=True)
     try:
         with results_in_region(con, B):
