@@ -277,6 +277,8 @@ def test_carries_names_what_a_stored_model_passes_on(city):
     con.execute(f"ATTACH '{city}' AS wh (READ_ONLY)")
     con.execute("USE wh")
     params = load_baseline()
+    from dip_sim.pipeline.regions import default_region
+
     values = resolve(params, Scenario("baseline"), 2020)
     adjustments = load_adjustments(values["catalog.adjustments_file"])
     history = [2017, 2018, 2019]
@@ -294,7 +296,7 @@ def test_carries_names_what_a_stored_model_passes_on(city):
         assert tuple(r[0] for r in made if r[0] not in stored) == m.carries, m.name
         if m.restore:
             chosen = incremental.Plan("baseline", (), (), (), (m,))
-            sql = incremental.stand_ins(con, chosen)[m.name]
+            sql = incremental.stand_ins(con, chosen, default_region().code)[m.name]
             restored = con.execute(f"DESCRIBE {sql}").fetchall()
             assert [r[:2] for r in restored] == [r[:2] for r in made], m.name
     con.close()
