@@ -207,6 +207,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     """Print (and optionally export) the point-value projection of simulated scenarios."""
     from dip_sim.reports.projection import (
+        LABELS,
+        SOURCES,
         format_projection,
         projected_scenarios,
         projection_tables,
@@ -219,11 +221,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         tables = projection_tables(con, scenarios, args.drivers)
     print(format_projection(tables, scenarios))
     if args.out:
-        labels = {"metric": "指标", "year": "年度", "scenario": "情景", "risk": "风险线",
-                  "hospital_id": "医疗机构", "hospital_name": "医院名称", "n_cases": "病例数",
-                  "points": "分值", "amount_yuan": "DIP 金额（元）", "points_change": "分值增量",
-                  "growth_share": "占全市分值增长"}
-        _written(args.out, write_workbook(tables, args.out, labels))
+        _written(args.out, write_workbook(tables, args.out, LABELS, SOURCES))
     return 0
 
 

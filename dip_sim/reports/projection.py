@@ -18,6 +18,10 @@ from dip_sim.contract import column_label
 from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.text import cell
 
+# the workbook's headers of the columns not labelled by projection_hospitals' contract
+LABELS = {"metric": "指标", "scenario": "情景", "risk": "风险线", "hospital_name": "医院名称"}
+# the stored table each sheet's columns are labelled from
+SOURCES = {"点值预测": "projection_years", "医院预测": "projection_hospitals"}
 # the yearly figures shown per scenario, in order (projection_years' columns)
 YEAR_FIGURES: tuple[str, ...] = ("pv_settlement_yuan", "pv_share", "pv_budget_yuan",
                                  "dip_fund_yuan", "total_points", "n_cases")
