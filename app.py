@@ -21,6 +21,7 @@ PAGES = {
     "overview": ("总览", ":material/dashboard:"),
     "scenario": ("预算情景", ":material/tune:"),
     "compare": ("情景对比", ":material/compare_arrows:"),
+    "forecast": ("点值预测", ":material/trending_down:"),
     "hospital": ("医院", ":material/local_hospital:"),
     "catalog": ("病种目录", ":material/menu_book:"),
     "quality": ("数据质量", ":material/fact_check:"),

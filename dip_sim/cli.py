@@ -219,6 +219,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    """Print (and optionally export) the point-value projection of simulated scenarios."""
+    from dip_sim.reports.projection import (
+        LABELS,
+        SOURCES,
+        format_projection,
+        projected_scenarios,
+        projection_tables,
+    )
+    from dip_sim.workbook import write_workbook
+
+    with _results(args.db, "projection_years", "仓库中没有点值预测：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
+        scenarios = list(dict.fromkeys(args.scenarios)) or projected_scenarios(con)
+        tables = projection_tables(con, scenarios, args.drivers)
+    print(format_projection(tables, scenarios))
+    if args.out:
+        _written(args.out, write_workbook(tables, args.out, LABELS, SOURCES))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a hospital's settlement statement, or the bureau's report, as Excel."""
     from dip_sim.reports.statements import write_report
@@ -516,6 +537,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default=None,
                    help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("project", help="点值预测：各情景未来几年的预算点值、结算点值与风险线",
+                       description="读取 dip-sim simulate 存储的点值预测（预测年数与各项假设为 "
+                                   "projection.* 参数，情景文件可改），如 dip-sim project baseline cap")
+    p.add_argument("scenarios", nargs="*", help="情景名（已模拟；缺省为全部）")
+    p.add_argument("--drivers", type=int, default=5, help="风险线中列出的分值增长最多的医院数")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别预测）")
+    p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("report", help="输出结算报表（Excel）：某医院的结算单，或医保局汇总报表",
                        description="有 --hospital 时为该医院的结算汇总、病种明细、费用偏差、特例单议与"

@@ -15,8 +15,8 @@ from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
 BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
-PAGES = ["dip_sim/dashboard/pages/" + p for p in ("scenario.py", "compare.py", "hospital.py", "catalog.py",
-                                                    "quality.py")]
+PAGES = ["dip_sim/dashboard/pages/" + p for p in ("scenario.py", "compare.py", "forecast.py",
+                                                    "hospital.py", "catalog.py", "quality.py")]
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +278,33 @@ def test_point_value_comparison_includes_the_year_end_total(warehouse, monkeypat
     for column in ("base_value", "scenario_value"):
         assert rows.loc["year_end_total_yuan", column] == pytest.approx(
             rows.loc["dip_fund_yuan", column])
+
+
+def test_forecast_page_shows_each_scenarios_point_values_and_risk(warehouse, monkeypatch):
+    """The 预测 page: a line per scenario, a risk sentence each, the hospitals' growth, and
+    the workbook of the same figures as dip-sim project."""
+    import io
+
+    import polars as pl
+
+    from dip_sim.dashboard import data
+
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    at = AppTest.from_file(str(ROOT / "dip_sim/dashboard/pages/forecast.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "点值预测"
+    sentences = [str(e.value) for e in [*at.warning, *at.success]]
+    assert [s.split("：")[0] for s in sentences] == ["baseline", "growth_8pct"]
+    years = data.projection_years(["baseline", "growth_8pct"])
+    assert len(years) == 2 * 4  # the simulation year and projection.years = 3
+    now = years[years["years_ahead"] == 0].set_index("scenario")["pv_settlement_yuan"]
+    stored = data.point_values().set_index("scenario")["pv_settlement_yuan"]
+    assert now.to_dict() == pytest.approx(stored.loc[now.index].to_dict(), rel=1e-9)
+    tables = [d.value for d in at.dataframe]
+    assert any("占全市分值增长（%）" in t.columns and len(t) > 1 for t in tables), \
+        [list(t.columns) for t in tables]
+    book = pl.read_excel(io.BytesIO(data.projection_xlsx(["baseline"])), sheet_id=0)
+    assert set(book) == {"点值预测", "风险线", "医院预测"}

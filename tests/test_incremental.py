@@ -350,10 +350,28 @@ def test_the_plan_of_a_budget_change_leaves_the_grouping_and_the_scores_alone():
                         "int_budget_point_value"}
     assert {m.name for m in chosen.from_base} >= {"mart_case_groups", "mart_catalog_groups"}
     assert "int_keyed" not in {m.name for m in (*chosen.rerun, *chosen.replay)}
-    assert chosen.stages(facts) == ["budget", "settle", "metrics"]
+    assert chosen.stages(facts) == ["budget", "settle", "metrics", "project"]
     # a what-if storing nothing reruns only what its point values need
     lean = incremental.plan(graph().select(SIMULATE_STAGES), {"budget.growth_rate"},
                             "baseline", facts, ("int_budget", "mart_point_values"),
                             only_wanted=True)
     assert "mart_case_scores" not in {m.name for m in lean.rerun}
     assert {m.name for m in lean.rerun} < rerun
+
+
+def test_a_projection_change_reruns_only_the_projection():
+    """Read from the stage graph: a coding-intensity assumption reaches the projection's
+    models and nothing before them; the year's results come from the base."""
+    from dip_sim.pipeline import incremental
+    from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
+    from dip_sim.pipeline.run import Run
+    from dip_sim.policy import Scenario, resolve
+
+    values = resolve(load_baseline(), Scenario("x"), 2020)
+    facts = Run("x", 2020, [2017, 2018, 2019], values).facts()
+    chosen = incremental.plan(graph().select(SIMULATE_STAGES), {"projection.coding_intensity"},
+                              "baseline", facts, ("int_budget", "mart_point_values"))
+    assert chosen.stages(facts) == ["project"]
+    assert {m.stage for m in chosen.rerun} == {"project"}
+    assert {"mart_point_values", "mart_projection_cells"} <= {m.name for m in chosen.from_base}
+    assert not {m.name for m in chosen.replay} & {"mart_case_scores", "int_case_scores"}

@@ -37,6 +37,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dip_sim.access import access_settings
+from dip_sim.pipeline.regions import results_in_region
+from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.warehouse_version import WarehouseVersionError, check
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -902,3 +904,66 @@ def guarded_columns(columns: Sequence[str | tuple[str, str]], n_other: str = "n_
 
 
 LIMIT_CTE = "lim AS (SELECT CAST(? AS INTEGER) AS min_others)"
+
+
+def projection_years(scenarios: Sequence[str]) -> pd.DataFrame:
+    """The stored point-value projection of ``scenarios`` (region-wide): scenario, year,
+    years_ahead, pv_settlement_yuan, pv_share, pv_budget_yuan, dip_fund_yuan, total_points,
+    n_cases, below_risk_line; empty for none."""
+    if not scenarios:
+        return pd.DataFrame()
+    where, params = _in_list("scenario", scenarios)
+    in_region, region = _region()
+    return _query(f"""
+        SELECT scenario, year, years_ahead, pv_settlement_yuan, pv_share, pv_budget_yuan,
+               dip_fund_yuan, total_points, n_cases, below_risk_line
+        FROM projection_years WHERE {where} AND {in_region} ORDER BY scenario, year""",
+                  [*params, *region])
+
+
+def projection_hospitals(scenario: str) -> pd.DataFrame:
+    """Each hospital's points and DIP amount in the simulation year and the last projected
+    year of ``scenario``, its points growth and its share of the city's."""
+    in_region, region = _region("h.region")
+    return _query(f"""
+        WITH last AS (SELECT max(year) AS year FROM projection_hospitals WHERE scenario = ?)
+        SELECT h.hospital_id, n.hospital_name, n.level,
+               b.points AS points_now, h.points AS points_last, h.points_change, h.growth_share,
+               b.amount_yuan AS amount_now_yuan, h.amount_yuan AS amount_last_yuan
+        FROM projection_hospitals h
+        JOIN projection_hospitals b
+          ON b.scenario = h.scenario AND b.region = h.region AND b.hospital_id = h.hospital_id
+         AND b.years_ahead = 0
+        LEFT JOIN {HOSPITAL_NAMES} n ON n.hospital_id = h.hospital_id
+        WHERE h.scenario = ? AND h.year = (SELECT year FROM last) AND {in_region}
+        ORDER BY h.points_change DESC, h.hospital_id""", [scenario, scenario, *region])
+
+
+def projection_texts(scenarios: Sequence[str]) -> dict[str, str]:
+    """Each scenario's risk line (:func:`dip_sim.reports.projection.risk_line`)."""
+    from dip_sim.reports.projection import risk_line
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        return {s: risk_line(con, s) for s in scenarios}
+
+
+def projection_xlsx(scenarios: Sequence[str]) -> bytes:
+    """The projection workbook of ``scenarios`` (``dip-sim project --out``), as bytes."""
+    import io
+
+    from dip_sim.reports.projection import LABELS, SOURCES, projection_tables
+    from dip_sim.workbook import write_workbook
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        tables = projection_tables(con, list(scenarios))
+    buffer = io.BytesIO()
+    write_workbook(tables, buffer, LABELS, SOURCES)
+    return buffer.getvalue()
+
+
+def projection_risk_shares(scenarios: Sequence[str]) -> dict[str, float]:
+    """Each scenario's ``projection.risk_share`` as its run recorded it."""
+    from dip_sim.reports.projection import risk_share
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        return {s: risk_share(con, s) for s in scenarios}
