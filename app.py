@@ -22,6 +22,7 @@ PAGES = {
     "scenario": ("预算情景", ":material/tune:"),
     "compare": ("情景对比", ":material/compare_arrows:"),
     "forecast": ("点值预测", ":material/trending_down:"),
+    "monitor": ("运行监测", ":material/monitor_heart:"),
     "hospital": ("医院", ":material/local_hospital:"),
     "catalog": ("病种目录", ":material/menu_book:"),
     "quality": ("数据质量", ":material/fact_check:"),

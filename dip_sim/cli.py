@@ -240,6 +240,22 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Print (and optionally export) the monitoring of the simulation year to a month."""
+    from dip_sim.reports.monitoring import SOURCES, format_monitoring, monitoring_tables
+    from dip_sim.warehouse_version import check_file
+    from dip_sim.workbook import write_workbook
+
+    if not Path(args.db).exists():
+        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest）")
+    check_file(args.db)
+    tables = monitoring_tables(args.db, args.year, args.through_month, args.region)
+    print(format_monitoring(tables))
+    if args.out:
+        _written(args.out, write_workbook(tables, args.out, None, SOURCES))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a hospital's settlement statement, or the bureau's report, as Excel."""
     from dip_sim.reports.statements import write_report
@@ -548,6 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("monitor", help="运行监测：年初至今的分值、结算点值估计与预警",
+                       description="基线情景模拟年度截至某月的运行监测（缺省为模拟时存储的监测，"
+                                   "即 monitoring.through_month 或已载入的最后一个月）")
+    p.add_argument("--year", type=int, required=True, help="模拟年度")
+    p.add_argument("--through-month", type=int, default=None, choices=range(1, 13),
+                   metavar="M", help="监测截至月份（1–12），只计出院月份不晚于此月的病例")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别监测）")
+    p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("report", help="输出结算报表（Excel）：某医院的结算单，或医保局汇总报表",
                        description="有 --hospital 时为该医院的结算汇总、病种明细、费用偏差、特例单议与"

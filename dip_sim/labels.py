@@ -29,6 +29,8 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "indicator_diff_yuan": ("年终结算额 − 年度支付预算指标", "元"),
     "indicator_ratio": ("年终结算额 ÷ 年度支付预算指标", ""),
     "points_base": ("基准情景分值", ""),
+    "alert": ("预警", ""),
+    "alert_value": ("超出幅度", ""),
     "points_now": ("本年分值", ""),
     "points_last": ("末年分值", ""),
     "amount_now_yuan": ("本年 DIP 金额", "元"),

@@ -967,3 +967,25 @@ def projection_risk_shares(scenarios: Sequence[str]) -> dict[str, float]:
 
     with _reading() as con, results_in_region(con, region_scope()):
         return {s: risk_share(con, s) for s in scenarios}
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=64, show_spinner=False)
+def _monitoring(path: str, stamp: tuple[int, ...], year: int, through_month: int | None,
+                region: str | None) -> dict[str, pd.DataFrame]:
+    from dip_sim.reports.monitoring import monitoring_tables
+
+    del stamp  # only part of the cache key
+    return monitoring_tables(Path(path), year, through_month, region)
+
+
+def monitoring(year: int, through_month: int | None = None) -> dict[str, pd.DataFrame]:
+    """The baseline's monitoring of ``year`` in the region shown (sheets 点值估计, 逐月, 医院,
+    预警: :func:`dip_sim.reports.monitoring.monitoring_tables`): as simulate stored it, or
+    through ``through_month`` computed now (read-only)."""
+    path = warehouse_path()
+    if not path.exists():
+        raise DataUnavailable(NO_RESULTS_MESSAGE)
+    try:
+        return _monitoring(str(path), _stamp(path), year, through_month, region_scope())
+    except (duckdb.Error, ValueError) as exc:
+        raise DataUnavailable("运行监测暂不可用：" + str(exc).splitlines()[0], str(exc)) from exc
