@@ -27,9 +27,10 @@ pipelines: $(STAMP)
 	$(BIN)/python -m pipelines.run_all --demo $(DEMO) --db $(DB) --year $(YEAR)
 
 ## make test: install with the test extras (Playwright among them), the browser, PostgreSQL and Java, run the whole suite
+## (one worker per core, each test file in one worker: its module fixtures are built once)
 test: $(STAMP) browser postgres java
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## browser: Debian's chromium and fonts-noto-cjk for the browser tests, when missing (needs root)
 browser:

@@ -21,6 +21,8 @@ PAGES = {
     "overview": ("总览", ":material/dashboard:"),
     "scenario": ("预算情景", ":material/tune:"),
     "compare": ("情景对比", ":material/compare_arrows:"),
+    "forecast": ("点值预测", ":material/trending_down:"),
+    "monitor": ("运行监测", ":material/monitor_heart:"),
     "hospital": ("医院", ":material/local_hospital:"),
     "catalog": ("病种目录", ":material/menu_book:"),
     "quality": ("数据质量", ":material/fact_check:"),
@@ -57,6 +59,18 @@ with st.sidebar:
         st.caption(f"最近一次完整运行：{finished:%Y-%m-%d %H:%M}")
     if data.hospital_scope():
         st.caption(f"医院用户模式：{data.hospital_scope()}")
+    try:  # a province: the bureau picks the pooling region; a hospital user stays in its own
+        listed = data.regions()
+        several = len(data.all_regions()) > 1
+    except data.DataUnavailable:
+        listed, several = None, False
+    if several and listed is not None:
+        names = {str(r.region): f"{r.region_name}（{r.region}）" for r in listed.itertuples()}
+        if data.hospital_scope():
+            st.caption(f"统筹区：{names.get(data.region_scope(), data.region_scope())}")
+        else:
+            st.selectbox("统筹区", list(names), format_func=names.get, key=data.REGION_KEY,
+                         help="各页面显示所选统筹区的结果；总览页可并列比较各统筹区")
 
 current.run()
 

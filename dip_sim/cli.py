@@ -43,7 +43,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     counts = generate(args.out, years=args.years, cases_per_year=args.cases_per_year,
                       seed=args.seed, file_format=args.format, progress=_progress,
-                      plant_rate=args.plant_rate)
+                      plant_rate=args.plant_rate, regions=args.regions)
     _progress(f"已写入 {args.out}: " + "，".join(f"{k} {v:,}" for k, v in counts.items()))
     if args.plant_rate:
         import polars as pl
@@ -126,13 +126,18 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _results(db: Path, table: str, missing: str):
+def _results(db: Path, table: str, missing: str, region: str | None = None,
+             by_region: bool = False, hospital: str | None = None):
     """A read-only connection to the warehouse ``db``, which must hold ``table``.
 
-    ``missing`` says what to run when it does not; the connection is closed on leaving.
+    ``missing`` says what to run when it does not; the connection is closed on leaving. With
+    ``by_region`` (a report of simulation results), the result tables read are those of pooling
+    ``region`` (:func:`dip_sim.pipeline.regions.results_in_region`: needed when the warehouse
+    has several regions), by default the region of ``hospital`` when one is named.
     """
     import duckdb
 
+    from dip_sim.pipeline.regions import results_in_region
     from dip_sim.warehouse_version import check
 
     if not Path(db).exists():
@@ -144,7 +149,15 @@ def _results(db: Path, table: str, missing: str):
             "SELECT table_name FROM information_schema.tables").fetchall()}
         if table not in tables:
             raise ValueError(missing)
-        yield con
+        if not by_region:
+            yield con
+            return
+        if region is None and hospital:
+            found = con.execute("SELECT any_value(nullif(trim(region), '')) FROM hospitals "
+                                "WHERE hospital_id = ?", [hospital]).fetchall()
+            region = found[0][0] if found else None
+        with results_in_region(con, region):
+            yield con
     finally:
         con.close()
 
@@ -169,8 +182,8 @@ def cmd_catalog_report(args: argparse.Namespace) -> int:
     """Write the catalogue report (grouping quality) workbook of a scenario."""
     from dip_sim.reports.catalog import write_catalog_report
 
-    with _results(args.db, "catalog_summary",
-                  "仓库中没有分组质量结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "catalog_summary", "仓库中没有分组质量结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         _written(args.out, write_catalog_report(con, args.scenario, args.out))
     return 0
 
@@ -180,7 +193,8 @@ def cmd_catalog_diff(args: argparse.Namespace) -> int:
     from dip_sim.reports.catalog_diff import catalog_diff, format_diff
     from dip_sim.workbook import write_workbook
 
-    with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "catalog_summary", "仓库中没有目录结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         diff = catalog_diff(con, args.a, args.b)
     print(format_diff(diff, args.a, args.b, args.limit))
     if args.out:
@@ -194,7 +208,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from dip_sim.workbook import write_workbook
 
     scenarios = list(dict.fromkeys(args.scenarios))
-    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
         tables = compare_tables(con, scenarios)
     print(format_compare(tables, scenarios))
     if args.out:
@@ -204,11 +219,49 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    """Print (and optionally export) the point-value projection of simulated scenarios."""
+    from dip_sim.reports.projection import (
+        LABELS,
+        SOURCES,
+        format_projection,
+        projected_scenarios,
+        projection_tables,
+    )
+    from dip_sim.workbook import write_workbook
+
+    with _results(args.db, "projection_years", "仓库中没有点值预测：请先运行 dip-sim simulate",
+                  args.region, by_region=True) as con:
+        scenarios = list(dict.fromkeys(args.scenarios)) or projected_scenarios(con)
+        tables = projection_tables(con, scenarios, args.drivers)
+    print(format_projection(tables, scenarios))
+    if args.out:
+        _written(args.out, write_workbook(tables, args.out, LABELS, SOURCES))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Print (and optionally export) the monitoring of the simulation year to a month."""
+    from dip_sim.reports.monitoring import SOURCES, format_monitoring, monitoring_tables
+    from dip_sim.warehouse_version import check_file
+    from dip_sim.workbook import write_workbook
+
+    if not Path(args.db).exists():
+        raise ValueError(f"仓库文件不存在: {args.db}（请先运行 dip-sim ingest）")
+    check_file(args.db)
+    tables = monitoring_tables(args.db, args.year, args.through_month, args.region)
+    print(format_monitoring(tables))
+    if args.out:
+        _written(args.out, write_workbook(tables, args.out, None, SOURCES))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a hospital's settlement statement, or the bureau's report, as Excel."""
     from dip_sim.reports.statements import write_report
 
-    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate") as con:
+    with _results(args.db, "point_values", "仓库中没有模拟结果：请先运行 dip-sim simulate",
+                  args.region, by_region=True, hospital=args.hospital) as con:
         _written(args.out, write_report(con, args.scenario, args.hospital, args.out))
     return 0
 
@@ -269,7 +322,7 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     from dip_sim.api.app import create_app
 
     _progress(f"计算情景 {args.scenario} 的目录（{args.db}，只读，{args.workers} 份）…")
-    app = create_app(args.db, args.scenario, workers=args.workers)
+    app = create_app(args.db, args.scenario, workers=args.workers, region=args.region)
     _progress(f"预分组接口：http://{args.host}:{args.port}/v1/ （文档 /docs）")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -289,8 +342,8 @@ def cmd_supervision_report(args: argparse.Namespace) -> int:
     """Write the supervision and assessment report of a year as Excel."""
     from dip_sim.reports.supervision import write_supervision_report
 
-    with _results(args.db, "supervision_hospitals",
-                  "仓库中没有监管指标：请先运行 dip-sim supervise") as con:
+    with _results(args.db, "supervision_hospitals", "仓库中没有监管指标：请先运行 dip-sim supervise",
+                  args.region, by_region=True, hospital=args.hospital) as con:
         _written(args.out, write_supervision_report(con, args.scenario, args.year, args.out,
                                                     args.hospital))
     return 0
@@ -438,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "national = 国家医疗保障基金结算清单（标准项目名称，病案与结算同行，按医院）")
     p.add_argument("--plant-rate", type=float, default=0.0,
                    help="按此比例为每条质控规则植入已知问题，答案写入 ground_truth.csv")
+    p.add_argument("--regions", type=int, default=1,
+                   help="统筹区数：大于 1 时生成一个省的 N 个城市（规模、病种结构与费用水平各异），"
+                        "每家医院填写其统筹区；默认 1 个城市")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("plant-gaming", help="在合成城市中植入已知的违规行为，答案写入 gaming_truth.csv",
@@ -495,6 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_catalog_report)
 
     p = sub.add_parser("catalog-diff", help="比较两个情景的病种目录：改了什么、为什么、影响哪些医院",
@@ -505,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=15, help="每个列表打印的行数（默认 15）")
     p.add_argument("--out", type=Path, default=None, help="另存全部明细为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_catalog_diff)
 
     p = sub.add_parser("compare", help="多个情景并列比较：关键指标、改变的参数、各医院年终结算额",
@@ -512,7 +572,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="+", help="情景名（已模拟）")
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("project", help="点值预测：各情景未来几年的预算点值、结算点值与风险线",
+                       description="读取 dip-sim simulate 存储的点值预测（预测年数与各项假设为 "
+                                   "projection.* 参数，情景文件可改），如 dip-sim project baseline cap")
+    p.add_argument("scenarios", nargs="*", help="情景名（已模拟；缺省为全部）")
+    p.add_argument("--drivers", type=int, default=5, help="风险线中列出的分值增长最多的医院数")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别预测）")
+    p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("monitor", help="运行监测：年初至今的分值、结算点值估计与预警",
+                       description="基线情景模拟年度截至某月的运行监测（缺省为模拟时存储的监测，"
+                                   "即 monitoring.through_month 或已载入的最后一个月）")
+    p.add_argument("--year", type=int, required=True, help="模拟年度")
+    p.add_argument("--through-month", type=int, default=None, choices=range(1, 13),
+                   metavar="M", help="监测截至月份（1–12），只计出院月份不晚于此月的病例")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别监测）")
+    p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("report", help="输出结算报表（Excel）：某医院的结算单，或医保局汇总报表",
                        description="有 --hospital 时为该医院的结算汇总、病种明细、费用偏差、特例单议与"
@@ -521,6 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hospital", default=None, help="定点医疗机构代码（缺省为医保局报表）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
@@ -572,6 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--hospital", default=None, help="只含此医院（医院自查）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
     p.set_defaults(func=cmd_supervision_report)
 
     p = sub.add_parser("rebuild", help="按仓库记录的输入目录重建仓库（数据结构版本变化后）",
@@ -604,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="监听地址")
     p.add_argument("--port", type=int, default=8600, help="端口")
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填，服务该统筹区的医院")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件（只读）")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="可同时处理的请求数：每份各有一个内存数据库（默认为 CPU 核数）")
@@ -629,17 +720,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the errors a command reports as one line, by exit code: (module, class); a class is looked up
+# only when its module was loaded (no command raises an error of a module it did not load), so
+# that starting the command line does not load every stage
+_EXIT_2 = (("dip_sim.warehouse_version", "WarehouseVersionError"),
+           ("pipelines.rebuild", "RebuildError"))
+_EXIT_1 = (("dip_sim.auth", "AuthError"), ("dip_sim.ingest.errors", "IngestError"),
+           ("dip_sim.policy.parameters", "PolicyError"), ("dip_sim.simulation", "SimulationError"),
+           ("dip_sim.supervise.run", "SupervisionError"))
+
+
+def _raised(exc: BaseException, errors: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``exc`` is one of ``errors`` (of the modules loaded so far)."""
+    return any(module in sys.modules and isinstance(exc, getattr(sys.modules[module], name))
+               for module, name in errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dip-sim`` console script."""
     try:
-        from dip_sim.auth import AuthError
-        from dip_sim.ingest import IngestError
-        from dip_sim.policy import PolicyError
-        from dip_sim.simulation import SimulationError
-        from dip_sim.supervise.run import SupervisionError
-        from dip_sim.warehouse_version import WarehouseVersionError
         from pipelines.interrupt import Interrupted, run_interruptible
-        from pipelines.rebuild import RebuildError
 
         # the commands writing the warehouse, and what their interrupt message calls their
         # work: run so that Ctrl-C stops them within a moment and leaves no half-written state
@@ -653,13 +753,14 @@ def main(argv: list[str] | None = None) -> int:
         except Interrupted as exc:
             print(exc, file=sys.stderr)
             return 130
-        except (WarehouseVersionError, RebuildError) as exc:
-            print(f"错误: {exc}", file=sys.stderr)
-            return 2
-        except (AuthError, IngestError, PolicyError, SimulationError, SupervisionError,
-                ValueError) as exc:
-            print(f"错误: {exc}", file=sys.stderr)
-            return 1
+        except Exception as exc:
+            if _raised(exc, _EXIT_2):
+                print(f"错误: {exc}", file=sys.stderr)
+                return 2
+            if isinstance(exc, ValueError) or _raised(exc, _EXIT_1):
+                print(f"错误: {exc}", file=sys.stderr)
+                return 1
+            raise
     except KeyboardInterrupt:  # while starting (nothing written yet), or a command writing no warehouse
         print("已中断", file=sys.stderr)
         return 130

@@ -38,7 +38,8 @@ UNITS: dict[str, str] = {
 }
 _TEST_KINDS = ("not_null", "unique", "accepted_values")
 # the order of the stages, for a stable order of the tables
-_FOLDERS = ("catalog", "budget", "score", "settle", "metrics", "supervise", "pipeline")
+_FOLDERS = ("catalog", "budget", "score", "settle", "metrics", "project", "monitor", "supervise",
+            "pipeline")
 
 
 class ContractError(ValueError):

@@ -36,6 +36,12 @@ HOSPITAL_COLUMNS: tuple[InputColumn, ...] = (
     InputColumn("hospital_name", "VARCHAR", label_zh="医疗机构名称"),
     InputColumn("level", "INTEGER", label_zh="医院等级"),
     InputColumn("county", "VARCHAR", required=False, nullable=True, label_zh="区县"),
+    # the pooling region (统筹区) the hospital is paid in: each region has its own catalogue,
+    # budget and point value; when no hospital names one, the city is one region
+    # (data/policy/regions.yaml)
+    InputColumn("region", "VARCHAR", required=False, nullable=True, label_zh="统筹区编码",
+                description="医保区划代码；未填写时全市为一个统筹区（data/policy/regions.yaml）"),
+    InputColumn("region_name", "VARCHAR", required=False, nullable=True, label_zh="统筹区名称"),
 )
 
 # the case table: one row per discharge (病案首页)

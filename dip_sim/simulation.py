@@ -9,6 +9,10 @@ the baseline is not run again while its inputs and parameters are those of its l
 writes in one transaction, all its scenarios together, and the output contract's data tests
 pass before it commits: interrupted or failed, it leaves the warehouse as it was. A scenario is
 parameters, never a code path: the baseline and every scenario run the same SQL.
+
+Each pooling region (统筹区) is run on its own data, with its own parameter values, and its
+results are stored under its code (:mod:`dip_sim.pipeline.regions`): a region's results never
+depend on another's data.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from dip_sim.meta import get_meta
 from dip_sim.pipeline import incremental, scenario_tables
 from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
+from dip_sim.pipeline.regions import Region, check_named, in_each_region, regions, scoped
 from dip_sim.pipeline.run import Run, drop_run_tables, run_models, store
 from dip_sim.policy import BASELINE, Scenario, resolve
-from dip_sim.policy.parameters import Parameter
+from dip_sim.policy.parameters import Parameter, regions_named
 from dip_sim.policy.rules import check_rules
 from dip_sim.policy.scenarios import params_fingerprint
 from dip_sim.transaction import transaction
@@ -62,9 +67,9 @@ def default_history(year: int, n_years: int = 3) -> list[int]:
 
 
 def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
-                    adjustments: AdjustmentSet) -> str:
-    """The catalogue's version: a hash of its inputs, the parameters the catalogue stage reads
-    and the panel's adjustments.
+                    adjustments: AdjustmentSet, region: str = "") -> str:
+    """The catalogue's version: a hash of its inputs, the parameters the catalogue stage reads,
+    the panel's adjustments and the pooling region (each has a catalogue of its own).
 
     Inputs are named by the batches loaded and checked (``warehouse_meta``); the same data,
     catalogue parameters and adjustments file give the same version (a scenario changing only
@@ -73,8 +78,16 @@ def catalog_version(con: duckdb.DuckDBPyConnection, values: dict[str, Any],
     read = {p for m in graph().select(["catalog"]) for p in (*m.params, *m.skip_params())}
     _, params_sha = params_fingerprint({k: v for k, v in values.items() if k in read})
     parts = [get_meta(con, "loaded_batch_id") or "", get_meta(con, "quality_batch_id") or "",
-             params_sha, adjustments.sha256]
+             params_sha, adjustments.sha256, region]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def _check_loaded(con: duckdb.DuckDBPyConnection) -> str:
+    """The batch loaded last; refused when the warehouse has no data."""
+    loaded = get_meta(con, "loaded_batch_id")
+    if loaded is None:
+        raise SimulationError("仓库中没有病例数据：请先运行 dip-sim ingest DIR")
+    return loaded
 
 
 def check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
@@ -82,9 +95,7 @@ def check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[in
     than the data loaded, no eligible case in the year or the history years."""
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
-    loaded = get_meta(con, "loaded_batch_id")
-    if loaded is None:
-        raise SimulationError("仓库中没有病例数据：请先运行 dip-sim ingest DIR")
+    loaded = _check_loaded(con)
     if "case_features" not in tables or get_meta(con, "quality_batch_id") != loaded:
         raise SimulationError("病案质控结果缺失或早于最近一次载入的数据：请先运行 dip-sim quality")
     counts = dict(con.execute(
@@ -101,8 +112,13 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                  params: dict[str, Parameter], year: int, history: Sequence[int],
                  progress: Progress = print, persist: bool = True,
                  keep: Sequence[str] = (), incremental_run: bool = True,
-                 reuse: Reuse | None = None) -> dict[str, Any]:
-    """Run one scenario and replace its rows in the output tables.
+                 reuse: Reuse | None = None, region: Region | None = None,
+                 region_code: str | None = None) -> dict[str, Any]:
+    """Run one scenario in one pooling region and replace its rows there in the output tables.
+
+    ``region``: the region the caller scoped the input tables to (:func:`simulate`'s loop);
+    None: the region coded ``region_code`` (a what-if names the region it asks about), else the
+    warehouse's only region, or its first, scoped here.
 
     A scenario other than the baseline reruns only the models its changes reach when its base
     has current stored results (``incremental_run``; else every model runs). Returns the
@@ -114,8 +130,17 @@ def run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     one transaction, or part of the caller's (:func:`simulate`).
     """
     with transaction(con) if persist else contextlib.nullcontext():
-        return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
-                             incremental_run, reuse)
+        if region is not None:
+            return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
+                                 incremental_run, reuse, region)
+        _check_loaded(con)
+        every = regions(con)
+        chosen = [r for r in every if r.code == region_code] if region_code else every[:1]
+        if not chosen:
+            raise SimulationError(f"仓库中没有统筹区 {region_code}")
+        with scoped(con, chosen[0], every):
+            return _run_scenario(con, scenario, params, year, history, progress, persist, keep,
+                                 incremental_run, reuse, chosen[0])
 
 
 def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, Parameter],
@@ -126,7 +151,7 @@ def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, 
     slower; the message says why)."""
     if scenario.name == BASELINE:
         return None, ""
-    base = incremental.stored_run(con, scenario.base, run.year, run.history, params)
+    base = incremental.stored_run(con, scenario.base, run.year, run.history, params, run.region)
     if base is None or not base.current or base.stale:
         why = ("没有模拟结果" if base is None else "的结果已过期（其基础情景已重新模拟）" if base.stale
                else "的结果早于当前的数据、模型或参数文件")
@@ -140,9 +165,10 @@ def _plan(con: duckdb.DuckDBPyConnection, scenario: Scenario, params: dict[str, 
 def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                   params: dict[str, Parameter], year: int, history: Sequence[int],
                   progress: Progress, persist: bool, keep: Sequence[str],
-                  incremental_run: bool, reuse: Reuse | None) -> dict[str, Any]:
-    """The body of :func:`run_scenario` (in its transaction when it persists)."""
-    values = resolve(params, scenario, year)
+                  incremental_run: bool, reuse: Reuse | None, region: Region) -> dict[str, Any]:
+    """The body of :func:`run_scenario` (in its transaction when it persists, the input tables
+    scoped to ``region``)."""
+    values = resolve(params, scenario, year, region.code)
     check_rules(values, {"run.n_history_years": len(history)})
     check_inputs(con, year, history)
     if persist:
@@ -151,9 +177,9 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
             if table not in scenario_tables.LAYERED:
                 con.execute(create_sql(table))
     adjustments = load_adjustments(values["catalog.adjustments_file"])
-    set_run_params(con, params, values, run_facts(scenario.name, year, history,
-                                                  catalog_version(con, values, adjustments)))
-    run = Run(scenario.name, year, list(history), values,
+    set_run_params(con, params, values, run_facts(
+        scenario.name, year, history, catalog_version(con, values, adjustments, region.code)))
+    run = Run(scenario.name, year, list(history), values, region=region.code,
               adjustment_actions=Counter(a.action for a in adjustments.items))
     wanted = ("int_budget", "mart_point_values", *keep)
     chosen, stamp = (_plan(con, scenario, params, run, wanted, persist, progress)
@@ -168,7 +194,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         models = chosen.models()
         progress(f"  [{scenario.name}] 基于 {chosen.base}：改动参数 "
                  f"{', '.join(chosen.changed) or '无'}；重算 {', '.join(chosen.stages(run.facts())) or '无'}")
-        run.stand_ins = incremental.stand_ins(con, chosen)
+        run.stand_ins = incremental.stand_ins(con, chosen, region.code)
         to_run = models if reuse is None else _not_in_place(chosen, reuse)
     run_models(con, run, to_run, progress)
     budget = con.execute("SELECT pv_budget_yuan, dip_fund_yuan, fund_ratio, "
@@ -180,6 +206,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                               "无法按增长率法测算 DIP 基金")
     params_json, params_sha = params_fingerprint(values)
     row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
+    row.update(region=region.code, region_name=region.name)
     if not persist:
         row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
         if reuse is not None and chosen is not None:
@@ -193,22 +220,26 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         return row
     made = chosen.rerun if chosen is not None else models
     store(con, run, made)
-    scenario_tables.set_sources(con, scenario.name, {m.stores for m in made if m.stores},
+    scenario_tables.set_sources(con, scenario.name, region.code,
+                                {m.stores for m in made if m.stores},
                                 chosen.base if chosen is not None else None)
-    scenario_tables.drop_unreferenced(con, scenario.name)
-    con.execute("DELETE FROM runs WHERE scenario = ?", [scenario.name])
+    scenario_tables.drop_unreferenced(con, scenario.name, region.code)
+    con.execute("DELETE FROM runs WHERE scenario = ? AND region = ?", [scenario.name, region.code])
     con.execute("""
-        INSERT INTO runs
+        INSERT INTO runs (scenario, description, year, history_years, run_at, params_json,
+                          params_sha256, n_cases_year, n_grouped_year, scenario_file, base,
+                          stages_run, inputs_sha256, stale, region, region_name)
         SELECT ?, ?, ?, ?, ?, ?, ?,
                (SELECT count(*) FROM case_status WHERE year = ?),
-               (SELECT count(*) FROM case_scores WHERE scenario = ?), ?, ?, ?, ?, false""",
+               (SELECT count(*) FROM case_scores WHERE scenario = ? AND region = ?),
+               ?, ?, ?, ?, false, ?, ?""",
         [scenario.name, scenario.description, year, ",".join(map(str, history)),
-         dt.datetime.now(), params_json, params_sha, year, scenario.name,
+         dt.datetime.now(), params_json, params_sha, year, scenario.name, region.code,
          str(Path(scenario.source).resolve()) if scenario.source else None,
          chosen.base if chosen is not None else None,
          ",".join(dict.fromkeys(m.stage for m in made if m.name not in run.skipped)),
-         incremental.inputs_fingerprint(con, params, values)])
-    mark_stale(con, scenario.name)
+         incremental.inputs_fingerprint(con, params, values), region.code, region.name])
+    mark_stale(con, scenario.name, region.code)
     drop_run_tables(con, models)
     return row
 
@@ -229,25 +260,29 @@ def _drop_reused(con: duckdb.DuckDBPyConnection, reuse: Reuse) -> None:
     reuse.shape.clear()
 
 
-def mark_stale(con: duckdb.DuckDBPyConnection, scenario: str) -> list[str]:
-    """Mark stale the scenarios built on ``scenario`` (its results were just replaced), and
-    those built on them; their names."""
+def mark_stale(con: duckdb.DuckDBPyConnection, scenario: str, region: str) -> list[str]:
+    """Mark stale, in ``region``, the scenarios built on ``scenario`` (its results there were
+    just replaced), and those built on them; their names."""
     found = [r[0] for r in con.execute("""
         WITH RECURSIVE built_on(name) AS (
-            SELECT scenario FROM runs WHERE base = ?
-            UNION SELECT r.scenario FROM runs r JOIN built_on b ON r.base = b.name)
-        SELECT name FROM built_on ORDER BY name""", [scenario]).fetchall()]
+            SELECT scenario FROM runs WHERE base = ? AND region = ?
+            UNION SELECT r.scenario FROM runs r JOIN built_on b ON r.base = b.name
+            WHERE r.region = ?)
+        SELECT name FROM built_on ORDER BY name""", [scenario, region, region]).fetchall()]
     if found:
-        con.execute("UPDATE runs SET stale = true WHERE list_contains(?, scenario)", [found])
+        con.execute("UPDATE runs SET stale = true WHERE list_contains(?, scenario) AND region = ?",
+                    [found, region])
     return found
 
 
 def current_run(con: duckdb.DuckDBPyConnection, scenario: Scenario,
-                params: dict[str, Parameter], year: int, history: Sequence[int]) -> bool:
-    """Whether ``scenario``'s stored results are those a run now would make: the same year,
-    history years, parameter values and inputs (the run records say so), and not stale."""
-    values = resolve(params, scenario, year)
-    stored = incremental.stored_run(con, scenario.name, year, history, params)
+                params: dict[str, Parameter], year: int, history: Sequence[int],
+                region: str) -> bool:
+    """Whether ``scenario``'s stored results in ``region`` are those a run now would make: the
+    same year, history years, parameter values and inputs (the run records say so), and not
+    stale."""
+    values = resolve(params, scenario, year, region)
+    stored = incremental.stored_run(con, scenario.name, year, history, params, region)
     return (stored is not None and stored.current and not stored.stale
             and not incremental.changed_params(values, stored.values))
 
@@ -262,7 +297,9 @@ def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] |
     unless ``force``; scenarios build on their bases' results unless ``incremental_run`` is
     False (every model runs). A base must come before the scenarios built on it.
 
-    Every scenario's results are committed together at the end: an interrupt or a failure in
+    Each pooling region is run on its own (:func:`dip_sim.pipeline.regions.in_each_region`),
+    every scenario in it; the results (and point values returned) are one per scenario and
+    region. Every result is committed together at the end: an interrupt or a failure in
     any scenario leaves all earlier results in the warehouse as they were. Before the end, the
     output contract's data tests run on the stored rows (:func:`dip_sim.contract.run_data_tests`:
     keys, reconciliations such as Σ hospital DIP amounts = the DIP fund); a failure stops the
@@ -273,20 +310,30 @@ def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] |
         raise SimulationError(f"模拟年度 {year} 不能同时是历史年度")
     results = []
     with transaction(con):
-        ran = []
+        _check_loaded(con)
+        every = regions(con)
+        check_named(regions_named(params), every, "政策参数文件")
         for scenario in scenarios:
-            started = time.perf_counter()
-            if (scenario.name == BASELINE and not force
-                    and current_run(con, scenario, params, year, history)):
-                progress(f"情景 {scenario.name}：数据、模型与参数自上次模拟以来未变，沿用其结果"
-                         "（--force 重新运行）")
-                results.append(con.execute("SELECT * FROM point_values WHERE scenario = ?",
-                                           [scenario.name]).fetchdf().iloc[0].to_dict())
-                continue
-            results.append(run_scenario(con, scenario, params, year, history, progress,
-                                        incremental_run=incremental_run))
-            ran.append(scenario.name)
-            progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
+            check_named(scenario.regions_named(), every, f"情景 {scenario.name} ")
+        ran: list[str] = []
+        for region in in_each_region(con, progress=progress):
+            if len(every) > 1:
+                progress(f"统筹区 {region.code}（{region.name}）")
+            for scenario in scenarios:
+                started = time.perf_counter()
+                if (scenario.name == BASELINE and not force
+                        and current_run(con, scenario, params, year, history, region.code)):
+                    progress(f"情景 {scenario.name}：数据、模型与参数自上次模拟以来未变，沿用其结果"
+                             "（--force 重新运行）")
+                    row = con.execute("SELECT * EXCLUDE (region) FROM point_values "
+                                      "WHERE scenario = ? AND region = ?",
+                                      [scenario.name, region.code]).fetchdf().iloc[0].to_dict()
+                    results.append({**row, "region": region.code, "region_name": region.name})
+                    continue
+                results.append(run_scenario(con, scenario, params, year, history, progress,
+                                            incremental_run=incremental_run, region=region))
+                ran += [scenario.name] if scenario.name not in ran else []
+                progress(f"情景 {scenario.name} 完成 ({time.perf_counter() - started:.1f} 秒)")
         if ran:
             check_outputs(con, ran, progress)
     return results
@@ -312,8 +359,8 @@ def check_outputs(con: duckdb.DuckDBPyConnection, scenarios: Sequence[str],
 
 
 def _made_itself(con: duckdb.DuckDBPyConnection, scenario: str) -> set[str] | None:
-    """The layered tables ``scenario``'s run made itself, when it reused some of its base's;
-    None for a full run."""
+    """The layered tables ``scenario``'s run made itself in some region, when it reused some
+    of its base's; None for a full run."""
     rows = con.execute(f"SELECT table_name, source = scenario FROM {scenario_tables.SOURCES} "
                        "WHERE scenario = ?", [scenario]).fetchall()
     if all(own for _, own in rows):

@@ -59,7 +59,8 @@ def with_bases(scenarios: list[Scenario], recorded: dict[str, str],
             base = given.get(s.base) or _find_base(s.base, Path(s.source).parent, recorded,
                                                   params)
             parent = link(base, (*seen, s.name))
-        linked[s.name] = Scenario(s.name, s.description, s.changes, s.source, s.base, parent)
+        linked[s.name] = Scenario(s.name, s.description, s.changes, s.source, s.base, parent,
+                                  s.region_changes)
         return linked[s.name]
 
     def depth(s: Scenario) -> int:
@@ -94,8 +95,10 @@ def run_simulate(db_path: Path, year: int, history: list[int] | None = None,
         results = simulate(con, year, history, scenarios, params, progress, force=force)
     finally:
         con.close()
+    several = len({r["region"] for r in results}) > 1
     for r in results:
-        progress(f"{r['scenario']}: DIP 基金 {r['dip_fund_yuan']:,.2f} 元，"
+        where = f"（{r['region']} {r['region_name']}）" if several else ""
+        progress(f"{r['scenario']}{where}: DIP 基金 {r['dip_fund_yuan']:,.2f} 元，"
                  f"预算点值 {r['pv_budget_yuan']:.4f}，结算点值 {r['pv_settlement_yuan']:.4f}，"
                  f"医保支付比例 {r['fund_ratio']:.4f}，总分值 {r['total_points']:,.1f}")
     progress(f"模拟完成，用时 {time.perf_counter() - started:.1f} 秒")

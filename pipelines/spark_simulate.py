@@ -21,6 +21,7 @@ import duckdb
 
 from dip_sim.contract import CONTRACTS, create_sql
 from dip_sim.pipeline import scenario_tables
+from dip_sim.pipeline.regions import regions
 from dip_sim.policy import BASELINE, Scenario, load_baseline, load_scenario
 from dip_sim.simulation import (
     SimulationError,
@@ -43,14 +44,15 @@ def default_out(db_path: Path) -> Path:
     return Path(str(db_path) + ".spark")
 
 
-def _read(out: Path, table: str, scenario: str) -> str:
-    quoted = scenario.replace("'", "''")
+def _read(out: Path, table: str, scenario: str, region: str) -> str:
+    quoted, in_region = scenario.replace("'", "''"), region.replace("'", "''")
     return (f"SELECT * FROM read_parquet('{parquet_glob(Path(out) / table)}', "
-            f"hive_partitioning = true) WHERE scenario = '{quoted}'")
+            f"hive_partitioning = true, hive_types_autocast = false) "
+            f"WHERE scenario = '{quoted}' AND region = '{in_region}'")
 
 
 def load_results(con: duckdb.DuckDBPyConnection, out: Path, scenarios: Sequence[str],
-                 progress=print) -> None:
+                 region: str, progress=print) -> None:
     """Replace each scenario's stored rows by the Spark run's Parquet under ``out``, record its
     run, and run the data tests; in one transaction (a failure keeps the warehouse as it
     was). The supervision tables are replaced only where the Spark run wrote rows for the
@@ -65,19 +67,21 @@ def load_results(con: duckdb.DuckDBPyConnection, out: Path, scenarios: Sequence[
                 layered = table in scenario_tables.LAYERED
                 target = f"{scenario_tables.SCHEMA}.{table}" if layered else table
                 there = has_rows(Path(out) / table) and con.execute(
-                    f"SELECT count(*) FROM ({_read(out, table, scenario)})").fetchall()[0][0]
+                    f"SELECT count(*) FROM ({_read(out, table, scenario, region)})"
+                ).fetchall()[0][0]
                 if not there and not layered:
                     continue
-                con.execute(f"DELETE FROM {target} WHERE scenario = ?", [scenario])
+                con.execute(f"DELETE FROM {target} WHERE scenario = ? AND region = ?",
+                            [scenario, region])
                 if there:
                     columns = ", ".join(c.name for c in CONTRACTS[table].columns)
                     con.execute(f"INSERT INTO {target} BY NAME SELECT {columns} "
-                                f"FROM ({_read(out, table, scenario)})")
+                                f"FROM ({_read(out, table, scenario, region)})")
             if not has_rows(Path(out) / RUNS):
                 raise SimulationError(f"{out} 中没有 Spark 运行记录（runs）：请先运行 Spark 模拟")
-            scenario_tables.set_sources(con, scenario, scenario_tables.LAYERED, None)
-            scenario_tables.drop_unreferenced(con, scenario)
-            mark_stale(con, scenario)
+            scenario_tables.set_sources(con, scenario, region, scenario_tables.LAYERED, None)
+            scenario_tables.drop_unreferenced(con, scenario, region)
+            mark_stale(con, scenario, region)
         check_outputs(con, list(scenarios), progress)
 
 
@@ -103,7 +107,12 @@ def run_spark_simulate(db_path: Path, year: int, history: list[int] | None = Non
     try:
         scenarios = with_bases(scenarios, recorded_files(con, "true"), params)
         check_inputs(con, year, history)
-        if not force and current_run(con, scenarios[0], params, year, history):
+        every = regions(con)
+        if len(every) > 1:  # the models run once per region; on Spark one region so far
+            raise SimulationError(f"仓库中有 {len(every)} 个统筹区：Spark 引擎目前模拟只有一个统筹区的仓库，"
+                                  "多个统筹区请用 DuckDB 引擎（dip-sim simulate 不加 --engine）")
+        region = every[0]
+        if not force and current_run(con, scenarios[0], params, year, history, region.code):
             progress(f"情景 {BASELINE}：数据、模型与参数自上次模拟以来未变，沿用其结果（--force 重新运行）")
             scenarios = scenarios[1:]
         if not scenarios:
@@ -120,13 +129,13 @@ def run_spark_simulate(db_path: Path, year: int, history: list[int] | None = Non
             results = []
             for scenario in scenarios:
                 begun = time.perf_counter()
-                results.append(runner.run_scenario(scenario, params, year, history))
+                results.append(runner.run_scenario(scenario, params, year, history, region))
                 progress(f"情景 {scenario.name} 在 Spark 上完成 ({time.perf_counter() - begun:.1f} 秒)")
         finally:
             runner.close()
             if own:
                 spark.stop()
-        load_results(con, out, [s.name for s in scenarios], progress)
+        load_results(con, out, [s.name for s in scenarios], region.code, progress)
     finally:
         con.close()
     progress(f"Spark 模拟完成，结果在 {out}，并已载入 {db_path}"

@@ -124,7 +124,8 @@ def build_warehouse(path: Path, scenarios: dict = SCENARIOS) -> Path:
                 [(scenario, YEAR, "H001", 4, 212.5, 1.2, 1.1),
                  (scenario, YEAR, "H002", 2, 65.0, 0.9, 1.0)])
             con.executemany(
-                "INSERT INTO catalog_group_years VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO catalog_group_years (scenario, group_code, year, n_cases, mean_cost_yuan) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [(scenario, "I21.9|00.6600", y, n, c)
                  for y, n, c in ((2017, 10, 20000.0), (2018, 12, 21000.0), (2019, 18, 21500.0))])
             con.executemany(
@@ -223,11 +224,11 @@ def add_case_details(path: Path) -> Path:
                     "reserve_paid_yuan = ?, reserve_left_yuan = ? WHERE scenario = 'baseline'",
                     [kept, inflow, paid, kept + inflow - paid])
         con.executemany(
-            "INSERT INTO point_values_by_insurance VALUES ('baseline', ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO point_values_by_insurance VALUES ('baseline', NULL, ?, ?, ?, ?, ?, ?, ?)",
             [(YEAR, pool, points * ratio * pv, reserve, ratio, points, pv)
              for pool, reserve, points, ratio, pv in POOLS])
         con.execute("INSERT INTO point_values_by_insurance VALUES "
-                    "('growth_8pct', ?, 'all', 302572.8, 0, 0.8, 2966.4, 102.0)", [YEAR])
+                    "('growth_8pct', NULL, ?, 'all', 302572.8, 0, 0.8, 2966.4, 102.0)", [YEAR])
         con.execute("CREATE TABLE case_features (case_id VARCHAR, year INTEGER, "
                     "hospital_id VARCHAR, level INTEGER, insurance_type VARCHAR, "
                     "total_cost_yuan DECIMAL(18, 2), fund_paid_yuan DECIMAL(18, 2), "

@@ -15,7 +15,8 @@ from tests.inputs import ingest_generated_city
 
 ROOT = Path(__file__).resolve().parents[1]
 BUREAU = {"name": "bureau", "role": "bureau", "hospital_id": None}
-PAGES = ["dip_sim/dashboard/pages/" + p for p in ("scenario.py", "compare.py", "hospital.py", "catalog.py",
+PAGES = ["dip_sim/dashboard/pages/" + p for p in ("scenario.py", "compare.py", "forecast.py",
+                                                    "monitor.py", "hospital.py", "catalog.py",
                                                     "quality.py")]
 
 
@@ -278,3 +279,55 @@ def test_point_value_comparison_includes_the_year_end_total(warehouse, monkeypat
     for column in ("base_value", "scenario_value"):
         assert rows.loc["year_end_total_yuan", column] == pytest.approx(
             rows.loc["dip_fund_yuan", column])
+
+
+def test_forecast_page_shows_each_scenarios_point_values_and_risk(warehouse, monkeypatch):
+    """The 预测 page: a line per scenario, a risk sentence each, the hospitals' growth, and
+    the workbook of the same figures as dip-sim project."""
+    import io
+
+    import polars as pl
+
+    from dip_sim.dashboard import data
+
+    at = _bureau_page(warehouse, monkeypatch, "forecast")
+    assert at.title[0].value == "点值预测"
+    sentences = [str(e.value) for e in [*at.warning, *at.success]]
+    assert [s.split("：")[0] for s in sentences] == ["baseline", "growth_8pct"]
+    years = data.projection_years(["baseline", "growth_8pct"])
+    assert len(years) == 2 * 4  # the simulation year and projection.years = 3
+    now = years[years["years_ahead"] == 0].set_index("scenario")["pv_settlement_yuan"]
+    stored = data.point_values().set_index("scenario")["pv_settlement_yuan"]
+    assert now.to_dict() == pytest.approx(stored.loc[now.index].to_dict(), rel=1e-9)
+    tables = [d.value for d in at.dataframe]
+    assert any("占全市分值增长（%）" in t.columns and len(t) > 1 for t in tables), \
+        [list(t.columns) for t in tables]
+    book = pl.read_excel(io.BytesIO(data.projection_xlsx(["baseline"])), sheet_id=0)
+    assert set(book) == {"点值预测", "风险线", "医院预测"}
+
+
+def test_monitor_page_shows_the_estimate_and_reruns_another_month(warehouse, monkeypatch):
+    """The 运行监测 page: as stored (the last month loaded: December), then through June,
+    computed on the baseline without writing; its estimate equals dip-sim monitor's."""
+    from dip_sim.reports.monitoring import monitoring_tables
+
+    at = _bureau_page(warehouse, monkeypatch, "monitor")
+    assert at.selectbox(key="monitor_month").value == 12
+    shown = {m.label: m.value for m in at.metric}
+    june = monitoring_tables(warehouse, 2020, 6)["点值估计"].iloc[0]
+    at.selectbox(key="monitor_month").select(6).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["结算点值估计"] == (
+        f"{june['pv_estimate_yuan']:.4f} 元/分")
+    assert shown["结算点值估计"] != f"{june['pv_estimate_yuan']:.4f} 元/分"
+
+
+def _bureau_page(warehouse, monkeypatch, name: str) -> AppTest:
+    """The page ``name`` run for the bureau on the pipeline's warehouse, without error."""
+    monkeypatch.setenv("DIP_SIM_DB", str(warehouse))
+    monkeypatch.delenv("DIP_SIM_HOSPITAL_ID", raising=False)
+    at = AppTest.from_file(str(ROOT / f"dip_sim/dashboard/pages/{name}.py"), default_timeout=60)
+    at.session_state["user"] = BUREAU
+    at.run()
+    assert not at.exception and not at.error
+    return at

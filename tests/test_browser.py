@@ -38,10 +38,12 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 YEAR = 2020
 PASSWORD = {"bureau": "browser-test-bureau", "hospital": "browser-test-hospital"}
-BUREAU_PAGES = ["总览", "预算情景", "情景对比", "医院", "病种目录", "数据质量", "监管与考核",
-                "反馈与确认"]
+BUREAU_PAGES = ["总览", "预算情景", "情景对比", "点值预测", "运行监测", "医院", "病种目录",
+                "数据质量", "监管与考核", "反馈与确认"]
 HOSPITAL_PAGES = ["总览", "医院", "病种目录", "数据质量", "监管与考核", "反馈与确认"]
-SLUG = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "医院": "hospital",
+SLUG = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "点值预测": "forecast",
+        "运行监测": "monitor",
+        "医院": "hospital",
         "病种目录": "catalog", "数据质量": "quality", "监管与考核": "supervision",
         "反馈与确认": "feedback"}
 TIMEOUT_MS = 60_000

@@ -38,7 +38,7 @@ page = test_browser.page
 KEY = "browser-access-session-key"
 PASSWORD = {"bureau": "access-test-bureau", "expert": "access-test-expert",
             "hospital": "access-test-hospital"}
-EXPERT_PAGES = ["总览", "医院", "病种目录", "数据质量", "监管与考核", "反馈与确认"]
+EXPERT_PAGES = ["总览", "点值预测", "运行监测", "医院", "病种目录", "数据质量", "监管与考核", "反馈与确认"]
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ def test_every_stored_table_has_a_contract_and_its_ddl():
     assert not set(SUPERVISION_DDL) & set(SCENARIO_TABLES)  # replaced by supervise, as before
     ddl = contract.create_sql("point_value_years")
     assert ddl == ("\nCREATE TABLE IF NOT EXISTS point_value_years (\n    scenario VARCHAR,\n"
+                   "    region VARCHAR,\n"
                    "    year INTEGER,\n    kind VARCHAR,\n    value_per_point DOUBLE\n)")
     for table, c in CONTRACTS.items():
         assert set(c.key) <= {col.name for col in c.columns}, table
@@ -131,11 +132,11 @@ def test_the_simulated_warehouse_passes_every_data_test(city):
      "(SELECT min(hospital_id) FROM hospital_settlement)", "point_values：检验 fund_paid_out"),
     ("UPDATE stored.case_scores SET case_id = NULL WHERE case_id = (SELECT min(case_id) FROM case_scores) "
      "AND scenario = 'g10'",
-     "case_scores：检验 not_null(scenario, case_id) 未通过，1 行违反"),
+     "case_scores：检验 not_null(scenario, region, case_id) 未通过，1 行违反"),
     ("UPDATE stored.case_groups SET case_id = (SELECT max(case_id) FROM case_groups) "
      "WHERE case_id = (SELECT min(case_id) FROM case_groups) AND scenario = 'baseline'",
      # one repeated key, seen by both scenarios
-     "case_groups：检验 unique(scenario, case_id) 未通过，2 行违反"),
+     "case_groups：检验 unique(scenario, region, case_id) 未通过，2 行违反"),
     ("DELETE FROM stored.case_groups WHERE case_id = (SELECT min(case_id) FROM case_groups) "
      "AND scenario = 'baseline'", "case_groups：检验 every_input_case 未通过，2 行违反"),
     ("UPDATE stored.case_scores SET outlier = 'odd' WHERE case_id = (SELECT min(case_id) FROM case_scores)",

@@ -36,7 +36,11 @@ PLAN = {
     "upcoding_procedure": {"hospitals": ["H140302001"], "rate": 0.02, "years": [2020]},
     "upcoding_severity": {"hospitals": ["H140303001"], "rate": 0.05, "years": [2020]},
     "long_stay": {"hospitals": ["H140303001", "H140303002"], "rate": 0.05, "years": [2020]},
+    "upcoding_added_procedure": {"hospitals": ["H140302001"], "rate": 0.02, "years": [2020]},
 }
+# the behaviours of the example plan (the demo city's): all but the added procedures, which
+# have a detection test of their own over ten cities (test_detection_added_procedure.py)
+EXAMPLE_BEHAVIOURS = set(BEHAVIOURS) - {"upcoding_added_procedure"}
 
 
 def _warehouse(city, db):
@@ -237,9 +241,9 @@ def test_load_plan_checks_hospitals_against_the_city(tmp_path):
 
 def test_the_example_plan_puts_each_behaviour_in_hospitals_of_its_own():
     plan = load_plan(EXAMPLE_PLAN)
-    assert set(plan) == set(BEHAVIOURS)
+    assert set(plan) == EXAMPLE_BEHAVIOURS
     hospitals = [h for entry in plan.values() for h in entry["hospitals"]]
-    assert len(hospitals) == len(set(hospitals)) == len(BEHAVIOURS) + 1
+    assert len(hospitals) == len(set(hospitals)) == len(EXAMPLE_BEHAVIOURS) + 1
     assert len(plan["split_admission"]["hospitals"]) == 2
     assert all(e["rate"] == 0.05 and e["years"] == [2020] for e in plan.values())
     levels = dict(zip(load_hospitals().hospital_id, load_hospitals().level.tolist(), strict=True))
@@ -252,12 +256,12 @@ def test_the_command_plants_the_example_plan_and_refuses_a_second_time(tmp_path,
         generate(directory, years=(2020,), cases_per_year=4000, seed=3)
     assert main(["plant-gaming", str(first), "--plan", str(EXAMPLE_PLAN), "--seed", "9"]) == 0
     out = capsys.readouterr().out
-    for behaviour, label in BEHAVIOURS.items():
-        assert f"{label} {behaviour}" in out
+    for behaviour in EXAMPLE_BEHAVIOURS:
+        assert f"{BEHAVIOURS[behaviour]} {behaviour}" in out
     assert "H140321004\t2020" in out  # the level-1 hospital of the split admissions
     # the same seed plants the same cases
     truth = plant_gaming(second, load_plan(EXAMPLE_PLAN), seed=9)
-    assert set(truth["behaviour"]) == set(BEHAVIOURS)
+    assert set(truth["behaviour"]) == EXAMPLE_BEHAVIOURS
     assert pl.read_csv(first / GAMING_TRUTH, schema=truth.schema).equals(truth)
     assert (first / "cases_2020.csv").read_bytes() == (second / "cases_2020.csv").read_bytes()
     # a city planted before is refused (its truth would be lost)
@@ -271,7 +275,7 @@ def test_cases_with_a_planted_record_problem_are_not_picked(tmp_path):
     generate(tmp_path, years=(2020,), cases_per_year=20000, seed=4)
     spoilt = set(plant_problems(tmp_path, rate=0.002, seed=3)["case_id"])
     truth = plant_gaming(tmp_path, load_plan(EXAMPLE_PLAN, tmp_path), seed=1)
-    assert set(truth["behaviour"]) == set(BEHAVIOURS)
+    assert set(truth["behaviour"]) == EXAMPLE_BEHAVIOURS
     assert not set(truth["case_id"]) & spoilt
 
 
@@ -282,3 +286,25 @@ def test_plant_gaming_is_in_the_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["plant-gaming", "--help"])
     assert exit_info.value.code == 0
+
+
+def test_added_procedures_give_a_richer_combination_at_the_same_cost(city):
+    """Every stay planted with added procedures keeps the codes it had and gains at least one,
+    keeps its cost, and is still grouped."""
+    planted = _planted(city, "upcoding_added_procedure")
+    assert planted.height > 0
+    query = """
+        SELECT c.case_id, c.main_proc, c.other_procs, s.total_cost_yuan, g.grouped
+        FROM cases c JOIN settlements s USING (case_id)
+        JOIN case_groups g ON g.case_id = c.case_id AND g.scenario = 'baseline'
+        WHERE c.case_id IN (SELECT case_id FROM truth WHERE behaviour = 'upcoding_added_procedure')
+        ORDER BY c.case_id"""
+    before, after = (_frame(city[k], query) for k in ("before", "after"))
+
+    def codes(row) -> set:
+        return {c for c in [row["main_proc"], *(row["other_procs"] or "").split(";")] if c}
+
+    for old, new in zip(before.iter_rows(named=True), after.iter_rows(named=True), strict=True):
+        assert codes(old) < codes(new), (old, new)
+        assert old["total_cost_yuan"] == new["total_cost_yuan"]
+        assert new["grouped"]

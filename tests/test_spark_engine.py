@@ -110,7 +110,7 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
 
     copy = tmp_path / "out"
     shutil.copytree(spark_out / "case_scores", copy / "case_scores")
-    files = sorted((copy / "case_scores").rglob("scenario=wide_a/*.parquet"))
+    files = sorted((copy / "case_scores" / "scenario=wide_a").rglob("*.parquet"))
     edit = duckdb.connect()
     edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE (CASE WHEN row_number() OVER "
                  f"(ORDER BY case_id) = 1 THEN case_points * (1 + 1e-6) ELSE case_points END "

@@ -44,7 +44,8 @@ def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                         [(c, h, g) for c, h, _, g, _ in HISTORY])
         con.executemany("INSERT INTO case_features VALUES (?, 2019, ?, ?, 'employee', ?, ?, TRUE)",
                         [(c, h, lv, cost, cost * 0.8) for c, h, lv, _, cost in HISTORY])
-        con.execute("INSERT INTO catalog_group_years VALUES ('baseline', 'J18.9|', 2019, 6, 5066.67)")
+        con.execute("INSERT INTO catalog_group_years VALUES "
+                    "('baseline', NULL, 'J18.9|', 2019, 6, 5066.67)")
     monkeypatch.setenv(data.ENV_DB, str(path))
     monkeypatch.delenv(data.ENV_HOSPITAL, raising=False)
     return path

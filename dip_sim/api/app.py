@@ -73,10 +73,12 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def create_app(db: Path, scenario: str = "baseline", keys_file: Path | None = None,
-               grouper: Grouper | None = None, workers: int = 1) -> FastAPI:
+               grouper: Grouper | None = None, workers: int = 1,
+               region: str | None = None) -> FastAPI:
     """The API over ``scenario`` of the warehouse ``db`` (its catalogue computed once here, in
-    each of ``workers`` groupers: that many requests are grouped at the same time)."""
-    grouper = GrouperPool(db, scenario, workers, [grouper] if grouper else None)
+    each of ``workers`` groupers: that many requests are grouped at the same time), in pooling
+    ``region`` when the warehouse has several (then only its hospitals are served)."""
+    grouper = GrouperPool(db, scenario, workers, [grouper] if grouper else None, region)
     settings = access_settings()
     limiter = RateLimiter(settings.api_requests_per_minute)
     app = FastAPI(title="dip-sim 预分组接口",
@@ -102,6 +104,9 @@ def create_app(db: Path, scenario: str = "baseline", keys_file: Path | None = No
         if key is None:
             raise HTTPException(401, "缺少或无效的 API 密钥（请求头 X-API-Key），请向医保局索取",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if grouper.hospitals is not None and key.hospital_id not in grouper.hospitals:
+            raise HTTPException(403, f"本服务为统筹区 {grouper.region} 预分组，医院 "
+                                     f"{key.hospital_id} 不属于该统筹区：请调用其统筹区的服务")
         wait = limiter.wait_seconds(key.key_id)
         if wait:
             raise HTTPException(429, f"请求过于频繁：每个密钥每分钟最多 "

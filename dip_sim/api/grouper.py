@@ -5,7 +5,10 @@ runs the scenario's catalogue, budget and score models exactly as ``dip-sim simu
 (same parameters, same history years, same inputs), keeps the catalogue-level tables those
 models made (core keys, comprehensive codes, merges, related procedures, auxiliary choices,
 level coefficients, the budget point value …) and the reference tables, and detaches the
-warehouse: a batch ``simulate`` may then take the file.
+warehouse: a batch ``simulate`` may then take the file. In a warehouse of several pooling
+regions (统筹区) a grouper serves one region (``region``): its models run on that region's data
+(:func:`dip_sim.pipeline.regions.scoped`), with its parameters, catalogue and point value, and
+only that region's hospitals are served.
 
 For each request, the rows go through ingest's own steps (headers recognised, values typed,
 codes standardised: :func:`dip_sim.ingest.readers.recognise_frame` and ``stage_recognised``,
@@ -41,6 +44,7 @@ from dip_sim.ingest.standardise import code_lists_sql, insert_cases_sql, insert_
 from dip_sim.paths import SCENARIO_DIR
 from dip_sim.pipeline.graph import graph
 from dip_sim.pipeline.params import run_facts, set_run_params
+from dip_sim.pipeline.regions import RegionError, regions, scoped
 from dip_sim.pipeline.run import Run, run_models
 from dip_sim.policy import Scenario, load_baseline, load_scenario, resolve
 from dip_sim.policy.scenarios import params_fingerprint
@@ -95,9 +99,12 @@ class Grouper:
     """The scenario's catalogue, ready to group and score request rows (one at a time: a
     lock guards the connection)."""
 
-    def __init__(self, db: Path, scenario: str = BASELINE, today: dt.date | None = None) -> None:
+    def __init__(self, db: Path, scenario: str = BASELINE, today: dt.date | None = None,
+                 region: str | None = None) -> None:
         self.db = Path(db)
         self.scenario = scenario
+        self.region = region  # the pooling region served (None: the warehouse's only one)
+        self.hospitals: frozenset[str] | None = None  # its hospitals, when the warehouse has several
         self.lock = threading.Lock()
         self.con = duckdb.connect(config={"python_enable_replacements": False})
         self.con.execute("SET enable_progress_bar = false")
@@ -118,22 +125,46 @@ class Grouper:
         self.con.execute("SET threads = 1")
 
     def _prepare(self, today: dt.date) -> None:
+        try:
+            every = regions(self.con)
+        except RegionError as exc:
+            raise GrouperError(str(exc)) from None
+        if self.region is None and len(every) > 1:
+            raise GrouperError(f"仓库中有多个统筹区（{', '.join(r.code for r in every)}）：预分组接口"
+                               "每次服务一个统筹区，请用 --region 指定")
+        chosen = [r for r in every if self.region is None or r.code == self.region]
+        if not chosen:
+            raise GrouperError(f"仓库中没有统筹区 {self.region}（现有：{', '.join(r.code for r in every)}）")
+        self.region = chosen[0].code
+        # the region the stored rows are read in: none to filter on in a city of one region
+        self._stored_region = self.region if len(every) > 1 else None
+        if len(every) > 1:
+            self.hospitals = frozenset(r[0] for r in self.con.execute(
+                "SELECT hospital_id FROM hospitals WHERE trim(region) = ?",
+                [self.region]).fetchall())
+        with scoped(self.con, chosen[0], every):
+            self._prepare_region(today)
+
+    def _prepare_region(self, today: dt.date) -> None:
+        """:meth:`_prepare` with the input tables scoped to the region served."""
         con = self.con
         found = con.execute("SELECT year, history_years, params_sha256, scenario_file FROM runs "
-                            "WHERE scenario = ?", [self.scenario]).fetchall()
+                            "WHERE scenario = ? AND (?::VARCHAR IS NULL OR region = ?)",
+                            [self.scenario, self._stored_region, self._stored_region]).fetchall()
         if not found:
             raise GrouperError(f"仓库中没有情景 {self.scenario} 的模拟结果：请先运行 dip-sim simulate")
         year, history_text, stored_sha, recorded = found[0]
         history = [int(y) for y in history_text.split(",")]
         params = load_baseline()
-        values = resolve(params, _scenario(self.scenario, recorded, params), year)
+        values = resolve(params, _scenario(self.scenario, recorded, params), year, self.region)
         if params_fingerprint(values)[1] != stored_sha:
             raise GrouperError(f"情景 {self.scenario} 的参数与仓库中模拟时的参数不同：请先重新运行 "
                                f"dip-sim simulate，预分组结果才与模拟结果一致")
         adjustments = load_adjustments(values["catalog.adjustments_file"])
         set_run_params(con, params, values, run_facts(
-            self.scenario, year, history, catalog_version(con, values, adjustments)))
-        run = Run(self.scenario, year, history, values,
+            self.scenario, year, history,
+            catalog_version(con, values, adjustments, self.region or "")))
+        run = Run(self.scenario, year, history, values, region=self.region or "",
                   adjustment_actions=Counter(a.action for a in adjustments.items))
         models = graph().select(("catalog", "budget", "score"))
         run_models(con, run, models, progress=lambda message: None)
@@ -182,7 +213,9 @@ class Grouper:
 
     def _point_value(self, year: int, today: dt.date) -> PointValue:
         row = self.con.execute("SELECT pv_budget_yuan, pv_settlement_yuan FROM point_values "
-                               "WHERE scenario = ?", [self.scenario]).fetchall()
+                               "WHERE scenario = ? AND (?::VARCHAR IS NULL OR region = ?)",
+                               [self.scenario, self._stored_region, self._stored_region]
+                               ).fetchall()
         budget, settlement = row[0] if row else (None, None)
         # the settlement point value exists once the year is cleared (after its last day)
         if today > dt.date(year, 12, 31) and settlement is not None:
@@ -396,7 +429,8 @@ class Grouper:
         """The scenario, year and point value served, and the catalogue's size."""
         with self.lock:
             n = self.con.execute("SELECT count(*) FROM api_catalog").fetchall()[0][0]
-        return {"status": "ok", "scenario": self.scenario, "year": self.year,
+        return {"status": "ok", "scenario": self.scenario, "region": self.region,
+                "year": self.year,
                 "point_value_kind": self.point_value.kind,
                 "point_value_yuan": self.point_value.yuan, "n_groups": n}
 
@@ -411,8 +445,9 @@ class GrouperPool:
     use the machine's cores side by side instead of waiting for one connection."""
 
     def __init__(self, db: Path, scenario: str = BASELINE, size: int = 1,
-                 groupers: list[Grouper] | None = None) -> None:
-        self.groupers = groupers or [Grouper(db, scenario) for _ in range(max(1, size))]
+                 groupers: list[Grouper] | None = None, region: str | None = None) -> None:
+        self.groupers = groupers or [Grouper(db, scenario, region=region)
+                                     for _ in range(max(1, size))]
         # the grouper used last is taken first: one request after another stays on one
         # database, whose memory is warm (alternating cost a single request a fifth more)
         self.free: queue.LifoQueue[Grouper] = queue.LifoQueue()
@@ -420,6 +455,7 @@ class GrouperPool:
             self.free.put(grouper)
         first = self.groupers[0]
         self.scenario, self.year, self.point_value = first.scenario, first.year, first.point_value
+        self.region, self.hospitals = first.region, first.hospitals
 
     def _call(self, method: str, *args: Any) -> Any:
         grouper = self.free.get()

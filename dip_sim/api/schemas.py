@@ -113,6 +113,7 @@ class Health(BaseModel):
 
     status: str = Field(description="ok")
     scenario: str = Field(description="情景")
+    region: str | None = Field(None, description="统筹区编码（目录与点值所属统筹区）")
     year: int = Field(description="模拟年度（目录与点值所属年度）")
     point_value_kind: str = Field(description="预计支付所用点值：budget 或 settlement")
     point_value_yuan: float = Field(description="点值（元/分）")

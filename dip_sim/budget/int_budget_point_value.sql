@@ -1,13 +1,6 @@
 -- The budget point value (预算点值) and the last history year's cost per point, from the
 -- grouped history cases: what scoring reads of the budget (the fund itself is int_budget's).
-WITH hist AS (
-    -- per history year: total cost of its grouped cases and the Σ of their groups' rw
-    SELECT h.year, any_value(h.weight) AS weight,
-           CAST(sum(h.total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
-           CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS total_rw  -- exact sum: see catalog/int_keyed.sql
-    FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
-    GROUP BY h.year
-)
+WITH hist AS (SELECT * FROM int_history_costs)
 SELECT
     -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], or as refined by
     -- point_value.budget_refinement

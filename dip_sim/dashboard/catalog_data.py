@@ -1,7 +1,9 @@
 """The dashboard's reads of the DIP group catalogue (the 病种目录 page): groups and their
 statistics, grouping quality, a group's history years and cost by hospital level, and two
 scenarios' catalogues compared. Same rules as :mod:`dip_sim.dashboard.data`: cached,
-parameterised reads, every per-hospital one filtered to a hospital user's own hospital."""
+parameterised reads, every per-hospital one filtered to a hospital user's own hospital; in a
+warehouse of several pooling regions, the catalogue of the region shown (each region has its
+own)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dip_sim.dashboard.data import (
     _in_list,
     _query,
     _reading,
+    _region,
     guarded_columns,
     hospital_scope,
     suppression_floor,
@@ -57,6 +60,7 @@ def catalog(
          [text, text]) if text else ("TRUE", [])
     )
     own, floor = suppression_floor()
+    region, region_params = _region("c.region")
 
     def select(names: str, contributors: str, contributor_params: list) -> pd.DataFrame:
         return _query(
@@ -69,7 +73,7 @@ def catalog(
                 LEFT JOIN names n5 ON n5.k = c.dx_key AND length(c.dx_key) = 5
                 LEFT JOIN names n3 ON n3.k = c.dx_key AND length(c.dx_key) = 3
                 LEFT JOIN hc ON hc.k = c.group_code
-                WHERE c.scenario = ?
+                WHERE c.scenario = ? AND {region}
             )
             SELECT group_code, dx_name, group_type, dx_key, proc_key, proc_class,
                    {guarded_columns(CATALOG_FIGURES)}, rw
@@ -77,7 +81,8 @@ def catalog(
             WHERE {type_where} AND {class_where} AND {text_where}
             ORDER BY group_type <> 'core', suppressed, n_cases DESC, group_code
             """,
-            [*contributor_params, floor, scenario, *type_params, *class_params, *text_params],
+            [*contributor_params, floor, scenario, *region_params, *type_params, *class_params,
+             *text_params],
         )
 
     attempts = [(_NAMES, _NO_CONTRIBUTORS, []), (_NO_NAMES, _NO_CONTRIBUTORS, [])]
@@ -97,17 +102,19 @@ def _history_contributors(scenario: str, key: str, own: str | None, where: str =
                           where_params: Sequence = ()) -> tuple[str, list]:
     """A ``hc`` CTE: per ``key`` (an expression over ``case_groups g`` joined to the catalogue
     ``c``), the hospitals other than ``own`` among the scenario's history cases (those that
-    match ``where`` with ``where_params``)."""
+    match ``where`` with ``where_params``), in the region shown."""
+    region, region_params = _region("g.region")
     return (f"""hc AS (
         SELECT {key} AS k,
                count(DISTINCT g.hospital_id) FILTER (WHERE g.hospital_id IS DISTINCT FROM ?)
                    AS n_other
         FROM case_groups g JOIN catalog_groups c
           ON c.scenario = g.scenario AND c.group_code = g.group_code
-        WHERE g.scenario = ? AND g.grouped AND {where} AND g.year IN (
+             AND c.region IS NOT DISTINCT FROM g.region
+        WHERE g.scenario = ? AND g.grouped AND {where} AND {region} AND g.year IN (
             SELECT TRY_CAST(unnest(string_split(history_years, ',')) AS INTEGER)
             FROM runs WHERE scenario = ?)
-        GROUP BY 1)""", [own, scenario, *where_params, scenario])
+        GROUP BY 1)""", [own, scenario, *where_params, *region_params, scenario])
 
 
 def _with_contributors(sql: str, key: str, scenario: str, params: list, where: str = "TRUE",
@@ -132,6 +139,7 @@ def catalog_summary(scenario: str) -> pd.DataFrame:
     suppressed (a hospital user: cases of a type that fewer than
     ``access.suppression_min_hospitals`` other hospitals have are blank).
     """
+    region, region_params = _region()
     sql = f"""
         WITH {{hc}}, {LIMIT_CTE},
         t AS (
@@ -139,7 +147,7 @@ def catalog_summary(scenario: str) -> pd.DataFrame:
                    CAST(sum(n_cases) AS BIGINT) AS n_cases,
                    sum(n_cases) / NULLIF(sum(sum(n_cases)) OVER (), 0) AS case_share
             FROM catalog_groups
-            WHERE scenario = ?
+            WHERE scenario = ? AND {region}
             GROUP BY group_type
         )
         SELECT t.group_type, t.n_groups,
@@ -147,7 +155,8 @@ def catalog_summary(scenario: str) -> pd.DataFrame:
         FROM t CROSS JOIN lim LEFT JOIN hc ON hc.k = t.group_type
         ORDER BY t.group_type <> 'core', t.group_type
         """
-    return _with_contributors(sql, "c.group_type", scenario, [scenario])
+    return _with_contributors(sql, "c.group_type", scenario,
+                              [scenario, *region_params])
 
 
 def catalog_quality(scenario: str) -> pd.DataFrame:
@@ -157,7 +166,9 @@ def catalog_quality(scenario: str) -> pd.DataFrame:
     grouping_rate_year, mean_cv, case_weighted_cv, n_cv_below_05, n_cv_05_to_1, n_cv_above_1,
     riv. Empty before the first run that computed them.
     """
-    return _query("SELECT * FROM catalog_summary WHERE scenario = ?", [scenario])
+    region, region_params = _region()
+    return _query(f"SELECT * FROM catalog_summary WHERE scenario = ? AND {region}",
+                  [scenario, *region_params])
 
 
 _CV_BAND = "CASE WHEN {cv} < 0.5 THEN '< 0.5' WHEN {cv} <= 1 THEN '0.5–1' ELSE '> 1' END"
@@ -167,12 +178,13 @@ def catalog_cv_bands(scenario: str) -> pd.DataFrame:
     """Groups and history cases per CV band (< 0.5, 0.5–1, > 1) of ``scenario``'s catalogue
     (a hospital user: the cases of a band fewer than the floor of other hospitals have are
     blank; the number of groups is the catalogue's own)."""
+    region, region_params = _region()
     sql = f"""
         WITH {{hc}}, {LIMIT_CTE},
         b AS (
             SELECT {_CV_BAND.format(cv="cv")} AS cv_band, min(cv) AS low,
                    count(*) AS n_groups, CAST(sum(n_cases) AS BIGINT) AS n_cases
-            FROM catalog_groups WHERE scenario = ? AND cv IS NOT NULL
+            FROM catalog_groups WHERE scenario = ? AND cv IS NOT NULL AND {region}
             GROUP BY cv_band
         )
         SELECT b.cv_band, b.n_groups,
@@ -180,22 +192,25 @@ def catalog_cv_bands(scenario: str) -> pd.DataFrame:
         FROM b CROSS JOIN lim LEFT JOIN hc ON hc.k = b.cv_band
         ORDER BY b.low
         """
-    return _with_contributors(sql, _CV_BAND.format(cv="c.cv"), scenario, [scenario])
+    return _with_contributors(sql, _CV_BAND.format(cv="c.cv"),
+                              scenario, [scenario, *region_params])
 
 
 def catalog_group_years(scenario: str, group_code: str) -> pd.DataFrame:
     """Cases and mean cost of one group in each history year (columns year, n_cases,
     mean_cost_yuan, suppressed: a hospital user's years with fewer than the floor of other
     hospitals are blank)."""
+    region, region_params = _region("y.region")
     sql = f"""
         WITH {{hc}}, {LIMIT_CTE}
         SELECT y.year, {guarded_columns(["y.n_cases", "y.mean_cost_yuan"],
                                          "coalesce(hc.n_other, 0)")}
         FROM catalog_group_years y CROSS JOIN lim
         LEFT JOIN hc ON hc.k = y.year
-        WHERE y.scenario = ? AND y.group_code = ? ORDER BY y.year
+        WHERE y.scenario = ? AND y.group_code = ? AND {region} ORDER BY y.year
         """
-    return _with_contributors(sql, "g.year", scenario, [scenario, group_code],
+    return _with_contributors(sql, "g.year", scenario,
+                              [scenario, group_code, *region_params],
                               "g.group_code = ?", [group_code])
 
 
@@ -208,6 +223,7 @@ def group_cost_by_level(scenario: str, group_code: str) -> pd.DataFrame:
     hospitals are blank (:func:`data.suppression_floor`).
     """
     own, floor = suppression_floor()
+    region, region_params = _region("g.region")
     figures = ["n_cases", "mean_cost_yuan", "p5_cost_yuan", "p25_cost_yuan", "median_cost_yuan",
                "p75_cost_yuan", "p95_cost_yuan"]
     return _query(
@@ -227,14 +243,14 @@ def group_cost_by_level(scenario: str, group_code: str) -> pd.DataFrame:
                    count(DISTINCT g.hospital_id) FILTER (WHERE g.hospital_id IS DISTINCT FROM ?)
                        AS n_other
             FROM case_groups g JOIN case_features f USING (case_id)
-            WHERE g.scenario = ? AND g.group_code = ? AND f.eligible
+            WHERE g.scenario = ? AND g.group_code = ? AND f.eligible AND {region}
               AND g.year IN (SELECT year FROM h)
             GROUP BY f.level
         )
         SELECT level, {guarded_columns(figures)}, n_other
         FROM by_level CROSS JOIN lim ORDER BY level DESC
         """,
-        [scenario, floor, own, scenario, group_code],
+        [scenario, floor, own, scenario, group_code, *region_params],
     )
 
 

@@ -15,6 +15,11 @@ All aggregation over the large tables (``case_scores``, ``case_status``) is done
 Hospital-user mode: when ``$DIP_SIM_HOSPITAL_ID`` is set, every query that returns rows per
 hospital (or per case) carries ``WHERE hospital_id = ?`` with that id, so a hospital user
 sees only its own hospital. Values always travel as query parameters, never in the SQL text.
+
+Pooling regions (统筹区): in a warehouse of several regions, the reads of region-wide results
+(point values, fund, the hospitals' settlement) carry ``region = ?`` for the region shown
+(:func:`region_scope`): the one picked in the sidebar, or a hospital user's own;
+:func:`region_comparison` sets the regions side by side for the bureau.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dip_sim.access import access_settings
+from dip_sim.pipeline.regions import results_in_region
+from dip_sim.reports import HOSPITAL_NAMES
 from dip_sim.warehouse_version import WarehouseVersionError, check
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
 ENV_DB = "DIP_SIM_DB"
 ENV_HOSPITAL = "DIP_SIM_HOSPITAL_ID"
+REGION_KEY = "region"  # the session's pooling region (the sidebar's picker)
 BASELINE = "baseline"
 # the most case rows a hospital-page list shows (outlier, searched and not-grouped cases)
 CASE_LIST_LIMIT = 500
@@ -213,6 +221,82 @@ def _scope(column: str = "hospital_id") -> tuple[str, list[Any]]:
     return f"{column} = ?", [hospital_id]
 
 
+def all_regions() -> pd.DataFrame:
+    """Every pooling region with results: region, region_name (by code)."""
+    return _query("SELECT region, any_value(region_name) AS region_name FROM runs "
+                  "GROUP BY region ORDER BY region")
+
+
+def region_scope() -> str | None:
+    """The pooling region the pages show, or None when the warehouse has one only (nothing
+    to filter): a hospital user's own region; else the one picked in the sidebar
+    (``REGION_KEY``), or the first."""
+    every = [str(r) for r in all_regions()["region"]]
+    if len(every) <= 1:
+        return None
+    hospital_id = hospital_scope()
+    if hospital_id is not None:
+        own = _query("SELECT any_value(trim(region)) AS region FROM hospitals "
+                     "WHERE hospital_id = ?", [hospital_id])["region"]
+        return str(own.iloc[0]) if len(own) and pd.notna(own.iloc[0]) else "?"
+    chosen = st.session_state.get(REGION_KEY) if get_script_run_ctx() is not None else None
+    return chosen if chosen in every else every[0]
+
+
+def regions() -> pd.DataFrame:
+    """The pooling regions the reader may see: every one, or a hospital user's own."""
+    every = all_regions()
+    if hospital_scope() is None or len(every) <= 1:
+        return every
+    return every[every["region"] == region_scope()]
+
+
+def _region(column: str = "region") -> tuple[str, list[Any]]:
+    """The filter on ``column`` (a fixed identifier) to the region shown, and its parameter;
+    ``TRUE`` in a warehouse of one region."""
+    region = region_scope()
+    if region is None:
+        return "TRUE", []
+    return f"{column} = ?", [region]
+
+
+def region_comparison(scenario: str) -> pd.DataFrame:
+    """Every pooling region of ``scenario`` side by side (the bureau of a province): region,
+    region_name, n_hospitals, n_cases, dip_fund_yuan, fund_ratio, total_points,
+    pv_budget_yuan, pv_settlement_yuan, dip_amount_yuan, ffs_fund_paid_yuan, diff_yuan,
+    diff_pct (DIP against fee-for-service)."""
+    return _query(
+        """
+        WITH s AS (SELECT region, count(*) AS n_hospitals, CAST(sum(n_cases) AS BIGINT) AS n_cases,
+                          sum(dip_amount_yuan) AS dip_amount_yuan,
+                          sum(ffs_fund_paid_yuan) AS ffs_fund_paid_yuan
+                   FROM hospital_settlement WHERE scenario = ? GROUP BY region),
+        r AS (SELECT region, any_value(region_name) AS region_name FROM runs GROUP BY region)
+        SELECT p.region, r.region_name, s.n_hospitals, s.n_cases, p.dip_fund_yuan,
+               p.fund_ratio, p.total_points, p.pv_budget_yuan, p.pv_settlement_yuan,
+               s.dip_amount_yuan, s.ffs_fund_paid_yuan,
+               s.dip_amount_yuan - s.ffs_fund_paid_yuan AS diff_yuan,
+               (s.dip_amount_yuan - s.ffs_fund_paid_yuan) / NULLIF(s.ffs_fund_paid_yuan, 0)
+                   AS diff_pct
+        FROM point_values p LEFT JOIN s USING (region) LEFT JOIN r USING (region)
+        WHERE p.scenario = ?
+        ORDER BY p.region
+        """,
+        [scenario, scenario],
+    )
+
+
+def _scope_in_region(column: str = "hospital_id") -> tuple[str, list[Any]]:
+    """:func:`_scope` on ``column`` and, in a warehouse of several pooling regions, only the
+    hospitals of the region shown (for the reads of inputs, which have no region column)."""
+    where, params = _scope(column)
+    shown = region_scope()
+    if shown is None:
+        return where, params
+    return (f"{where} AND {column} IN (SELECT hospital_id FROM hospitals "
+            "WHERE trim(region) = ?)", [*params, shown])
+
+
 def _insurance(insurance_type: str | None, column: str = "case_id") -> tuple[str, list[Any]]:
     """The cases of one insurance type (险种, from ``case_features``) on ``column``; ``TRUE``
     (and no read of the case table) when ``insurance_type`` is None or empty."""
@@ -239,20 +323,22 @@ def scenarios() -> pd.DataFrame:
     results it reuses for the stages its changes do not reach; None for a full run), stale
     (its base was simulated again since its run).
     """
+    where, params = _region("p.region")
     return _query(
-        """
+        f"""
         SELECT p.scenario, p.year, r.description, r.history_years, r.run_at, r.base,
                coalesce(r.stale, false) AS stale
         FROM point_values p
         LEFT JOIN (
-            SELECT scenario, any_value(description) AS description,
+            SELECT scenario, region, any_value(description) AS description,
                    any_value(history_years) AS history_years, max(run_at) AS run_at,
                    any_value(base) AS base, bool_or(stale) AS stale
-            FROM runs GROUP BY scenario
-        ) r USING (scenario)
+            FROM runs GROUP BY scenario, region
+        ) r ON r.scenario = p.scenario AND r.region IS NOT DISTINCT FROM p.region
+        WHERE {where}
         ORDER BY p.scenario <> ?, p.scenario
         """,
-        [BASELINE],
+        [*params, BASELINE],
     )
 
 
@@ -276,14 +362,15 @@ def point_values() -> pd.DataFrame:
     Columns: scenario, year, dip_fund_yuan, fund_ratio, total_points, pv_budget_yuan,
     pv_settlement_yuan.
     """
+    where, params = _region()
     return _query(
-        """
+        f"""
         SELECT scenario, year, dip_fund_yuan, fund_ratio, total_points,
                pv_budget_yuan, pv_settlement_yuan
-        FROM point_values
+        FROM point_values WHERE {where}
         ORDER BY scenario <> ?, scenario
         """,
-        [BASELINE],
+        [*params, BASELINE],
     )
 
 
@@ -297,13 +384,14 @@ def fund_year_end(scenario: str) -> pd.DataFrame:
     shares), reserve_left_yuan (what it holds at year end). The year-end and reserve columns
     are empty in results of an earlier version.
     """
+    where, params = _region()
     return _query(
-        """
+        f"""
         SELECT dip_fund_yuan, pv_budget_yuan, pv_settlement_yuan, year_end_total_yuan,
                reserve_yuan, reserve_inflow_yuan, reserve_paid_yuan, reserve_left_yuan
-        FROM point_values WHERE scenario = ?
+        FROM point_values WHERE scenario = ? AND {where}
         """,
-        [scenario],
+        [scenario, *params],
     )
 
 
@@ -313,14 +401,15 @@ def fund_pools(scenario: str) -> pd.DataFrame:
 
     Columns: pool, dip_fund_yuan, reserve_yuan, fund_ratio, total_points, pv_settlement_yuan.
     """
+    where, params = _region()
     return _query(
-        """
+        f"""
         SELECT pool, dip_fund_yuan, reserve_yuan, fund_ratio, total_points, pv_settlement_yuan
         FROM point_values_by_insurance
-        WHERE scenario = ? AND pool <> 'all'
+        WHERE scenario = ? AND pool <> 'all' AND {where}
         ORDER BY pool
         """,
-        [scenario],
+        [scenario, *params],
     )
 
 
@@ -335,17 +424,18 @@ def point_value_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
         "FROM b, s"
         for i, col in enumerate(POINT_VALUE_METRICS)
     )
+    where, params = _region()
     return _query(
         f"""
-        WITH b AS (SELECT * FROM point_values WHERE scenario = ?),
-             s AS (SELECT * FROM point_values WHERE scenario = ?),
+        WITH b AS (SELECT * FROM point_values WHERE scenario = ? AND {where}),
+             s AS (SELECT * FROM point_values WHERE scenario = ? AND {where}),
              u AS ({union})
         SELECT metric, base_value, scenario_value,
                scenario_value - base_value AS change,
                (scenario_value - base_value) / NULLIF(base_value, 0) AS change_pct
         FROM u ORDER BY ord
         """,
-        [base, scenario],
+        [base, *params, scenario, *params],
     )
 
 
@@ -353,11 +443,12 @@ def point_value_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
 
 
 def hospitals() -> pd.DataFrame:
-    """The hospitals the user may see (all, or the own one in hospital-user mode).
+    """The hospitals the user may see (all of the region shown, or the own one in
+    hospital-user mode).
 
     Columns: hospital_id, hospital_name, level, county.
     """
-    where, params = _scope("hospital_id")
+    where, params = _scope_in_region("hospital_id")
     return _query(
         f"""
         WITH {_HOSP_CTE}
@@ -378,6 +469,7 @@ def hospital_settlement(scenario: str, hospital_id: str | None = None) -> pd.Dat
     """
     where, params = _scope("s.hospital_id")
     one, one_params = ("s.hospital_id = ?", [hospital_id]) if hospital_id else ("TRUE", [])
+    region, region_params = _region("s.region")
     return _query(
         f"""
         WITH {_HOSP_CTE}
@@ -388,20 +480,22 @@ def hospital_settlement(scenario: str, hospital_id: str | None = None) -> pd.Dat
                s.prepaid_yuan, s.clearing_yuan
         FROM hospital_settlement s
         LEFT JOIN hosp h ON h.hospital_id = s.hospital_id
-        WHERE s.scenario = ? AND {where} AND {one}
+        WHERE s.scenario = ? AND {where} AND {one} AND {region}
         ORDER BY s.diff_yuan DESC NULLS LAST, s.hospital_id
         """,
-        [scenario, *params, *one_params],
+        [scenario, *params, *one_params, *region_params],
     )
 
 
 def settlement_totals(scenario: str) -> pd.DataFrame:
-    """The sum of the hospital settlements of ``scenario`` (one row; own hospital if scoped).
+    """The sum of the hospital settlements of ``scenario`` (one row; own hospital if scoped,
+    the region shown).
 
     Columns: n_hospitals, n_cases, total_points, dip_amount_yuan, ffs_fund_paid_yuan,
     diff_yuan, diff_pct, prepaid_yuan, clearing_yuan.
     """
     where, params = _scope("hospital_id")
+    region, region_params = _region()
     return _query(
         f"""
         SELECT count(*) AS n_hospitals,
@@ -414,9 +508,9 @@ def settlement_totals(scenario: str) -> pd.DataFrame:
                sum(prepaid_yuan) AS prepaid_yuan,
                sum(clearing_yuan) AS clearing_yuan
         FROM hospital_settlement
-        WHERE scenario = ? AND {where}
+        WHERE scenario = ? AND {where} AND {region}
         """,
-        [scenario, *params],
+        [scenario, *params, *region_params],
     )
 
 
@@ -429,13 +523,15 @@ def scenario_comparison(scenario: str, base: str = BASELINE) -> pd.DataFrame:
     year_end_scenario_yuan, year_end_change_yuan. Sorted by change_yuan, largest first.
     """
     where, params = _scope("hospital_id")
+    region, region_params = _region()
+    params = [*params, *region_params]
     return _query(
         f"""
         WITH {_HOSP_CTE},
         b AS (SELECT hospital_id, dip_amount_yuan, total_points, year_end_amount_yuan
-              FROM hospital_settlement WHERE scenario = ? AND {where}),
+              FROM hospital_settlement WHERE scenario = ? AND {where} AND {region}),
         s AS (SELECT hospital_id, dip_amount_yuan, total_points, year_end_amount_yuan
-              FROM hospital_settlement WHERE scenario = ? AND {where}),
+              FROM hospital_settlement WHERE scenario = ? AND {where} AND {region}),
         j AS (
             SELECT coalesce(b.hospital_id, s.hospital_id) AS hospital_id,
                    b.dip_amount_yuan AS dip_base_yuan, s.dip_amount_yuan AS dip_scenario_yuan,
@@ -619,13 +715,15 @@ def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFr
     where, params = _scope("i.hospital_id")
     one, one_params = ("i.hospital_id = ?", [hospital_id]) if hospital_id else ("TRUE", [])
     own, floor = suppression_floor()
+    in_region, region_params = _region()
+    i_region, _ = _region("i.region")
     return _query(
         f"""
         WITH {_HOSP_CTE}, {LIMIT_CTE},
         region AS (SELECT sum(cmi * n_cases) / NULLIF(sum(n_cases), 0) AS region_cmi,
                           count(DISTINCT hospital_id)
                               FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other
-                   FROM hospital_indices WHERE scenario = ? AND n_cases > 0)
+                   FROM hospital_indices WHERE scenario = ? AND n_cases > 0 AND {in_region})
         SELECT i.hospital_id, h.hospital_name, h.level, i.n_cases, i.cmi, i.cost_index,
                i.time_index, i.n_primary_cases, i.n_tcm_cases, i.tcm_points,
                {guarded_columns(["region.region_cmi",
@@ -633,10 +731,10 @@ def hospital_indices(scenario: str, hospital_id: str | None = None) -> pd.DataFr
                                 "region.n_other")}
         FROM hospital_indices i LEFT JOIN hosp h USING (hospital_id) CROSS JOIN region
         CROSS JOIN lim
-        WHERE i.scenario = ? AND {where} AND {one}
+        WHERE i.scenario = ? AND {where} AND {one} AND {i_region}
         ORDER BY i.cmi DESC
         """,
-        [floor, own, scenario, scenario, *params, *one_params],
+        [floor, own, scenario, *region_params, scenario, *params, *one_params, *region_params],
     )
 
 
@@ -663,8 +761,9 @@ def hospital_statement_xlsx(scenario: str, hospital_id: str) -> bytes:
 def point_value_years(scenario: str) -> pd.DataFrame:
     """The point value over the years (region-wide): year, kind (history: cost per point;
     settlement: the settlement point value), value_per_point."""
+    where, params = _region()
     return _query("SELECT year, kind, value_per_point FROM point_value_years "
-                  "WHERE scenario = ? ORDER BY year", [scenario])
+                  f"WHERE scenario = ? AND {where} ORDER BY year", [scenario, *params])
 
 
 def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
@@ -674,6 +773,7 @@ def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
     if dimension not in ("level", "insurance_type"):
         raise ValueError(f"unknown dimension {dimension!r}")
     where, params = _scope("s.hospital_id")
+    region, region_params = _region("s.region")
     return _query(
         f"""
         SELECT f.{dimension}, count(*) AS n_cases,
@@ -683,10 +783,10 @@ def settlement_by(scenario: str, dimension: str) -> pd.DataFrame:
                (sum(s.case_amount_yuan) - sum(s.fund_paid_yuan))
                / NULLIF(sum(s.fund_paid_yuan), 0) AS diff_pct
         FROM case_scores s JOIN case_features f USING (case_id)
-        WHERE s.scenario = ? AND {where}
+        WHERE s.scenario = ? AND {where} AND {region}
         GROUP BY f.{dimension} ORDER BY f.{dimension}
         """,
-        [scenario, *params],
+        [scenario, *params, *region_params],
     )
 
 
@@ -804,3 +904,88 @@ def guarded_columns(columns: Sequence[str | tuple[str, str]], n_other: str = "n_
 
 
 LIMIT_CTE = "lim AS (SELECT CAST(? AS INTEGER) AS min_others)"
+
+
+def projection_years(scenarios: Sequence[str]) -> pd.DataFrame:
+    """The stored point-value projection of ``scenarios`` (region-wide): scenario, year,
+    years_ahead, pv_settlement_yuan, pv_share, pv_budget_yuan, dip_fund_yuan, total_points,
+    n_cases, below_risk_line; empty for none."""
+    if not scenarios:
+        return pd.DataFrame()
+    where, params = _in_list("scenario", scenarios)
+    in_region, region = _region()
+    return _query(f"""
+        SELECT scenario, year, years_ahead, pv_settlement_yuan, pv_share, pv_budget_yuan,
+               dip_fund_yuan, total_points, n_cases, below_risk_line
+        FROM projection_years WHERE {where} AND {in_region} ORDER BY scenario, year""",
+                  [*params, *region])
+
+
+def projection_hospitals(scenario: str) -> pd.DataFrame:
+    """Each hospital's points and DIP amount in the simulation year and the last projected
+    year of ``scenario``, its points growth and its share of the city's."""
+    in_region, region = _region("h.region")
+    return _query(f"""
+        WITH last AS (SELECT max(year) AS year FROM projection_hospitals WHERE scenario = ?)
+        SELECT h.hospital_id, n.hospital_name, n.level,
+               b.points AS points_now, h.points AS points_last, h.points_change, h.growth_share,
+               b.amount_yuan AS amount_now_yuan, h.amount_yuan AS amount_last_yuan
+        FROM projection_hospitals h
+        JOIN projection_hospitals b
+          ON b.scenario = h.scenario AND b.region = h.region AND b.hospital_id = h.hospital_id
+         AND b.years_ahead = 0
+        LEFT JOIN {HOSPITAL_NAMES} n ON n.hospital_id = h.hospital_id
+        WHERE h.scenario = ? AND h.year = (SELECT year FROM last) AND {in_region}
+        ORDER BY h.points_change DESC, h.hospital_id""", [scenario, scenario, *region])
+
+
+def projection_texts(scenarios: Sequence[str]) -> dict[str, str]:
+    """Each scenario's risk line (:func:`dip_sim.reports.projection.risk_line`)."""
+    from dip_sim.reports.projection import risk_line
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        return {s: risk_line(con, s) for s in scenarios}
+
+
+def projection_xlsx(scenarios: Sequence[str]) -> bytes:
+    """The projection workbook of ``scenarios`` (``dip-sim project --out``), as bytes."""
+    import io
+
+    from dip_sim.reports.projection import LABELS, SOURCES, projection_tables
+    from dip_sim.workbook import write_workbook
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        tables = projection_tables(con, list(scenarios))
+    buffer = io.BytesIO()
+    write_workbook(tables, buffer, LABELS, SOURCES)
+    return buffer.getvalue()
+
+
+def projection_risk_shares(scenarios: Sequence[str]) -> dict[str, float]:
+    """Each scenario's ``projection.risk_share`` as its run recorded it."""
+    from dip_sim.reports.projection import risk_share
+
+    with _reading() as con, results_in_region(con, region_scope()):
+        return {s: risk_share(con, s) for s in scenarios}
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=64, show_spinner=False)
+def _monitoring(path: str, stamp: tuple[int, ...], year: int, through_month: int | None,
+                region: str | None) -> dict[str, pd.DataFrame]:
+    from dip_sim.reports.monitoring import monitoring_tables
+
+    del stamp  # only part of the cache key
+    return monitoring_tables(Path(path), year, through_month, region)
+
+
+def monitoring(year: int, through_month: int | None = None) -> dict[str, pd.DataFrame]:
+    """The baseline's monitoring of ``year`` in the region shown (sheets 点值估计, 逐月, 医院,
+    预警: :func:`dip_sim.reports.monitoring.monitoring_tables`): as simulate stored it, or
+    through ``through_month`` computed now (read-only)."""
+    path = warehouse_path()
+    if not path.exists():
+        raise DataUnavailable(NO_RESULTS_MESSAGE)
+    try:
+        return _monitoring(str(path), _stamp(path), year, through_month, region_scope())
+    except (duckdb.Error, ValueError) as exc:
+        raise DataUnavailable("运行监测暂不可用：" + str(exc).splitlines()[0], str(exc)) from exc

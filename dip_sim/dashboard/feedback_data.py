@@ -57,9 +57,11 @@ def objections() -> pd.DataFrame:
 
 
 def catalog_version(scenario: str) -> str:
-    """The catalogue version ``scenario`` was simulated with (``catalog_summary``)."""
+    """The catalogue version ``scenario`` was simulated with (``catalog_summary``), in the
+    pooling region shown (each region has its own catalogue)."""
+    region, region_params = data._region()
     df = data._query("SELECT any_value(catalog_version) AS v FROM catalog_summary "
-                     "WHERE scenario = ?", [scenario])
+                     f"WHERE scenario = ? AND {region}", [scenario, *region_params])
     version = df["v"].iloc[0] if len(df) else None
     if version is None or pd.isna(version):
         raise data.DataUnavailable(f"情景 {scenario} 没有目录版本：请重新运行 dip-sim simulate。")
@@ -74,13 +76,15 @@ def adjustments_not_in_catalog(scenario: str, answered: pd.DataFrame) -> pd.Data
     accepted = answered[(answered["status"] == "accepted") & answered["adjustment_id"].notna()]
     if accepted.empty:
         return accepted[["objection_id", "adjustment_file", "adjustment_id"]]
+    region, region_params = data._region("r.region")
     applied = data._query(
-        """
+        f"""
         SELECT json_extract_string(r.params_json, '$."catalog.adjustments_file"') AS file,
                a.adjustment_id
         FROM runs r LEFT JOIN catalog_adjustments a ON a.scenario = r.scenario AND a.applied
-        WHERE r.scenario = ?
-        """, [scenario])
+            AND a.region IS NOT DISTINCT FROM r.region
+        WHERE r.scenario = ? AND {region}
+        """, [scenario, *region_params])
     carried = {(f, i) for f, i in zip(applied["file"], applied["adjustment_id"], strict=True)}
     missing = [(f, i) not in carried
                for f, i in zip(accepted["adjustment_file"], accepted["adjustment_id"], strict=True)]
@@ -95,8 +99,10 @@ def raise_objection(scenario: str, target: str, topic: str, reason: str,
     user = require_role(session.current_user(), RAISE_ROLES, "提出异议")
     version = catalog_version(scenario)
     if target == "group":
-        found = data._query("SELECT count(*) AS n FROM catalog_groups "
-                            "WHERE scenario = ? AND group_code = ?", [scenario, group_code or ""])
+        region, region_params = data._region()
+        found = data._query("SELECT count(*) AS n FROM catalog_groups WHERE scenario = ? "
+                            f"AND group_code = ? AND {region}",
+                            [scenario, group_code or "", *region_params])
         if not int(found["n"].iloc[0]):
             raise FeedbackError(f"情景 {scenario} 的目录中没有病种 {group_code}。")
     else:

@@ -58,6 +58,7 @@ WAN_COLUMNS: frozenset[str] = frozenset(
 # Ratios shown as percentages (× 100, header says %).
 PCT_COLUMNS: frozenset[str] = frozenset(
     {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate",
+     "growth_share",
      "outlier_share", "share_level3", "share_level2", "share_level1", "withhold_release",
      "proc_rate", "region_proc_rate", "prev_proc_rate", "severity_rate", "region_severity_rate",
      "prev_severity_rate"}

@@ -1,6 +1,7 @@
 """The dashboard's reads of data quality (病案质控: the 数据质量 page and the 医院 page's
 质控问题 tab): verdicts by severity, status and hospital, the 病案质量指数 and its trend, and
-the findings by rule and one by one. Same rules as :mod:`dip_sim.dashboard.data`."""
+the findings by rule and one by one. Same rules as :mod:`dip_sim.dashboard.data`; in a
+warehouse of several pooling regions, the hospitals of the region shown."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from dip_sim.dashboard.data import _HOSP_CTE, CASE_LIST_LIMIT, _query, _scope
+from dip_sim.dashboard.data import _HOSP_CTE, CASE_LIST_LIMIT, _query, _scope_in_region
 
 
 def quality_years() -> list[int]:
     """The years present in ``case_status`` (newest first)."""
-    where, params = _scope("hospital_id")
+    where, params = _scope_in_region("hospital_id")
     df = _query(
         f"SELECT DISTINCT year FROM case_status WHERE year IS NOT NULL AND {where} "
         "ORDER BY year DESC",
@@ -32,7 +33,7 @@ def quality_severity(year: int | None = None) -> pd.DataFrame:
 
     Columns: severity, n_cases, share.
     """
-    where, params = _scope("hospital_id")
+    where, params = _scope_in_region("hospital_id")
     year_where, year_params = _year_clause(year)
     return _query(
         f"""
@@ -53,7 +54,7 @@ def quality_summary(year: int | None = None) -> pd.DataFrame:
 
     Columns: severity, status, n_cases, share, reason_example. Critical first.
     """
-    where, params = _scope("hospital_id")
+    where, params = _scope_in_region("hospital_id")
     year_where, year_params = _year_clause(year)
     return _query(
         f"""
@@ -76,7 +77,7 @@ def quality_by_hospital(year: int | None = None) -> pd.DataFrame:
     Columns: hospital_id, hospital_name, level, n_cases, n_not_ok, n_warning, n_critical,
     not_ok_share. Highest share first.
     """
-    where, params = _scope("c.hospital_id")
+    where, params = _scope_in_region("c.hospital_id")
     year_where, year_params = _year_clause(year, "c.year")
     return _query(
         f"""
@@ -111,7 +112,7 @@ def quality_index(year: int | None = None) -> pd.DataFrame:
     from dip_sim.policy import load_baseline, parameters_for_year
     from dip_sim.reports.quality import hospital_quality_sql
 
-    where, params = _scope("s.hospital_id")
+    where, params = _scope_in_region("s.hospital_id")
     year_where, year_params = _year_clause(year, "s.year")
     years = quality_years()
     values = parameters_for_year(load_baseline(),
@@ -128,7 +129,7 @@ def findings_by_rule(year: int | None, hospital_id: str | None = None) -> pd.Dat
     Columns: quality_rule, label_zh, severity, n_findings, n_cases, n_hospitals. Critical
     rules first, then by number of findings.
     """
-    where, params = _scope("s.hospital_id")
+    where, params = _scope_in_region("s.hospital_id")
     year_where, year_params = _year_clause(year, "s.year")
     one = "s.hospital_id = ?" if hospital_id else "TRUE"
     return _query(
@@ -159,7 +160,7 @@ def hospital_findings(hospital_id: str, year: int, limit: int = CASE_LIST_LIMIT)
     Columns: case_id, quality_rule, severity, field, value, label_zh, detail (where the
     finding was: file, row and field).
     """
-    where, params = _scope("s.hospital_id")
+    where, params = _scope_in_region("s.hospital_id")
     return _query(
         f"""
         SELECT f.case_id, f.rule AS quality_rule, f.severity, f.field, f.value, f.label_zh,

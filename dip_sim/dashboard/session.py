@@ -29,9 +29,10 @@ _CLEAR = "session_cookie_clear"
 
 # the pages each role may open (file names under dip_sim/dashboard/pages)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "bureau": ("overview", "scenario", "compare", "hospital", "catalog", "quality",
+    "bureau": ("overview", "scenario", "compare", "forecast", "monitor", "hospital", "catalog",
+               "quality", "supervision", "feedback"),
+    "expert": ("overview", "forecast", "monitor", "hospital", "catalog", "quality",
                "supervision", "feedback"),
-    "expert": ("overview", "hospital", "catalog", "quality", "supervision", "feedback"),
     "hospital": ("overview", "hospital", "catalog", "quality", "supervision", "feedback"),
 }
 

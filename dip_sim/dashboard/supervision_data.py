@@ -3,7 +3,8 @@
 Same rules as :mod:`dip_sim.dashboard.data`: one cached, parameterised query per read, and
 every per-hospital query filtered to a hospital user's own hospital in SQL. Region-wide
 figures (the regional rate of an index, the number of hospitals ranked) are not another
-hospital's rows, so a hospital user sees them beside its own.
+hospital's rows, so a hospital user sees them beside its own. In a warehouse of several
+pooling regions, the reads are those of the region shown (:func:`data.region_scope`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dip_sim.dashboard import data
-from dip_sim.dashboard.data import _HOSP_CTE, _query, _scope
+from dip_sim.dashboard.data import _HOSP_CTE, _query, _region, _scope
 
 # the most flagged cases or categories a table shows
 LIST_LIMIT = 500
@@ -25,8 +26,10 @@ def supervision_runs() -> pd.DataFrame:
 
 def index_codes(scenario: str, year: int) -> list[str]:
     """The index codes computed for ``scenario`` and ``year``."""
+    region, region_params = _region()
     rows = _query("SELECT DISTINCT index_code FROM supervision_hospitals "
-                  "WHERE scenario = ? AND year = ? ORDER BY index_code", [scenario, year])
+                  f"WHERE scenario = ? AND year = ? AND {region} ORDER BY index_code",
+                  [scenario, year, *region_params])
     return rows["index_code"].tolist()
 
 
@@ -38,6 +41,7 @@ def index_by_hospital(scenario: str, year: int, index_code: str) -> pd.DataFrame
     every hospital's value is 0 or missing: there is nothing to rank.
     """
     where, params = _scope("s.hospital_id")
+    region, region_params = _region("s.region")
     return _query(f"""
         WITH {_HOSP_CTE}
         SELECT s.hospital_id, h.hospital_name, h.level, s.n_base, s.n_flagged,
@@ -47,9 +51,9 @@ def index_by_hospital(scenario: str, year: int, index_code: str) -> pd.DataFrame
                     THEN s.rank END AS rank,
                count(*) OVER () AS n_ranked
         FROM supervision_hospitals s LEFT JOIN hosp h USING (hospital_id)
-        WHERE s.scenario = ? AND s.year = ? AND s.index_code = ?
+        WHERE s.scenario = ? AND s.year = ? AND s.index_code = ? AND {region}
         QUALIFY {where}
-        ORDER BY s.rank, s.hospital_id""", [scenario, year, index_code, *params])
+        ORDER BY s.rank, s.hospital_id""", [scenario, year, index_code, *region_params, *params])
 
 
 # the region's figures of an index a hospital user sees beside its own value
@@ -66,12 +70,13 @@ def hospital_indices(scenario: str, year: int, hospital_id: str) -> pd.DataFrame
     """
     where, params = _scope("s.hospital_id")
     own, floor = data.suppression_floor()
+    region, region_params = _region()
     return _query(f"""
         WITH {data.LIMIT_CTE},
         k AS (SELECT index_code, count(*) AS n_ranked,
                      count(*) FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other,
                      count(*) FILTER (WHERE coalesce(value, 0) <> 0) AS n_nonzero
-              FROM supervision_hospitals WHERE scenario = ? AND year = ?
+              FROM supervision_hospitals WHERE scenario = ? AND year = ? AND {region}
               GROUP BY index_code),
         s AS (
             SELECT s.index_code, s.n_base, s.n_flagged, s.value AS index_value, s.region_value,
@@ -84,18 +89,20 @@ def hospital_indices(scenario: str, year: int, hospital_id: str) -> pd.DataFrame
                {data.guarded_columns(_REGION_FIGURES)}
         FROM s CROSS JOIN lim
         ORDER BY index_code""",
-        [floor, own, scenario, year, scenario, year, hospital_id, *params])
+        [floor, own, scenario, year, *region_params, scenario, year, hospital_id, *params])
 
 
 def assessment_scores(scenario: str, year: int) -> pd.DataFrame:
     """The 绩效考核 score, coefficient and deposit release of each hospital, lowest first."""
     where, params = _scope("a.hospital_id")
+    region, region_params = _region("a.region")
+    params = [*params, *region_params]
     return _query(f"""
         WITH {_HOSP_CTE}
         SELECT a.hospital_id, h.hospital_name, h.level, a.score, a.n_indicators,
                a.assessment_coefficient, a.withhold_release
         FROM assessment a LEFT JOIN hosp h USING (hospital_id)
-        WHERE a.scenario = ? AND a.year = ? AND {where}
+        WHERE a.scenario = ? AND a.year = ? AND {where} AND {region}
         ORDER BY a.score, a.hospital_id""", [scenario, year, *params])
 
 
@@ -138,20 +145,24 @@ def flagged_cases(scenario: str, year: int, index_code: str, hospital_id: str | 
 def flagged_counts(scenario: str, year: int) -> pd.DataFrame:
     """Flagged cases per index (over the hospitals the reader may see)."""
     where, params = _scope("hospital_id")
+    region, region_params = _region()
     return _query(f"""SELECT index_code, count(*) AS n_flagged FROM supervision_cases
-                      WHERE scenario = ? AND year = ? AND {where}
-                      GROUP BY index_code ORDER BY index_code""", [scenario, year, *params])
+                      WHERE scenario = ? AND year = ? AND {where} AND {region}
+                      GROUP BY index_code ORDER BY index_code""",
+                  [scenario, year, *params, *region_params])
 
 
 def anomalies(scenario: str, year: int) -> pd.DataFrame:
     """The hospital-months the isolation forest lists for review, most unusual first."""
     where, params = _scope("a.hospital_id")
+    region, region_params = _region("a.region")
+    params = [*params, *region_params]
     return _query(f"""
         WITH {_HOSP_CTE}
         SELECT a.hospital_id, h.hospital_name, a.month, a.n_cases, a.anomaly_score,
                a.rank AS anomaly_rank, a.reasons AS anomaly_reasons
         FROM supervision_anomalies a LEFT JOIN hosp h USING (hospital_id)
-        WHERE a.scenario = ? AND a.year = ? AND a.flagged AND {where}
+        WHERE a.scenario = ? AND a.year = ? AND a.flagged AND {where} AND {region}
         ORDER BY a.rank""", [scenario, year, *params])
 
 
@@ -167,11 +178,13 @@ def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFr
     """
     where, params = _scope("hospital_id")
     own, floor = data.suppression_floor()
+    region, region_params = _region()
     return _query(f"""
         WITH {data.LIMIT_CTE},
         k AS (SELECT dx3, count(DISTINCT hospital_id)
                           FILTER (WHERE hospital_id IS DISTINCT FROM ?) AS n_other
               FROM supervision_upcoding WHERE scenario = ? AND year = ? AND n_cases > 0
+                AND {region}
               GROUP BY dx3)
         SELECT u.dx3, u.n_cases, u.mean_rw, u.prev_mean_rw, u.proc_rate, u.prev_proc_rate,
                u.severity_rate, u.prev_severity_rate, u.excess_proc_cases,
@@ -182,7 +195,8 @@ def upcoding_categories(scenario: str, year: int, hospital_id: str) -> pd.DataFr
         WHERE u.scenario = ? AND u.year = ? AND u.hospital_id = ? AND {where}
         ORDER BY greatest(coalesce(u.excess_proc_cases, 0), coalesce(u.excess_severity_cases, 0))
                  DESC, u.dx3
-        LIMIT {LIST_LIMIT}""", [floor, own, scenario, year, scenario, year, hospital_id, *params])
+        LIMIT {LIST_LIMIT}""",
+        [floor, own, scenario, year, *region_params, scenario, year, hospital_id, *params])
 
 
 def supervision_report_xlsx(scenario: str, year: int, hospital_id: str | None) -> bytes:

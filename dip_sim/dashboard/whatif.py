@@ -63,8 +63,10 @@ def _session(db: Path) -> _Session:
 
 
 def run_what_if(db: Path, changes: dict[str, Any], year: int,
-                history: list[int] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Simulate ``changes`` on the baseline; return its point values and hospital amounts."""
+                history: list[int] | None = None, region: str | None = None
+                ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Simulate ``changes`` on the baseline in pooling ``region`` (None: the warehouse's only
+    or first); return its point values and hospital amounts."""
     session = _session(db)
     with session.lock:
         con = session.con
@@ -74,7 +76,8 @@ def run_what_if(db: Path, changes: dict[str, Any], year: int,
             row = run_scenario(con, Scenario("what_if", "预算情景页面试算", dict(changes)),
                                load_baseline(), year, history or default_history(year),
                                progress=lambda message: None, persist=False,
-                               keep=("mart_hospital_settlement",), reuse=session.reuse)
+                               keep=("mart_hospital_settlement",), reuse=session.reuse,
+                               region_code=region)
         except BaseException:  # what it left half made is not reused
             session.reset()
             raise
@@ -105,10 +108,12 @@ def scenario_files() -> list[Path]:
     return list(files.values())
 
 
-def run_scenario_file(db: Path, path: Path, year: int) -> dict[str, Any]:
-    """A scenario file run as a what-if on the baseline (read-only): its point values, named
-    by the file's scenario. The file is read and checked as ``dip-sim simulate --scenario``
-    reads it; one it cannot use raises ``PolicyError`` naming it."""
+def run_scenario_file(db: Path, path: Path, year: int, region: str | None = None
+                      ) -> dict[str, Any]:
+    """A scenario file run as a what-if on the baseline (read-only) in pooling ``region``: its
+    point values, named by the file's scenario. The file is read and checked as ``dip-sim
+    simulate --scenario`` reads it; one it cannot use raises ``PolicyError`` naming it."""
     scenario = load_scenario(path, load_baseline())
-    row, _ = run_what_if(db, scenario.changes, year)
+    changes = {**scenario.changes, **scenario.region_changes.get(region or "", {})}
+    row, _ = run_what_if(db, changes, year, region=region)
     return {**row, "scenario": scenario.name, "description": scenario.description}

@@ -170,7 +170,9 @@ def _load_hospitals(con: duckdb.DuckDBPyConnection) -> None:
             SELECT 1 FROM hospitals h WHERE h.hospital_id = n.hospital_id
               AND h.hospital_name IS NOT DISTINCT FROM n.hospital_name
               AND h.level IS NOT DISTINCT FROM n.level
-              AND h.county IS NOT DISTINCT FROM n.county) AS is_new
+              AND h.county IS NOT DISTINCT FROM n.county
+              AND h.region IS NOT DISTINCT FROM n.region
+              AND h.region_name IS NOT DISTINCT FROM n.region_name) AS is_new
         FROM new_hospitals n;
         DELETE FROM hospitals
         WHERE hospital_id IN (SELECT hospital_id FROM marked_hospitals WHERE is_new);

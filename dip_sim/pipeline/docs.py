@@ -8,7 +8,9 @@ from dip_sim.pipeline.graph import STAGES, graph
 _STAGE_TITLES = {
     "ingest": "载入 ingest", "quality": "病案质控 quality", "catalog": "病种目录与入组 catalog",
     "budget": "总额预算 budget", "score": "病例分值 score", "settle": "结算 settle",
-    "metrics": "分组质量指标 metrics", "supervise": "监管与考核 supervise",
+    "metrics": "分组质量指标 metrics", "project": "点值预测 project",
+    "monitor": "运行监测 monitor",
+    "supervise": "监管与考核 supervise",
 }
 
 

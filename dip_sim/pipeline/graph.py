@@ -22,7 +22,8 @@ from dip_sim.yaml_files import read_yaml
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # the stages `dip-sim simulate` runs, in the order the folders follow
-SIMULATE_STAGES = ("catalog", "budget", "score", "settle", "metrics", "supervise")
+SIMULATE_STAGES = ("catalog", "budget", "score", "settle", "metrics", "project", "monitor",
+                   "supervise")
 STAGES = ("ingest", "quality", *SIMULATE_STAGES)
 
 

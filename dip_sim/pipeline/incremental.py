@@ -134,15 +134,15 @@ def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[s
                 ordered(shape))
 
 
-def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan) -> dict[str, str]:
+def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan, region: str) -> dict[str, str]:
     """Model → the SELECT its temp table (or view) is made of in place of the model's own: for
-    a model taken from the base, the base's stored rows labelled with the running scenario
-    (``run.scenario``), through the model's restore SELECT where it has one (reading them as
-    ``base_<stored table>``); for a model needed only to bind a skipped one, no rows."""
+    a model taken from the base, the base's stored rows in ``region`` labelled with the running
+    scenario (``run.scenario``), through the model's restore SELECT where it has one (reading
+    them as ``base_<stored table>``); for a model needed only to bind a skipped one, no rows."""
     out = {m.name: f"SELECT * FROM (\n{m.sql_text()}\n) LIMIT 0" for m in chosen.shape}
     for m in chosen.from_base:
         # a restore SELECT keeps the rows in the order they were stored (stored_order)
-        rows = rows_sql(con, m.stores, chosen.base, "getvariable('run.scenario')",
+        rows = rows_sql(con, m.stores, chosen.base, region, "getvariable('run.scenario')",
                         with_order=bool(m.restore))
         out[m.name] = (f"WITH {BASE_PREFIX}{m.stores} AS ({rows})\n{m.restore_text()}"
                        if m.restore else rows)
@@ -199,18 +199,21 @@ def has_run_records(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def stored_run(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
-               history: Sequence[int], params: Mapping[str, Parameter]) -> BaseRun | None:
-    """The stored run of ``scenario``, and whether it is current for this year and these
-    history years, with the inputs it recorded (:func:`inputs_fingerprint` of its own
-    parameter values) those of now; None when the warehouse has none."""
+               history: Sequence[int], params: Mapping[str, Parameter], region: str
+               ) -> BaseRun | None:
+    """The stored run of ``scenario`` in ``region``, and whether it is current for this year
+    and these history years, with the inputs it recorded (:func:`inputs_fingerprint` of its
+    own parameter values) those of now; None when the warehouse has none."""
     if not has_run_records(con):
         return None
     found = con.execute("SELECT year, history_years, params_json, inputs_sha256, stale, run_at "
-                        "FROM runs WHERE scenario = ?", [scenario]).fetchall()
+                        "FROM runs WHERE scenario = ? AND region = ?",
+                        [scenario, region]).fetchall()
     if not found:
         return None
     run_year, run_history, params_json, run_inputs, stale, run_at = found[0]
     values = json.loads(params_json)
     current = (run_year == year and run_history == ",".join(map(str, history))
                and run_inputs == inputs_fingerprint(con, params, values))
-    return BaseRun(scenario, values, current, bool(stale), f"{scenario}|{run_at}|{run_inputs}")
+    return BaseRun(scenario, values, current, bool(stale),
+                   f"{scenario}|{region}|{run_at}|{run_inputs}")

@@ -25,7 +25,7 @@ from dip_sim.policy.parameters import Parameter
 # parameter type → DuckDB type of its value
 SCALAR_TYPES: dict[str, str] = {
     "int": "INTEGER", "float": "DOUBLE", "float_or_null": "DOUBLE", "bool": "BOOLEAN",
-    "enum": "VARCHAR", "file_or_null": "VARCHAR",
+    "enum": "VARCHAR", "file_or_null": "VARCHAR", "text": "VARCHAR",
 }
 # list-typed parameter → the columns of its table (after ``position``, where it has one)
 LIST_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {

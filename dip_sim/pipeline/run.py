@@ -5,7 +5,8 @@ tables. A skipped model leaves its table empty, with the columns of its own quer
 Python model, the columns the manifest declares), so the models that read it need no second
 path. :func:`store` then replaces the scenario's rows in the warehouse tables the models
 name under ``stores`` (a scenario-keyed result table's rows go to ``stored.<table>``, which
-the table's view reads: :mod:`dip_sim.pipeline.scenario_tables`).
+the table's view reads: :mod:`dip_sim.pipeline.scenario_tables`), under the run's pooling
+region (the ``region`` column, which the models do not make: :mod:`dip_sim.pipeline.regions`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Run:
     history: list[int]
     values: dict[str, Any]  # every parameter by its dotted name
     mode: str = "simulate"  # or "supervise": dip-sim supervise on a stored scenario
+    region: str = ""  # the pooling region's code (its rows of the stored tables)
     adjustment_actions: Counter = field(default_factory=Counter)  # action → how many
     skipped: set[str] = field(default_factory=set)  # the models this run skipped
     # model → the SELECT of the temp table (or view) standing in for it: its base scenario's
@@ -125,7 +127,8 @@ def run_models(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]
 
 
 def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> None:
-    """Replace the scenario's rows of each stored table by its model's rows.
+    """Replace the scenario's rows of each stored table by its model's rows, in the run's
+    region (the rows of other regions stay).
 
     Only the output table's columns are copied: a model may carry more for later models. In a
     simulation, the supervision tables are stored only when this run computed them (the
@@ -137,10 +140,11 @@ def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> 
         if model.stage == "supervise" and model.name in run.skipped:
             continue
         table = f"{SCHEMA}.{model.stores}" if model.stores in LAYERED else model.stores
-        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-        con.execute(f"DELETE FROM {table} WHERE scenario = ?", [run.scenario])
-        con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)} "
-                    f"FROM {model.name}")
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
+        con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
+                    [run.scenario, run.region])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)}, ? AS region "
+                    f"FROM {model.name}", [run.region])
 
 
 def drop_run_tables(con: duckdb.DuckDBPyConnection, models: Sequence[Model],

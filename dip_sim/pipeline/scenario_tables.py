@@ -7,10 +7,12 @@ scenario without knowing, each scenario-keyed result table ``T`` is kept as:
 
 - ``stored.T``: the rows each scenario's run made itself (what :func:`dip_sim.pipeline.run.store`
   writes);
-- ``scenario_sources``: for every scenario and table, the scenario whose rows stand for it (the
-  scenario itself when its run made the table, else its base's source, followed to the end);
-- ``main.T``, a view: every scenario's rows, the stored rows of its source relabelled with its
-  name. ``SELECT … FROM case_groups WHERE scenario = 'x'`` reads x's complete table.
+- ``scenario_sources``: for every scenario, pooling region and table, the scenario whose rows
+  stand for it (the scenario itself when its run made the table, else its base's source,
+  followed to the end); each region's run reuses its own base rows;
+- ``main.T``, a view: every scenario's rows, the stored rows of its source (in the same
+  region) relabelled with its name. ``SELECT … FROM case_groups WHERE scenario = 'x'`` reads
+  x's complete table.
 
 ``runs`` stays a table of its own (one row per scenario, written by the run itself), and so do
 the supervision tables (``dip-sim supervise`` stores its rows per scenario).
@@ -44,7 +46,8 @@ def view_sql(table: str) -> str:
     return (f"CREATE OR REPLACE VIEW main.{table} AS\n"
             f"SELECT t.* REPLACE (s.scenario AS scenario)\n"
             f"FROM {SCHEMA}.{table} t\n"
-            f"JOIN main.{SOURCES} s ON s.table_name = '{table}' AND s.source = t.scenario")
+            f"JOIN main.{SOURCES} s ON s.table_name = '{table}' AND s.source = t.scenario\n"
+            f"    AND s.region = t.region")
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,52 +67,60 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
                           "（按记录的输入目录重新载入、质控并模拟）")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute(f"CREATE TABLE IF NOT EXISTS main.{SOURCES} (scenario VARCHAR NOT NULL, "
-                "table_name VARCHAR NOT NULL, source VARCHAR NOT NULL)")
+                "table_name VARCHAR NOT NULL, source VARCHAR NOT NULL, region VARCHAR NOT NULL)")
     for table in LAYERED:
         con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} (\n{_columns(table)}\n)")
         if kinds.get(table) != "view":
             con.execute(view_sql(table))
 
 
-def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str,
+def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str, region: str,
              label: str | None = None, with_order: bool = False) -> str:
-    """A SELECT of ``scenario``'s rows of ``table`` read straight from the stored rows of its
-    source (in the order they were stored, as the view would give them relabelled), with
+    """A SELECT of ``scenario``'s rows of ``table`` in ``region`` read straight from the stored
+    rows of its source (in the order they were stored, as the view would give them
+    relabelled), without the ``region`` column (the models' own tables have none), with
     ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name) and, with
     ``with_order``, each row's position in the stored table as ``stored_order``."""
     quoted = scenario.replace("'", "''")
+    in_region = "region = '" + region.replace("'", "''") + "'"
     if table not in LAYERED:
-        return f"SELECT * FROM main.{table} WHERE scenario = '{quoted}'"
+        return (f"SELECT * EXCLUDE (region) FROM main.{table} "
+                f"WHERE scenario = '{quoted}' AND {in_region}")
     label = label or f"'{quoted}'"
     found = con.execute(f"SELECT source FROM main.{SOURCES} WHERE scenario = ? AND "
-                        "table_name = ?", [scenario, table]).fetchall()
+                        "table_name = ? AND region = ?", [scenario, table, region]).fetchall()
     source = (found[0][0] if found else scenario).replace("'", "''")
     order = ", rowid AS stored_order" if with_order else ""
-    return (f"SELECT * REPLACE ({label} AS scenario){order} FROM {SCHEMA}.{table} "
-            f"WHERE scenario = '{source}'")
+    return (f"SELECT * EXCLUDE (region) REPLACE ({label} AS scenario){order} "
+            f"FROM {SCHEMA}.{table} WHERE scenario = '{source}' AND {in_region}")
 
 
-def set_sources(con: duckdb.DuckDBPyConnection, scenario: str, made: Iterable[str],
+def set_sources(con: duckdb.DuckDBPyConnection, scenario: str, region: str, made: Iterable[str],
                 base: str | None) -> None:
-    """Record where ``scenario``'s rows of each layered table are: its own for the tables in
-    ``made``, else those its base's rows come from (a full run: ``base`` None, all its own)."""
+    """Record where ``scenario``'s rows of each layered table in ``region`` are: its own for
+    the tables in ``made``, else those its base's rows come from (a full run: ``base`` None,
+    all its own)."""
     made = set(made)
-    con.execute(f"DELETE FROM {SOURCES} WHERE scenario = ?", [scenario])
+    con.execute(f"DELETE FROM {SOURCES} WHERE scenario = ? AND region = ?", [scenario, region])
     own = [t for t in LAYERED if base is None or t in made]
     if own:
-        con.executemany(f"INSERT INTO {SOURCES} VALUES (?, ?, ?)",
-                        [[scenario, t, scenario] for t in own])
+        con.executemany(f"INSERT INTO {SOURCES} BY NAME SELECT ? AS scenario, ? AS table_name, "
+                        "? AS source, ? AS region",
+                        [[scenario, t, scenario, region] for t in own])
     if base is not None:
         con.execute(f"""
-            INSERT INTO {SOURCES}
-            SELECT ?, table_name, source FROM {SOURCES}
-            WHERE scenario = ? AND NOT list_contains(?, table_name)""", [scenario, base, own])
+            INSERT INTO {SOURCES} BY NAME
+            SELECT ? AS scenario, table_name, source, region FROM {SOURCES}
+            WHERE scenario = ? AND region = ? AND NOT list_contains(?, table_name)""",
+                    [scenario, base, region, own])
 
 
-def drop_unreferenced(con: duckdb.DuckDBPyConnection, scenario: str) -> None:
-    """Delete ``scenario``'s stored rows of the tables no scenario reads from it any more."""
+def drop_unreferenced(con: duckdb.DuckDBPyConnection, scenario: str, region: str) -> None:
+    """Delete ``scenario``'s stored rows in ``region`` of the tables no scenario reads from it
+    any more."""
     for table in LAYERED:
-        used = con.execute(f"SELECT count(*) FROM {SOURCES} WHERE table_name = ? AND source = ?",
-                           [table, scenario]).fetchall()[0][0]
+        used = con.execute(f"SELECT count(*) FROM {SOURCES} WHERE table_name = ? AND source = ? "
+                           "AND region = ?", [table, scenario, region]).fetchall()[0][0]
         if not used:
-            con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ?", [scenario])
+            con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ? AND region = ?",
+                        [scenario, region])

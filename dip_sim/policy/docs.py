@@ -56,7 +56,7 @@ def _type(param: Parameter) -> str:
 
 def parameters_markdown(policy_dir: Path = POLICY_DIR) -> str:
     """The page: every parameter of the registry, grouped by its file."""
-    params = load_baseline(policy_dir)
+    params = load_baseline(policy_dir, settings=True)
     by_file: dict[str, list[Parameter]] = {}
     for param in params.values():
         by_file.setdefault(param.name.split(".", 1)[0], []).append(param)
@@ -69,6 +69,30 @@ def parameters_markdown(policy_dir: Path = POLICY_DIR) -> str:
         "file changes values by these names (`dip-sim simulate --scenario`); `dip-sim params",
         "--year Y` lists the values of a year.",
         "",
+        "A pooling region (统筹区) may have values of its own. In a policy file, an entry's",
+        "`regions` maps a region code (the hospitals' `region`) to dated values that replace",
+        "`values` in that region from their first date on; in a scenario file, `regions` maps a",
+        "region code to changes made in that region only, after the scenario's `changes`:",
+        "",
+        "```yaml",
+        "# data/policy/budget.yaml",
+        "growth_rate:",
+        "  values:",
+        "    2017-01-01: 0.05",
+        "  regions:",
+        '    "140200":',
+        "      2019-01-01: 0.06",
+        "# a scenario file",
+        "name: growth_datong",
+        "regions:",
+        '  "140200":',
+        "    budget.growth_rate: 0.10",
+        "```",
+        "",
+        "A value of the wrong type is refused naming the parameter and the region; a region the",
+        "warehouse does not have is refused when the run starts. Each region's run records its",
+        "own values (`runs.params_json`).",
+        "",
     ]
     for stem, members in by_file.items():
         lines += [f"## {stem} (`data/policy/{stem}.yaml`)", ""]
@@ -79,6 +103,9 @@ def parameters_markdown(policy_dir: Path = POLICY_DIR) -> str:
         for p in members:
             values = "<br>".join(f"{start.isoformat()}: {_value(v)}"
                                  for start, v in sorted(p.values.items()))
+            for region, dated in sorted(p.regional.items()):
+                values += "<br>" + "<br>".join(f"统筹区 {region} {start.isoformat()}: {_value(v)}"
+                                               for start, v in sorted(dated.items()))
             lines.append(f"| `{p.name}` | {_cell(p.description)} | {_cell(p.unit)} "
                          f"| {_cell(_type(p))} | {_cell(values)} | {_cell(p.reference)} |")
         lines.append("")

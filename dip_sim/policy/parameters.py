@@ -4,17 +4,35 @@ Each entry holds a description, a unit, a type, the source (``reference``) and `
 keyed by the date they take effect (OpenFisca style). A run reads the value in force on
 1 January of the simulation year. Types are checked here so that a scenario overlay with a
 wrong value is refused before any stage runs.
+
+A pooling region (统筹区) may have values of its own: ``regions`` maps a region's code to its
+dated values, which replace ``values`` for that region from their first date on::
+
+    growth_rate:
+      ...
+      values:
+        2017-01-01: 0.05
+      regions:
+        "320200":
+          2019-01-01: 0.06
+
+The sections of :data:`SETTINGS_SECTIONS` (``data/policy/regions.yaml``: the code and name of
+the one region of a city whose hospitals name none) set up the run rather than a rule: they are
+read by the simulation driver and are not among a run's parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dip_sim.paths import POLICY_DIR
 from dip_sim.yaml_files import read_yaml
+
+# the files read to set up a run (not parameters of the models, nor recorded with a run)
+SETTINGS_SECTIONS: tuple[str, ...] = ("regions",)
 
 
 class PolicyError(ValueError):
@@ -34,9 +52,15 @@ class Parameter:
     choices: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
+    # region code → its own dated values (the ``regions`` field of the entry)
+    regional: dict[str, dict[dt.date, Any]] = field(default_factory=dict)
 
-    def value_on(self, day: dt.date) -> Any:
-        """The value in force on ``day``: the one with the latest start date not after it."""
+    def value_on(self, day: dt.date, region: str | None = None) -> Any:
+        """The value in force on ``day``: the one with the latest start date not after it (in
+        ``region``, that region's own value once one is in force)."""
+        own = [d for d in self.regional.get(region or "", {}) if d <= day]
+        if own:
+            return self.regional[region][max(own)]
         starts = [d for d in self.values if d <= day]
         if not starts:
             first = min(self.values)
@@ -93,6 +117,10 @@ def check_value(param: Parameter, value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise PolicyError(f"参数 {name} 应为文件名或 null，收到 {value!r}")
         return value.strip()
+    if kind == "text":
+        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+            raise PolicyError(f"参数 {name} 应为非空文本，收到 {value!r}")
+        return str(value).strip()
     if kind == "enum":
         if value not in param.choices:
             raise PolicyError(f"参数 {name} 应为 {list(param.choices)} 之一，收到 {value!r}")
@@ -147,10 +175,40 @@ def _as_date(key: Any, name: str) -> dt.date:
         raise PolicyError(f"参数 {name} 的生效日期 {key!r} 不是 YYYY-MM-DD") from None
 
 
-def load_baseline(policy_dir: Path = POLICY_DIR) -> dict[str, Parameter]:
-    """Read every ``*.yaml`` in ``policy_dir`` into parameters named ``file_stem.key``."""
+def region_value(param: Parameter, region: Any, value: Any) -> Any:
+    """``value`` checked as ``param``'s value in ``region``; the error names both."""
+    try:
+        return check_value(param, value)
+    except PolicyError as exc:
+        raise PolicyError(f"统筹区 {region}：{exc}") from None
+
+
+def _regional(param: Parameter, spec: Any) -> dict[str, dict[dt.date, Any]]:
+    """The ``regions`` field of a parameter entry, checked: region code → dated values."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise PolicyError(f"参数 {param.name} 的 regions 应为 统筹区编码 → {{生效日期: 值}} 的映射")
+    out: dict[str, dict[dt.date, Any]] = {}
+    for region, dated in spec.items():
+        code = str(region).strip()
+        if not code:
+            raise PolicyError(f"参数 {param.name} 的 regions 中有空的统筹区编码")
+        if not isinstance(dated, dict) or not dated:
+            raise PolicyError(f"参数 {param.name} 在统筹区 {code} 的取值应为 {{生效日期: 值}} 的映射，"
+                              f"收到 {dated!r}")
+        out[code] = {_as_date(start, f"{param.name}（统筹区 {code}）"):
+                     region_value(param, code, value) for start, value in dated.items()}
+    return out
+
+
+def load_baseline(policy_dir: Path = POLICY_DIR, settings: bool = False
+                  ) -> dict[str, Parameter]:
+    """Read every ``*.yaml`` in ``policy_dir`` into parameters named ``file_stem.key`` (with
+    ``settings``, those of :data:`SETTINGS_SECTIONS` too)."""
     params: dict[str, Parameter] = {}
-    files = sorted(policy_dir.glob("*.yaml"))
+    files = sorted(p for p in policy_dir.glob("*.yaml")
+                   if settings or p.stem not in SETTINGS_SECTIONS)
     if not files:
         raise PolicyError(f"政策参数目录 {policy_dir} 中没有 *.yaml 文件")
     for path in files:
@@ -174,11 +232,23 @@ def load_baseline(policy_dir: Path = POLICY_DIR) -> dict[str, Parameter]:
             )
             for start, value in spec["values"].items():
                 param.values[_as_date(start, name)] = check_value(param, value)
+            param.regional.update(_regional(param, spec.get("regions")))
             params[name] = param
     return params
 
 
-def parameters_for_year(params: dict[str, Parameter], year: int) -> dict[str, Any]:
-    """The value of every parameter in force on 1 January of ``year``."""
+def parameters_for_year(params: dict[str, Parameter], year: int, region: str | None = None
+                        ) -> dict[str, Any]:
+    """The value of every parameter in force on 1 January of ``year`` (in ``region``: with
+    that region's own values)."""
     day = dt.date(year, 1, 1)
-    return {name: p.value_on(day) for name, p in params.items()}
+    return {name: p.value_on(day, region) for name, p in params.items()}
+
+
+def regions_named(params: dict[str, Parameter]) -> dict[str, list[str]]:
+    """Region code → the parameters the policy files give a value of its own."""
+    named: dict[str, list[str]] = {}
+    for name, param in params.items():
+        for region in param.regional:
+            named.setdefault(region, []).append(name)
+    return named

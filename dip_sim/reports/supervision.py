@@ -4,7 +4,8 @@ Sheets: the indices of every hospital against the region (one row per hospital a
 the assessment scores with their coefficient and deposit release; each score's indicator
 points; the flagged cases (up to ``max_cases`` per index, most extreme first); 编码高套 by
 diagnosis category (categories of at least ``CATEGORY_MIN_CASES`` cases, largest excess
-first, up to ``max_cases`` rows); the anomaly screen's listed hospital-months.
+first, up to ``max_cases`` rows); the anomaly screen's listed hospital-months; the monitoring's
+alerts (运行监测预警).
 ``hospital_id`` restricts every sheet to one hospital (a hospital's own report); there the
 region's figures of an index (region value, ratio, expected, z, rank) and of a diagnosis
 category are blank where fewer than ``access.suppression_min_hospitals`` other hospitals
@@ -92,7 +93,30 @@ def supervision_tables(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
                                     [CATEGORY_MIN_CASES, max_cases]),
         "异常筛查": query("""SELECT month, hospital_id, n_cases, anomaly_score, flagged, rank, reasons
                           FROM supervision_anomalies WHERE {where} ORDER BY rank"""),
+        "运行监测预警": _monitoring_alerts(con, scenario, year, hospital_id),
     }
+
+
+def _monitoring_alerts(con: duckdb.DuckDBPyConnection, scenario: str, year: int,
+                       hospital_id: str | None) -> pd.DataFrame:
+    """The monitoring's alerts of the scenario's simulation year (docs/rules.md#运行监测): the
+    running point value below the budget value, and each hospital whose points grow faster
+    than its history pace (a hospital's own report: its own); none for another year."""
+    own = "AND m.hospital_id = ?" if hospital_id else ""
+    return con.execute(f"""
+        WITH monitored AS (SELECT DISTINCT scenario FROM runs WHERE scenario = ? AND year = ?)
+        SELECT '结算点值估计低于预算点值' AS alert, NULL AS hospital_id, NULL AS hospital_name,
+               e.through_month, e.pv_gap AS alert_value
+        FROM monitor_estimate e JOIN monitored USING (scenario) WHERE e.pv_alert
+        UNION ALL
+        SELECT '医院分值增长超过历史年均增长', m.hospital_id, h.hospital_name, m.through_month,
+               m.growth_to_date - coalesce(m.history_pace, 0)
+        FROM monitor_hospitals m JOIN monitored USING (scenario)
+        LEFT JOIN (SELECT hospital_id, any_value(hospital_name) AS hospital_name
+                   FROM hospitals GROUP BY ALL) h USING (hospital_id)
+        WHERE m.growth_alert {own}
+        ORDER BY alert, alert_value DESC""",
+                       [scenario, year, *([hospital_id] if hospital_id else [])]).df()
 
 
 def _upcoding(con: duckdb.DuckDBPyConnection, where: str, params: list,

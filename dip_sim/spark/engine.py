@@ -40,6 +40,7 @@ from dip_sim.contract import CONTRACTS, create_sql
 from dip_sim.pipeline import incremental
 from dip_sim.pipeline.graph import SIMULATE_STAGES, Model, graph, is_parameter_table
 from dip_sim.pipeline.params import RUN_FIELDS, SCALAR_TYPES, is_list, run_facts, set_run_params
+from dip_sim.pipeline.regions import Region
 from dip_sim.pipeline.run import Run, create_empty
 from dip_sim.policy import Scenario, resolve
 from dip_sim.policy.parameters import Parameter
@@ -50,8 +51,9 @@ from dip_sim.spark.transpile import literal, needs_schema, spark_sql
 
 Progress = Callable[[str], None]
 
-# the partition columns of every stored table, outermost first; a region column joins here
-PARTITIONS: tuple[str, ...] = ("scenario",)
+# the partition columns of every stored table, outermost first (the models make the scenario's;
+# the region is the run's, as DuckDB's store adds it)
+PARTITIONS: tuple[str, ...] = ("scenario", "region")
 # the table that records each scenario's run, written beside the results
 RUNS = "runs"
 
@@ -175,18 +177,19 @@ class SparkRunner:
             self.to_spark(table)
 
     def run_scenario(self, scenario: Scenario, params: dict[str, Parameter], year: int,
-                     history: Sequence[int]) -> dict[str, Any]:
-        """Run one scenario's models and write its stored tables; its point values."""
-        values = resolve(params, scenario, year)
+                     history: Sequence[int], region: Region) -> dict[str, Any]:
+        """Run one scenario's models in pooling ``region`` and write its stored tables; its
+        point values."""
+        values = resolve(params, scenario, year, region.code)
         check_rules(values, {"run.n_history_years": len(history)})
         adjustments = load_adjustments(values["catalog.adjustments_file"])
         facts = run_facts(scenario.name, year, history,
-                          catalog_version(self.side, values, adjustments))
+                          catalog_version(self.side, values, adjustments, region.code))
         set_run_params(self.side, params, values, facts)
         for table in ["run_params", *(t for t in self._side_temp() if t.startswith("param_"))]:
             self.to_spark(table)
         variables = _variables(params, values, facts)
-        run = Run(scenario.name, year, list(history), values,
+        run = Run(scenario.name, year, list(history), values, region=region.code,
                   adjustment_actions=Counter(a.action for a in adjustments.items))
         run_facts_now = run.facts()
         spent: Counter = Counter()
@@ -209,7 +212,7 @@ class SparkRunner:
         self.progress(f"  [{scenario.name}] Spark：" + "，".join(
             f"{stage} {spent[stage]:.1f} 秒" for stage in SIMULATE_STAGES if stage in spent))
         self._store(run, models)
-        self._write_runs(scenario, run, params, values, models)
+        self._write_runs(scenario, run, params, values, models, region)
         return self.spark.table("mart_point_values").toPandas().iloc[0].to_dict()
 
     def _side_temp(self) -> list[str]:
@@ -224,7 +227,8 @@ class SparkRunner:
             contract = CONTRACTS[model.stores]
             columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}"
                                 for c in contract.columns if c.name not in PARTITIONS)
-            keys = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in PARTITIONS)
+            quoted = run.region.replace("'", "''")
+            keys = f"CAST(scenario AS VARCHAR) AS scenario, '{quoted}' AS region"
             select = spark_sql(f"SELECT {columns}, {keys} FROM {model.name}",
                                model.name, {}, {})
             self._write(self.spark.sql(select), model.stores, run.scenario)
@@ -237,7 +241,7 @@ class SparkRunner:
          .partitionBy(*PARTITIONS).parquet(str(self.out / table)))
 
     def _write_runs(self, scenario: Scenario, run: Run, params: dict[str, Parameter],
-                    values: dict[str, Any], models: Sequence[Model]) -> None:
+                    values: dict[str, Any], models: Sequence[Model], region: Region) -> None:
         """The scenario's run record (the columns of ``runs``), written as its partition."""
         params_json, params_sha = params_fingerprint(values)
         n_scored = self.spark.table("mart_case_scores").count()
@@ -249,12 +253,13 @@ class SparkRunner:
                    (SELECT count(*) FROM case_status WHERE year = ?) AS n_cases_year,
                    ?::BIGINT AS n_grouped_year, ?::VARCHAR AS scenario_file,
                    NULL::VARCHAR AS base, ?::VARCHAR AS stages_run, ?::VARCHAR AS inputs_sha256,
-                   false AS stale""",
+                   false AS stale, ?::VARCHAR AS region, ?::VARCHAR AS region_name""",
             [scenario.name, scenario.description, run.year, ",".join(map(str, run.history)),
              dt.datetime.now(), params_json, params_sha, run.year, n_scored,
              str(Path(scenario.source).resolve()) if scenario.source else None,
              ",".join(dict.fromkeys(m.stage for m in models if m.name not in run.skipped)),
-             incremental.inputs_fingerprint(self.side, params, values)])
+             incremental.inputs_fingerprint(self.side, params, values), region.code,
+             region.name])
         contract = CONTRACTS[RUNS]
         columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in contract.columns)
         self.side.execute(f"CREATE OR REPLACE TEMP TABLE spark_run AS SELECT {columns} "

@@ -69,7 +69,8 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
     folder = Path(out) / table
     spark = con.execute(
         f"SELECT {', '.join(columns)} FROM read_parquet('{parquet_glob(folder)}', "
-        f"hive_partitioning = true) WHERE scenario = '{quoted}' ORDER BY {order}"
+        f"hive_partitioning = true, hive_types_autocast = false) WHERE scenario = '{quoted}' "
+        f"ORDER BY {order}"
     ).fetchall() if has_rows(folder) else []
     if len(duck) != len(spark):
         return [f"{table}: DuckDB {len(duck)} 行，Spark {len(spark)} 行"]

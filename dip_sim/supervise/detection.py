@@ -21,6 +21,7 @@ MATCHING_INDEX: dict[str, tuple[str, bool]] = {
     "split_admission": ("split_admission", True),
     "low_standard_admission": ("low_standard", True),
     "upcoding_procedure": ("upcode_procedure", False),
+    "upcoding_added_procedure": ("upcode_points_cost", False),
     "upcoding_severity": ("upcode_severity", False),
     "long_stay": ("long_stay", True),
 }

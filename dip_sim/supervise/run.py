@@ -18,6 +18,7 @@ import duckdb
 from dip_sim.contract import run_data_tests
 from dip_sim.pipeline.graph import Model, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
+from dip_sim.pipeline.regions import SCOPED
 from dip_sim.pipeline.run import Run, drop_run_tables, run_models, store
 from dip_sim.pipeline.scenario_tables import rows_sql
 from dip_sim.policy import PolicyError
@@ -99,10 +100,12 @@ def check_scheme(con: duckdb.DuckDBPyConnection, run: Run) -> None:
                           f"{', '.join(unknown)} 不是本次计算的监管指数（可用：{', '.join(known)}）")
 
 
-def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[Model, ...]:
+def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str, region: str
+                        ) -> tuple[Model, ...]:
     """The models ``dip-sim supervise`` runs: the ``supervise`` stage and the earlier models it
     needs that store nothing (the reference tables). What it reads from stored models becomes
-    a temp table of the scenario's stored rows (``mart_case_groups`` → ``case_groups``)."""
+    a temp table of the scenario's stored rows in ``region`` (``mart_case_groups`` →
+    ``case_groups``)."""
     g = graph()
     maker = g.maker()
     wanted = {m.name for m in g.select(["supervise"])}
@@ -124,7 +127,7 @@ def _supervision_models(con: duckdb.DuckDBPyConnection, scenario: str) -> tuple[
         # other scenarios keep in the stored table), of the columns its readers name
         columns = _columns_named(con, maker[read].stores, readers)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {read} AS SELECT {columns} FROM "
-                    f"({rows_sql(con, maker[read].stores, scenario)})")
+                    f"({rows_sql(con, maker[read].stores, scenario, region)})")
     return tuple(m for m in g.models if m.name in wanted)
 
 
@@ -134,7 +137,7 @@ _STAR = re.compile(r"SELECT\s+\*|\.\*|\*\s+(EXCLUDE|REPLACE)", re.IGNORECASE)
 def _columns_named(con: duckdb.DuckDBPyConnection, table: str, readers: list[Model]) -> str:
     """The columns of ``table`` any of ``readers`` names (all of them when one selects ``*``
     or is no SQL model): what copying the table for them must keep."""
-    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
     named: set[str] = set()
     for reader in readers:
         text = reader.sql_text() if reader.sql else ""
@@ -146,26 +149,31 @@ def _columns_named(con: duckdb.DuckDBPyConnection, table: str, readers: list[Mod
 
 def compute_supervision(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any],
                         params: dict[str, Parameter], year: int, history: list[int],
-                        progress: Progress = print) -> tuple[Run, tuple[Model, ...]]:
-    """Make every supervision and assessment table of a simulated ``scenario`` (temp tables:
-    the ``supervise`` stage of the graph, on the scenario's stored grouping)."""
+                        progress: Progress = print, region: str = ""
+                        ) -> tuple[Run, tuple[Model, ...]]:
+    """Make every supervision and assessment table of a simulated ``scenario`` in ``region``
+    (temp tables: the ``supervise`` stage of the graph, on the scenario's stored grouping
+    there; the caller scopes the input tables to the region)."""
     set_run_params(con, params, values, run_facts(scenario, year, history))
-    models = _supervision_models(con, scenario)
-    run = Run(scenario, year, history, values, mode="supervise")
+    models = _supervision_models(con, scenario, region)
+    run = Run(scenario, year, history, values, mode="supervise", region=region)
     run_models(con, run, models, progress)
     return run, models
 
 
 def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, Any],
-              params: dict[str, Parameter], progress: Progress = print) -> dict[str, int]:
-    """Compute supervision for a simulated ``scenario`` and store it; counts of what it found.
+              params: dict[str, Parameter], progress: Progress = print, region: str = ""
+              ) -> dict[str, int]:
+    """Compute supervision for a simulated ``scenario`` in pooling ``region`` (the input tables
+    scoped to it: :func:`dip_sim.pipeline.regions.in_each_region`) and store it; counts of
+    what it found.
 
     One transaction, or part of the caller's (several scenarios stored together).
     """
     recorded = con.execute("SELECT arg_max(year, run_at), arg_max(history_years, run_at) FROM runs "
-                           "WHERE scenario = ?", [scenario]).fetchall()[0]
-    known = con.execute("SELECT count(*) FROM case_groups WHERE scenario = ?",
-                        [scenario]).fetchall()[0][0]
+                           "WHERE scenario = ? AND region = ?", [scenario, region]).fetchall()[0]
+    known = con.execute("SELECT count(*) FROM case_groups WHERE scenario = ? AND region = ?",
+                        [scenario, region]).fetchall()[0][0]
     if not known or recorded[0] is None:
         raise SupervisionError(f"情景 {scenario} 没有分组结果：请先运行 dip-sim simulate")
     history = [int(y) for y in recorded[1].split(",") if y]
@@ -173,15 +181,16 @@ def supervise(con: duckdb.DuckDBPyConnection, scenario: str, values: dict[str, A
         for ddl in SUPERVISION_DDL.values():
             con.execute(ddl)
         run, models = compute_supervision(con, scenario, values, params, recorded[0], history,
-                                          progress)
+                                          progress, region)
         store(con, run, models)
         counts = dict(con.execute("SELECT index_code, count(*) FROM mart_supervision_cases "
                                   "GROUP BY ALL ORDER BY ALL").fetchall())
         counts["anomalies"] = con.execute("SELECT count(*) FROM mart_supervision_anomalies "
                                           "WHERE flagged").fetchall()[0][0]
         drop_run_tables(con, models)
-        for name in {r for m in models for r in m.reads} - {t for m in models for t in m.outputs}:
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")  # the scenario's stored rows
+        inputs = {r for m in models for r in m.reads} - {t for m in models for t in m.outputs}
+        for name in inputs - set(SCOPED):  # the scenario's stored rows (not the region's inputs)
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
         failures = run_data_tests(con, [scenario], [m.stores for m in models if m.stores])
         if failures:
             raise SupervisionError("数据检验未通过，本次结果未保存：\n  " + "\n  ".join(failures))

@@ -29,8 +29,15 @@ WITH case_indices AS (
     SELECT year, hospital_id, sum(n_cases) AS n_cases,
            sum(n_proc) AS n_proc, sum(n_cases * region_proc_rate) AS e_proc,
            sum(n_severity) AS n_severity, sum(n_cases * region_severity_rate) AS e_severity,
-           sum(sum_rw) / nullif(sum(n_cases * region_rw), 0) AS cmi_index
-    FROM sv_hospital_categories GROUP BY ALL
+           sum(sum_rw) / nullif(sum(n_cases * region_rw), 0) AS cmi_index,
+           -- points for cost: its catalogue points and what its costs buy at the region's
+           -- points per yuan of each category, both in cases of the region's mean rw
+           sum(sum_rw) / any_value(m.mean_rw) AS o_points,
+           sum(rw_for_cost) / any_value(m.mean_rw) AS e_points
+    FROM sv_hospital_categories
+    JOIN (SELECT year, sum(sum_rw) / sum(n_cases) AS mean_rw FROM sv_hospital_categories
+          GROUP BY year) m USING (year)
+    GROUP BY ALL
 ), upcode_hist AS (
     -- against its own history: last year's observed ÷ expected ratio carried into this year's
     -- expectation (the region's alone in the first year)
@@ -40,8 +47,14 @@ WITH case_indices AS (
                AS e_proc_own,
            e_severity * coalesce(CASE WHEN lag(year) OVER w = year - 1
                                       THEN lag(n_severity / nullif(e_severity, 0)) OVER w END, 1)
-               AS e_severity_own
-    FROM upcode WINDOW w AS (PARTITION BY hospital_id ORDER BY year)
+               AS e_severity_own,
+           -- points for cost: against all its earlier years pooled (steadier than one year)
+           e_points * coalesce(sum(o_points) OVER before / nullif(sum(e_points) OVER before, 0), 1)
+               AS e_points_own
+    FROM upcode
+    WINDOW w AS (PARTITION BY hospital_id ORDER BY year),
+           before AS (PARTITION BY hospital_id ORDER BY year
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ), upcode_rows AS (
     SELECT year, hospital_id, 'upcode_procedure' AS index_code, n_cases AS n_base,
            n_proc AS n_flagged, n_proc / n_cases AS value,
@@ -56,6 +69,13 @@ WITH case_indices AS (
     FROM upcode_hist WINDOW y AS (PARTITION BY year)
     UNION ALL
     SELECT year, hospital_id, 'upcode_cmi', n_cases, NULL, cmi_index, 1.0, cmi_index, NULL, NULL
+    FROM upcode_hist
+    UNION ALL
+    -- 编码高套（分值与费用）: points gained without the cost that buys them, against the
+    -- hospital's own points per cost of its earlier years (the region's alone in the first)
+    SELECT year, hospital_id, 'upcode_points_cost', n_cases, NULL,
+           o_points / nullif(e_points, 0), 1.0, o_points / nullif(e_points, 0), e_points_own,
+           2 * (sqrt(o_points) - sqrt(e_points_own))
     FROM upcode_hist
 ), cost AS (
     SELECT h.*, h.cost_yuan / h.n_cases AS cost_per_case,

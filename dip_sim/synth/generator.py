@@ -63,6 +63,7 @@ def generate(
     file_format: str = "csv",
     progress: Callable[[str], None] | None = None,
     plant_rate: float = 0.0,
+    regions: int = 1,
 ) -> dict[str, int]:
     """Write a synthetic Yangquan into ``out_dir`` and return the number of rows written.
 
@@ -73,8 +74,19 @@ def generate(
     (``dip_sim.synth.national``). With ``plant_rate`` (Parquet and extract; CSV is
     planted after writing, ``plant.plant_problems``), known problems are planted before
     writing and ``ground_truth.csv`` lists them. The result is ``{"hospitals": …, "cases": …,
-    "settlements": …}``.
+    "settlements": …}``. With ``regions`` above 1, a province of that many cities, each a
+    pooling region (:mod:`dip_sim.synth.province`; CSV or Parquet, ``cases_per_year`` the
+    cities' mean).
     """
+    if regions > 1:
+        from dip_sim.synth.province import generate_province
+
+        if plant_rate:
+            raise ValueError("多统筹区的合成数据不支持植入问题（--plant-rate）")
+        return generate_province(out_dir, regions, years, cases_per_year, seed, file_format,
+                                 progress)
+    if regions < 1:
+        raise ValueError("regions must be at least 1")
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {FORMATS}, not {file_format!r}")
     if cases_per_year < 1:
@@ -108,9 +120,7 @@ def generate(
         elif file_format == "national":
             national.write_year(cases, settlements, hospitals.to_frame(), year, out_dir)
         else:
-            _write(cases, out_dir / f"cases_{year}.{file_format}", CASE_COLUMNS)
-            _write(settlements, out_dir / f"settlements_{year}.{file_format}",
-                   SETTLEMENT_COLUMNS)
+            write_year_files(cases, settlements, out_dir, year, file_format)
         counts["cases"] += cases.height
         counts["settlements"] += settlements.height
         say(f"{year}: {cases.height} cases, {settlements.height} settlements")
@@ -132,7 +142,25 @@ class _Pools:
 
 @lru_cache(maxsize=1)
 def _pools() -> _Pools:
-    hospitals, types = load_hospitals(), load_catalog()
+    return _make_pools(load_hospitals())
+
+
+# a province's cities (dip_sim.synth.province): their pools, by hospital list
+_CITY_POOLS: dict[tuple, _Pools] = {}
+
+
+def _pools_of(hospitals: Hospitals) -> _Pools:
+    """The lookup arrays of ``hospitals`` (the city's own list, or a province city's)."""
+    if hospitals is load_hospitals():
+        return _pools()
+    key = (hospitals.hospital_id, hospitals.volume_share.tobytes())
+    if key not in _CITY_POOLS:
+        _CITY_POOLS[key] = _make_pools(hospitals)
+    return _CITY_POOLS[key]
+
+
+def _make_pools(hospitals: Hospitals) -> _Pools:
+    types = load_catalog()
     pairs = [(int(lv), pr) for lv, pr in zip(hospitals.level, hospitals.profile, strict=True)]
     combos = sorted(set(pairs))
     combo_of_hospital = np.array([combos.index(pair) for pair in pairs])
@@ -162,7 +190,7 @@ def generate_year(
     Rows come in case-id order: by hospital, then discharge date.
     """
     rng = np.random.default_rng([seed, year])
-    pools = _pools()
+    pools = _pools_of(hospitals)
 
     # Where and when, put in case-id order before anything else is drawn.
     h = _draw(pools.hospital_cdf, rng.random(n))
@@ -361,6 +389,13 @@ def _conform(frame: pl.DataFrame, columns: tuple[InputColumn, ...]) -> pl.DataFr
     """
     return frame.select(pl.col(c.name).cast(_POLARS_TYPES[c.sql_type]) for c in columns
                         if c.name in frame.columns)
+
+
+def write_year_files(cases: pl.DataFrame, settlements: pl.DataFrame, out_dir: Path, year: int,
+                     file_format: str) -> None:
+    """Write one year's ``cases_{year}`` and ``settlements_{year}`` (CSV or Parquet)."""
+    _write(cases, out_dir / f"cases_{year}.{file_format}", CASE_COLUMNS)
+    _write(settlements, out_dir / f"settlements_{year}.{file_format}", SETTLEMENT_COLUMNS)
 
 
 def _write(frame: pl.DataFrame, path: Path, columns: tuple[InputColumn, ...]) -> None:

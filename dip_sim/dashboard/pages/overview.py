@@ -98,6 +98,7 @@ def render() -> None:
         _point_value_years(years)
     if not data.hospital_scope():
         _reserve_and_pools(scenario)
+        _regions_side_by_side(scenario)
 
     scope = "本院" if data.hospital_scope() else "全市"
     st.subheader(f"DIP 支付与按项目付费对比（{scope}）")
@@ -135,6 +136,39 @@ def render() -> None:
     st.caption("差额 = DIP 支付 − 按项目付费统筹支付；差额率 = 差额 ÷ 按项目付费统筹支付。")
     if not data.hospital_scope() and len(settlement) > 1:
         _winners_and_losers(settlement)
+
+
+REGION_COLUMNS = ["region_name", "region", "n_hospitals", "n_cases", "dip_fund_yuan",
+                  "fund_ratio", "pv_budget_yuan", "pv_settlement_yuan", "dip_amount_yuan",
+                  "ffs_fund_paid_yuan", "diff_yuan", "diff_pct"]
+
+
+def _regions_side_by_side(scenario: str) -> None:
+    """Every pooling region of a province side by side: point values, fund, DIP against
+    fee-for-service (the bureau; shown when the warehouse has more than one region)."""
+    regions = data.region_comparison(scenario)
+    if len(regions) <= 1:
+        return
+    st.subheader("各统筹区对比")
+    chart_df = pd.DataFrame({
+        "region": regions["region_name"].astype(str),
+        "pv": regions["pv_settlement_yuan"],
+        "diff_pct": regions["diff_pct"] * 100,
+    })
+    left, right = st.columns(2)
+    left.altair_chart(alt.Chart(chart_df).mark_bar().encode(
+        x=alt.X("region:N", title="统筹区", sort=None),
+        y=alt.Y("pv:Q", title="结算点值（元/分）"),
+        tooltip=[alt.Tooltip("region:N", title="统筹区"),
+                 alt.Tooltip("pv:Q", title="结算点值", format=".4f")]))
+    right.altair_chart(alt.Chart(chart_df).mark_bar().encode(
+        x=alt.X("region:N", title="统筹区", sort=None),
+        y=alt.Y("diff_pct:Q", title="DIP 较按项目付费（%）"),
+        tooltip=[alt.Tooltip("region:N", title="统筹区"),
+                 alt.Tooltip("diff_pct:Q", title="差额率（%）", format=".2f")]))
+    common.show_table(regions, REGION_COLUMNS, table_name="point_values")
+    st.caption("每个统筹区分别测算目录、预算与点值；差额 = DIP 支付 − 按项目付费统筹支付。"
+               "侧栏的“统筹区”选择本页其余部分与其他页面显示的统筹区。")
 
 
 def _by_level_and_insurance(scenario: str) -> None:

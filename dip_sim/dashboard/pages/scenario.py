@@ -95,7 +95,8 @@ def render() -> None:
     if st.button("运行试算", type="primary", key="wi_run"):
         with st.spinner("试算中（示例数据约 2 秒）…"):
             started = dt.datetime.now()
-            row, hospitals = run_what_if(data.warehouse_path(), changes, year)
+            row, hospitals = run_what_if(data.warehouse_path(), changes, year,
+                                         region=data.region_scope())
             seconds = (dt.datetime.now() - started).total_seconds()
         st.session_state[RESULT_KEY] = {"changes": changes, "row": row,
                                         "hospitals": hospitals, "seconds": seconds}
@@ -177,7 +178,8 @@ def _compare_saved(year: int) -> None:
             for name in chosen:
                 path = Path(name)
                 try:
-                    rows.append({**run_scenario_file(data.warehouse_path(), path, year),
+                    rows.append({**run_scenario_file(data.warehouse_path(), path, year,
+                                                     data.region_scope()),
                                  "file": path.name})
                 except (PolicyError, SimulationError, ValueError, OSError,
                         duckdb.Error) as exc:  # a file that cannot be run: say which and why

@@ -21,6 +21,10 @@ The behaviours (``BEHAVIOURS``):
   combination is common (``UPCODE_MIN_CASES``) and costs at least ``UPCODE_MIN_COST_RATIO``
   times the diagnosis's conservative cases (so the case moves to a costlier group); its cost
   is unchanged.
+- ``upcoding_added_procedure`` (高套编码, added procedures): a stay, drawn from all the
+  hospital's clean stays that a common combination of its diagnosis subcategory holds with
+  more procedures, is coded with the costliest such combination (a richer combination reached
+  by adding procedures, to a stay with or without one); its cost is unchanged.
 - ``upcoding_severity`` (高套编码, severity): a case without secondary diagnoses gets one of
   ``SEVERITY_CODES`` (severe conditions of ``data/reference/severity_dx.csv``); cost unchanged.
 - ``long_stay`` (超长住院): the stay is lengthened to 3.3–4.5 times the mean stay of its

@@ -1,4 +1,4 @@
-"""The five behaviours: each takes the picked rows of a year's features and returns its edits,
+"""The six behaviours: each takes the picked rows of a year's features and returns its edits,
 new records and truth (``_Planted``)."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dip_sim.synth.gaming.records import (
     _settlement_text,
     _truth,
     _yuan,
+    richer_combinations,
 )
 from dip_sim.synth.hospitals import LEVEL_COST_FACTOR
 
@@ -161,6 +162,22 @@ def _upcoding_procedure(sub: pl.DataFrame, year: int, rng: np.random.Generator, 
                                        "upcoding_procedure", detail))
 
 
+def _upcoding_added_procedure(sub: pl.DataFrame, year: int, rng: np.random.Generator,
+                              ids: _CaseIds, ref: _Reference, settlements: pl.DataFrame
+                              ) -> _Planted:
+    # the costliest common combination of its subcategory holding its procedures and more
+    target = (richer_combinations(sub, ref)
+              .sort("mean_cost", "new_main", "new_other", descending=[True, False, False],
+                    nulls_last=True)
+              .unique("_row", keep="first"))
+    target = sub.select("_row", "case_id").join(target, on="_row", maintain_order="left")
+    case_edits = target.select("_row", main_proc="new_main", other_procs="new_other")
+    detail = target.select(pl.format("coded as {};{}", "new_main",
+                                     pl.col("new_other").fill_null(""))).to_series()
+    return _Planted(case_edits, _truth(sub.get_column("case_id"), sub, year,
+                                       "upcoding_added_procedure", detail))
+
+
 def _upcoding_severity(sub: pl.DataFrame, year: int, rng: np.random.Generator, ids: _CaseIds,
                        ref: _Reference, settlements: pl.DataFrame) -> _Planted:
     codes = pl.Series(SEVERITY_CODES)
@@ -208,6 +225,7 @@ def _long_stay(sub: pl.DataFrame, year: int, rng: np.random.Generator, ids: _Cas
 # in the order they pick, the scarcest candidates first (they may share a hospital)
 _PLANTERS = {
     "upcoding_procedure": _upcoding_procedure,
+    "upcoding_added_procedure": _upcoding_added_procedure,
     "split_admission": _split_admission,
     "long_stay": _long_stay,
     "upcoding_severity": _upcoding_severity,

@@ -15,6 +15,7 @@ BEHAVIOURS: dict[str, str] = {
     "split_admission": "分解住院",
     "low_standard_admission": "低标准入院",
     "upcoding_procedure": "高套编码（手术操作）",
+    "upcoding_added_procedure": "高套编码（加编手术操作）",
     "upcoding_severity": "高套编码（严重并发症）",
     "long_stay": "超长住院",
 }

@@ -36,6 +36,7 @@ LONG_STAY_FACTOR = (3.3, 4.5)  # new stay ÷ the subcategory's mean stay
 # A case is picked only when its codes are common in the city: its subcategory and procedures
 # (and, for a long stay, its subcategory's mean stay) have this many cases or more.
 COMMON_MIN_CASES = 20
+RICHER_MIN_CASES = 5  # cases of a combination in the city for an upcoder to code it
 ADULT_AGE = 15
 
 _DATE = "%Y-%m-%d"
@@ -60,6 +61,7 @@ class _Reference:
     common: pl.DataFrame  # dx5, _procs: the common subcategory × procedures pairs
     typical_los: pl.DataFrame  # dx5, typical_los
     upcode: pl.DataFrame  # dx5, new_main_proc, new_other_procs
+    richer: pl.DataFrame  # dx5, main_proc, other_procs, _codes, mean_cost: coded combinations
     outpatient: pl.DataFrame  # code, base_cost (yuan, level 3, base year)
     cost_factor: dict[str, float]  # hospital → the generator's cost factor
     spoilt: pl.Series  # cases with a record problem planted (plant.py's ground_truth.csv)
@@ -147,13 +149,13 @@ def _reference(city_dir: Path) -> _Reference:
         [common, typical, combos, *conservative])
     codes = pl.concat_list("main_proc", pl.col("other_procs").str.split(";").fill_null([]))
     classes = dict(procs.iter_rows())
-    combos = (combos.with_columns(_codes=codes)
-              .with_columns(_classes=pl.col("_codes").list.eval(
-                  pl.element().replace_strict(classes, default=None, return_dtype=pl.String)))
-              .filter(pl.col("_classes").list.eval(pl.element().is_null()).list.any().not_()
-                      & pl.col("_classes").list.eval(pl.element() != "conservative").list.any())
-              .sort("n", "main_proc", "other_procs", descending=[True, False, False],
-                    nulls_last=True)
+    coded = (combos.with_columns(_codes=codes)
+             .with_columns(_classes=pl.col("_codes").list.eval(
+                 pl.element().replace_strict(classes, default=None, return_dtype=pl.String)))
+             .filter(pl.col("_classes").list.eval(pl.element().is_null()).list.any().not_()
+                     & pl.col("_classes").list.eval(pl.element() != "conservative").list.any()))
+    combos = (coded.sort("n", "main_proc", "other_procs", descending=[True, False, False],
+                         nulls_last=True)
               .unique("dx5", keep="first", maintain_order=True))
     upcode = (combos.join(conservative[0], on="dx5").join(conservative[1], on="dx3")
               .filter((pl.col("n") >= UPCODE_MIN_CASES)
@@ -163,7 +165,10 @@ def _reference(city_dir: Path) -> _Reference:
     hospitals = load_hospitals()
     return _Reference(
         dx_codes=dx_codes, proc_codes=procs.get_column("code"), common=common, typical_los=typical,
-        upcode=upcode, outpatient=_outpatient_codes(dx_codes),
+        upcode=upcode,
+        richer=coded.filter(pl.col("n") >= RICHER_MIN_CASES).select(
+            "dx5", "main_proc", "other_procs", "_codes", "mean_cost"),
+        outpatient=_outpatient_codes(dx_codes),
         cost_factor=dict(zip(hospitals.hospital_id, hospitals.cost_factor.tolist(), strict=True)),
         spoilt=(pl.read_csv(city_dir / GROUND_TRUTH, infer_schema=False)["case_id"]
                 if (city_dir / GROUND_TRUTH).is_file() else pl.Series("case_id", [], pl.String)))
@@ -219,6 +224,20 @@ def _features(cases: pl.DataFrame, settlements: pl.DataFrame, year: int,
                               _common=pl.col("_common").fill_null(False))
 
 
+def richer_combinations(stays: pl.DataFrame, ref: _Reference) -> pl.DataFrame:
+    """For each stay (``_row``, ``_dx5``, ``main_proc``, ``other_procs``), the combinations
+    coded with its subcategory in the city (``RICHER_MIN_CASES``) that hold its procedures and
+    more (``main_proc``,
+    ``other_procs`` of the combination as ``new_main``, ``new_other``; ``mean_cost``)."""
+    have = (pl.concat_str("main_proc", "other_procs", separator=";", ignore_nulls=True)
+            .str.split(";").list.eval(pl.element().filter(pl.element() != "")))
+    return (stays.select("_row", "_dx5", _have=have)
+            .join(ref.richer, left_on="_dx5", right_on="dx5")
+            .filter(pl.col("_have").list.set_difference("_codes").list.len() == 0,
+                    pl.col("_codes").list.set_difference("_have").list.len() > 0)
+            .select("_row", "mean_cost", new_main="main_proc", new_other="other_procs"))
+
+
 def _candidates(feat: pl.DataFrame, year: int, ref: _Reference) -> dict[str, np.ndarray]:
     """For each behaviour, the rows it may pick (``low_standard_admission``: its templates)."""
     clean = pl.col("_clean")
@@ -231,6 +250,9 @@ def _candidates(feat: pl.DataFrame, year: int, ref: _Reference) -> dict[str, np.
         & (pl.col("_admit") >= first) & (pl.col("_discharge") <= last),
         "low_standard_admission": clean & adult,
         "upcoding_procedure": common & bare & pl.col("_dx5").is_in(ref.upcode["dx5"].implode()),
+        # drawn from all the hospital's clean stays that a richer combination holds
+        "upcoding_added_procedure": clean & pl.col("_row").is_in(
+            richer_combinations(feat, ref).get_column("_row").unique().implode()),
         "upcoding_severity": common & adult & pl.col("other_dx").is_null(),
         "long_stay": common & pl.col("_dx5").is_in(ref.typical_los["dx5"].implode()),
     }
