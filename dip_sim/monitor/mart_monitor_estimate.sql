@@ -6,17 +6,21 @@
 -- alert when the estimate is below the budget point value by more than
 -- monitoring.pv_below_budget_alert.
 WITH t AS (
-    SELECT max(through_month) AS through_month FROM int_monitor_cases
+    SELECT least((SELECT p.monitoring.through_month FROM run_params p),
+                 (SELECT max(last_month) FROM mart_monitor_cells)) AS through_month
 ), to_date AS (
-    SELECT count(*) AS n_cases, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           CAST(sum(fund_paid_yuan) AS DOUBLE) / CAST(sum(total_cost_yuan) AS DOUBLE) AS fund_ratio
-    FROM int_monitor_cases WHERE year = getvariable('run.sim_year')
+    SELECT sum(c.n_cases) AS n_cases,
+           CAST(sum(CAST(c.points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
+           CAST(sum(c.fund_paid_yuan) AS DOUBLE) / CAST(sum(c.total_cost_yuan) AS DOUBLE)
+               AS fund_ratio
+    FROM mart_monitor_cells c CROSS JOIN t
+    WHERE c.year = getvariable('run.sim_year') AND c.month <= t.through_month
 ), shares AS (
-    SELECT c.year, any_value(h.weight) AS weight,
+    SELECT c.year, max(h.weight) AS weight,
            CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) FILTER (WHERE c.month <= t.through_month)
                 AS DOUBLE)
            / CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS share
-    FROM int_monitor_cases c JOIN run_history h USING (year) CROSS JOIN t
+    FROM mart_monitor_cells c JOIN run_history h USING (year) CROSS JOIN t
     GROUP BY c.year
 ), gross AS (
     SELECT sum(weight * share) / sum(weight) AS share, min(share) AS share_min,

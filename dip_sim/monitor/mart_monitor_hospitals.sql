@@ -6,16 +6,19 @@
 -- from the first history year to the last); an alert when the growth exceeds the pace by more
 -- than monitoring.hospital_growth_alert.
 WITH t AS (
-    SELECT max(through_month) AS through_month FROM int_monitor_cases
-), sim AS (
-    SELECT hospital_id, count(*) AS n_cases,
-           CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE) AS rw,
-           count(*) FILTER (WHERE outlier IN ('low', 'high', 'extreme')) AS n_outliers
-    FROM int_monitor_cases WHERE year = getvariable('run.sim_year')
-    GROUP BY hospital_id
+    SELECT least((SELECT p.monitoring.through_month FROM run_params p),
+                 (SELECT max(last_month) FROM mart_monitor_cells)) AS through_month
 ), fl AS (
     SELECT min(year) AS first_year, max(year) AS last_year FROM run_history
+), sim AS (
+    SELECT c.hospital_id, sum(c.n_cases) AS n_cases,
+           CAST(sum(CAST(c.points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
+           CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS rw,
+           sum(c.n_outliers) AS n_outliers, sum(c.n_all) AS n_all,
+           sum(c.n_ungrouped) AS n_ungrouped
+    FROM mart_monitor_cells c CROSS JOIN t
+    WHERE c.year = getvariable('run.sim_year') AND c.month <= t.through_month
+    GROUP BY c.hospital_id
 ), hist AS (
     SELECT c.hospital_id,
            CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) FILTER (
@@ -25,25 +28,18 @@ WITH t AS (
                 AS DOUBLE) AS rw_last,
            CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) FILTER (WHERE c.year = fl.first_year)
                 AS DOUBLE) AS rw_first
-    FROM int_monitor_cases c CROSS JOIN t CROSS JOIN fl
+    FROM mart_monitor_cells c CROSS JOIN t CROSS JOIN fl
     WHERE c.year <> getvariable('run.sim_year')
     GROUP BY c.hospital_id
-), year_cases AS (
-    SELECT g.hospital_id, count(*) AS n_all, count(*) FILTER (WHERE NOT g.grouped) AS n_ungrouped
-    FROM mart_case_groups g JOIN case_features f USING (case_id) CROSS JOIN t
-    WHERE g.year = getvariable('run.sim_year') AND f.month <= t.through_month
-    GROUP BY g.hospital_id
 ), span AS (
-    SELECT last_year - first_year AS years FROM fl
+    SELECT max(year) - min(year) AS years FROM run_history
 ), joined AS (
-    SELECT coalesce(s.hospital_id, y.hospital_id) AS hospital_id, coalesce(s.n_cases, 0) AS n_cases,
-           coalesce(s.points, 0) AS points, s.rw, s.n_outliers, y.n_all, y.n_ungrouped,
-           h.rw_last_same_months, h.rw_last, h.rw_first, i.share AS indicator_share
+    SELECT s.hospital_id, s.n_cases, coalesce(s.points, 0) AS points, s.rw, s.n_outliers,
+           s.n_all, s.n_ungrouped, h.rw_last_same_months, h.rw_last, h.rw_first,
+           i.share AS indicator_share
     FROM sim s
-    FULL JOIN year_cases y USING (hospital_id)
-    LEFT JOIN hist h ON h.hospital_id = coalesce(s.hospital_id, y.hospital_id)
-    LEFT JOIN mart_hospital_budget_indicators i
-           ON i.hospital_id = coalesce(s.hospital_id, y.hospital_id)
+    LEFT JOIN hist h ON h.hospital_id = s.hospital_id
+    LEFT JOIN mart_hospital_budget_indicators i ON i.hospital_id = s.hospital_id
 ), rated AS (
     SELECT j.*,
            j.points / NULLIF(sum(j.points) OVER (), 0) AS points_share,
