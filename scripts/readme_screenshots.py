@@ -28,8 +28,9 @@ from dip_sim.auth import add_user
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "医院": "hospital",
-         "病种目录": "catalog", "数据质量": "quality", "监管与考核": "supervision"}
+PAGES = {"总览": "overview", "预算情景": "scenario", "情景对比": "compare", "点值预测": "forecast",
+         "运行监测": "monitor", "医院": "hospital", "病种目录": "catalog", "数据质量": "quality",
+         "监管与考核": "supervision"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,8 @@ WAN_COLUMNS: frozenset[str] = frozenset(
 # Ratios shown as percentages (× 100, header says %).
 PCT_COLUMNS: frozenset[str] = frozenset(
     {"diff_pct", "change_pct", "not_ok_share", "share", "case_share", "fund_ratio", "pass_rate",
-     "growth_share",
+     "growth_share", "points_share", "indicator_share", "outlier_rate", "ungrouped_rate",
+     "growth_to_date", "history_pace",
      "outlier_share", "share_level3", "share_level2", "share_level1", "withhold_release",
      "proc_rate", "region_proc_rate", "prev_proc_rate", "severity_rate", "region_severity_rate",
      "prev_severity_rate"}
@@ -186,7 +187,7 @@ def for_display(df: pd.DataFrame, columns: Iterable[str] | None = None,
             out[col] = (pd.to_numeric(out[col]) * 100).round(2)
         elif col in FINE_COLUMNS:
             out[col] = pd.to_numeric(out[col]).round(4)
-        elif col.endswith("_yuan") or col.endswith("points"):
+        elif col.endswith("_yuan") or col.endswith("points") or col.startswith("points_"):
             out[col] = pd.to_numeric(out[col]).round(2)
     return out.rename(columns={c: header(c, table) for c in cols})
 

@@ -79,8 +79,16 @@ def render() -> None:
     for scenario in chosen:
         rows = years[years["scenario"] == scenario][list(YEAR_COLUMNS)]
         with st.expander(f"{scenario}", expanded=scenario == chosen[0]):
-            shown = rows.assign(pv_share=rows["pv_share"].map(fmt.fmt_pct))
-            st.dataframe(shown.rename(columns=YEAR_COLUMNS), hide_index=True)
+            shown = rows.assign(pv_share=rows["pv_share"].map(fmt.fmt_pct),
+                                pv_settlement_yuan=rows["pv_settlement_yuan"].round(4),
+                                pv_budget_yuan=rows["pv_budget_yuan"].round(4),
+                                dip_fund_yuan=rows["dip_fund_yuan"].round(2),
+                                total_points=rows["total_points"].round(1),
+                                n_cases=rows["n_cases"].round(0))
+            amounts = {YEAR_COLUMNS[c]: st.column_config.NumberColumn(format="localized")
+                       for c in ("dip_fund_yuan", "total_points", "n_cases")}
+            st.dataframe(shown.rename(columns=YEAR_COLUMNS), hide_index=True,
+                         column_config=amounts)
 
     st.subheader("各医院分值增长")
     scenario = st.selectbox("情景", chosen, key="forecast_hospitals")
