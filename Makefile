@@ -7,7 +7,7 @@ DEMO := data/demo
 DB := data/warehouse.duckdb
 YEAR ?= 2020
 
-.PHONY: run test bench lint pipelines clean browser postgres docs
+.PHONY: run test bench lint pipelines clean browser postgres java docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,9 @@ run: pipelines
 pipelines: $(STAMP)
 	$(BIN)/python -m pipelines.run_all --demo $(DEMO) --db $(DB) --year $(YEAR)
 
-## make test: install with the test extras (Playwright among them), the browser and PostgreSQL, run the whole suite
+## make test: install with the test extras (Playwright among them), the browser, PostgreSQL and Java, run the whole suite
 ## (one worker per core, each test file in one worker: its module fixtures are built once)
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres java
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
@@ -39,6 +39,10 @@ browser:
 ## postgres: Debian's postgresql server for the feedback store's tests, when missing (needs root)
 postgres:
 	sh scripts/ensure_postgres.sh
+
+## java: Debian's headless Java runtime for the Spark engine's tests (PySpark's JVM), when missing (needs root)
+java:
+	sh scripts/ensure_java.sh
 
 ## make bench [SCALE=1M|10M|40M]: a city of that many discharges (4 years, Parquet); times each
 ## stage against the lean reference (benchmarks/lean_reference.sql), then the extracts, dashboard, API

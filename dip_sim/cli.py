@@ -355,8 +355,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulate import run_simulate
 
     check_file(args.db)
+    if args.engine == "spark":
+        from pipelines.spark_simulate import run_spark_simulate
+
+        if args.stale:
+            raise ValueError("--stale 只用于 DuckDB 引擎：Spark 引擎每次完整运行所给的情景")
+        run_spark_simulate(args.db, args.year, args.history, args.scenario,
+                           master=args.master or "local[2]",
+                           inputs=args.inputs, out=args.out, progress=_progress,
+                           force=args.force)
+        return 0
+    if args.master or args.inputs or args.out:
+        raise ValueError("--master、--inputs、--out 只用于 --engine spark")
     run_simulate(args.db, args.year, args.history, args.scenario, progress=_progress,
                  force=args.force, stale=args.stale)
+    return 0
+
+
+def cmd_export_parquet(args: argparse.Namespace) -> int:
+    """Write the Spark engine's inputs (ingest and quality results) as Parquet."""
+    from dip_sim.warehouse_version import check_file
+    from pipelines.spark_simulate import run_export
+
+    check_file(args.db)
+    run_export(args.db, args.out, progress=_progress)
     return 0
 
 
@@ -601,7 +623,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stale", action="store_true",
                    help="同时重新运行所有已过期的情景（其基础情景在其运行之后重新模拟过）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="计算引擎：duckdb（默认，单机）或 spark（同一套模型在 Spark 上运行，"
+                        "结果写为 Parquet 并载入仓库）")
+    p.add_argument("--master", default=None,
+                   help="Spark 的 master 地址（仅 --engine spark），默认 local[2]，"
+                        "如 spark://host:7077")
+    p.add_argument("--inputs", type=Path, default=None,
+                   help="Spark 读取的输入 Parquet 目录（dip-sim export-parquet 的输出）；"
+                        "默认从仓库导出到 OUT/inputs")
+    p.add_argument("--out", type=Path, default=None,
+                   help="Spark 结果的 Parquet 目录（按情景分区），默认仓库文件名加 .spark")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("export-parquet", help="把载入与质控结果导出为 Parquet（Spark 引擎的输入）",
+                       description="每张表一个目录：case_features、case_status、病例、结算、医院、"
+                                   "质控结果、编码参考表与仓库信息")
+    p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
+    p.add_argument("--out", type=Path, required=True, help="输出目录")
+    p.set_defaults(func=cmd_export_parquet)
 
     p = sub.add_parser("supervise", help="计算监管指标、绩效考核与异常筛查（需先模拟）",
                        description="二次入院、分解住院、低标入院、超长住院、低风险组死亡、编码高套、"

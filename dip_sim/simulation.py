@@ -90,7 +90,9 @@ def _check_loaded(con: duckdb.DuckDBPyConnection) -> str:
     return loaded
 
 
-def _check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+def check_inputs(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int]) -> None:
+    """Refuse a run the warehouse cannot support: no cases, quality results missing or older
+    than the data loaded, no eligible case in the year or the history years."""
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     loaded = _check_loaded(con)
@@ -168,7 +170,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     scoped to ``region``)."""
     values = resolve(params, scenario, year, region.code)
     check_rules(values, {"run.n_history_years": len(history)})
-    _check_inputs(con, year, history)
+    check_inputs(con, year, history)
     if persist:
         scenario_tables.ensure(con)
         for table in CONTRACTS:  # the other stored tables, as their contracts declare them

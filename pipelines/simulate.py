@@ -20,7 +20,7 @@ from dip_sim.simulation import simulate
 from pipelines.warehouse import connect
 
 
-def _recorded_files(con: duckdb.DuckDBPyConnection, where: str) -> dict[str, str]:
+def recorded_files(con: duckdb.DuckDBPyConnection, where: str) -> dict[str, str]:
     """Scenario name → the file its stored run recorded, for the runs matching ``where``."""
     if not has_run_records(con):
         return {}
@@ -82,9 +82,9 @@ def run_simulate(db_path: Path, year: int, history: list[int] | None = None,
     started = time.perf_counter()
     con = connect(db_path)
     try:
-        recorded = _recorded_files(con, "true")
+        recorded = recorded_files(con, "true")
         if stale:
-            stale_files = _recorded_files(con, "stale")
+            stale_files = recorded_files(con, "stale")
             progress(f"过期情景：{', '.join(stale_files) or '无'}")
             scenarios += [load_scenario(Path(f), params) for n, f in stale_files.items()
                           if n not in {s.name for s in scenarios}]

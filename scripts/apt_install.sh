@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs Debian packages for the tests: scripts/apt_install.sh "what needs them" PACKAGE...
 # As root directly, else through passwordless sudo; otherwise says how to install them and
-# fails. Used by scripts/ensure_browser.sh and scripts/ensure_postgres.sh.
+# fails. Used by scripts/ensure_browser.sh, scripts/ensure_postgres.sh and scripts/ensure_java.sh.
 set -eu
 
 purpose=$1

@@ -8,7 +8,7 @@ WITH cons AS (
 ), lists AS (
     SELECT DISTINCT f.proc_key_all, f.proc_key_main
     FROM case_features f, cons
-    WHERE len(list_intersect(string_split(f.proc_key_all, '+'), cons.codes)) > 0
+    WHERE array_length(array_intersect(string_split(f.proc_key_all, '+'), cons.codes)) > 0
 ), marked AS (
     SELECT c.proc_key_all, c.proc_key_main, c.code, r.class_rank, rc.adjustment_id
     FROM (SELECT proc_key_all, proc_key_main,

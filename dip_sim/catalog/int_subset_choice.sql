@@ -13,7 +13,8 @@ WITH open_keys AS (
     FROM open_keys o
     JOIN int_core_keys c
       ON c.dx_key = o.dx5 AND c.proc_key <> ''
-     AND list_has_all(string_split(o.proc_key, '+'), string_split(c.proc_key, '+'))
+     AND array_length(list_filter(string_split(c.proc_key, '+'),
+                                  lambda x: NOT list_contains(string_split(o.proc_key, '+'), x))) = 0
      AND list_contains(string_split(c.proc_key, '+'), o.proc_key_main)
     QUALIFY rank() OVER (PARTITION BY o.dx5, o.proc_key ORDER BY c.n_procs DESC) = 1
 ), per_case AS (

@@ -32,7 +32,7 @@ WITH class_source AS (  -- the procedure that gave a comprehensive case its clas
                 WHEN c.core_group = c.core_code THEN 'core exact key'
                 WHEN c.core_group IS NOT NULL
                     THEN 'core partial key: ' || c.core_code || ' -> ' || c.core_group || ' ('
-                         || c.subset_procs || ' of ' || len(string_split(c.proc_key, '+'))
+                         || c.subset_procs || ' of ' || array_length(string_split(c.proc_key, '+'))
                          || ' procedures matched; ' || c.tie_rule || ')'
                 WHEN cc.comp_code IS NOT NULL
                     THEN 'comprehensive: class ' || c.proc_class_max

@@ -10,6 +10,10 @@ WITH cases AS (
 ), region AS (
     SELECT group_code, avg(total_cost_yuan) AS mean_cost, avg(los_days) AS mean_los
     FROM cases GROUP BY group_code
+), tcm AS (  -- the points of its cases of 中医优势病种
+    SELECT s.hospital_id, sum(s.case_points) AS points
+    FROM mart_case_scores s JOIN mart_catalog_groups g USING (group_code)
+    WHERE g.tcm_group GROUP BY s.hospital_id
 )
 SELECT p.run.scenario, p.run.sim_year AS year, c.hospital_id, count(*) AS n_cases,
        CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) / count(*) AS cmi,
@@ -19,8 +23,7 @@ SELECT p.run.scenario, p.run.sim_year AS year, c.hospital_id, count(*) AS n_case
        / count(c.los_days) AS time_index,
        count(*) FILTER (WHERE c.primary_group) AS n_primary_cases,
        count(*) FILTER (WHERE c.tcm_group) AS n_tcm_cases,
-       coalesce((SELECT sum(s.case_points) FROM mart_case_scores s
-                 JOIN mart_catalog_groups g USING (group_code)
-                 WHERE g.tcm_group AND s.hospital_id = c.hospital_id), 0) AS tcm_points
-FROM cases c JOIN region r USING (group_code) CROSS JOIN run_params p
-GROUP BY p.run.scenario, p.run.sim_year, c.hospital_id
+       coalesce(t.points, 0) AS tcm_points
+FROM cases c JOIN region r USING (group_code) LEFT JOIN tcm t USING (hospital_id)
+CROSS JOIN run_params p
+GROUP BY p.run.scenario, p.run.sim_year, c.hospital_id, t.points

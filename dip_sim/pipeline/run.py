@@ -57,7 +57,8 @@ def _kind(model: Model) -> str:
     return "VIEW" if model.materialized == "view" else "TABLE"
 
 
-def _create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+def create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """Make a skipped model's table(s) with no rows and the columns it would have."""
     if model.sql:  # of the model's own kind, as when it runs
         con.execute(f"CREATE OR REPLACE TEMP {_kind(model)} {model.name} AS "
                     f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
@@ -114,7 +115,7 @@ def run_models(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]
         if model.name in run.stand_ins:
             execute(con, model, run)
         elif model.name in run.skipped:
-            _create_empty(con, model)
+            create_empty(con, model)
         else:
             execute(con, model, run)
         spent[model.stage] += time.perf_counter() - started

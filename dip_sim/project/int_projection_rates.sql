@@ -27,7 +27,10 @@ SELECT
     p.projection.coding_intensity AS coding_intensity,
     coalesce(p.projection.cost_growth,
              CASE WHEN f.last_year = f.first_year THEN 0.0
-                  ELSE pow((SELECT cost_per_point FROM cpp WHERE year = f.last_year)
-                           / (SELECT cost_per_point FROM cpp WHERE year = f.first_year),
+                  ELSE pow(cl.cost_per_point / cf.cost_per_point,
                            1.0 / (f.last_year - f.first_year)) - 1 END) AS cost_growth
-FROM run_params p, first_last f, mix m
+FROM run_params p
+CROSS JOIN first_last f
+CROSS JOIN mix m
+LEFT JOIN cpp cf ON cf.year = f.first_year
+LEFT JOIN cpp cl ON cl.year = f.last_year

@@ -17,12 +17,13 @@ WITH sim AS (
     FROM int_history_grouped
     WHERE year = (SELECT min(year) FROM run_history)
     GROUP BY hospital_id, group_code
+), hospital_first AS (
+    SELECT hospital_id, sum(n_first) AS n_first FROM first_year GROUP BY hospital_id
 ), hospital AS (
     SELECT s.hospital_id, sum(s.n_cases) FILTER (WHERE s.group_code IS NOT NULL) AS n_sim,
-           (SELECT count(*) FROM int_history_grouped h
-            WHERE h.hospital_id = s.hospital_id
-              AND h.year = (SELECT min(year) FROM run_history)) AS n_first
-    FROM sim s GROUP BY s.hospital_id
+           coalesce(max(f.n_first), 0) AS n_first
+    FROM sim s LEFT JOIN hospital_first f USING (hospital_id)
+    GROUP BY s.hospital_id
 ), trend AS (
     SELECT s.*, coalesce(f.n_first, 0) AS n_first_year,
            getvariable('run.sim_year') - (SELECT min(year) FROM run_history) AS span_years,

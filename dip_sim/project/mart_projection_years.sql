@@ -31,14 +31,16 @@ WITH years AS (
     WHERE year < getvariable('run.sim_year')
     UNION ALL
     SELECT year, total_cost_yuan, total_rw FROM years
+), n_weights AS (
+    SELECT count(*) AS n FROM param_catalog_history_weights
 ), budget AS (
     SELECT f.year,
            CAST(sum(CAST(w.value * c.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
            / CAST(sum(CAST(w.value * c.total_rw AS DECIMAL(38, 10))) AS DOUBLE) AS pv_budget_yuan
     FROM funded f
+    CROSS JOIN n_weights nw
     CROSS JOIN param_catalog_history_weights w
-    JOIN costs c
-      ON c.year = f.year - (SELECT count(*) FROM param_catalog_history_weights) + w.position - 1
+    JOIN costs c ON c.year = f.year - nw.n + w.position - 1
     WHERE f.k > 0
     GROUP BY f.year
 ), valued AS (

@@ -7,13 +7,14 @@
 -- discharges, earliest decisions first; the overflow is paid as an ordinary case, and listed.
 -- Ungrouped cases (eligible, no critical finding, no group): outside the fund (baseline), or
 -- (ungrouped_mode = points) scored ungrouped_points_factor × cost ÷ 预算点值 inside it.
+-- The mean stay shown is rounded as a decimal: the same text on DuckDB and Spark.
 WITH flags AS (
     SELECT s.case_id, s.hospital_id, s.group_code, s.total_cost_yuan,
            list_filter([
                CASE WHEN s.outlier = 'extreme' THEN '费用极端异常' END,
                CASE WHEN s.los_days > p.special_review.los_multiple * g.mean_los_days
                     THEN '住院时间过长（' || s.los_days || ' 天，组均 '
-                         || round(g.mean_los_days, 1) || ' 天）' END,
+                         || CAST(round(CAST(g.mean_los_days AS DECIMAL(18, 6)), 1) AS DOUBLE) || ' 天）' END,
                CASE WHEN s.icu_days >= p.special_review.icu_days_min
                     THEN '重症监护 ' || s.icu_days || ' 天' END,
                CASE WHEN t.codes IS NOT NULL THEN '新技术 ' || t.codes END
@@ -24,4 +25,4 @@ WITH flags AS (
     CROSS JOIN run_params p
 )
 SELECT case_id, hospital_id, group_code, total_cost_yuan, array_to_string(reasons, '；') AS reasons
-FROM flags WHERE len(reasons) > 0
+FROM flags WHERE array_length(reasons) > 0

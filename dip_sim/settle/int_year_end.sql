@@ -26,17 +26,19 @@ WITH h AS (
     FROM mart_case_groups
     WHERE grouped AND eligible AND year = (SELECT max(year) FROM run_history)
     GROUP BY hospital_id
+), pooled AS (  -- floating and fixed: Σ over its pools of points × value × R of the pool
+    SELECT pp.hospital_id,
+           sum(pp.points * CASE WHEN v.pv_mode = 'fixed' THEN v.pv_budget_yuan
+                                ELSE pl.pv_floating END * pl.fund_ratio) AS amount_yuan
+    FROM int_pool_points pp JOIN int_pools pl USING (pool) CROSS JOIN int_point_values v
+    GROUP BY pp.hospital_id
 ), a AS (
     SELECT h.*,
-           -- floating and fixed: Σ over its pools of points × value × R of the pool
            CASE v.pv_mode
                WHEN 'elastic' THEN (coalesce(hp.base_points, 0) * v.pv_budget_yuan
                                     + coalesce(hp.excess_points, 0)
                                       * coalesce(v.pv_float_yuan, 0)) * v.fund_ratio
-               ELSE (SELECT sum(pp.points * CASE WHEN v.pv_mode = 'fixed' THEN v.pv_budget_yuan
-                                                 ELSE pl.pv_floating END * pl.fund_ratio)
-                     FROM int_pool_points pp JOIN int_pools pl USING (pool)
-                     WHERE pp.hospital_id = h.hospital_id) END AS dip_amount_yuan,
+               ELSE pooled.amount_yuan END AS dip_amount_yuan,
            coalesce(s.assessment_coefficient, 1.0) AS assessment_coefficient,
            coalesce(s.withhold_release, 1.0) AS withhold_release,
            p.settlement.advance_months * coalesce(prev.fund_paid_yuan, 0) / 12 AS advance_yuan
@@ -44,6 +46,7 @@ WITH h AS (
     LEFT JOIN int_hospital_points hp USING (hospital_id)
     LEFT JOIN int_assessment s USING (hospital_id)
     LEFT JOIN prev USING (hospital_id)
+    LEFT JOIN pooled USING (hospital_id)
     CROSS JOIN int_point_values v CROSS JOIN run_params p
 )
 SELECT a.*,

@@ -1,3 +1,5 @@
+-- A figure shown in a detail is rounded as a decimal (CAST … AS DECIMAL, then round): the
+-- same text on DuckDB and Spark, whose rounding of a binary double differs at a tie (8.95).
 WITH p AS (SELECT * FROM run_params)
 -- 二次入院 within each window: any diagnosis, and the same diagnosis category (前 3 位)
 SELECT (SELECT p.run.scenario FROM p) AS scenario, r.year, r.case_id, r.hospital_id, r.month,
@@ -21,7 +23,7 @@ UNION ALL
 SELECT p.run.scenario, b.year, b.case_id, b.hospital_id, b.month, 'low_standard', NULL, NULL,
        b.total_cost_yuan / b.group_mean_cost_yuan,
        '住院 ' || b.los_days || ' 天，费用为病种均值的 '
-           || round(100 * b.total_cost_yuan / b.group_mean_cost_yuan, 1) || '%'
+           || CAST(round(CAST(100 * b.total_cost_yuan / b.group_mean_cost_yuan AS DECIMAL(18, 6)), 1) AS DOUBLE) || '%'
 FROM sv_base b CROSS JOIN p
 WHERE b.los_days <= p.supervision.low_admission_max_los_days
   AND b.total_cost_yuan < p.supervision.low_admission_ratio * b.group_mean_cost_yuan
@@ -31,13 +33,13 @@ UNION ALL
 -- 超长住院: longer than a multiple of the group's mean LOS, or at least long_stay_days
 SELECT p.run.scenario, b.year, b.case_id, b.hospital_id, b.month, 'long_stay', NULL, NULL,
        b.los_days / b.group_mean_los_days,
-       '住院 ' || b.los_days || ' 天，病种平均 ' || round(b.group_mean_los_days, 1) || ' 天'
+       '住院 ' || b.los_days || ' 天，病种平均 ' || CAST(round(CAST(b.group_mean_los_days AS DECIMAL(18, 6)), 1) AS DOUBLE) || ' 天'
 FROM sv_base b CROSS JOIN p
 WHERE b.los_days > p.supervision.long_stay_multiple * b.group_mean_los_days
    OR b.los_days >= p.supervision.long_stay_days
 UNION ALL
 -- 死亡风险: a death in a group whose regional mortality is low
 SELECT p.run.scenario, b.year, b.case_id, b.hospital_id, b.month, 'low_risk_death', NULL, NULL,
-       m.mortality, '低风险病种组（全市死亡率 ' || round(100 * m.mortality, 2) || '%）死亡'
+       m.mortality, '低风险病种组（全市死亡率 ' || CAST(round(CAST(100 * m.mortality AS DECIMAL(18, 6)), 2) AS DOUBLE) || '%）死亡'
 FROM sv_base b JOIN sv_group_mortality m USING (group_code) CROSS JOIN p
 WHERE b.died AND m.low_risk

@@ -7,6 +7,6 @@
 -- 编码高套 (severity): a case carries a severity or Charlson comorbidity code among its other
 -- diagnoses (the lists of auxiliary typing: data/reference/severity_dx.csv, charlson_icd10.csv)
 SELECT DISTINCT case_id
-FROM (SELECT case_id, trim(unnest(string_split(other_dx, ';'))) AS code
+FROM (SELECT case_id, unnest(string_split(other_dx, ';')) AS code
       FROM cases WHERE other_dx IS NOT NULL AND other_dx <> '') x
-WHERE code IN (SELECT code FROM aux_dx_charlson UNION SELECT code FROM aux_dx_severity)
+WHERE trim(code) IN (SELECT code FROM aux_dx_charlson UNION SELECT code FROM aux_dx_severity)

@@ -1,0 +1,311 @@
+"""The models of the stage graph run on Apache Spark, from Parquet inputs to Parquet outputs.
+
+The same models, in the same order, as ``dip-sim simulate`` runs on DuckDB
+(:mod:`dip_sim.simulation`); only where each runs differs:
+
+- a SQL model's file is translated to Spark SQL at run time (:mod:`dip_sim.spark.transpile`)
+  and made a temporary view of the session; a model made as a table is materialised
+  (``localCheckpoint``), so each later model reads its rows, not its plan;
+- the run's parameters are made by the code DuckDB uses (:func:`set_run_params`) on a small
+  in-memory DuckDB connection beside the session, and handed to Spark through Arrow
+  (``run_params``, one row of STRUCT columns, and the ``param_*`` tables); ``getvariable``
+  becomes the value's literal;
+- a Python model (the panel's files, the lists read from YAML, the supervision lists, the
+  anomaly screen) runs on that DuckDB connection as on a warehouse run: the small tables it
+  reads are brought from Spark through Arrow, and the tables it writes are handed back the same
+  way. Inputs it reads (reference tables, the quality verdicts) are read by DuckDB straight from
+  the input Parquet;
+- each stored table is written as Parquet, one folder per table, partitioned by
+  :data:`PARTITIONS`, with the columns and types of its contract.
+
+A scenario is a full run of its stages here (no reuse of its base's rows): each is its own
+partition, so scenarios are independent writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dip_sim.catalog.adjustments import load_adjustments
+from dip_sim.contract import CONTRACTS, create_sql
+from dip_sim.pipeline import incremental
+from dip_sim.pipeline.graph import SIMULATE_STAGES, Model, graph, is_parameter_table
+from dip_sim.pipeline.params import RUN_FIELDS, SCALAR_TYPES, is_list, run_facts, set_run_params
+from dip_sim.pipeline.regions import Region
+from dip_sim.pipeline.run import Run, create_empty
+from dip_sim.policy import Scenario, resolve
+from dip_sim.policy.parameters import Parameter
+from dip_sim.policy.rules import check_rules
+from dip_sim.policy.scenarios import params_fingerprint
+from dip_sim.simulation import SimulationError, catalog_version
+from dip_sim.spark.transpile import literal, needs_schema, spark_sql
+
+Progress = Callable[[str], None]
+
+# the partition columns of every stored table, outermost first (the models make the scenario's;
+# the region is the run's, as DuckDB's store adds it)
+PARTITIONS: tuple[str, ...] = ("scenario", "region")
+# the table that records each scenario's run, written beside the results
+RUNS = "runs"
+
+
+class SparkEngineError(SimulationError):
+    """The Spark run cannot go on; the message (Chinese) says what is wrong and what to do."""
+
+
+def input_tables() -> list[str]:
+    """The tables the simulated stages read but do not make: the outputs of ingest and
+    quality and the reference sources (what ``dip-sim export-parquet`` writes), plus
+    ``warehouse_meta`` (the batches loaded and checked, which name the catalogue version)."""
+    g = graph()
+    made = {t for m in g.select(SIMULATE_STAGES) for t in m.outputs}
+    wanted = {r for m in g.select(SIMULATE_STAGES) for r in m.reads
+              if r not in made and not is_parameter_table(r)}
+    for m in g.models:  # what ingest and quality make: read whole by the later stages
+        if m.runs_in:
+            wanted |= {t for t in m.outputs if t not in ("load_batches", "load_errors")}
+    return sorted(wanted | {"warehouse_meta"})
+
+
+def parquet_glob(folder: Path) -> str:
+    """The files of a table's Parquet folder (partition folders included) as DuckDB reads
+    them."""
+    return str(Path(folder) / "**" / "*.parquet")
+
+
+def has_rows(folder: Path) -> bool:
+    """Whether a table's Parquet folder holds a file (Spark writes none for a table no
+    scenario has rows of)."""
+    return Path(folder).is_dir() and any(Path(folder).rglob("*.parquet"))
+
+
+def side_connection(inputs: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view over each input table's Parquet, and the
+    stored tables, empty, as their contracts declare them (a skipped Python model takes its
+    columns from its stored table)."""
+    con = duckdb.connect()
+    for table in CONTRACTS:
+        con.execute(create_sql(table))
+    for table in input_tables():
+        folder = Path(inputs) / table
+        if not folder.is_dir():
+            raise SparkEngineError(f"输入目录 {inputs} 中缺少表 {table} 的 Parquet 文件：请先运行 "
+                                   "dip-sim export-parquet --db 仓库 --out 该目录")
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
+                    f"'{parquet_glob(folder)}', hive_partitioning = true)")
+    return con
+
+
+def _variables(params: dict[str, Parameter], values: dict[str, Any],
+               facts: dict[str, Any]) -> dict[str, Any]:
+    """Each DuckDB variable a run sets (:func:`set_run_params`) → its typed literal."""
+    out = {name: literal(values[name], SCALAR_TYPES[p.type])
+           for name, p in params.items() if not is_list(p)}
+    for key, kind in RUN_FIELDS.items():
+        out[f"run.{key}"] = literal(facts[key], None if kind.endswith("[]") else kind)
+    return out
+
+
+class SparkRunner:
+    """One Spark session running scenarios from the Parquet inputs in ``inputs`` into
+    ``out``."""
+
+    def __init__(self, spark: Any, inputs: Path, out: Path, progress: Progress = print):
+        self.spark = spark
+        self.inputs = Path(inputs)
+        self.out = Path(out)
+        self.progress = progress
+        self.side = side_connection(self.inputs)
+        self.schema: dict[str, dict[str, str]] = {}  # temp view → column → type
+        self.structs: dict[str, Any] = {}  # temp view → its Spark schema
+        for table in input_tables():
+            self._register(table, spark.read.parquet(str(self.inputs / table)))
+
+    # Spark ↔ DuckDB, for the small tables the Python models and parameters are
+    def to_spark(self, table: str) -> None:
+        """Hand the side connection's ``table`` to Spark (Arrow), as a temp view."""
+        arrow = self.side.sql(f"SELECT * FROM {table}").to_arrow_table()
+        self._register(table, self.spark.createDataFrame(arrow))
+
+    def to_side(self, table: str) -> None:
+        """Bring Spark's ``table`` to the side connection (Arrow), as a temp table."""
+        arrow = self.spark.table(table).toArrow()  # noqa: F841 (read by DuckDB by name)
+        self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM arrow")
+
+    def _register(self, name: str, df: Any) -> None:
+        """Make ``df`` the session's temp view ``name`` and remember its columns."""
+        df.createOrReplaceTempView(name)
+        self.schema[name] = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        self.structs[name] = df.schema
+
+    def _sql_model(self, model: Model, sql: str, variables: dict[str, Any],
+                   empty: bool = False) -> None:
+        """Make a SQL model's temp view (materialised when it is a table with rows to
+        keep)."""
+        text = spark_sql(sql, model.name, variables, self.schema if needs_schema(sql) else {})
+        try:
+            df = self.spark.sql(text)
+            if model.materialized != "view" and not empty:
+                # its rows, not its plan; columns under new ids (a later join of this table
+                # with one it was made from must tell their columns apart)
+                df = df.localCheckpoint(eager=False)
+                df = df.toDF(*df.columns)
+        except Exception as exc:  # Spark's analysis and execution errors carry their text
+            raise SparkEngineError(f"模型 {model.name}（{model.sql}）在 Spark 上运行失败："
+                                   f"{_first_line(exc)}") from exc
+        self._register(model.name, df)
+
+    def _python_model(self, model: Model, run: Run, skipped: bool) -> None:
+        maker = graph().maker()
+        for read in model.reads:  # what the SQL models made lives in Spark
+            if read in maker and maker[read].sql:
+                self.to_side(read)
+        if skipped:
+            create_empty(self.side, model)
+        else:
+            model.function()(self.side, run)
+        for table in model.outputs:
+            self.to_spark(table)
+
+    def run_scenario(self, scenario: Scenario, params: dict[str, Parameter], year: int,
+                     history: Sequence[int], region: Region) -> dict[str, Any]:
+        """Run one scenario's models in pooling ``region`` and write its stored tables; its
+        point values."""
+        values = resolve(params, scenario, year, region.code)
+        check_rules(values, {"run.n_history_years": len(history)})
+        adjustments = load_adjustments(values["catalog.adjustments_file"])
+        facts = run_facts(scenario.name, year, history,
+                          catalog_version(self.side, values, adjustments, region.code))
+        set_run_params(self.side, params, values, facts)
+        for table in ["run_params", *(t for t in self._side_temp() if t.startswith("param_"))]:
+            self.to_spark(table)
+        variables = _variables(params, values, facts)
+        run = Run(scenario.name, year, list(history), values, region=region.code,
+                  adjustment_actions=Counter(a.action for a in adjustments.items))
+        run_facts_now = run.facts()
+        spent: Counter = Counter()
+        models = [m for m in graph().select(SIMULATE_STAGES) if not m.runs_in]
+        for model in models:
+            started = time.perf_counter()
+            skipped = model.skipped(run_facts_now)
+            if skipped:
+                run.skipped.add(model.name)
+            if model.python:
+                self._python_model(model, run, skipped)
+            elif skipped and model.name in self.structs:  # its columns known: no query
+                self._register(model.name, self.spark.createDataFrame([], self.structs[model.name]))
+            elif skipped:
+                self._sql_model(model, f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0",
+                                variables, empty=True)
+            else:
+                self._sql_model(model, model.sql_text(), variables)
+            spent[model.stage] += time.perf_counter() - started
+        self.progress(f"  [{scenario.name}] Spark：" + "，".join(
+            f"{stage} {spent[stage]:.1f} 秒" for stage in SIMULATE_STAGES if stage in spent))
+        self._store(run, models)
+        self._write_runs(scenario, run, params, values, models, region)
+        return self.spark.table("mart_point_values").toPandas().iloc[0].to_dict()
+
+    def _side_temp(self) -> list[str]:
+        return [r[0] for r in self.side.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()]
+
+    def _store(self, run: Run, models: Sequence[Model]) -> None:
+        """Write each stored table's rows of the scenario (its contract's columns and types)."""
+        for model in models:
+            if not model.stores or (model.stage == "supervise" and model.name in run.skipped):
+                continue
+            contract = CONTRACTS[model.stores]
+            columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}"
+                                for c in contract.columns if c.name not in PARTITIONS)
+            quoted = run.region.replace("'", "''")
+            keys = f"CAST(scenario AS VARCHAR) AS scenario, '{quoted}' AS region"
+            select = spark_sql(f"SELECT {columns}, {keys} FROM {model.name}",
+                               model.name, {}, {})
+            self._write(self.spark.sql(select), model.stores, run.scenario)
+
+    def _write(self, df: Any, table: str, scenario: str) -> None:
+        """Replace the scenario's partition of ``out/<table>`` by ``df``'s rows (none: the
+        partition is removed, so no earlier run's rows are left)."""
+        shutil.rmtree(self.out / table / f"scenario={scenario}", ignore_errors=True)
+        (df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+         .partitionBy(*PARTITIONS).parquet(str(self.out / table)))
+
+    def _write_runs(self, scenario: Scenario, run: Run, params: dict[str, Parameter],
+                    values: dict[str, Any], models: Sequence[Model], region: Region) -> None:
+        """The scenario's run record (the columns of ``runs``), written as its partition."""
+        params_json, params_sha = params_fingerprint(values)
+        n_scored = self.spark.table("mart_case_scores").count()
+        self.side.execute("""
+            CREATE OR REPLACE TEMP TABLE spark_run AS
+            SELECT ?::VARCHAR AS scenario, ?::VARCHAR AS description, ?::INTEGER AS year,
+                   ?::VARCHAR AS history_years, ?::TIMESTAMP AS run_at,
+                   ?::VARCHAR AS params_json, ?::VARCHAR AS params_sha256,
+                   (SELECT count(*) FROM case_status WHERE year = ?) AS n_cases_year,
+                   ?::BIGINT AS n_grouped_year, ?::VARCHAR AS scenario_file,
+                   NULL::VARCHAR AS base, ?::VARCHAR AS stages_run, ?::VARCHAR AS inputs_sha256,
+                   false AS stale, ?::VARCHAR AS region, ?::VARCHAR AS region_name""",
+            [scenario.name, scenario.description, run.year, ",".join(map(str, run.history)),
+             dt.datetime.now(), params_json, params_sha, run.year, n_scored,
+             str(Path(scenario.source).resolve()) if scenario.source else None,
+             ",".join(dict.fromkeys(m.stage for m in models if m.name not in run.skipped)),
+             incremental.inputs_fingerprint(self.side, params, values), region.code,
+             region.name])
+        contract = CONTRACTS[RUNS]
+        columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in contract.columns)
+        self.side.execute(f"CREATE OR REPLACE TEMP TABLE spark_run AS SELECT {columns} "
+                          "FROM spark_run")
+        self.to_spark("spark_run")
+        self._write(self.spark.table("spark_run"), RUNS, scenario.name)
+
+    def close(self) -> None:
+        """Close the side connection (the session is the caller's)."""
+        self.side.close()
+
+
+def start_session(master: str = "local[2]", app: str = "dip-sim") -> Any:
+    """A Spark session on ``master``, configured as DuckDB computes: NULL (not an error) on a
+    division by zero, UTC, few shuffle partitions for a small local run. A missing ``java``
+    or ``pyspark`` is named with how to install it."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SparkEngineError("未找到 Java：Spark 需要 Java 17 或更高版本。Debian/Ubuntu 上运行 "
+                               "sudo apt-get install -y default-jre-headless（或 sh scripts/ensure_java.sh）")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SparkEngineError("未安装 pyspark：请运行 pip install -e .（pyspark 是 dip-sim 的依赖）"
+                               ) from exc
+    local = master.startswith("local")
+    builder = (SparkSession.builder.master(master).appName(app)
+               .config("spark.sql.ansi.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.ui.enabled", "false")
+               .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
+               .config("spark.sql.sources.partitionOverwriteMode", "dynamic"))
+    if local:  # small data on one machine: few partitions, no re-planning between stages, no
+        # code generation to wait for (each model is a small query)
+        builder = (builder.config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.adaptive.enabled", "false")
+                   .config("spark.sql.codegen.wholeStage", "false"))
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # py4j / JVM start-up errors carry their own text
+        raise SparkEngineError(f"无法连接 Spark（master {master}）：{str(exc).splitlines()[0]}。"
+                               "请检查 --master 地址与集群是否在运行") from exc
+    spark.sparkContext.setLogLevel("OFF")
+    return spark
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error's text (Spark's messages run to many lines)."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), repr(exc))

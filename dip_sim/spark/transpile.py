@@ -1,0 +1,123 @@
+"""A model's DuckDB SQL as Spark SQL: one SQL text per rule, translated at run time.
+
+The models' SQL (``dip_sim/<stage>/<model>.sql``) is written once, in DuckDB's dialect, and
+turned into Spark SQL here with sqlglot:
+
+- ``getvariable('<name>')`` (a run parameter or fact DuckDB holds as a variable) is replaced by
+  the value's literal, typed as DuckDB types it (:data:`dip_sim.pipeline.params.SCALAR_TYPES`):
+  the value is known when the run starts, and a literal is what Spark needs where a constant is
+  required (``percentile_cont(x, 0.05)``); ``run_params`` and the ``param_*`` tables reach
+  Spark as tables (:mod:`dip_sim.spark.engine`);
+- ``*`` with ``EXCLUDE``/``REPLACE``, and the ``*`` of a ``UNION ALL BY NAME``, are expanded
+  into the columns, from the schema of the tables already made (sqlglot's qualifier), and the
+  second SELECT of a union by name is put in the first's column order (a column it lacks is
+  NULL): Spark has neither form;
+- DuckDB's ``quantile_cont(x, q)`` becomes Spark's exact ``percentile(x, q)`` (both
+  interpolate linearly between the two nearest values; sqlglot would write a form Spark
+  refuses);
+- the rest is sqlglot's DuckDB → Spark translation (``x -> …`` lambdas, ``split``,
+  ``array_*`` functions, ``QUALIFY`` as a filtered subquery, explicit ``NULLS LAST`` …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
+
+
+class TranspileError(ValueError):
+    """A model's SQL could not be turned into Spark SQL; the message names the model."""
+
+
+def literal(value: Any, duck_type: str | None = None) -> exp.Expression:
+    """The SQL literal of a parameter value (a cast to ``duck_type`` where one is given, so
+    that the literal has the type the DuckDB variable has)."""
+    if value is None:
+        node: exp.Expression = exp.null()
+    elif isinstance(value, bool):
+        node = exp.Boolean(this=value)
+    elif isinstance(value, (int, float)):
+        node = exp.Literal.number(repr(value) if isinstance(value, float) else value)
+    elif isinstance(value, (list, tuple)):
+        return exp.Array(expressions=[literal(v) for v in value])
+    else:
+        node = exp.Literal.string(str(value))
+    if duck_type:
+        return exp.Cast(this=node, to=exp.DataType.build(duck_type, dialect="duckdb"))
+    return node
+
+
+def _replace_variables(tree: exp.Expression, variables: Mapping[str, exp.Expression],
+                       model: str) -> exp.Expression:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "getvariable":
+            name = node.expressions[0].name if node.expressions else ""
+            if name not in variables:
+                raise TranspileError(f"模型 {model} 读取的运行参数 {name!r} 不存在")
+            return variables[name].copy()
+        return node
+    return tree.transform(swap)
+
+
+def _exact_percentiles(tree: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.PercentileCont) and node.expression is not None:
+            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+        return node
+    return tree.transform(swap)
+
+
+def _positional_unions(tree: exp.Expression, model: str) -> exp.Expression:
+    for union in list(tree.find_all(exp.Union)):
+        if not union.args.get("by_name"):
+            continue
+        right = union.expression
+        if not isinstance(right, exp.Select):
+            raise TranspileError(f"模型 {model}：UNION BY NAME 的第二部分应为一个 SELECT")
+        names = union.this.named_selects
+        given = {e.alias_or_name: e for e in right.expressions}
+        extra = set(given) - set(names)
+        if extra:
+            raise TranspileError(f"模型 {model}：UNION BY NAME 的第二部分有第一部分没有的列 "
+                                 f"{sorted(extra)}")
+        right.set("expressions", [given.get(n) or exp.alias_(exp.null(), n) for n in names])
+        union.set("by_name", None)
+    return tree
+
+
+def _needs_schema(tree: exp.Expression) -> bool:
+    stars = any(s.args.get("except_") or s.args.get("except") or s.args.get("replace")
+                for s in tree.find_all(exp.Star))
+    return stars or any(u.args.get("by_name") for u in tree.find_all(exp.Union))
+
+
+def needs_schema(sql: str) -> bool:
+    """Whether translating ``sql`` needs the columns of the tables it reads (a ``*`` with
+    ``EXCLUDE``/``REPLACE`` or a union by name)."""
+    return _needs_schema(sqlglot.parse_one(sql, read="duckdb"))
+
+
+def spark_sql(sql: str, model: str, variables: Mapping[str, exp.Expression],
+              schema: Mapping[str, Mapping[str, str]]) -> str:
+    """The Spark SQL of a model's DuckDB SELECT.
+
+    ``variables``: each ``getvariable`` name → its literal (:func:`literal`); ``schema``: the
+    columns (name → DuckDB type) of the tables in place, to expand ``* EXCLUDE/REPLACE``.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _exact_percentiles(_replace_variables(tree, variables, model))
+        if _needs_schema(tree):
+            tree = qualify(tree, schema=dict(schema), dialect="duckdb", expand_stars=True,
+                           validate_qualify_columns=False, quote_identifiers=False,
+                           identify=False)
+            tree = _positional_unions(tree, model)
+        return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except TranspileError:
+        raise
+    except sqlglot.errors.SqlglotError as exc:
+        raise TranspileError(f"模型 {model} 的 SQL 无法转换为 Spark SQL：{exc}") from exc

@@ -1,0 +1,198 @@
+"""The Spark engine gives DuckDB's numbers: the same models, transpiled, on ``local[2]``.
+
+A small city (600 discharges a year, 2017–2020) is simulated by DuckDB for the baseline and
+the golden record's two scenarios that switch on most optional paths between them (auxiliary
+typing, insurance pools, related procedures, quantile and optimal-interval budget point
+values, floating and elastic point values, growth and fixed funds, primary and TCM groups, new
+technology, ungrouped cases, sharing, the panel's adjustments, the assessment scheme with the
+supervision models it runs); ``dip-sim simulate --engine spark``'s pipeline then runs those two
+scenarios on a copy of the warehouse (the baseline is current: not run again), from the
+inputs it exports as Parquet, in one Spark session for the module (each Spark scenario costs
+seconds of fixed overhead: two cover more paths than the baseline would). Every stored table
+of each must match: row counts exactly, amounts to 0.01 yuan, points and point values to 1e-9
+relative (:mod:`dip_sim.spark.same_numbers`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from dip_sim.contract import CONTRACTS
+from tests.golden import SCENARIOS
+
+try:
+    import pyspark  # noqa: F401
+except ImportError:
+    pytest.fail("pyspark 未安装：运行 make test（或 pip install -e '.[test]'）", pytrace=False)
+if shutil.which("java") is None:
+    pytest.fail("java 未安装：运行 sh scripts/ensure_java.sh（make test 会自动运行）",
+                pytrace=False)
+
+YEAR = 2020
+HISTORY = [2017, 2018, 2019]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from dip_sim.spark.engine import start_session
+
+    session = start_session("local[2]", app="dip-sim-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> dict:
+    """The DuckDB run (warehouse) and the scenario files."""
+    from pipelines.simulate import run_simulate
+    from tests.inputs import ingest_generated_city
+
+    folder = tmp_path_factory.mktemp("spark_city")
+    db = ingest_generated_city(folder, 600, seed=11)
+    files = []
+    for name, changes in SCENARIOS.items():
+        path = folder / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({"name": name, "description": name, "changes": changes},
+                                       allow_unicode=True), encoding="utf-8")
+        files.append(path)
+    run_simulate(db, YEAR, scenario_files=files, progress=lambda m: None)
+    return {"db": db, "files": files, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def spark_run(city, spark) -> dict:
+    """``dip-sim simulate --engine spark`` on a copy of the warehouse for the same scenarios
+    (its baseline is current: not run again): inputs exported, Parquet written, loaded."""
+    from pipelines.spark_simulate import run_spark_simulate
+
+    db = city["folder"] / "spark.duckdb"
+    shutil.copy(city["db"], db)
+    out = city["folder"] / "spark_out"
+    run_spark_simulate(db, YEAR, HISTORY, city["files"], out=out, spark=spark,
+                       progress=lambda m: None)
+    return {"db": db, "out": out}
+
+
+@pytest.fixture(scope="module")
+def spark_out(spark_run) -> Path:
+    return spark_run["out"]
+
+
+def _scenarios() -> list[str]:
+    return list(SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", _scenarios())
+def test_every_stored_table_has_duckdbs_numbers(city, spark_out, scenario):
+    from dip_sim.spark.same_numbers import differences
+
+    con = duckdb.connect(str(city["db"]), read_only=True)
+    try:
+        # the tables the DuckDB run stored for this scenario (supervision: only under the
+        # assessment scheme)
+        tables = [t for t in CONTRACTS if t != "runs" and con.execute(
+            f"SELECT count(*) FROM {t} WHERE scenario = ?", [scenario]).fetchall()[0][0]]
+        assert "case_scores" in tables and "point_values" in tables
+        found = differences(con, spark_out, scenario, tables)
+    finally:
+        con.close()
+    assert not found, "\n".join(found)
+
+
+def test_a_different_number_is_found(city, spark_out, tmp_path):
+    """The comparison can fail: one case's points changed by 1e-6 relative in a copy."""
+    from dip_sim.spark.same_numbers import table_differences
+
+    copy = tmp_path / "out"
+    shutil.copytree(spark_out / "case_scores", copy / "case_scores")
+    files = sorted((copy / "case_scores" / "scenario=wide_a").rglob("*.parquet"))
+    edit = duckdb.connect()
+    edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE (CASE WHEN row_number() OVER "
+                 f"(ORDER BY case_id) = 1 THEN case_points * (1 + 1e-6) ELSE case_points END "
+                 f"AS case_points) FROM read_parquet({[str(f) for f in files]})")
+    for f in files:
+        f.unlink()
+    edit.execute(f"COPY changed TO '{files[0].parent / 'changed.parquet'}' (FORMAT parquet)")
+    edit.close()
+    con = duckdb.connect(str(city["db"]), read_only=True)
+    try:
+        found = table_differences(con, copy, "case_scores", "wide_a")
+    finally:
+        con.close()
+    assert len(found) == 1 and "case_points" in found[0]
+
+
+def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_run):
+    """The Parquet results replaced the copy's rows (its data tests passed), each scenario's
+    run is recorded, and ``compare`` reads them as any run's."""
+    from dip_sim.reports.compare import compare_tables
+
+    con = duckdb.connect(str(spark_run["db"]), read_only=True)
+    duck = duckdb.connect(str(city["db"]), read_only=True)
+    try:
+        query = "SELECT scenario, dip_fund_yuan FROM point_values ORDER BY scenario"
+        loaded, original = con.execute(query).fetchall(), duck.execute(query).fetchall()
+        runs = con.execute("SELECT scenario, base, stages_run FROM runs ORDER BY scenario"
+                           ).fetchall()
+        sources = con.execute("SELECT count(*) FROM scenario_sources WHERE scenario <> source"
+                              ).fetchall()[0][0]
+        tables = compare_tables(con, ["baseline", *_scenarios()])
+    finally:
+        con.close()
+        duck.close()
+    assert loaded == original and len(loaded) == 3
+    assert [r[0] for r in runs] == ["baseline", "wide_a", "wide_b"]
+    assert runs[1][1] is None and "settle" in runs[1][2]  # a full run on Spark
+    assert sources == 0  # every scenario's rows are its own
+    assert list(tables["医院年终结算额"].columns[-2:]) == ["wide_a − baseline", "wide_b − baseline"]
+
+
+def test_the_sql_is_translated_not_copied():
+    """getvariable becomes the value's literal; DuckDB's exact quantile becomes Spark's exact
+    percentile; a union by name is put in column order."""
+    from dip_sim.spark.transpile import literal, spark_sql
+
+    sql = ("SELECT quantile_cont(x, getvariable('point_value.trim_low')) AS q FROM t "
+           "UNION ALL BY NAME SELECT 1 AS q")
+    out = spark_sql(sql, "m", {"point_value.trim_low": literal(0.025, "DOUBLE")},
+                    {"t": {"x": "DOUBLE"}})
+    assert "PERCENTILE(T.X, CAST(0.025 AS DOUBLE))" in out.upper()
+    assert "GETVARIABLE" not in out.upper() and "BY NAME" not in out.upper()
+
+
+def test_spark_options_are_checked_before_spark_starts(tmp_path, capsys):
+    """An empty warehouse is refused with what to run; a Spark option without the engine is
+    refused, both in one line."""
+    from dip_sim.cli import main
+
+    db = str(tmp_path / "w.duckdb")
+    assert main(["simulate", "--year", "2020", "--engine", "spark", "--db", db]) == 1
+    assert "dip-sim ingest" in capsys.readouterr().err
+    assert main(["simulate", "--year", "2020", "--master", "local[1]", "--db", db]) == 1
+    assert "--engine spark" in capsys.readouterr().err
+
+
+def test_export_names_what_is_missing(tmp_path):
+    from dip_sim.spark.engine import SparkEngineError
+    from dip_sim.spark.export import export_parquet
+
+    con = duckdb.connect()
+    try:
+        with pytest.raises(SparkEngineError, match="dip-sim ingest"):
+            export_parquet(con, tmp_path / "inputs")
+    finally:
+        con.close()
+
+
+def test_a_missing_java_is_named_with_the_package(monkeypatch):
+    from dip_sim.spark import engine
+
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(engine.SparkEngineError, match="default-jre-headless"):
+        engine.start_session("local[1]")
