@@ -473,6 +473,12 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
 
+def _region_option(p: argparse.ArgumentParser) -> None:
+    """``--region``: the pooling region a report or run reads (needed with several)."""
+    p.add_argument("--region", default=None,
+                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
@@ -551,8 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+    _region_option(p)
     p.set_defaults(func=cmd_catalog_report)
 
     p = sub.add_parser("catalog-diff", help="比较两个情景的病种目录：改了什么、为什么、影响哪些医院",
@@ -563,8 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=15, help="每个列表打印的行数（默认 15）")
     p.add_argument("--out", type=Path, default=None, help="另存全部明细为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+    _region_option(p)
     p.set_defaults(func=cmd_catalog_diff)
 
     p = sub.add_parser("compare", help="多个情景并列比较：关键指标、改变的参数、各医院年终结算额",
@@ -572,8 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="+", help="情景名（已模拟）")
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+    _region_option(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("project", help="点值预测：各情景未来几年的预算点值、结算点值与风险线",
@@ -581,8 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "projection.* 参数，情景文件可改），如 dip-sim project baseline cap")
     p.add_argument("scenarios", nargs="*", help="情景名（已模拟；缺省为全部）")
     p.add_argument("--drivers", type=int, default=5, help="风险线中列出的分值增长最多的医院数")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别预测）")
+    _region_option(p)
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_project)
@@ -593,8 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True, help="模拟年度")
     p.add_argument("--through-month", type=int, default=None, choices=range(1, 13),
                    metavar="M", help="监测截至月份（1–12），只计出院月份不晚于此月的病例")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码（仓库中有多个统筹区时必填：各统筹区分别监测）")
+    _region_option(p)
     p.add_argument("--out", type=Path, default=None, help="另存为 Excel (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
     p.set_defaults(func=cmd_monitor)
@@ -606,8 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hospital", default=None, help="定点医疗机构代码（缺省为医保局报表）")
     p.add_argument("--out", type=Path, required=True, help="输出文件 (.xlsx)")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+    _region_option(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="运行分组、分值、预算与结算（基线与情景）",
@@ -659,8 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="baseline", help="情景名（默认 baseline）")
     p.add_argument("--hospital", default=None, help="只含此医院（医院自查）")
     p.add_argument("--db", type=Path, default=default_db(), help="仓库文件")
-    p.add_argument("--region", default=None,
-                   help="统筹区编码：仓库有多个统筹区时必填（各统筹区分别测算）")
+    _region_option(p)
     p.set_defaults(func=cmd_supervision_report)
 
     p = sub.add_parser("rebuild", help="按仓库记录的输入目录重建仓库（数据结构版本变化后）",
