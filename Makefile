@@ -7,7 +7,7 @@ DEMO := data/demo
 DB := data/warehouse.duckdb
 YEAR ?= 2020
 
-.PHONY: run test bench lint pipelines clean browser postgres java docs
+.PHONY: run test bench bench-spark lint pipelines clean browser postgres java docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ java:
 SCALE ?= 10M
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_bench --scale $(SCALE)
+
+## make bench-spark: a province of 10M discharges over 20 regions, simulated by DuckDB and by Spark
+## on local[2] (time, peak memory, the same numbers table by table; benchmarks/spark_bench.py)
+bench-spark: $(STAMP) java
+	$(BIN)/python -m benchmarks.spark_bench
 
 ## make docs: the reference pages generated from the code's declarations (dip_sim/docs.py lists them)
 docs: $(STAMP)

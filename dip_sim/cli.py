@@ -363,10 +363,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         run_spark_simulate(args.db, args.year, args.history, args.scenario,
                            master=args.master or "local[2]",
                            inputs=args.inputs, out=args.out, progress=_progress,
-                           force=args.force)
+                           force=args.force, parallel=args.parallel or 2)
         return 0
-    if args.master or args.inputs or args.out:
-        raise ValueError("--master、--inputs、--out 只用于 --engine spark")
+    if args.master or args.inputs or args.out or args.parallel:
+        raise ValueError("--master、--inputs、--out、--parallel 只用于 --engine spark")
     run_simulate(args.db, args.year, args.history, args.scenario, progress=_progress,
                  force=args.force, stale=args.stale)
     return 0
@@ -471,6 +471,23 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.register("action", None, _StoreOnce)
         self.register("action", "store", _StoreOnce)
+
+
+def _location(text: str) -> Path | str:
+    """A local folder (a path) or a URI Spark reads (``hdfs://``, ``s3a://`` …, kept as
+    text: a path would fold its ``//``)."""
+    return text if "://" in text else Path(text)
+
+
+def _positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"应为正整数，收到 {text!r}")
+    return value
 
 
 def _region_option(p: argparse.ArgumentParser) -> None:
@@ -629,11 +646,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master", default=None,
                    help="Spark 的 master 地址（仅 --engine spark），默认 local[2]，"
                         "如 spark://host:7077")
-    p.add_argument("--inputs", type=Path, default=None,
-                   help="Spark 读取的输入 Parquet 目录（dip-sim export-parquet 的输出）；"
-                        "默认从仓库导出到 OUT/inputs")
-    p.add_argument("--out", type=Path, default=None,
-                   help="Spark 结果的 Parquet 目录（按情景分区），默认仓库文件名加 .spark")
+    p.add_argument("--inputs", type=_location, default=None,
+                   help="Spark 读取的输入 Parquet 目录或 URI（hdfs://…、s3a://…；dip-sim "
+                        "export-parquet 的输出）；默认从仓库导出到 OUT/inputs")
+    p.add_argument("--out", type=_location, default=None,
+                   help="Spark 结果的 Parquet 目录或 URI（按情景与统筹区分区），默认仓库文件名加 .spark")
+    p.add_argument("--parallel", type=_positive_int, default=None,
+                   help="Spark 上同时运行的统筹区个数（仅 --engine spark），默认 2")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("export-parquet", help="把载入与质控结果导出为 Parquet（Spark 引擎的输入）",

@@ -57,8 +57,11 @@ def write_csv(path: Path, columns, rows: list[dict]) -> None:
 
 
 def ingest_generated_city(directory: Path, cases_per_year: int, seed: int,
-                          before_ingest: Callable[[Path], object] | None = None) -> Path:
-    """Generate a synthetic city into ``directory/in`` and ingest it; return the warehouse.
+                          before_ingest: Callable[[Path], object] | None = None,
+                          regions: int = 1) -> Path:
+    """Generate a synthetic city (``regions`` above 1: a province of that many cities, each
+    of ``cases_per_year`` on average) into ``directory/in`` and ingest it; return the
+    warehouse.
 
     ``before_ingest`` (given the input directory) may edit the city first, e.g. plant gaming.
     Uses the pseudonymisation key ``k`` (module- and session-scoped fixtures cannot use the
@@ -69,7 +72,7 @@ def ingest_generated_city(directory: Path, cases_per_year: int, seed: int,
     from dip_sim.synth import generate
     from pipelines.ingest import run_ingest
 
-    generate(directory / "in", cases_per_year=cases_per_year, seed=seed)
+    generate(directory / "in", cases_per_year=cases_per_year, seed=seed, regions=regions)
     if before_ingest is not None:
         before_ingest(directory / "in")
     db = directory / "w.duckdb"

@@ -1,16 +1,18 @@
 """The Spark engine gives DuckDB's numbers: the same models, transpiled, on ``local[2]``.
 
-A small city (600 discharges a year, 2017–2020) is simulated by DuckDB for the baseline and
-the golden record's two scenarios that switch on most optional paths between them (auxiliary
+A small province of two pooling regions (two cities of about 600 discharges a year each,
+2017–2020; one scenario sets a parameter for one region only) is simulated by DuckDB for the
+baseline and the golden record's two scenarios that switch on most optional paths between them (auxiliary
 typing, insurance pools, related procedures, quantile and optimal-interval budget point
 values, floating and elastic point values, growth and fixed funds, primary and TCM groups, new
 technology, ungrouped cases, sharing, the panel's adjustments, the assessment scheme with the
 supervision models it runs); ``dip-sim simulate --engine spark``'s pipeline then runs those two
 scenarios on a copy of the warehouse (the baseline is current: not run again), from the
-inputs it exports as Parquet, in one Spark session for the module (each Spark scenario costs
-seconds of fixed overhead: two cover more paths than the baseline would). Every stored table
-of each must match: row counts exactly, amounts to 0.01 yuan, points and point values to 1e-9
-relative (:mod:`dip_sim.spark.same_numbers`).
+inputs it exports as Parquet (partitioned by region), both regions side by side, in one Spark
+session for the module (each Spark scenario costs seconds of fixed overhead: two cover more
+paths than the baseline would). Every stored table of each scenario and region must match:
+row counts exactly, amounts to 0.01 yuan, points and point values to 1e-9 relative
+(:mod:`dip_sim.spark.same_numbers`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ if shutil.which("java") is None:
 
 YEAR = 2020
 HISTORY = [2017, 2018, 2019]
+REGIONS = ("140100", "140200")  # the province's two cities (dip_sim.synth.province)
+# a value for one region only: its budget grows faster than the other's
+REGION_CHANGE = {"140200": {"budget.growth_rate": 0.09}}
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +58,14 @@ def city(tmp_path_factory) -> dict:
     from tests.inputs import ingest_generated_city
 
     folder = tmp_path_factory.mktemp("spark_city")
-    db = ingest_generated_city(folder, 600, seed=11)
+    db = ingest_generated_city(folder, 600, seed=11, regions=len(REGIONS))
     files = []
-    for name, changes in SCENARIOS.items():
+    for i, (name, changes) in enumerate(SCENARIOS.items()):
         path = folder / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({"name": name, "description": name, "changes": changes},
-                                       allow_unicode=True), encoding="utf-8")
+        spec = {"name": name, "description": name, "changes": changes}
+        if i == 0:
+            spec["regions"] = REGION_CHANGE
+        path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
         files.append(path)
     run_simulate(db, YEAR, scenario_files=files, progress=lambda m: None)
     return {"db": db, "files": files, "folder": folder}
@@ -99,9 +106,43 @@ def test_every_stored_table_has_duckdbs_numbers(city, spark_out, scenario):
             f"SELECT count(*) FROM {t} WHERE scenario = ?", [scenario]).fetchall()[0][0]]
         assert "case_scores" in tables and "point_values" in tables
         found = differences(con, spark_out, scenario, tables)
+        spark_regions = sorted(p.name for p in (spark_out / "case_scores" /
+                                                f"scenario={scenario}").iterdir())
     finally:
         con.close()
     assert not found, "\n".join(found)
+    assert spark_regions == [f"region={r}" for r in REGIONS]
+
+
+def test_a_region_parameter_reaches_only_its_region(spark_run):
+    """The scenario's value for one region: that region's fund grows by it, the other's by
+    the file's."""
+    con = duckdb.connect(str(spark_run["db"]), read_only=True)
+    try:
+        funds = dict(con.execute("SELECT region, v.dip_fund_yuan / b.dip_fund_yuan FROM point_values v "
+                                 "JOIN (SELECT region, dip_fund_yuan FROM point_values WHERE "
+                                 "scenario = 'baseline') b USING (region) "
+                                 "WHERE scenario = 'wide_a'").fetchall())
+    finally:
+        con.close()
+    assert funds["140200"] != pytest.approx(funds["140100"], rel=1e-6)
+
+
+def test_export_is_partitioned_by_region(city, spark_run, tmp_path):
+    """Each region's rows of a region-bound table sit in its folder, nothing twice; the
+    reference tables are one folder."""
+    out = spark_run["out"] / "inputs"
+    con = duckdb.connect(str(city["db"]), read_only=True)
+    try:
+        counts = dict(con.execute("SELECT trim(h.region), count(*) FROM case_features f "
+                                  "JOIN hospitals h USING (hospital_id) GROUP BY 1").fetchall())
+        exported = {r: con.execute(f"SELECT count(*) FROM read_parquet('"
+                                   f"{out / 'case_features' / f'region={r}' / '*.parquet'}')"
+                                   ).fetchall()[0][0] for r in REGIONS}
+    finally:
+        con.close()
+    assert exported == counts
+    assert list((out / "ref_dx").glob("*.parquet")) and not list((out / "ref_dx").glob("region=*"))
 
 
 def test_a_different_number_is_found(city, spark_out, tmp_path):
@@ -110,7 +151,8 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
 
     copy = tmp_path / "out"
     shutil.copytree(spark_out / "case_scores", copy / "case_scores")
-    files = sorted((copy / "case_scores" / "scenario=wide_a").rglob("*.parquet"))
+    files = sorted((copy / "case_scores" / "scenario=wide_a" / f"region={REGIONS[0]}"
+                    ).glob("*.parquet"))
     edit = duckdb.connect()
     edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE (CASE WHEN row_number() OVER "
                  f"(ORDER BY case_id) = 1 THEN case_points * (1 + 1e-6) ELSE case_points END "
@@ -130,23 +172,25 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
 def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_run):
     """The Parquet results replaced the copy's rows (its data tests passed), each scenario's
     run is recorded, and ``compare`` reads them as any run's."""
+    from dip_sim.pipeline.regions import results_in_region
     from dip_sim.reports.compare import compare_tables
 
     con = duckdb.connect(str(spark_run["db"]), read_only=True)
     duck = duckdb.connect(str(city["db"]), read_only=True)
     try:
-        query = "SELECT scenario, dip_fund_yuan FROM point_values ORDER BY scenario"
+        query = "SELECT scenario, region, dip_fund_yuan FROM point_values ORDER BY region, scenario"
         loaded, original = con.execute(query).fetchall(), duck.execute(query).fetchall()
-        runs = con.execute("SELECT scenario, base, stages_run FROM runs ORDER BY scenario"
+        runs = con.execute("SELECT scenario, base, stages_run FROM runs ORDER BY region, scenario"
                            ).fetchall()
         sources = con.execute("SELECT count(*) FROM scenario_sources WHERE scenario <> source"
                               ).fetchall()[0][0]
-        tables = compare_tables(con, ["baseline", *_scenarios()])
+        with results_in_region(con, REGIONS[1]):
+            tables = compare_tables(con, ["baseline", *_scenarios()])
     finally:
         con.close()
         duck.close()
-    assert loaded == original and len(loaded) == 3
-    assert [r[0] for r in runs] == ["baseline", "wide_a", "wide_b"]
+    assert loaded == original and len(loaded) == 3 * len(REGIONS)
+    assert [r[0] for r in runs] == ["baseline", "wide_a", "wide_b"] * len(REGIONS)
     assert runs[1][1] is None and "settle" in runs[1][2]  # a full run on Spark
     assert sources == 0  # every scenario's rows are its own
     assert list(tables["医院年终结算额"].columns[-2:]) == ["wide_a − baseline", "wide_b − baseline"]

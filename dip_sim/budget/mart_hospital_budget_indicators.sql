@@ -5,13 +5,15 @@
 --   points_share     B_h = P_h × 预算点值 × R (the history points, valued like the first)
 -- A hospital without grouped history cases (indicator.new_hospital): level_average → the mean
 -- base of the hospitals of its level with history (0 when none has); zero → 0.
--- Scaling: the DIP fund of int_budget, rounded to the cent, K = round(fund, 2) × 100 cents;
+-- Scaling: the DIP fund of int_budget, rounded to the cent, K = round(fund, 2) × 100 cents
+-- (the fund as a decimal of 6 places rounded half up: 7,727,966.715 → .72 on every engine,
+-- where rounding the binary double itself gives .71 on one engine and .72 on another);
 -- each hospital's exact share x_h = K × B_h / Σ B (equal shares when Σ B = 0). Every hospital
 -- gets ⌊x_h⌋ cents, and the residue K − Σ⌊x_h⌋ cents is handed out one cent each to the
 -- hospitals with the largest fractional parts x_h − ⌊x_h⌋ (ties by hospital_id; largest
 -- remainder), so that Σ indicators = the fund to the cent exactly.
 WITH f AS (
-    SELECT CAST(round(b.dip_fund_yuan, 2) AS DECIMAL(18, 2)) AS fund_yuan,
+    SELECT CAST(round(CAST(b.dip_fund_yuan AS DECIMAL(38, 6)), 2) AS DECIMAL(18, 2)) AS fund_yuan,
            b.pv_budget_yuan, b.fund_ratio
     FROM int_budget b
 ), base AS (

@@ -18,8 +18,19 @@ The same models, in the same order, as ``dip-sim simulate`` runs on DuckDB
 - each stored table is written as Parquet, one folder per table, partitioned by
   :data:`PARTITIONS`, with the columns and types of its contract.
 
-A scenario is a full run of its stages here (no reuse of its base's rows): each is its own
-partition, so scenarios are independent writes.
+The unit of work is the pooling region (统筹区): a :class:`SparkRunner` runs one region, in a
+session of its own (``newSession``: its own temporary views, the Spark context shared), from
+that region's input files (``DIR/<table>/region=<code>/``, :mod:`dip_sim.spark.export`), with
+that region's parameters, into that region's output partitions. Regions do not read each
+other's rows, so several runners run side by side (:func:`dip_sim.spark.regions.run_regions`),
+their jobs spread over the cluster's executors.
+
+A scenario is a full run of its stages here (no reuse of its base's rows): each scenario and
+region is its own partition, so they are independent writes.
+
+Inputs and outputs are local folders or URIs Spark reads and writes (``hdfs://…``,
+``s3a://…``, ``file://…``). From a URI, the few input tables the Python models read come to
+the side connection through Spark and Arrow instead of being read by DuckDB.
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from dip_sim.contract import CONTRACTS, create_sql
 from dip_sim.pipeline import incremental
 from dip_sim.pipeline.graph import SIMULATE_STAGES, Model, graph, is_parameter_table
 from dip_sim.pipeline.params import RUN_FIELDS, SCALAR_TYPES, is_list, run_facts, set_run_params
-from dip_sim.pipeline.regions import Region
+from dip_sim.pipeline.regions import SCOPED, Region
 from dip_sim.pipeline.run import Run, create_empty
 from dip_sim.policy import Scenario, resolve
 from dip_sim.policy.parameters import Parameter
@@ -76,7 +87,38 @@ def input_tables() -> list[str]:
     return sorted(wanted | {"warehouse_meta"})
 
 
-def parquet_glob(folder: Path) -> str:
+def side_inputs() -> list[str]:
+    """The input tables the side connection reads: those the simulated Python models read,
+    ``warehouse_meta`` (the catalogue version, the run record) and ``case_status`` (the run
+    record's count of the year's cases)."""
+    inputs = set(input_tables())
+    read = {r for m in graph().select(SIMULATE_STAGES) if m.python and not m.runs_in
+            for r in m.reads if r in inputs}
+    return sorted(read | {"warehouse_meta", "case_status"})
+
+
+def is_uri(location: str | Path) -> bool:
+    """Whether a location is a URI (``hdfs://``, ``s3a://``, ``file://`` …), not a local
+    path."""
+    return "://" in str(location)
+
+
+def at(root: str | Path, *parts: str) -> str:
+    """``root`` joined with ``parts``: a local path, or a URI joined with ``/``."""
+    if is_uri(root):
+        return "/".join([str(root).rstrip("/"), *parts])
+    return str(Path(root, *parts))
+
+
+def input_location(inputs: str | Path, table: str, region: Region) -> str:
+    """Where ``region``'s rows of an input table are: its region folder when the table is
+    read per region (:data:`SCOPED`), else the table's folder."""
+    if table in SCOPED:
+        return at(inputs, table, f"region={region.code}")
+    return at(inputs, table)
+
+
+def parquet_glob(folder: Path | str) -> str:
     """The files of a table's Parquet folder (partition folders included) as DuckDB reads
     them."""
     return str(Path(folder) / "**" / "*.parquet")
@@ -88,20 +130,12 @@ def has_rows(folder: Path) -> bool:
     return Path(folder).is_dir() and any(Path(folder).rglob("*.parquet"))
 
 
-def side_connection(inputs: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view over each input table's Parquet, and the
-    stored tables, empty, as their contracts declare them (a skipped Python model takes its
-    columns from its stored table)."""
+def side_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the stored tables, empty, as their contracts
+    declare them (a skipped Python model takes its columns from its stored table)."""
     con = duckdb.connect()
     for table in CONTRACTS:
         con.execute(create_sql(table))
-    for table in input_tables():
-        folder = Path(inputs) / table
-        if not folder.is_dir():
-            raise SparkEngineError(f"输入目录 {inputs} 中缺少表 {table} 的 Parquet 文件：请先运行 "
-                                   "dip-sim export-parquet --db 仓库 --out 该目录")
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
-                    f"'{parquet_glob(folder)}', hive_partitioning = true)")
     return con
 
 
@@ -116,19 +150,32 @@ def _variables(params: dict[str, Parameter], values: dict[str, Any],
 
 
 class SparkRunner:
-    """One Spark session running scenarios from the Parquet inputs in ``inputs`` into
-    ``out``."""
+    """One pooling region's runs: scenarios from the Parquet inputs in ``inputs`` (that
+    region's files) into ``out`` (that region's partitions), in a session of its own made
+    from ``spark``."""
 
-    def __init__(self, spark: Any, inputs: Path, out: Path, progress: Progress = print):
-        self.spark = spark
-        self.inputs = Path(inputs)
-        self.out = Path(out)
+    def __init__(self, spark: Any, inputs: Path | str, out: Path | str, region: Region,
+                 progress: Progress = print):
+        self.spark = spark.newSession()
+        self.inputs = inputs
+        self.out = out
+        self.region = region
         self.progress = progress
-        self.side = side_connection(self.inputs)
         self.schema: dict[str, dict[str, str]] = {}  # temp view → column → type
         self.structs: dict[str, Any] = {}  # temp view → its Spark schema
         for table in input_tables():
-            self._register(table, spark.read.parquet(str(self.inputs / table)))
+            self._register(table, self.spark.read.parquet(input_location(inputs, table, region)))
+        self.side = side_connection()
+        for table in side_inputs():
+            if is_uri(inputs):  # DuckDB reads local files only: through Spark
+                self.to_side(table)
+                continue
+            found = Path(input_location(inputs, table, region))
+            if not found.is_dir():
+                raise SparkEngineError(f"输入目录 {inputs} 中缺少表 {table} 的 Parquet 文件：请先运行 "
+                                       "dip-sim export-parquet --db 仓库 --out 该目录")
+            self.side.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
+                              f"'{parquet_glob(found)}')")
 
     # Spark ↔ DuckDB, for the small tables the Python models and parameters are
     def to_spark(self, table: str) -> None:
@@ -138,8 +185,10 @@ class SparkRunner:
 
     def to_side(self, table: str) -> None:
         """Bring Spark's ``table`` to the side connection (Arrow), as a temp table."""
-        arrow = self.spark.table(table).toArrow()  # noqa: F841 (read by DuckDB by name)
-        self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM arrow")
+        arrow = self.spark.table(table).toArrow()
+        self.side.register("spark_arrow", arrow)
+        self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_arrow")
+        self.side.unregister("spark_arrow")
 
     def _register(self, name: str, df: Any) -> None:
         """Make ``df`` the session's temp view ``name`` and remember its columns."""
@@ -177,9 +226,10 @@ class SparkRunner:
             self.to_spark(table)
 
     def run_scenario(self, scenario: Scenario, params: dict[str, Parameter], year: int,
-                     history: Sequence[int], region: Region) -> dict[str, Any]:
-        """Run one scenario's models in pooling ``region`` and write its stored tables; its
+                     history: Sequence[int]) -> dict[str, Any]:
+        """Run one scenario's models in the runner's region and write its stored tables; its
         point values."""
+        region = self.region
         values = resolve(params, scenario, year, region.code)
         check_rules(values, {"run.n_history_years": len(history)})
         adjustments = load_adjustments(values["catalog.adjustments_file"])
@@ -209,11 +259,15 @@ class SparkRunner:
             else:
                 self._sql_model(model, model.sql_text(), variables)
             spent[model.stage] += time.perf_counter() - started
-        self.progress(f"  [{scenario.name}] Spark：" + "，".join(
+        self.progress(f"  [{scenario.name}{self._where()}] Spark：" + "，".join(
             f"{stage} {spent[stage]:.1f} 秒" for stage in SIMULATE_STAGES if stage in spent))
         self._store(run, models)
         self._write_runs(scenario, run, params, values, models, region)
-        return self.spark.table("mart_point_values").toPandas().iloc[0].to_dict()
+        row = self.spark.table("mart_point_values").toPandas().iloc[0].to_dict()
+        return {**row, "region": region.code, "region_name": region.name}
+
+    def _where(self) -> str:
+        return f" {self.region.code}"
 
     def _side_temp(self) -> list[str]:
         return [r[0] for r in self.side.execute(
@@ -227,18 +281,16 @@ class SparkRunner:
             contract = CONTRACTS[model.stores]
             columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}"
                                 for c in contract.columns if c.name not in PARTITIONS)
-            quoted = run.region.replace("'", "''")
-            keys = f"CAST(scenario AS VARCHAR) AS scenario, '{quoted}' AS region"
-            select = spark_sql(f"SELECT {columns}, {keys} FROM {model.name}",
-                               model.name, {}, {})
+            select = spark_sql(f"SELECT {columns} FROM {model.name}", model.name, {}, {})
             self._write(self.spark.sql(select), model.stores, run.scenario)
 
     def _write(self, df: Any, table: str, scenario: str) -> None:
-        """Replace the scenario's partition of ``out/<table>`` by ``df``'s rows (none: the
-        partition is removed, so no earlier run's rows are left)."""
-        shutil.rmtree(self.out / table / f"scenario={scenario}", ignore_errors=True)
-        (df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
-         .partitionBy(*PARTITIONS).parquet(str(self.out / table)))
+        """Replace the scenario's and region's partition of ``out/<table>`` by ``df``'s rows
+        (the partition columns are its folder names, as a partitioned write leaves them)."""
+        target = at(self.out, table, f"scenario={scenario}", f"region={self.region.code}")
+        if not is_uri(target):
+            shutil.rmtree(target, ignore_errors=True)
+        df.drop(*PARTITIONS).write.mode("overwrite").parquet(target)
 
     def _write_runs(self, scenario: Scenario, run: Run, params: dict[str, Parameter],
                     values: dict[str, Any], models: Sequence[Model], region: Region) -> None:
@@ -261,7 +313,8 @@ class SparkRunner:
              incremental.inputs_fingerprint(self.side, params, values), region.code,
              region.name])
         contract = CONTRACTS[RUNS]
-        columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in contract.columns)
+        columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in contract.columns
+                            if c.name not in PARTITIONS)
         self.side.execute(f"CREATE OR REPLACE TEMP TABLE spark_run AS SELECT {columns} "
                           "FROM spark_run")
         self.to_spark("spark_run")
@@ -290,11 +343,12 @@ def start_session(master: str = "local[2]", app: str = "dip-sim") -> Any:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.sources.partitionOverwriteMode", "dynamic"))
     if local:  # small data on one machine: few partitions, no re-planning between stages, no
         # code generation to wait for (each model is a small query)
-        builder = (builder.config("spark.sql.shuffle.partitions", "2")
+        builder = (builder.config("spark.sql.shuffle.partitions", "1")
                    .config("spark.sql.adaptive.enabled", "false")
                    .config("spark.sql.codegen.wholeStage", "false"))
     try:

@@ -5,6 +5,16 @@ header mapping and the 病案质控 rules run where the files are, one region's 
 what they leave in the warehouse (``case_features``, ``case_status``, the quality findings,
 the loaded cases, settlements and hospitals, the reference tables) is written here, one folder
 of Parquet per table (:func:`dip_sim.spark.engine.input_tables`), and Spark reads those.
+
+A table a region's run reads only its own rows of (:data:`dip_sim.pipeline.regions.SCOPED`)
+is written partitioned by pooling region, ``DIR/<table>/region=<code>/``, each case under its
+hospital's region, so that a region's run on Spark reads its own files and nothing else (the
+unit of work is the region: :mod:`dip_sim.spark.engine`). A city of one region has all its rows
+under that region's folder, as its DuckDB run reads them all. In a province, a row of no
+region's hospital (a hospital missing from the hospital table, a settlement without its case)
+belongs to no region's run, as on DuckDB; their number is returned under
+:data:`UNATTACHED` for the caller to report, and quality lists each one. The other tables
+(reference codes, ``warehouse_meta``) are one folder each, read by every region.
 """
 
 from __future__ import annotations
@@ -13,25 +23,95 @@ from pathlib import Path
 
 import duckdb
 
+from dip_sim.pipeline.regions import SCOPED, regions, unattached
 from dip_sim.spark.engine import SparkEngineError, input_tables
+
+# the key of the export's counts that holds the rows of no region (a province only)
+UNATTACHED = "unattached"
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _clear(folder: Path) -> None:
+    """Remove an earlier export's files of a table (its region folders included)."""
+    for old in sorted(folder.rglob("*.parquet"), reverse=True):
+        old.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        sub.rmdir()
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
-    """Write each input table of the Spark engine to ``out/<table>/data.parquet``; the rows
-    written per table."""
+    """Write each input table of the Spark engine under ``out/<table>/`` (a region-bound table
+    partitioned by region); the rows written per table, and under :data:`UNATTACHED` the
+    input rows of no region (a province only)."""
     there = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     missing = [t for t in input_tables() if t not in there]
     if missing:
         raise SparkEngineError(f"仓库中缺少 {', '.join(missing)}：请先运行 dip-sim ingest 与 "
                                "dip-sim quality")
+    every = regions(con)
+    province = len(every) > 1
+    if province:  # each hospital's region, and each case's (through its hospital)
+        con.execute("CREATE OR REPLACE TEMP TABLE export_hospital_regions AS "
+                    "SELECT hospital_id, trim(region) AS region FROM hospitals")
+        con.execute("CREATE OR REPLACE TEMP TABLE export_case_regions AS "
+                    "SELECT f.case_id, r.region FROM case_features f "
+                    "JOIN export_hospital_regions r USING (hospital_id)")
     written = {}
-    for table in input_tables():
-        folder = Path(out) / table
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.parquet"):
-            old.unlink()
-        target = str(folder / "data.parquet").replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)")
-        written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    try:
+        for table in input_tables():
+            folder = Path(out) / table
+            folder.mkdir(parents=True, exist_ok=True)
+            _clear(folder)
+            if table not in SCOPED:
+                con.execute(f"COPY (SELECT * FROM {table}) TO "
+                            f"'{_quoted(folder / 'data.parquet')}' (FORMAT parquet)")
+                written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            elif not province:  # all rows are the one region's
+                part = folder / f"region={every[0].code}"
+                part.mkdir()
+                con.execute(f"COPY (SELECT * FROM {table}) TO "
+                            f"'{_quoted(part / 'data.parquet')}' (FORMAT parquet)")
+                written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            else:
+                written[table] = _export_by_region(con, table, folder, every)
+        if province:
+            written[UNATTACHED] = unattached(con)
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.main.export_hospital_regions")
+        con.execute("DROP TABLE IF EXISTS temp.main.export_case_regions")
     return written
+
+
+def _export_by_region(con: duckdb.DuckDBPyConnection, table: str, folder: Path,
+                      every) -> int:
+    """Write a region-bound table of a province, one folder per region; the rows written."""
+    if table == "hospitals":  # its own region column stays in its files: one file a region
+        total = 0
+        for region in every:
+            part = folder / f"region={region.code}"
+            part.mkdir()
+            select = "SELECT * FROM hospitals WHERE trim(region) = ?"
+            con.execute(f"COPY ({select}) TO '{_quoted(part / 'data.parquet')}' "
+                        f"(FORMAT parquet)", [region.code])
+            total += con.execute(f"SELECT count(*) FROM ({select})", [region.code]
+                                 ).fetchall()[0][0]
+        return total
+    regions_of = ("export_hospital_regions" if SCOPED[table] == "hospital_id"
+                  else "export_case_regions")
+    key = SCOPED[table]
+    # one pass over the table: the region (from the join) names the folder and is not written
+    select = (f"SELECT t.*, r.region AS region FROM {table} t "
+              f"JOIN {regions_of} r USING ({key})")
+    con.execute(f"COPY ({select}) TO '{_quoted(folder)}' (FORMAT parquet, "
+                "PARTITION_BY (region), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'data_{i}')")
+    for region in every:  # a region without rows of this table: a file of its columns
+        part = folder / f"region={region.code}"
+        if not any(part.glob("*.parquet")):
+            part.mkdir(exist_ok=True)
+            con.execute(f"COPY (SELECT * FROM {table} LIMIT 0) TO "
+                        f"'{_quoted(part / 'data_0.parquet')}' (FORMAT parquet)")
+    return con.execute(f"SELECT count(*) FROM ({select})").fetchall()[0][0]

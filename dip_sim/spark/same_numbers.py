@@ -6,10 +6,10 @@ non-numeric value exactly; amounts (unit ``yuan``) to 0.01 yuan; every other num
 point values, ratios) to 1e-9 relative (a number within 1e-9 of zero on both sides counts as
 equal: a balance of 0 against 4e-9 after the same sums in another order).
 
-A rank over computed values (:data:`TIED_RANKS`) may order two rows whose values are equal
-within that tolerance either way (two hospitals at a CMI index of exactly 1, one summed to
-1.0000000000000002): such a rank counts as the same when the other engine's rank is held, in
-the same partition, by a row whose ranked values equal this row's within the tolerance.
+A rank over computed values (:data:`TIED_RANKS`) may order rows whose values are equal within
+that tolerance either way (hospitals at a CMI index of exactly 1, one summed to
+1.0000000000000002: one engine ranks them all 7th, the other 7th to 15th): such a rank counts as
+the same when it lies among the ranks the tied rows span (:func:`_tied`).
 """
 
 from __future__ import annotations
@@ -45,43 +45,106 @@ def _close(a: Any, b: Any, amount: bool) -> bool:
 
 def _tied(rows: list[tuple], columns: list[str], row: tuple, rank: Any,
           tied: tuple[str, tuple[str, ...], tuple[str, ...]]) -> bool:
-    """Whether a row of ``rows`` in ``row``'s partition holds ``rank`` with ranked values
-    equal to ``row``'s within the tolerance."""
+    """Whether ``rank`` is one ``row`` could hold among the rows of ``rows`` tied with it:
+    those of its partition whose ranked values equal its own within the tolerance. Ranked
+    first at ``lo``, the ``k`` of them take ranks ``lo`` to ``lo + k − 1`` in some order on
+    another engine (or all ``lo``, when its values tie exactly)."""
     rank_column, within, values = tied
     at = {c: columns.index(c) for c in (rank_column, *within, *values)}
-    return any(
-        other[at[rank_column]] == rank
-        and all(other[at[c]] == row[at[c]] for c in within)
-        and all(_close(other[at[c]], row[at[c]], False) for c in values)
-        for other in rows)
+    group = [other for other in rows
+             if all(other[at[c]] == row[at[c]] for c in within)
+             and all(_close(other[at[c]], row[at[c]], False) for c in values)]
+    if rank is None or not group:
+        return False
+    low = min(other[at[rank_column]] for other in group)
+    return low <= rank <= low + len(group) - 1
+
+
+def _rows_sql(con_table: str, columns: list[str], scenario: str) -> str:
+    quoted = scenario.replace("'", "''")
+    return f"SELECT {', '.join(columns)} FROM {con_table} WHERE scenario = '{quoted}'"
+
+
+def _spark_source(out: Path) -> str:
+    return (f"read_parquet('{parquet_glob(out)}', hive_partitioning = true, "
+            f"hive_types_autocast = false)")
+
+
+def _differs_sql(column: str, kind: str) -> str:
+    """The SQL condition under which the two engines' values of ``column`` differ (``kind``:
+    amount, number or other), as :func:`_close` judges them."""
+    a, b = f"d_{column}", f"s_{column}"
+    if kind == "other":
+        return f"{a} IS DISTINCT FROM {b}"
+    x, y = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
+    if kind == "amount":
+        close = f"abs({x} - {y}) <= {AMOUNT_TOLERANCE_YUAN} + 1e-9"
+    else:
+        close = (f"abs({x} - {y}) <= greatest({RELATIVE_TOLERANCE} * greatest(abs({x}), "
+                 f"abs({y})), {RELATIVE_TOLERANCE})")
+    return (f"NOT (({a} IS NULL AND {b} IS NULL) OR (isnan({x}) AND isnan({y})) "
+            f"OR coalesce({close}, false))")
 
 
 def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
                       scenario: str, limit: int = 5) -> list[str]:
     """How ``scenario``'s rows of ``table`` in the warehouse differ from the Spark run's
-    Parquet under ``out`` (empty: the same numbers)."""
+    Parquet under ``out`` (empty: the same numbers). The rows are matched on the contract's
+    key and compared in SQL (a table of millions of cases compares in seconds); a table with
+    a tied rank (:data:`TIED_RANKS`, one row per hospital and index) is compared row by row
+    in order."""
     contract = CONTRACTS[table]
     columns = [c.name for c in contract.columns]
-    order = ", ".join(contract.key) or ", ".join(columns)
-    quoted = scenario.replace("'", "''")
-    duck = con.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE scenario = '{quoted}' "
-                       f"ORDER BY {order}").fetchall()
     folder = Path(out) / table
-    spark = con.execute(
-        f"SELECT {', '.join(columns)} FROM read_parquet('{parquet_glob(folder)}', "
-        f"hive_partitioning = true, hive_types_autocast = false) WHERE scenario = '{quoted}' "
-        f"ORDER BY {order}"
-    ).fetchall() if has_rows(folder) else []
-    if len(duck) != len(spark):
-        return [f"{table}: DuckDB {len(duck)} 行，Spark {len(spark)} 行"]
+    spark_rows = (_rows_sql(_spark_source(folder), columns, scenario) if has_rows(folder)
+                  else f"SELECT {', '.join(columns)} FROM {table} WHERE false")
+    duck_rows = _rows_sql(table, columns, scenario)
+    n_duck, n_spark = (con.execute(f"SELECT count(*) FROM ({q})").fetchall()[0][0]
+                       for q in (duck_rows, spark_rows))
+    if n_duck != n_spark:
+        return [f"{table}: DuckDB {n_duck} 行，Spark {n_spark} 行"]
+    if table in TIED_RANKS:
+        return _ordered_differences(con, table, columns, duck_rows, spark_rows, limit)
+    kinds = {c.name: ("amount" if c.unit == "yuan" else "number")
+             if c.type == "DOUBLE" or c.type.startswith("DECIMAL") else "other"
+             for c in contract.columns}
+    compared = [c for c in columns if c not in contract.key]
+    keys = ", ".join(contract.key)
+    joined = ", ".join([*(f"coalesce(d.{k}, s.{k}) AS {k}" for k in contract.key),
+                        *(f"d.{c} AS d_{c}, s.{c} AS s_{c}" for c in compared)])
+    on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in contract.key)
+    cells = " UNION ALL ".join(
+        f"SELECT '{c}' AS name, struct_pack({keys}) AS key, CAST(d_{c} AS VARCHAR) AS a, "
+        f"CAST(s_{c} AS VARCHAR) AS b FROM j WHERE {_differs_sql(c, kinds[c])}"
+        for c in compared)
+    found = con.execute(f"""
+        WITH d AS (SELECT *, true AS here FROM ({duck_rows})),
+        s AS (SELECT *, true AS here FROM ({spark_rows})),
+        j AS (SELECT {joined}, d.here IS NULL OR s.here IS NULL AS unmatched
+              FROM d FULL JOIN s ON {on})
+        SELECT '(key)' AS name, struct_pack({keys}) AS key, 'present' AS a, 'missing' AS b
+        FROM j WHERE unmatched
+        UNION ALL {cells}
+        LIMIT {int(limit)}""").fetchall()
+    return [f"{table}.{name} {key}: DuckDB {a!r}，Spark {b!r}" for name, key, a, b in found]
+
+
+def _ordered_differences(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
+                         duck_rows: str, spark_rows: str, limit: int) -> list[str]:
+    """The differences of a small table, its rows compared in the order of its key, a tied
+    rank judged by :func:`_tied`."""
+    contract = CONTRACTS[table]
+    order = ", ".join(contract.key)
+    duck = con.execute(f"{duck_rows} ORDER BY {order}").fetchall()
+    spark = con.execute(f"{spark_rows} ORDER BY {order}").fetchall()
     found = []
     numeric = {c.name: c.unit == "yuan" for c in contract.columns
                if c.type == "DOUBLE" or c.type.startswith("DECIMAL")}
-    tied = TIED_RANKS.get(table)
+    tied = TIED_RANKS[table]
     for duck_row, spark_row in zip(duck, spark, strict=True):
         for name, a, b in zip(columns, duck_row, spark_row, strict=True):
             same = _close(a, b, numeric[name]) if name in numeric else a == b
-            if not same and tied and name == tied[0]:
+            if not same and name == tied[0]:
                 same = _tied(duck, columns, duck_row, b, tied)
             if not same:
                 key = {k: duck_row[columns.index(k)] for k in contract.key}
