@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = _sections(generated)
     sections[HEADING] = section
     head, _, _ = generated.partition("\n### ")
-    PAGE.write_text(prose + MARKER + head.removeprefix(MARKER) + "\n"
+    PAGE.write_text(prose + MARKER + head.rstrip("\n") + "\n\n"
                     + "\n".join(sections.values()), encoding="utf-8")
     return 0 if not found else 1
 

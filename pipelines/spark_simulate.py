@@ -51,7 +51,7 @@ def _leaf(out: Path | str, table: str, scenario: str, region: str) -> str:
     return at(out, table, f"scenario={scenario}", f"region={region}")
 
 
-def _written(con: duckdb.DuckDBPyConnection, out: Path | str, table: str, scenario: str,
+def written_rows(con: duckdb.DuckDBPyConnection, out: Path | str, table: str, scenario: str,
              region: str, spark: Any) -> str | None:
     """A SELECT of the rows the Spark run wrote for ``table``, ``scenario`` and ``region``
     (with those two columns), or None when it wrote none. A local folder is read by DuckDB;
@@ -93,7 +93,7 @@ def load_results(con: duckdb.DuckDBPyConnection, out: Path | str,
                 for table in CONTRACTS:
                     layered = table in scenario_tables.LAYERED
                     target = f"{scenario_tables.SCHEMA}.{table}" if layered else table
-                    rows = _written(con, out, table, scenario, region.code, spark)
+                    rows = written_rows(con, out, table, scenario, region.code, spark)
                     if rows is None and not layered:
                         continue
                     if rows is None and table == RUNS:
@@ -154,15 +154,10 @@ def run_spark_simulate(db_path: Path, year: int, history: list[int] | None = Non
             if is_uri(inputs):
                 raise SimulationError(f"结果目录 {out} 是 URI：请先用 dip-sim export-parquet 导出输入"
                                       "并上传，再以 --inputs 指定其位置")
-            rows = export_parquet(con, Path(inputs))
-            left = rows.pop(UNATTACHED, 0)
-            progress(f"已导出 Spark 输入 {inputs}：" + "，".join(
-                f"{t} {n:,} 行" for t, n in rows.items()))
-            if left:
-                progress(f"  {left:,} 条病例或结算不属于任何统筹区的医院，未纳入各统筹区的计算"
-                         "（质控结果 unknown_hospital 等列出每一条）")
+            _said_export(inputs, export_parquet(con, Path(inputs)), progress)
+        parallel = max(1, min(parallel, sum(1 for r in todo if todo[r])))
         own = spark is None
-        spark = start_session(master) if own else spark
+        spark = start_session(master, parallel=parallel) if own else spark
         try:
             begun = time.perf_counter()
             results = run_regions(spark, inputs, out, todo, params, year, history, parallel,
@@ -190,5 +185,15 @@ def run_export(db_path: Path, out: Path, progress=print) -> dict[str, int]:
         rows = export_parquet(con, out)
     finally:
         con.close()
-    progress(f"已写入 {out}：" + "，".join(f"{t} {n:,} 行" for t, n in rows.items()))
+    _said_export(out, rows, progress)
     return rows
+
+
+def _said_export(out: Path | str, rows: dict[str, int], progress) -> None:
+    """Report an export: rows per table, and the rows of no region's hospital (left out)."""
+    left = rows.get(UNATTACHED, 0)
+    progress(f"已导出 Spark 输入 {out}（每个统筹区一个目录）：" + "，".join(
+        f"{t} {n:,} 行" for t, n in rows.items() if t != UNATTACHED))
+    if left:
+        progress(f"  {left:,} 条病例或结算不属于任何统筹区的医院，未纳入各统筹区的计算"
+                 "（质控结果 unknown_hospital 等列出每一条）")

@@ -129,8 +129,8 @@ def test_a_region_parameter_reaches_only_its_region(spark_run):
 
 
 def test_export_is_partitioned_by_region(city, spark_run, tmp_path):
-    """Each region's rows of a region-bound table sit in its folder, nothing twice; the
-    reference tables are one folder."""
+    """Each region's rows of a region-bound table sit in its folder, nothing twice; a
+    reference table is whole in each region's folder."""
     out = spark_run["out"] / "inputs"
     con = duckdb.connect(str(city["db"]), read_only=True)
     try:
@@ -142,7 +142,7 @@ def test_export_is_partitioned_by_region(city, spark_run, tmp_path):
     finally:
         con.close()
     assert exported == counts
-    assert list((out / "ref_dx").glob("*.parquet")) and not list((out / "ref_dx").glob("region=*"))
+    assert sorted(p.name for p in (out / "ref_dx").iterdir()) == [f"region={r}" for r in REGIONS]
 
 
 def test_a_different_number_is_found(city, spark_out, tmp_path):
@@ -240,3 +240,62 @@ def test_a_missing_java_is_named_with_the_package(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(engine.SparkEngineError, match="default-jre-headless"):
         engine.start_session("local[1]")
+
+
+def test_inputs_and_results_at_a_uri(city, spark_run, spark):
+    """Inputs and results at a URI (``file://`` here, as ``hdfs://`` or ``s3a://`` would be):
+    the side connection's input tables come through Spark, a region's own rows only, and the
+    results are read through Spark for loading."""
+    from dip_sim.pipeline.regions import Region
+    from dip_sim.spark.engine import SparkRunner
+    from pipelines.spark_simulate import written_rows
+
+    inputs = (spark_run["out"] / "inputs").resolve().as_uri()
+    runner = SparkRunner(spark, inputs, "file:///nowhere", Region(REGIONS[0], "太原市"),
+                         lambda message: None)
+    try:
+        side = runner.side.execute("SELECT count(*) FROM case_status").fetchall()[0][0]
+    finally:
+        runner.close()
+    con = duckdb.connect(str(city["db"]), read_only=True)
+    try:
+        own = con.execute("SELECT count(*) FROM case_status JOIN hospitals h USING (hospital_id) "
+                          "WHERE trim(h.region) = ?", [REGIONS[0]]).fetchall()[0][0]
+    finally:
+        con.close()
+    con = duckdb.connect()
+    try:
+        out = spark_run["out"].resolve().as_uri()
+        rows = written_rows(con, out, "point_values", "wide_b", REGIONS[1], spark)
+        got = con.execute(f"SELECT scenario, region, count(*) FROM ({rows}) GROUP BY ALL"
+                          ).fetchall()
+        none = written_rows(con, out, "point_values", "no_such_scenario", REGIONS[1], spark)
+    finally:
+        con.close()
+    assert side == own > 0
+    assert got == [("wide_b", REGIONS[1], 1)] and none is None
+
+
+def test_rows_of_no_region_are_counted_not_exported(city, tmp_path):
+    """A hospital missing from the hospital table: its cases belong to no region, are in no
+    region's folder (as no region's DuckDB run reads them) and are counted for the report."""
+    from dip_sim.spark.export import UNATTACHED, export_parquet
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(city["db"], db)
+    con = duckdb.connect(str(db))
+    try:
+        gone = con.execute("SELECT hospital_id FROM hospitals ORDER BY hospital_id LIMIT 1"
+                           ).fetchall()[0][0]
+        n = con.execute("SELECT count(*) FROM case_features WHERE hospital_id = ?", [gone]
+                        ).fetchall()[0][0]
+        con.execute("DELETE FROM hospitals WHERE hospital_id = ?", [gone])
+        rows = export_parquet(con, tmp_path / "in")
+        total = con.execute("SELECT count(*) FROM case_features").fetchall()[0][0]
+        exported = con.execute(f"SELECT count(*) FROM read_parquet('"
+                               f"{tmp_path / 'in' / 'case_features' / '*' / '*.parquet'}')"
+                               ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert rows[UNATTACHED] == n > 0
+    assert exported == rows["case_features"] == total - n

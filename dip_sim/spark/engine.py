@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -51,7 +52,7 @@ from dip_sim.contract import CONTRACTS, create_sql
 from dip_sim.pipeline import incremental
 from dip_sim.pipeline.graph import SIMULATE_STAGES, Model, graph, is_parameter_table
 from dip_sim.pipeline.params import RUN_FIELDS, SCALAR_TYPES, is_list, run_facts, set_run_params
-from dip_sim.pipeline.regions import SCOPED, Region
+from dip_sim.pipeline.regions import Region
 from dip_sim.pipeline.run import Run, create_empty
 from dip_sim.policy import Scenario, resolve
 from dip_sim.policy.parameters import Parameter
@@ -111,11 +112,9 @@ def at(root: str | Path, *parts: str) -> str:
 
 
 def input_location(inputs: str | Path, table: str, region: Region) -> str:
-    """Where ``region``'s rows of an input table are: its region folder when the table is
-    read per region (:data:`SCOPED`), else the table's folder."""
-    if table in SCOPED:
-        return at(inputs, table, f"region={region.code}")
-    return at(inputs, table)
+    """Where ``region``'s rows of an input table are: the table's folder for the region
+    (:mod:`dip_sim.spark.export`)."""
+    return at(inputs, table, f"region={region.code}")
 
 
 def parquet_glob(folder: Path | str) -> str:
@@ -325,10 +324,19 @@ class SparkRunner:
         self.side.close()
 
 
-def start_session(master: str = "local[2]", app: str = "dip-sim") -> Any:
+def local_cores(master: str) -> int:
+    """The cores of a local master: ``local`` 1, ``local[N]`` N, ``local[*]`` the machine's."""
+    found = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master.strip())
+    if found is None or found.group(1) is None:
+        return 1
+    return os.cpu_count() or 1 if found.group(1) == "*" else int(found.group(1))
+
+
+def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int = 1) -> Any:
     """A Spark session on ``master``, configured as DuckDB computes: NULL (not an error) on a
-    division by zero, UTC, few shuffle partitions for a small local run. A missing ``java``
-    or ``pyspark`` is named with how to install it."""
+    division by zero, UTC; on a local master, a region's shuffles split over the cores left to
+    each of the ``parallel`` regions running at once. A missing ``java`` or ``pyspark`` is
+    named with how to install it."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SparkEngineError("未找到 Java：Spark 需要 Java 17 或更高版本。Debian/Ubuntu 上运行 "
                                "sudo apt-get install -y default-jre-headless（或 sh scripts/ensure_java.sh）")
@@ -346,9 +354,10 @@ def start_session(master: str = "local[2]", app: str = "dip-sim") -> Any:
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.sources.partitionOverwriteMode", "dynamic"))
-    if local:  # small data on one machine: few partitions, no re-planning between stages, no
-        # code generation to wait for (each model is a small query)
-        builder = (builder.config("spark.sql.shuffle.partitions", "1")
+    if local:  # one machine: a partition per core of each region running, no re-planning
+        # between stages, no code generation to wait for (each model is a small query)
+        partitions = max(1, local_cores(master) // max(1, parallel))
+        builder = (builder.config("spark.sql.shuffle.partitions", str(partitions))
                    .config("spark.sql.adaptive.enabled", "false")
                    .config("spark.sql.codegen.wholeStage", "false"))
     try:

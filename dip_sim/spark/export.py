@@ -6,19 +6,23 @@ what they leave in the warehouse (``case_features``, ``case_status``, the qualit
 the loaded cases, settlements and hospitals, the reference tables) is written here, one folder
 of Parquet per table (:func:`dip_sim.spark.engine.input_tables`), and Spark reads those.
 
-A table a region's run reads only its own rows of (:data:`dip_sim.pipeline.regions.SCOPED`)
-is written partitioned by pooling region, ``DIR/<table>/region=<code>/``, each case under its
-hospital's region, so that a region's run on Spark reads its own files and nothing else (the
-unit of work is the region: :mod:`dip_sim.spark.engine`). A city of one region has all its rows
-under that region's folder, as its DuckDB run reads them all. In a province, a row of no
-region's hospital (a hospital missing from the hospital table, a settlement without its case)
-belongs to no region's run, as on DuckDB; their number is returned under
-:data:`UNATTACHED` for the caller to report, and quality lists each one. The other tables
-(reference codes, ``warehouse_meta``) are one folder each, read by every region.
+Every table is written by pooling region, ``DIR/<table>/region=<code>/``, so that a region's
+run on Spark reads its own files and nothing else (the unit of work is the region:
+:mod:`dip_sim.spark.engine`), and so that the exports of several warehouses (one per region or
+province, each from its own ingest job) gather into one tree without touching each other: an
+export replaces only its own regions' folders. A table a region's run reads only its own rows
+of (:data:`dip_sim.pipeline.regions.SCOPED`) has each case under its hospital's region; the
+others (reference codes, ``warehouse_meta``: the batches behind that region's results) are
+copied whole into each region's folder. A city of one region has all its rows under that
+region's folder, as its DuckDB run reads them all. In a province, a row of no region's
+hospital (a hospital missing from the hospital table, a settlement without its case) belongs
+to no region's run, as on DuckDB; their number is returned under :data:`UNATTACHED` for the
+caller to report, and quality lists each one.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -35,17 +39,16 @@ def _quoted(path: Path) -> str:
 
 
 def _clear(folder: Path) -> None:
-    """Remove an earlier export's files of a table (its region folders included)."""
-    for old in sorted(folder.rglob("*.parquet"), reverse=True):
-        old.unlink()
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        sub.rmdir()
+    """Remove an earlier export's files of a region's folder."""
+    if folder.is_dir():
+        shutil.rmtree(folder)
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
-    """Write each input table of the Spark engine under ``out/<table>/`` (a region-bound table
-    partitioned by region); the rows written per table, and under :data:`UNATTACHED` the
-    input rows of no region (a province only)."""
+    """Write each input table of the Spark engine under ``out/<table>/region=<code>/`` for
+    each region of the warehouse; the rows written per table (a table copied into each region
+    counted once), and under :data:`UNATTACHED` the input rows of no region (a province
+    only)."""
     there = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     missing = [t for t in input_tables() if t not in there]
@@ -65,19 +68,18 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
         for table in input_tables():
             folder = Path(out) / table
             folder.mkdir(parents=True, exist_ok=True)
-            _clear(folder)
-            if table not in SCOPED:
-                con.execute(f"COPY (SELECT * FROM {table}) TO "
-                            f"'{_quoted(folder / 'data.parquet')}' (FORMAT parquet)")
-                written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            elif not province:  # all rows are the one region's
-                part = folder / f"region={every[0].code}"
-                part.mkdir()
+            for region in every:
+                _clear(folder / f"region={region.code}")
+            if province and table in SCOPED:
+                written[table] = _export_by_region(con, table, folder, every)
+                continue
+            # the whole table in each region's folder (a city: its one region's)
+            for region in every:
+                part = folder / f"region={region.code}"
+                part.mkdir(parents=True)
                 con.execute(f"COPY (SELECT * FROM {table}) TO "
                             f"'{_quoted(part / 'data.parquet')}' (FORMAT parquet)")
-                written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            else:
-                written[table] = _export_by_region(con, table, folder, every)
+            written[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         if province:
             written[UNATTACHED] = unattached(con)
     finally:
@@ -93,7 +95,7 @@ def _export_by_region(con: duckdb.DuckDBPyConnection, table: str, folder: Path,
         total = 0
         for region in every:
             part = folder / f"region={region.code}"
-            part.mkdir()
+            part.mkdir(parents=True)
             select = "SELECT * FROM hospitals WHERE trim(region) = ?"
             con.execute(f"COPY ({select}) TO '{_quoted(part / 'data.parquet')}' "
                         f"(FORMAT parquet)", [region.code])
@@ -111,7 +113,7 @@ def _export_by_region(con: duckdb.DuckDBPyConnection, table: str, folder: Path,
     for region in every:  # a region without rows of this table: a file of its columns
         part = folder / f"region={region.code}"
         if not any(part.glob("*.parquet")):
-            part.mkdir(exist_ok=True)
+            part.mkdir(parents=True, exist_ok=True)
             con.execute(f"COPY (SELECT * FROM {table} LIMIT 0) TO "
                         f"'{_quoted(part / 'data_0.parquet')}' (FORMAT parquet)")
     return con.execute(f"SELECT count(*) FROM ({select})").fetchall()[0][0]

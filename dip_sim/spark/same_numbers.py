@@ -1,10 +1,11 @@
 """Whether the Spark engine's stored tables hold the numbers DuckDB's run stored.
 
 Each stored table of a scenario is read from the warehouse and from the Spark run's Parquet,
-both ordered by the contract's key, and compared column by column: row counts and every
+its rows matched on the contract's key, and compared column by column: row counts and every
 non-numeric value exactly; amounts (unit ``yuan``) to 0.01 yuan; every other number (points,
 point values, ratios) to 1e-9 relative (a number within 1e-9 of zero on both sides counts as
-equal: a balance of 0 against 4e-9 after the same sums in another order).
+equal: a balance of 0 against 4e-9 after the same sums in another order). A difference of two
+values (:data:`SCALE_OF`) is judged relative to the values differenced.
 
 A rank over computed values (:data:`TIED_RANKS`) may order rows whose values are equal within
 that tolerance either way (hospitals at a CMI index of exactly 1, one summed to
@@ -25,6 +26,11 @@ from dip_sim.spark.engine import has_rows, parquet_glob
 
 AMOUNT_TOLERANCE_YUAN = 0.01
 RELATIVE_TOLERANCE = 1e-9
+# a difference of two values, judged relative to the values differenced (table, column) → the
+# column holding them: cancellation leaves a small difference few exact digits of its own (a
+# hospital's points change of 6.26 from some 200,000 points each year, summed in another
+# order, agrees to 3e-11 of the points but only to 3e-8 of itself)
+SCALE_OF: dict[tuple[str, str], str] = {("projection_hospitals", "points_change"): "points"}
 # table → (rank column, the columns a rank is within, the values it ranks by)
 TIED_RANKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "supervision_hospitals": ("rank", ("year", "index_code"), ("value", "ratio_to_region",
@@ -70,18 +76,21 @@ def _spark_source(out: Path) -> str:
             f"hive_types_autocast = false)")
 
 
-def _differs_sql(column: str, kind: str) -> str:
+def _differs_sql(column: str, kind: str, scale: str | None = None) -> str:
     """The SQL condition under which the two engines' values of ``column`` differ (``kind``:
-    amount, number or other), as :func:`_close` judges them."""
+    amount, number or other), as :func:`_close` judges them; ``scale``: the column of the
+    values a difference is judged relative to (:data:`SCALE_OF`)."""
     a, b = f"d_{column}", f"s_{column}"
     if kind == "other":
         return f"{a} IS DISTINCT FROM {b}"
     x, y = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
+    sizes = f"abs({x}), abs({y})" + (f", abs(CAST(d_{scale} AS DOUBLE)), "
+                                     f"abs(CAST(s_{scale} AS DOUBLE))" if scale else "")
     if kind == "amount":
         close = f"abs({x} - {y}) <= {AMOUNT_TOLERANCE_YUAN} + 1e-9"
     else:
-        close = (f"abs({x} - {y}) <= greatest({RELATIVE_TOLERANCE} * greatest(abs({x}), "
-                 f"abs({y})), {RELATIVE_TOLERANCE})")
+        close = (f"abs({x} - {y}) <= greatest({RELATIVE_TOLERANCE} * greatest({sizes}), "
+                 f"{RELATIVE_TOLERANCE})")
     return (f"NOT (({a} IS NULL AND {b} IS NULL) OR (isnan({x}) AND isnan({y})) "
             f"OR coalesce({close}, false))")
 
@@ -115,7 +124,8 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
     on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in contract.key)
     cells = " UNION ALL ".join(
         f"SELECT '{c}' AS name, struct_pack({keys}) AS key, CAST(d_{c} AS VARCHAR) AS a, "
-        f"CAST(s_{c} AS VARCHAR) AS b FROM j WHERE {_differs_sql(c, kinds[c])}"
+        f"CAST(s_{c} AS VARCHAR) AS b FROM j "
+        f"WHERE {_differs_sql(c, kinds[c], SCALE_OF.get((table, c)))}"
         for c in compared)
     found = con.execute(f"""
         WITH d AS (SELECT *, true AS here FROM ({duck_rows})),
