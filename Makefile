@@ -50,8 +50,8 @@ SCALE ?= 10M
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_bench --scale $(SCALE)
 
-## make bench-spark: a province of 10M discharges over 20 regions, simulated by DuckDB and by Spark
-## on local[2] (time, peak memory, the same numbers table by table; benchmarks/spark_bench.py)
+## make bench-spark: a province of 10M discharges over 20 regions, then the demo city and its scenarios,
+## simulated by DuckDB and by Spark on local[2] (time, peak memory, the same numbers table by table)
 bench-spark: $(STAMP) java
 	$(BIN)/python -m benchmarks.spark_bench
 

@@ -19,8 +19,14 @@ and its number of discharges give a fit ``seconds = a + b × discharges`` (a reg
 cost and its cost per discharge on this machine), the figures ``docs/scale.md`` sizes a
 national run by.
 
-The figures go below the marker of ``docs/benchmark.md`` as the section
-:data:`HEADING`, which the next run replaces (``make bench`` keeps it).
+Then the demo city (``data/demo``, one region, 2017–2020), as ``make run`` builds it: the
+baseline and every scenario of ``data/scenarios/`` simulated by DuckDB
+(``pipelines.run_all``), then by Spark on a copy, and every stored table of each scenario
+compared the same way.
+
+The figures go below the marker of ``docs/benchmark.md`` as the sections :data:`HEADING` and
+:data:`DEMO_HEADING`, which the next run replaces (``make bench`` keeps them). ``--only
+province`` or ``--only demo`` runs one part.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ N_REGIONS = 20
 CASES_PER_YEAR = 125_000  # per city on average: 2.5M a year, 10M over 4 years
 YEAR = 2020
 HEADING = "### Spark: 10M discharges over 20 regions"
+DEMO_HEADING = "### Spark: the demo city"
 # a region's finishing line of the Spark run (dip_sim.spark.regions)
 REGION_LINE = re.compile(r"统筹区 (\S+)（.*?）在 Spark 上完成 \d+ 个情景（([\d.]+) 秒）")
 
@@ -103,24 +110,45 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return my - b * mx, b
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Generate (once), load, simulate on DuckDB and on Spark, compare; print and write the
-    figures; 0 when the numbers are the same."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--input", type=Path, default=Path("data/bench/province-10M"))
-    parser.add_argument("--work", type=Path, default=Path("data/bench/spark"))
-    parser.add_argument("--parallel", type=int, default=2, help="regions at once on Spark")
-    args = parser.parse_args(argv)
-    env = {**os.environ, "DIP_SIM_PSEUDONYM_KEY": os.environ.get("DIP_SIM_PSEUDONYM_KEY",
-                                                                   "bench-key"),
-           "PYTHONWARNINGS": "ignore"}
+def write_section(heading: str, section: str) -> None:
+    """Put ``section`` under ``heading`` in the generated part of ``docs/benchmark.md``."""
+    text = PAGE.read_text(encoding="utf-8")
+    prose, _, generated = text.partition(MARKER)
+    sections = _sections(generated)
+    sections[heading] = section
+    head, _, _ = generated.partition("\n### ")
+    PAGE.write_text(prose + MARKER + head.rstrip("\n") + "\n\n"
+                    + "\n".join(sections.values()), encoding="utf-8")
+
+
+def compared(db: Path, out: Path, scenarios: list[str]) -> tuple[int, list[str], float]:
+    """Every stored table of each scenario, DuckDB's warehouse ``db`` against Spark's Parquet
+    ``out``: (tables compared, differences, seconds)."""
+    from dip_sim.contract import CONTRACTS
+    from dip_sim.spark.same_numbers import differences
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        started, n, found = time.perf_counter(), 0, []
+        for scenario in scenarios:
+            tables = [t for t in CONTRACTS if t != "runs" and con.execute(
+                f"SELECT count(*) FROM {t} WHERE scenario = ?", [scenario]).fetchall()[0][0]]
+            n += len(tables)
+            found += differences(con, out, scenario, tables)
+    finally:
+        con.close()
+    return n, found, time.perf_counter() - started
+
+
+def province(args: argparse.Namespace, env: dict[str, str]) -> bool:
+    """The 20-region province: DuckDB and Spark side by side; True when the numbers agree."""
     if not (args.input / "hospitals.parquet").exists():
         timed("synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
                         "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env)
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    duck_db, spark_db, out = args.work / "duckdb.duckdb", args.work / "spark.duckdb", \
-        args.work / "out"
+    work = args.work / "province"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    duck_db, spark_db, out = work / "duckdb.duckdb", work / "spark.duckdb", work / "out"
     timed("ingest", ["ingest", str(args.input), "--db", str(duck_db)], env)
     load = _load()
     duck_s, duck_gb, _ = timed("DuckDB simulate", ["simulate", "--year", str(YEAR), "--force",
@@ -130,35 +158,27 @@ def main(argv: list[str] | None = None) -> int:
         "Spark simulate", ["simulate", "--year", str(YEAR), "--force", "--engine", "spark",
                            "--master", "local[2]", "--parallel", str(args.parallel),
                            "--db", str(spark_db), "--out", str(out)], env)
-
-    from dip_sim.contract import CONTRACTS
-    from dip_sim.spark.same_numbers import differences
-
+    n_tables, found, compare_s = compared(duck_db, out, ["baseline"])
     con = duckdb.connect(str(duck_db), read_only=True)
     try:
-        started = time.perf_counter()
-        tables = [t for t in CONTRACTS if t != "runs" and con.execute(
-            f"SELECT count(*) FROM {t} WHERE scenario = 'baseline'").fetchall()[0][0]]
-        found = differences(con, out, "baseline", tables)
-        compare_s = time.perf_counter() - started
         sizes = dict(con.execute("SELECT trim(h.region), count(*) FROM case_features f "
                                  "JOIN hospitals h USING (hospital_id) GROUP BY 1").fetchall())
-        total = sum(sizes.values())
     finally:
         con.close()
+    total = sum(sizes.values())
     regions = [(sizes[code], float(sec)) for code, sec in REGION_LINE.findall(said)]
     a, b = fit(regions) if len(regions) > 1 else (float("nan"), float("nan"))
+    largest = max(regions) if regions else (0, float("nan"))
     same = "the same numbers" if not found else f"{len(found)} DIFFERENCES"
     print(f"\n{'engine':<10}{'seconds':>10}{'peak GB':>10}")
     print(f"{'DuckDB':<10}{duck_s:>10.1f}{duck_gb:>10.2f}")
     print(f"{'Spark':<10}{spark_s:>10.1f}{spark_gb:>10.2f}")
-    print(f"{len(tables)} stored tables compared in {compare_s:.1f} s: {same}")
+    print(f"{n_tables} stored tables compared in {compare_s:.1f} s: {same}")
     for line in found:
         print("  " + line)
     print(f"per region on Spark: a = {a:.1f} s fixed, b = {b * 1e6:.2f} s per million "
           f"discharges ({len(regions)} regions, {args.parallel} at once)")
-
-    section = "\n".join([
+    write_section(HEADING, "\n".join([
         f"{HEADING} ({time.strftime('%Y-%m-%d')})", "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in machine_info().items()) + ".", "",
         f"`make bench-spark` (`benchmarks/spark_bench.py`): {total:,} discharges "
@@ -170,17 +190,77 @@ def main(argv: list[str] | None = None) -> int:
         f"{duck_gb:.2f} GB |",
         f"| Spark `local[2]` (`--engine spark`, export included, {args.parallel} regions at "
         f"once) | {spark_s:.1f} | {spark_gb:.2f} GB |", "",
-        f"Same numbers: {len(tables)} stored tables of the baseline compared "
+        f"Same numbers: {n_tables} stored tables of the baseline compared in {compare_s:.0f} s "
         f"({same}). Per region on Spark, fitted over the {len(regions)} regions' own times: "
-        f"{a:.1f} s fixed + {b * 1e6:.2f} s per million discharges (4 years).", ""])
-    text = PAGE.read_text(encoding="utf-8")
-    prose, _, generated = text.partition(MARKER)
-    sections = _sections(generated)
-    sections[HEADING] = section
-    head, _, _ = generated.partition("\n### ")
-    PAGE.write_text(prose + MARKER + head.rstrip("\n") + "\n\n"
-                    + "\n".join(sections.values()), encoding="utf-8")
-    return 0 if not found else 1
+        f"{a:.1f} s fixed + {b * 1e6:.2f} s per million discharges (4 years); the largest "
+        f"region, {largest[0]:,} discharges, {largest[1]:.0f} s.", ""]))
+    return not found
+
+
+def demo(args: argparse.Namespace, env: dict[str, str]) -> bool:
+    """The demo city: every scenario of ``data/scenarios/`` on both engines; True when the
+    numbers agree."""
+    from dip_sim.paths import SCENARIO_DIR
+
+    work = args.work / "demo"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    duck_db, spark_db, out = work / "duckdb.duckdb", work / "spark.duckdb", work / "out"
+    files = sorted(SCENARIO_DIR.glob("*.yaml"))
+    started = time.perf_counter()
+    code = subprocess.call([sys.executable, "-m", "pipelines.run_all", "--demo", "data/demo",
+                            "--db", str(duck_db), "--year", str(YEAR)], env=env)
+    if code != 0:
+        raise SystemExit(f"pipelines.run_all failed (exit {code})")
+    duck_s = time.perf_counter() - started
+    shutil.copy(duck_db, spark_db)
+    spark_s, spark_gb, _ = timed(
+        "Spark simulate (demo city)",
+        ["simulate", "--year", str(YEAR), "--force", "--engine", "spark", "--master",
+         "local[2]", "--db", str(spark_db), "--out", str(out),
+         "--scenario", *map(str, files)], env)
+    con = duckdb.connect(str(duck_db), read_only=True)
+    try:
+        scenarios = [r[0] for r in con.execute("SELECT scenario FROM runs ORDER BY scenario"
+                                               ).fetchall()]
+        n_cases = con.execute("SELECT count(*) FROM case_features").fetchall()[0][0]
+    finally:
+        con.close()
+    n_tables, found, compare_s = compared(duck_db, out, scenarios)
+    same = "the same numbers" if not found else f"{len(found)} DIFFERENCES"
+    print(f"demo city: {n_tables} scenario tables compared in {compare_s:.1f} s: {same}")
+    for line in found:
+        print("  " + line)
+    write_section(DEMO_HEADING, "\n".join([
+        f"{DEMO_HEADING} ({time.strftime('%Y-%m-%d')})", "",
+        f"The demo city ({n_cases:,} discharges, one region): `pipelines.run_all` (ingest, "
+        f"quality, the baseline and {len(files)} scenarios on DuckDB, supervision) "
+        f"{duck_s:.0f} s; the same {len(scenarios)} scenarios on Spark `local[2]` "
+        f"{spark_s:.0f} s (peak {spark_gb:.2f} GB). Same numbers: {n_tables} stored tables "
+        f"over the {len(scenarios)} scenarios ({', '.join(scenarios)}) compared in "
+        f"{compare_s:.0f} s ({same}).", ""]))
+    return not found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the parts asked for; print and write their figures; 0 when every comparison found
+    the same numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--input", type=Path, default=Path("data/bench/province-10M"))
+    parser.add_argument("--work", type=Path, default=Path("data/bench/spark"))
+    parser.add_argument("--parallel", type=int, default=2, help="regions at once on Spark")
+    parser.add_argument("--only", choices=("province", "demo"), default=None)
+    args = parser.parse_args(argv)
+    env = {**os.environ, "DIP_SIM_PSEUDONYM_KEY": os.environ.get("DIP_SIM_PSEUDONYM_KEY",
+                                                                   "bench-key"),
+           "PYTHONWARNINGS": "ignore"}
+    ok = True
+    if args.only in (None, "province"):
+        ok &= province(args, env)
+    if args.only in (None, "demo"):
+        ok &= demo(args, env)
+    print("\nVerdict: " + ("the same numbers." if ok else "DIFFERENCES FOUND."))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
