@@ -68,6 +68,8 @@ Progress = Callable[[str], None]
 PARTITIONS: tuple[str, ...] = ("scenario", "region")
 # the table that records each scenario's run, written beside the results
 RUNS = "runs"
+# the folder of the output where a table bound for a Python model is handed to DuckDB
+SIDE_FOLDER = "_side"
 
 
 class SparkEngineError(SimulationError):
@@ -183,11 +185,22 @@ class SparkRunner:
         self._register(table, self.spark.createDataFrame(arrow))
 
     def to_side(self, table: str) -> None:
-        """Bring Spark's ``table`` to the side connection (Arrow), as a temp table."""
-        arrow = self.spark.table(table).toArrow()
-        self.side.register("spark_arrow", arrow)
-        self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_arrow")
-        self.side.unregister("spark_arrow")
+        """Bring Spark's ``table`` to the side connection, as a temp table. With a local
+        output folder the executors write it as Parquet there (``_side/``) and DuckDB reads
+        the files: a per-case table (the anomaly screen's input) does not pass through the
+        driver's memory. With a URI, its rows are collected through Arrow."""
+        if is_uri(self.out):
+            arrow = self.spark.table(table).toArrow()
+            self.side.register("spark_arrow", arrow)
+            self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                              "SELECT * FROM spark_arrow")
+            self.side.unregister("spark_arrow")
+            return
+        folder = Path(self.out, SIDE_FOLDER, f"region={self.region.code}", table)
+        self.spark.table(table).write.mode("overwrite").parquet(str(folder))
+        self.side.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet("
+                          f"'{parquet_glob(folder)}')")
+        shutil.rmtree(folder, ignore_errors=True)
 
     def _register(self, name: str, df: Any) -> None:
         """Make ``df`` the session's temp view ``name`` and remember its columns."""
@@ -213,13 +226,13 @@ class SparkRunner:
         self._register(model.name, df)
 
     def _python_model(self, model: Model, run: Run, skipped: bool) -> None:
-        maker = graph().maker()
-        for read in model.reads:  # what the SQL models made lives in Spark
-            if read in maker and maker[read].sql:
-                self.to_side(read)
-        if skipped:
+        if skipped:  # its tables empty, with their columns: nothing to read
             create_empty(self.side, model)
         else:
+            maker = graph().maker()
+            for read in model.reads:  # what the SQL models made lives in Spark
+                if read in maker and maker[read].sql:
+                    self.to_side(read)
             model.function()(self.side, run)
         for table in model.outputs:
             self.to_spark(table)
