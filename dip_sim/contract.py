@@ -33,7 +33,7 @@ DOCS = PACKAGE.parent / "docs" / "tables.md"
 
 # the unit words a contract may use, and the suffix a header shows for them
 UNITS: dict[str, str] = {
-    "": "", "yuan": "元", "yuan/point": "元/分", "days": "", "hours": "小时", "points": "",
+    "": "", "yuan": "元", "fen": "分", "yuan/point": "元/分", "days": "", "hours": "小时", "points": "",
     "share": "", "ratio": "", "count": "", "year": "", "month": "",
 }
 _TEST_KINDS = ("not_null", "unique", "accepted_values")

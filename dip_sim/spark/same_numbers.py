@@ -2,7 +2,9 @@
 
 Each stored table of a scenario is read from the warehouse and from the Spark run's Parquet,
 its rows matched on the contract's key, and compared column by column: row counts and every
-non-numeric value exactly; amounts (unit ``yuan``) to 0.01 yuan; every other number (points,
+non-numeric value exactly; amounts to 0.01 yuan (unit ``yuan``; one fen for unit ``fen``: the
+cents a largest-remainder split hands out, which a near tie between two hospitals' remainders,
+1e-12 apart, may give to either); every other number (points,
 point values, ratios) to 1e-9 relative (a number within 1e-9 of zero on both sides counts as
 equal: a balance of 0 against 4e-9 after the same sums in another order). A difference of two
 values (:data:`SCALE_OF`) is judged relative to the values differenced.
@@ -25,6 +27,10 @@ from dip_sim.contract import CONTRACTS
 from dip_sim.spark.engine import has_rows, parquet_glob
 
 AMOUNT_TOLERANCE_YUAN = 0.01
+# the tolerance of an amount by its unit: 0.01 yuan, i.e. one fen (a cent); a few units in the
+# last place of a double on top (28,809,325.42 − 28,809,325.41 is 0.0100000016 in doubles)
+AMOUNT_TOLERANCE: dict[str, float] = {"yuan": AMOUNT_TOLERANCE_YUAN, "fen": 1.0}
+ULPS = 4e-15
 RELATIVE_TOLERANCE = 1e-9
 # a difference of two values, judged relative to the values differenced (table, column) → the
 # column holding them: cancellation leaves a small difference few exact digits of its own (a
@@ -38,14 +44,16 @@ TIED_RANKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _close(a: Any, b: Any, amount: bool) -> bool:
+def _close(a: Any, b: Any, amount: float | None) -> bool:
+    """Whether two values agree: within ``amount`` (an amount's tolerance, in its unit), else
+    to the relative tolerance."""
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, float) and math.isnan(a):
         return isinstance(b, float) and math.isnan(b)
     a, b = float(a), float(b)
     if amount:
-        return abs(a - b) <= AMOUNT_TOLERANCE_YUAN + 1e-9
+        return abs(a - b) <= amount + ULPS * max(abs(a), abs(b)) + 1e-12
     return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=RELATIVE_TOLERANCE)
 
 
@@ -59,11 +67,24 @@ def _tied(rows: list[tuple], columns: list[str], row: tuple, rank: Any,
     at = {c: columns.index(c) for c in (rank_column, *within, *values)}
     group = [other for other in rows
              if all(other[at[c]] == row[at[c]] for c in within)
-             and all(_close(other[at[c]], row[at[c]], False) for c in values)]
+             and all(_close(other[at[c]], row[at[c]], None) for c in values)]
     if rank is None or not group:
         return False
     low = min(other[at[rank_column]] for other in group)
     return low <= rank <= low + len(group) - 1
+
+
+def _kind(column) -> str:
+    """How a column is compared: ``amount`` (a unit of :data:`AMOUNT_TOLERANCE`), ``number``
+    (a double or decimal) or ``other`` (exactly)."""
+    if column.unit in AMOUNT_TOLERANCE:
+        return "amount"
+    return "number" if column.type == "DOUBLE" or column.type.startswith("DECIMAL") else "other"
+
+
+def _tolerance(contract, column: str) -> float:
+    unit = next(c.unit for c in contract.columns if c.name == column)
+    return AMOUNT_TOLERANCE.get(unit, AMOUNT_TOLERANCE_YUAN)
 
 
 def _rows_sql(con_table: str, columns: list[str], scenario: str) -> str:
@@ -76,10 +97,12 @@ def _spark_source(out: Path) -> str:
             f"hive_types_autocast = false)")
 
 
-def _differs_sql(column: str, kind: str, scale: str | None = None) -> str:
+def _differs_sql(column: str, kind: str, scale: str | None = None,
+                 tolerance: float = AMOUNT_TOLERANCE_YUAN) -> str:
     """The SQL condition under which the two engines' values of ``column`` differ (``kind``:
     amount, number or other), as :func:`_close` judges them; ``scale``: the column of the
-    values a difference is judged relative to (:data:`SCALE_OF`)."""
+    values a difference is judged relative to (:data:`SCALE_OF`); ``tolerance``: an amount's,
+    in its unit."""
     a, b = f"d_{column}", f"s_{column}"
     if kind == "other":
         return f"{a} IS DISTINCT FROM {b}"
@@ -87,7 +110,8 @@ def _differs_sql(column: str, kind: str, scale: str | None = None) -> str:
     sizes = f"abs({x}), abs({y})" + (f", abs(CAST(d_{scale} AS DOUBLE)), "
                                      f"abs(CAST(s_{scale} AS DOUBLE))" if scale else "")
     if kind == "amount":
-        close = f"abs({x} - {y}) <= {AMOUNT_TOLERANCE_YUAN} + 1e-9"
+        close = (f"abs({x} - {y}) <= {tolerance} + {ULPS} * greatest(abs({x}), abs({y})) "
+                 f"+ 1e-12")
     else:
         close = (f"abs({x} - {y}) <= greatest({RELATIVE_TOLERANCE} * greatest({sizes}), "
                  f"{RELATIVE_TOLERANCE})")
@@ -114,9 +138,7 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
         return [f"{table}: DuckDB {n_duck} 行，Spark {n_spark} 行"]
     if table in TIED_RANKS:
         return _ordered_differences(con, table, columns, duck_rows, spark_rows, limit)
-    kinds = {c.name: ("amount" if c.unit == "yuan" else "number")
-             if c.type == "DOUBLE" or c.type.startswith("DECIMAL") else "other"
-             for c in contract.columns}
+    kinds = {c.name: _kind(c) for c in contract.columns}
     compared = [c for c in columns if c not in contract.key]
     keys = ", ".join(contract.key)
     joined = ", ".join([*(f"coalesce(d.{k}, s.{k}) AS {k}" for k in contract.key),
@@ -125,7 +147,7 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
     cells = " UNION ALL ".join(
         f"SELECT '{c}' AS name, struct_pack({keys}) AS key, CAST(d_{c} AS VARCHAR) AS a, "
         f"CAST(s_{c} AS VARCHAR) AS b FROM j "
-        f"WHERE {_differs_sql(c, kinds[c], SCALE_OF.get((table, c)))}"
+        f"WHERE {_differs_sql(c, kinds[c], SCALE_OF.get((table, c)), _tolerance(contract, c))}"
         for c in compared)
     found = con.execute(f"""
         WITH d AS (SELECT *, true AS here FROM ({duck_rows})),
@@ -148,8 +170,8 @@ def _ordered_differences(con: duckdb.DuckDBPyConnection, table: str, columns: li
     duck = con.execute(f"{duck_rows} ORDER BY {order}").fetchall()
     spark = con.execute(f"{spark_rows} ORDER BY {order}").fetchall()
     found = []
-    numeric = {c.name: c.unit == "yuan" for c in contract.columns
-               if c.type == "DOUBLE" or c.type.startswith("DECIMAL")}
+    numeric = {c.name: AMOUNT_TOLERANCE.get(c.unit) for c in contract.columns
+               if _kind(c) != "other"}
     tied = TIED_RANKS[table]
     for duck_row, spark_row in zip(duck, spark, strict=True):
         for name, a, b in zip(columns, duck_row, spark_row, strict=True):
