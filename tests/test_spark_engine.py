@@ -46,7 +46,7 @@ REGION_CHANGE = {"140200": {"budget.growth_rate": 0.09}}
 def spark():
     from dip_sim.spark.engine import start_session
 
-    session = start_session("local[2]", app="dip-sim-tests")
+    session = start_session("local[2]", app="dip-sim-tests", parallel=len(REGIONS))
     yield session
     session.stop()
 
