@@ -51,14 +51,18 @@ def _leaf(out: Path | str, table: str, scenario: str, region: str) -> str:
     return at(out, table, f"scenario={scenario}", f"region={region}")
 
 
+def _text(value: str) -> str:
+    """A SQL string literal of ``value``."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def written_rows(con: duckdb.DuckDBPyConnection, out: Path | str, table: str, scenario: str,
              region: str, spark: Any) -> str | None:
     """A SELECT of the rows the Spark run wrote for ``table``, ``scenario`` and ``region``
     (with those two columns), or None when it wrote none. A local folder is read by DuckDB;
     a URI through Spark (Arrow) into a temp table."""
     leaf = _leaf(out, table, scenario, region)
-    keys = (f"'{scenario.replace(chr(39), chr(39) * 2)}' AS scenario, "
-            f"'{region.replace(chr(39), chr(39) * 2)}' AS region")
+    keys = f"{_text(scenario)} AS scenario, {_text(region)} AS region"
     if not is_uri(leaf):
         if not any(Path(leaf).glob("*.parquet")):
             return None

@@ -299,3 +299,28 @@ def test_rows_of_no_region_are_counted_not_exported(city, tmp_path):
         con.close()
     assert rows[UNATTACHED] == n > 0
     assert exported == rows["case_features"] == total - n
+
+
+def test_a_tied_rank_may_take_any_place_its_tie_spans():
+    """Three hospitals tied within 1e-9 at 1.0: DuckDB ranks them all 1st, another engine 1st
+    to 3rd; the 4th (0.5) is not tied with them."""
+    from dip_sim.spark.same_numbers import TIED_RANKS, _tied
+
+    columns = ["rank", "year", "index_code", "value", "ratio_to_region", "z_score"]
+    duck = [(1, 2018, "x", 1.0, 1.0, 0.0), (1, 2018, "x", 1.0000000000000002, 1.0, 0.0),
+            (1, 2018, "x", 1.0, 1.0, 0.0), (4, 2018, "x", 0.5, 0.5, -1.0)]
+    tied = TIED_RANKS["supervision_hospitals"]
+    assert all(_tied(duck, columns, duck[0], rank, tied) for rank in (1, 2, 3))
+    assert not _tied(duck, columns, duck[0], 4, tied)
+    assert _tied(duck, columns, duck[3], 4, tied) and not _tied(duck, columns, duck[3], 3, tied)
+
+
+def test_the_per_region_cost_fit_and_the_local_cores():
+    """Least squares through (1M, 100 s), (2M, 190 s), (3M, 280 s): 10 s + 90 s per million;
+    local[2] has 2 cores, local 1."""
+    from benchmarks.spark_bench import fit
+    from dip_sim.spark.engine import local_cores
+
+    a, b = fit([(1_000_000, 100.0), (2_000_000, 190.0), (3_000_000, 280.0)])
+    assert a == pytest.approx(10.0) and b * 1e6 == pytest.approx(90.0)
+    assert [local_cores(m) for m in ("local[2]", "local", "local[4,2]")] == [2, 1, 4]

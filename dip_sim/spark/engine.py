@@ -271,15 +271,12 @@ class SparkRunner:
             else:
                 self._sql_model(model, model.sql_text(), variables)
             spent[model.stage] += time.perf_counter() - started
-        self.progress(f"  [{scenario.name}{self._where()}] Spark：" + "，".join(
+        self.progress(f"  [{scenario.name} {region.code}] Spark：" + "，".join(
             f"{stage} {spent[stage]:.1f} 秒" for stage in SIMULATE_STAGES if stage in spent))
         self._store(run, models)
         self._write_runs(scenario, run, params, values, models, region)
         row = self.spark.table("mart_point_values").toPandas().iloc[0].to_dict()
         return {**row, "region": region.code, "region_name": region.name}
-
-    def _where(self) -> str:
-        return f" {self.region.code}"
 
     def _side_temp(self) -> list[str]:
         return [r[0] for r in self.side.execute(

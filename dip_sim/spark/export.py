@@ -38,12 +38,6 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _clear(folder: Path) -> None:
-    """Remove an earlier export's files of a region's folder."""
-    if folder.is_dir():
-        shutil.rmtree(folder)
-
-
 def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
     """Write each input table of the Spark engine under ``out/<table>/region=<code>/`` for
     each region of the warehouse; the rows written per table (a table copied into each region
@@ -68,8 +62,8 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
         for table in input_tables():
             folder = Path(out) / table
             folder.mkdir(parents=True, exist_ok=True)
-            for region in every:
-                _clear(folder / f"region={region.code}")
+            for region in every:  # an earlier export of these regions, not of others
+                shutil.rmtree(folder / f"region={region.code}", ignore_errors=True)
             if province and table in SCOPED:
                 written[table] = _export_by_region(con, table, folder, every)
                 continue
