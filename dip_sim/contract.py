@@ -197,8 +197,8 @@ def _contract_documents(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     for path in root.rglob("*.yaml"):
         try:
             doc = read_yaml(path)
-        except yaml.YAMLError:
-            continue
+        except yaml.YAMLError as exc:  # a contract that cannot be read is refused, never skipped
+            raise _fail(path, "file", f"YAML 无法解析：{exc}") from None
         if isinstance(doc, dict) and "table" in doc and "columns" in doc:
             found.append((path, doc))
     return sorted(found, key=order)

@@ -42,7 +42,9 @@ WITH t AS (
     LEFT JOIN mart_hospital_budget_indicators i ON i.hospital_id = s.hospital_id
 ), rated AS (
     SELECT j.*,
-           j.points / NULLIF(sum(j.points) OVER (), 0) AS points_share,
+           -- the total taken exactly, as DECIMAL: the same in whatever order the rows come
+           j.points / NULLIF(CAST(sum(CAST(j.points AS DECIMAL(38, 10))) OVER () AS DOUBLE), 0)
+               AS points_share,
            j.n_outliers / NULLIF(j.n_cases, 0) AS outlier_rate,
            j.n_ungrouped / NULLIF(j.n_all, 0) AS ungrouped_rate,
            j.rw / NULLIF(j.rw_last_same_months, 0) - 1 AS growth_to_date,

@@ -33,9 +33,9 @@ def stages_markdown() -> str:
         "skipped model leaves its table empty with the same columns. Models whose rows are "
         "stored name their table under *stores*; the columns are documented in "
         "[tables.md](tables.md), the parameters in [parameters.md](parameters.md). A stored "
-        "model that passes more columns to later models than it stores lists them (*carries*), "
-        "with the SELECT that rebuilds them from a base scenario's stored rows (*restore*): a "
-        "scenario that reruns only later models reuses it "
+        "model that passes more columns to later models than it stores lists them (*carries*): "
+        "a scenario that reruns only later models makes it again, where a model that stores "
+        "all it passes on is read from the base scenario's stored rows "
         "([rules.md](rules.md#what-a-scenario-run-recomputes)).",
         "",
         "**Adding a model**: write `dip_sim/<stage>/<model>.sql`, one SELECT named like the "
@@ -84,8 +84,7 @@ def stages_markdown() -> str:
             skip = f"`{_cell(m.skip_when)}`" if m.skip_when else ""
             stores = m.stores or ""
             if m.carries:
-                stores += f" (carries {', '.join(m.carries)}"
-                stores += f"; restore `{m.restore}`)" if m.restore else ")"
+                stores += f" (carries {', '.join(m.carries)})"
             lines.append(f"| {position} | `{m.name}` | {_cell(m.label)} | {_cell(m.grain)} | "
                          f"{made} | {reads} | {params} | {skip} | {stores} |")
         lines.append("")

@@ -48,11 +48,8 @@ class Model:
     skip_when: str | None = None
     stores: str | None = None
     runs_in: str | None = None
-    # the columns a stored model passes to later models beyond its stored table's, and the SQL
-    # (with the tables it reads) that rebuilds its output from a base scenario's stored rows
+    # the columns a stored model passes to later models beyond its stored table's
     carries: tuple[str, ...] = ()
-    restore: str | None = None  # path under dip_sim/
-    restore_reads: tuple[str, ...] = ()
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -62,11 +59,6 @@ class Model:
     def sql_text(self) -> str:
         """The model's SELECT (a SQL model)."""
         return (PACKAGE_DIR / self.sql).read_text(encoding="utf-8")
-
-    def restore_text(self) -> str:
-        """The SELECT that rebuilds the model's output from ``base_<stored table>`` (the base
-        scenario's stored rows) and :attr:`restore_reads`."""
-        return (PACKAGE_DIR / self.restore).read_text(encoding="utf-8")
 
     def function(self) -> Callable[..., None]:
         """The Python model's function ``(con, run)``."""
@@ -142,7 +134,7 @@ def _model(name: str, spec: dict[str, Any]) -> Model:
         return spec[key]
 
     known = {"stage", "label", "grain", "reads", "params", "sql", "python", "writes",
-             "materialized", "skip_when", "stores", "runs_in", "carries", "restore"}
+             "materialized", "skip_when", "stores", "runs_in", "carries"}
     unknown = set(spec) - known
     if unknown:
         raise ManifestError(f"manifest.yaml: 模型 {name} 含未知字段 {sorted(unknown)}")
@@ -165,21 +157,14 @@ def _model(name: str, spec: dict[str, Any]) -> Model:
         raise ManifestError(f"manifest.yaml: 模型 {name} 的 materialized 应为 table 或 view")
     if spec.get("skip_when"):
         names(spec["skip_when"])  # refused here when it is no valid condition
-    restore = spec.get("restore") or {}
-    if (spec.get("carries") or restore) and not spec.get("stores"):
-        raise ManifestError(f"manifest.yaml: 模型 {name} 不存储结果，不能有 carries 或 restore")
-    if restore and (set(restore) != {"sql", "reads"}
-                    or not (PACKAGE_DIR / restore["sql"]).is_file()
-                    or Path(restore["sql"]).parts[0] != stage):
-        raise ManifestError(f"manifest.yaml: 模型 {name} 的 restore 应为 {{sql, reads}}，"
-                            f"sql 为 {stage}/ 下存在的文件")
+    if spec.get("carries") and not spec.get("stores"):
+        raise ManifestError(f"manifest.yaml: 模型 {name} 不存储结果，不能有 carries")
     return Model(name=name, stage=stage, label=need("label"), grain=need("grain"),
                  reads=tuple(need("reads")), params=tuple(need("params")), sql=spec.get("sql"),
                  python=spec.get("python"), writes=writes,
                  materialized=spec.get("materialized", "table"),
                  skip_when=spec.get("skip_when"), stores=spec.get("stores"),
-                 runs_in=spec.get("runs_in"), carries=tuple(spec.get("carries") or ()),
-                 restore=restore.get("sql"), restore_reads=tuple(restore.get("reads") or ()))
+                 runs_in=spec.get("runs_in"), carries=tuple(spec.get("carries") or ()))
 
 
 def order(models: list[Model], sources: dict[str, str]) -> tuple[Model, ...]:

@@ -8,8 +8,9 @@ some parameter values. From the stage graph's declared parameter reads, :func:`p
 - the models to **replay**: models the rerun ones read whose tables are not stored, run again
   on unchanged inputs (their results are the base's);
 - the stored models whose **base rows** stand in for them: a temp view of the base's stored
-  rows (relabelled with the running scenario), or, for a model that carries more columns than
-  it stores, its declared ``restore`` SELECT over those rows;
+  rows (relabelled with the running scenario), read in the order they were stored, which is
+  the order the model made them in (a model that carries more columns than it stores is run
+  again instead);
 - the models a skipped model (an empty table) reads only to be bound: made with no rows.
 
 The result is what a full run of the scenario gives, table by table (tests hold it to the last
@@ -34,8 +35,6 @@ from dip_sim.meta import get_meta
 from dip_sim.pipeline.graph import MANIFEST, PACKAGE_DIR, Model, graph
 from dip_sim.pipeline.scenario_tables import LAYERED, rows_sql
 from dip_sim.policy.parameters import Parameter
-
-BASE_PREFIX = "base_"
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,8 @@ def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[s
                 continue
             # a supervision table is stored by dip-sim supervise too: its rows are not what
             # this simulate would make, so it is made again
-            if m.stores in LAYERED and (not m.carries or m.restore):
+            if m.stores in LAYERED and not m.carries:
                 from_base[m.name] = m
-                need([r for r in m.restore_reads if not r.startswith(BASE_PREFIX)])
             elif shape_only and m.sql:
                 if m.name not in shape:
                     shape[m.name] = m
@@ -134,18 +132,22 @@ def plan(models: Sequence[Model], changed: set[str], base: str, facts: Mapping[s
                 ordered(shape))
 
 
-def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan, region: str) -> dict[str, str]:
-    """Model → the SELECT its temp table (or view) is made of in place of the model's own: for
-    a model taken from the base, the base's stored rows in ``region`` labelled with the running
-    scenario (``run.scenario``), through the model's restore SELECT where it has one (reading
-    them as ``base_<stored table>``); for a model needed only to bind a skipped one, no rows."""
-    out = {m.name: f"SELECT * FROM (\n{m.sql_text()}\n) LIMIT 0" for m in chosen.shape}
+def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan, region: str
+              ) -> dict[str, tuple[str, str]]:
+    """Model → what stands in for it, as (``TABLE`` or ``VIEW``, its SELECT): for a model
+    taken from the base, a view of the base's stored rows in ``region`` labelled with the
+    running scenario (``run.scenario``); for a model needed only to bind a skipped one, an
+    empty table of its columns.
+
+    The base's rows are a view, not a copy: the stored table holds every column the model
+    passes on (its contract lists them in the model's order), and a scan keeps the order the
+    rows were stored in, so later sums add in the same order as in a full run. The empty
+    stand-ins are tables: a view of a view … would be bound again by every model reading it."""
+    out = {m.name: ("TABLE", f"SELECT * FROM (\n{m.sql_text()}\n) LIMIT 0")
+           for m in chosen.shape}
     for m in chosen.from_base:
-        # a restore SELECT keeps the rows in the order they were stored (stored_order)
-        rows = rows_sql(con, m.stores, chosen.base, region, "getvariable('run.scenario')",
-                        with_order=bool(m.restore))
-        out[m.name] = (f"WITH {BASE_PREFIX}{m.stores} AS ({rows})\n{m.restore_text()}"
-                       if m.restore else rows)
+        out[m.name] = ("VIEW", rows_sql(con, m.stores, chosen.base, region,
+                                        "getvariable('run.scenario')"))
     return out
 
 

@@ -39,9 +39,9 @@ class Run:
     region: str = ""  # the pooling region's code (its rows of the stored tables)
     adjustment_actions: Counter = field(default_factory=Counter)  # action → how many
     skipped: set[str] = field(default_factory=set)  # the models this run skipped
-    # model → the SELECT of the temp table (or view) standing in for it: its base scenario's
-    # stored rows, or no rows (dip_sim.pipeline.incremental)
-    stand_ins: dict[str, str] = field(default_factory=dict)
+    # model → (TABLE or VIEW, its SELECT) standing in for it: its base scenario's stored rows,
+    # or no rows (dip_sim.pipeline.incremental.stand_ins)
+    stand_ins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
         """The names a skip condition or a parameter rule may read."""
@@ -60,8 +60,7 @@ def _kind(model: Model) -> str:
 def create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     """Make a skipped model's table(s) with no rows and the columns it would have."""
     if model.sql:  # of the model's own kind, as when it runs
-        con.execute(f"CREATE OR REPLACE TEMP {_kind(model)} {model.name} AS "
-                    f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
+        _create(con, _kind(model), model.name, f"SELECT * FROM (\n{model.sql_text()}\n) LIMIT 0")
         return
     for table, columns in model.writes.items():
         if columns:
@@ -71,16 +70,31 @@ def create_empty(con: duckdb.DuckDBPyConnection, model: Model) -> None:
                         f"SELECT * FROM {model.stores} LIMIT 0")
 
 
+def _create(con: duckdb.DuckDBPyConnection, kind: str, name: str, select: str) -> None:
+    """CREATE OR REPLACE the temp table or view ``name`` as ``select``; one of the other kind
+    is dropped first (a what-if reusing its connection makes a model as a stand-in view, and
+    in a later what-if as its own table)."""
+    sql = f"CREATE OR REPLACE TEMP {kind} {name} AS\n{select}"
+    try:
+        con.execute(sql)
+    except duckdb.CatalogException as exc:
+        other = "TABLE" if kind == "VIEW" else "VIEW"
+        if f"is of type {other.title()}" not in str(exc):
+            raise
+        con.execute(f"DROP {other} {name}")
+        con.execute(sql)
+
+
 def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
-    """Make the model's table(s) from what is in place (or from its stand-in when the run has
-    one: its base's rows)."""
-    kind = _kind(model)
-    if model.name in run.stand_ins:  # of the model's own kind: a later run may make it again
-        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{run.stand_ins[model.name]}")
+    """Make the model's table(s) from what is in place, or its stand-in when the run has one
+    (a view of its base's rows, or an empty table)."""
+    if model.name in run.stand_ins:
+        kind, select = run.stand_ins[model.name]
+        _create(con, kind, model.name, select)
     elif model.python:
         model.function()(con, run)
     else:
-        con.execute(f"CREATE OR REPLACE TEMP {kind} {model.name} AS\n{model.sql_text()}")
+        _create(con, _kind(model), model.name, model.sql_text())
 
 
 def make(con: duckdb.DuckDBPyConnection, names: Sequence[str], params: dict[str, Parameter],

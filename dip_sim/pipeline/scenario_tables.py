@@ -75,12 +75,11 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str, region: str,
-             label: str | None = None, with_order: bool = False) -> str:
+             label: str | None = None) -> str:
     """A SELECT of ``scenario``'s rows of ``table`` in ``region`` read straight from the stored
     rows of its source (in the order they were stored, as the view would give them
     relabelled), without the ``region`` column (the models' own tables have none), with
-    ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name) and, with
-    ``with_order``, each row's position in the stored table as ``stored_order``."""
+    ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name)."""
     quoted = scenario.replace("'", "''")
     in_region = "region = '" + region.replace("'", "''") + "'"
     if table not in LAYERED:
@@ -90,8 +89,7 @@ def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str, region: 
     found = con.execute(f"SELECT source FROM main.{SOURCES} WHERE scenario = ? AND "
                         "table_name = ? AND region = ?", [scenario, table, region]).fetchall()
     source = (found[0][0] if found else scenario).replace("'", "''")
-    order = ", rowid AS stored_order" if with_order else ""
-    return (f"SELECT * EXCLUDE (region) REPLACE ({label} AS scenario){order} "
+    return (f"SELECT * EXCLUDE (region) REPLACE ({label} AS scenario) "
             f"FROM {SCHEMA}.{table} WHERE scenario = '{source}' AND {in_region}")
 
 
