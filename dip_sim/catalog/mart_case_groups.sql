@@ -9,7 +9,7 @@ WITH class_source AS (  -- the procedure that gave a comprehensive case its clas
           JOIN ref_proc r USING (code))
     GROUP BY proc_key_all
 ), c AS (
-    SELECT k.case_id, k.year, k.hospital_id, k.level, k.eligible, k.severity, k.status,
+    SELECT k.case_id, k.year, k.month, k.hospital_id, k.level, k.eligible, k.severity, k.status,
            k.total_cost_yuan, k.fund_paid_yuan, k.los_days, k.dx3, k.proc_class_max,
            k.proc_key_all, k.proc_key, k.core_code, k.comp_code, k.key_adjustments,
            CASE WHEN k.severity = 'critical' THEN NULL
@@ -20,7 +20,7 @@ WITH class_source AS (  -- the procedure that gave a comprehensive case its clas
     LEFT JOIN int_core_keys ck ON ck.core_code = k.core_code
     LEFT JOIN int_subset_choice s ON s.case_id = k.case_id
 ), placed AS (
-    SELECT p.run.scenario, c.case_id, c.year, c.hospital_id, c.level, c.eligible, c.total_cost_yuan,
+    SELECT p.run.scenario, c.case_id, c.year, c.month, c.hospital_id, c.level, c.eligible, c.total_cost_yuan,
            c.fund_paid_yuan, c.los_days, c.dx3, c.proc_class_max,
            coalesce(c.core_group, cc.comp_code) AS group_code,
            CASE WHEN c.core_group IS NOT NULL THEN 'core'

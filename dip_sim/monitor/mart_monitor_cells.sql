@@ -15,18 +15,16 @@ WITH sim AS (
     FROM int_case_points
     GROUP BY hospital_id, month
 ), year_cases AS (
-    SELECT g.hospital_id, f.month, count(*) AS n_all,
-           count(*) FILTER (WHERE NOT g.grouped) AS n_ungrouped
-    FROM mart_case_groups g JOIN case_features f USING (case_id)
-    WHERE g.year = getvariable('run.sim_year')
-    GROUP BY g.hospital_id, f.month
+    SELECT hospital_id, month, count(*) AS n_all, count(*) FILTER (WHERE NOT grouped) AS n_ungrouped
+    FROM mart_case_groups
+    WHERE year = getvariable('run.sim_year')
+    GROUP BY hospital_id, month
 ), history AS (
-    SELECT h.hospital_id, h.year, f.month, count(*) AS n_cases,
+    SELECT h.hospital_id, h.year, h.month, count(*) AS n_cases,
            CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) AS rw
     FROM int_history_grouped h
-    JOIN case_features f USING (case_id)
     JOIN mart_catalog_groups c USING (group_code)
-    GROUP BY h.hospital_id, h.year, f.month
+    GROUP BY h.hospital_id, h.year, h.month
 ), last AS (
     SELECT max(month) AS last_month FROM int_case_points
 )
