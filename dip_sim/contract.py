@@ -54,6 +54,10 @@ class Column:
     label: str = ""
     description: str = ""
     codes: Mapping[str, str] = field(default_factory=dict)  # value (as text) → Chinese
+    # computed when read, not stored: the expression over the stored row ``t`` and the row of
+    # ``on_read_join`` (a scenario-keyed table) of the same scenario, region and key
+    on_read: str = ""
+    on_read_join: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ class TableContract:
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The columns a run stores (every column but those computed on read)."""
+        return tuple(c for c in self.columns if not c.on_read)
 
 
 def code_key(value: Any) -> str:
@@ -130,7 +139,8 @@ def parse_contract(path: Path, doc: Mapping[str, Any]) -> TableContract:
         where = f"columns[{i}]"
         if not isinstance(raw, dict):
             raise _fail(path, where, "应为映射")
-        unknown = set(raw) - {"name", "type", "unit", "label", "description", "codes"}
+        unknown = set(raw) - {"name", "type", "unit", "label", "description", "codes",
+                              "on_read"}
         if unknown:
             raise _fail(path, f"{where}.{sorted(unknown)[0]}", "未知字段")
         name = _text(path, f"{where}.name", raw.get("name"), empty=False)
@@ -143,11 +153,21 @@ def parse_contract(path: Path, doc: Mapping[str, Any]) -> TableContract:
         codes = raw.get("codes") or {}
         if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
             raise _fail(path, f"{where}.codes", "应为 取值: 中文名 的映射")
+        on_read = raw.get("on_read") or {}
+        if on_read and (not isinstance(on_read, dict) or set(on_read) != {"expression", "join"}):
+            raise _fail(path, f"{where}.on_read", "应为 {expression, join}：读取时由存储行 t 与 join "
+                                                  "表同情景、同统筹区、同键的行计算")
+        if not on_read and columns and columns[-1].on_read:
+            raise _fail(path, f"{where}.on_read", "读取时计算的列应排在存储的列之后")
         columns.append(Column(
             name=name, type=_text(path, f"{where}.type", raw.get("type"), empty=False),
             unit=unit, label=_text(path, f"{where}.label", raw.get("label"), empty=False),
             description=_text(path, f"{where}.description", raw.get("description")),
-            codes={code_key(k): v for k, v in codes.items()}))
+            codes={code_key(k): v for k, v in codes.items()},
+            on_read=_text(path, f"{where}.on_read.expression", on_read.get("expression"),
+                          empty=not on_read).strip(),
+            on_read_join=_text(path, f"{where}.on_read.join", on_read.get("join"),
+                               empty=not on_read)))
     names = {c.name for c in columns}
     key = _names(path, "key", doc.get("key"), names)
     keyed = doc.get("scenario_keyed")
@@ -155,6 +175,8 @@ def parse_contract(path: Path, doc: Mapping[str, Any]) -> TableContract:
         raise _fail(path, "scenario_keyed", f"应为 true 或 false，得到 {keyed!r}")
     if keyed and "scenario" not in names:
         raise _fail(path, "scenario_keyed", "按情景替换的表必须有 scenario 列")
+    if any(c.on_read for c in columns) and not keyed:
+        raise _fail(path, "columns", "只有按情景替换的表能有读取时计算的列（on_read）")
     tests: list[DataTest] = []
     for i, raw in enumerate(doc.get("tests") or []):
         where = f"tests[{i}]"
@@ -217,14 +239,36 @@ def load_contracts(root: Path = PACKAGE) -> dict[str, TableContract]:
         if contract.table in contracts:
             raise _fail(path, "table", f"{contract.table} 已在 {contracts[contract.table].path}")
         contracts[contract.table] = contract
+    check_on_read(contracts)
     return contracts
+
+
+def check_on_read(contracts: Mapping[str, TableContract]) -> None:
+    """Raise :class:`ContractError` when a column computed on read joins a table that is not
+    a scenario-keyed table of ``contracts`` whose key (besides scenario and region) the
+    reading table has."""
+    for contract in contracts.values():
+        for col in contract.columns:
+            other = contracts.get(col.on_read_join) if col.on_read else None
+            if col.on_read and (other is None or not other.scenario_keyed
+                                or not set(join_key(other)) <= {c.name for c in contract.columns}):
+                raise _fail(contract.path, f"columns ({col.name}).on_read.join",
+                            f"{col.on_read_join} 应为按情景替换的表，其键（情景、统筹区之外）均为本表的列")
+
+
+def join_key(contract: TableContract) -> tuple[str, ...]:
+    """The key of a scenario-keyed table without its scenario and region: what a row of another
+    table reading it on read (``on_read``) matches it on."""
+    return tuple(k for k in contract.key if k not in ("scenario", "region"))
 
 
 CONTRACTS: dict[str, TableContract] = load_contracts()
 
 
 def create_sql(table: str) -> str:
-    """The ``CREATE TABLE IF NOT EXISTS`` statement of a stored table (leading newline kept)."""
+    """The ``CREATE TABLE IF NOT EXISTS`` statement of a stored table (leading newline kept),
+    with every column a reader sees (a scenario-keyed result table is stored without its
+    columns computed on read: :mod:`dip_sim.pipeline.scenario_tables`)."""
     columns = ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].columns)
     return f"\nCREATE TABLE IF NOT EXISTS {table} (\n{columns}\n)"
 
@@ -453,8 +497,11 @@ def tables_markdown() -> str:
                   "|---|---|---|---|---|---|"]
         for col in c.columns:
             codes = "; ".join(f"`{k}` {v}" for k, v in col.codes.items())
+            about = col.description + (f"（读取时计算，不存储：`{col.on_read}`，"
+                                       f"`{col.on_read_join}` 为同情景、同统筹区的行）"
+                                       if col.on_read else "")
             lines.append(f"| `{col.name}` | {col.type} | {col.unit} | {_cell(col.label)} | "
-                         f"{_cell(col.description)} | {_cell(codes)} |")
+                         f"{_cell(about)} | {_cell(codes)} |")
         if c.tests:
             lines += ["", "Data tests:", ""]
             for t in c.tests:

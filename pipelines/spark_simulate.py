@@ -106,7 +106,7 @@ def load_results(con: duckdb.DuckDBPyConnection, out: Path | str,
                     con.execute(f"DELETE FROM {target} WHERE scenario = ? AND region = ?",
                                 [scenario, region.code])
                     if rows is not None:
-                        columns = ", ".join(c.name for c in CONTRACTS[table].columns)
+                        columns = ", ".join(c.name for c in CONTRACTS[table].stored_columns)
                         con.execute(f"INSERT INTO {target} BY NAME SELECT {columns} FROM ({rows})")
                 scenario_tables.set_sources(con, scenario, region.code, scenario_tables.LAYERED,
                                             None)

@@ -73,12 +73,67 @@ GOOD = {"table": "t", "description": "d", "grain": "one row per scenario", "key"
     ({"tests": [{"unique": ["missing"]}]}, "tests[0].unique"),
     ({"tests": [{"sql": "SELECT 1"}]}, "tests[0].name"),
     ({"colour": "red"}, "colour"),
+    # a column computed on read: {expression, join}, after the stored columns, in a
+    # scenario-keyed table
+    ({"columns": [*GOOD["columns"], {"name": "x", "type": "DOUBLE", "unit": "", "label": "x",
+                                     "on_read": {"expression": "1"}}]},
+     "columns[1] (x).on_read"),
+    ({"columns": [*GOOD["columns"], {"name": "x", "type": "DOUBLE", "unit": "", "label": "x",
+                                     "on_read": {"expression": "1", "join": "t"}},
+                  {"name": "y", "type": "DOUBLE", "unit": "", "label": "y"}]},
+     "columns[2] (y).on_read"),
+    ({"scenario_keyed": False,
+      "columns": [*GOOD["columns"], {"name": "x", "type": "DOUBLE", "unit": "", "label": "x",
+                                     "on_read": {"expression": "1", "join": "t"}}]},
+     "columns"),
 ])
 def test_a_malformed_contract_is_refused_naming_file_and_field(tmp_path, change, field):
     _parse(tmp_path, GOOD)
     with pytest.raises(ContractError) as info:
         _parse(tmp_path, {**GOOD, **change})
     assert "dip_sim/settle/t.yaml" in str(info.value) and field in str(info.value)
+
+
+def test_a_column_computed_on_read_joins_a_scenario_keyed_table_on_its_key(tmp_path):
+    """The table an on-read column reads must be a scenario-keyed result table whose key
+    (besides scenario and region) the reading table has."""
+    def reading(join):
+        return _parse(tmp_path, {**GOOD, "columns": [*GOOD["columns"], {
+            "name": "x", "type": "DOUBLE", "unit": "", "label": "x",
+            "on_read": {"expression": "1", "join": join}}]})
+
+    keyed = _parse(tmp_path, {**GOOD, "table": "h", "key": ["scenario", "hospital_id"],
+                              "columns": [*GOOD["columns"], {"name": "hospital_id",
+                                                             "type": "VARCHAR", "unit": "",
+                                                             "label": "医院"}]}, name="h")
+    for join in ("missing", "h"):  # no such table; a key column (hospital_id) t lacks
+        with pytest.raises(ContractError, match="columns \\(x\\).on_read.join"):
+            contract.check_on_read({"t": reading(join), "h": keyed})
+    contract.check_on_read({"t": reading("t")})  # its own key: scenario only
+
+
+def test_a_case_amount_is_computed_on_read_from_its_hospitals_settlement():
+    """Hand-computed: hospital H1 has 10 points and a DIP amount of 1,000 yuan; its cases of
+    3 and 7 points get 300 and 700, in every scenario that reads those case rows (a budget
+    scenario reusing the baseline's cases gets its own hospital amount: 1,200 → 360, 840)."""
+    from dip_sim.pipeline import scenario_tables
+
+    con = duckdb.connect()
+    scenario_tables.ensure(con)
+    con.execute("INSERT INTO stored.case_scores (scenario, region, case_id, hospital_id, "
+                "case_points) VALUES ('baseline', 'R', 'c1', 'H1', 3), "
+                "('baseline', 'R', 'c2', 'H1', 7)")
+    con.execute("INSERT INTO stored.hospital_settlement (scenario, region, hospital_id, "
+                "total_points, dip_amount_yuan) VALUES ('baseline', 'R', 'H1', 10, 1000), "
+                "('budget', 'R', 'H1', 10, 1200)")
+    scenario_tables.set_sources(con, "baseline", "R", scenario_tables.LAYERED, None)
+    scenario_tables.set_sources(con, "budget", "R", ["hospital_settlement"], "baseline")
+    rows = con.execute("SELECT scenario, case_id, case_amount_yuan FROM case_scores "
+                       "ORDER BY ALL").fetchall()
+    assert rows == [("baseline", "c1", 300.0), ("baseline", "c2", 700.0),
+                    ("budget", "c1", 360.0), ("budget", "c2", 840.0)]
+    assert "case_amount_yuan" not in {r[0] for r in con.execute(
+        "DESCRIBE stored.case_scores").fetchall()}
 
 
 def test_contract_files_ignore_other_yaml(tmp_path):
@@ -127,12 +182,12 @@ def test_the_simulated_warehouse_passes_every_data_test(city):
 
 @pytest.mark.parametrize("breakage, expected", [
     # the rows as a run stored them (stored.T: the views read them; g10 changes only the budget,
-    # so its grouping is the baseline's stored rows)
+    # so its grouping and case points are the baseline's stored rows)
     ("UPDATE stored.hospital_settlement SET dip_amount_yuan = dip_amount_yuan + 5 WHERE hospital_id = "
      "(SELECT min(hospital_id) FROM hospital_settlement)", "point_values：检验 fund_paid_out"),
     ("UPDATE stored.case_scores SET case_id = NULL WHERE case_id = (SELECT min(case_id) FROM case_scores) "
-     "AND scenario = 'g10'",
-     "case_scores：检验 not_null(scenario, region, case_id) 未通过，1 行违反"),
+     "AND scenario = 'baseline'",  # seen by both scenarios
+     "case_scores：检验 not_null(scenario, region, case_id) 未通过，2 行违反"),
     ("UPDATE stored.case_groups SET case_id = (SELECT max(case_id) FROM case_groups) "
      "WHERE case_id = (SELECT min(case_id) FROM case_groups) AND scenario = 'baseline'",
      # one repeated key, seen by both scenarios

@@ -313,7 +313,8 @@ def test_carries_names_what_a_stored_model_passes_on(city):
 def test_the_plan_of_a_budget_change_leaves_the_grouping_and_the_scores_alone():
     """Read from the stage graph: a growth rate reaches the fund, the settlement and what reads
     them, not the grouping or the case points (they read the budget point value, which the
-    fund does not change); the grouping comes from the base's stored rows."""
+    fund does not change); the grouping and the case points come from the base's stored rows,
+    and no model of one row per case runs again (a case's DIP amount is computed on read)."""
     from dip_sim.pipeline import incremental
     from dip_sim.pipeline.graph import SIMULATE_STAGES, graph
     from dip_sim.pipeline.run import Run
@@ -324,20 +325,22 @@ def test_the_plan_of_a_budget_change_leaves_the_grouping_and_the_scores_alone():
     chosen = incremental.plan(graph().select(SIMULATE_STAGES), {"budget.growth_rate"},
                               "baseline", facts, ("int_budget", "mart_point_values"))
     rerun = {m.name for m in chosen.rerun}
-    assert {"int_budget", "int_point_values", "mart_hospital_settlement",
-            "mart_case_scores"} <= rerun
-    assert not rerun & {"mart_case_groups", "int_case_scores", "int_case_points",
-                        "int_budget_point_value"}
-    assert {m.name for m in chosen.from_base} >= {"mart_case_groups", "mart_catalog_groups"}
-    assert "int_keyed" not in {m.name for m in (*chosen.rerun, *chosen.replay)}
-    assert set(chosen.stages(facts)) == {"budget", "settle", "metrics", "project", "monitor"}
+    ran = rerun | {m.name for m in chosen.replay}
+    assert {"int_budget", "int_point_values", "mart_hospital_settlement"} <= rerun
+    assert not ran & {"mart_case_groups", "int_keyed", "int_year_cases", "int_case_scores",
+                      "mart_case_scores"}
+    assert "int_budget_point_value" not in rerun
+    assert {m.name for m in chosen.from_base} >= {"mart_case_groups", "mart_case_scores",
+                                                  "mart_catalog_groups"}
+    # the hospital indices read the case points, not their amounts: not rerun
+    assert set(chosen.stages(facts)) == {"budget", "settle", "project", "monitor"}
     # the monitoring's counts by hospital and month do not depend on the budget
     assert "mart_monitor_cells" in {m.name for m in chosen.from_base}
     # a what-if storing nothing reruns only what its point values need
     lean = incremental.plan(graph().select(SIMULATE_STAGES), {"budget.growth_rate"},
                             "baseline", facts, ("int_budget", "mart_point_values"),
                             only_wanted=True)
-    assert "mart_case_scores" not in {m.name for m in lean.rerun}
+    assert "mart_hospital_indices" not in {m.name for m in lean.rerun}
     assert {m.name for m in lean.rerun} < rerun
 
 

@@ -11,10 +11,10 @@ WITH prev AS (
     -- read only with the split (a constant, so the scan is left out without it)
     WHERE getvariable('budget.split_by_insurance') AND h.year = p.run.sim_year - 1
     GROUP BY ALL
-), sim AS (
+), sim AS (  -- the grouped cases of the simulation year (as int_budget reads them)
     SELECT pool, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
            CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan
-    FROM int_year_cases GROUP BY pool
+    FROM mart_case_scores WHERE group_type <> 'ungrouped' GROUP BY pool
 )
 SELECT s.pool,
        CASE WHEN NOT p.budget.split_by_insurance THEN b.dip_fund_yuan

@@ -3,7 +3,7 @@
 -- the simulation year's scored cases with their points, catalogue points (rw), cost, fund
 -- payments and cases outside the cost band, and its cases grouped or not; the grouped history
 -- cases with their rw. last_month: the last month of the simulation year loaded. The scored
--- cases are read before their DIP amounts (int_case_points), which a budget does not change.
+-- cases are read with their points (mart_case_scores), which a budget does not change.
 -- Sums of doubles are taken exactly, as DECIMAL (see catalog/int_keyed.sql).
 WITH sim AS (
     SELECT hospital_id, getvariable('run.sim_year') AS year, month, count(*) AS n_cases,
@@ -12,7 +12,7 @@ WITH sim AS (
            CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
            CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
            count(*) FILTER (WHERE outlier IN ('low', 'high', 'extreme')) AS n_outliers
-    FROM int_case_points
+    FROM mart_case_scores
     GROUP BY hospital_id, month
 ), year_cases AS (
     SELECT hospital_id, month, count(*) AS n_all, count(*) FILTER (WHERE NOT grouped) AS n_ungrouped
@@ -26,7 +26,7 @@ WITH sim AS (
     JOIN mart_catalog_groups c USING (group_code)
     GROUP BY h.hospital_id, h.year, h.month
 ), last AS (
-    SELECT max(month) AS last_month FROM int_case_points
+    SELECT max(month) AS last_month FROM mart_case_scores
 )
 SELECT getvariable('run.scenario') AS scenario, coalesce(s.hospital_id, y.hospital_id) AS hospital_id,
        getvariable('run.sim_year') AS year, coalesce(s.month, y.month) AS month,

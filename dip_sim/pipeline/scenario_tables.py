@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from dip_sim.contract import CONTRACTS
+from dip_sim.contract import CONTRACTS, join_key
 from dip_sim.schema import SCENARIO_TABLES
 
 SCHEMA = "stored"
@@ -38,16 +38,27 @@ class LayoutError(RuntimeError):
 
 
 def _columns(table: str) -> str:
-    return ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].columns)
+    return ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].stored_columns)
 
 
 def view_sql(table: str) -> str:
-    """The ``main.T`` view: each scenario's rows of ``T``, read from its source's stored rows."""
+    """The ``main.T`` view: each scenario's rows of ``T``, read from its source's stored rows,
+    with the columns its contract computes on read (``on_read``: from the row of another
+    result table of the same scenario, region and key, e.g. a case's DIP amount from its
+    hospital's settlement, so that a new budget rewrites no case)."""
+    computed = [c for c in CONTRACTS[table].columns if c.on_read]
+    select = "t.* REPLACE (s.scenario AS scenario)" + "".join(
+        f",\n       {c.on_read} AS {c.name}" for c in computed)
+    joins = ""
+    for other in dict.fromkeys(c.on_read_join for c in computed):
+        on = "".join(f" AND {other}.{k} = t.{k}" for k in join_key(CONTRACTS[other]))
+        joins += (f"\nLEFT JOIN main.{other} ON {other}.scenario = s.scenario "
+                  f"AND {other}.region = t.region{on}")
     return (f"CREATE OR REPLACE VIEW main.{table} AS\n"
-            f"SELECT t.* REPLACE (s.scenario AS scenario)\n"
+            f"SELECT {select}\n"
             f"FROM {SCHEMA}.{table} t\n"
             f"JOIN main.{SOURCES} s ON s.table_name = '{table}' AND s.source = t.scenario\n"
-            f"    AND s.region = t.region")
+            f"    AND s.region = t.region{joins}")
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -70,6 +81,8 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
                 "table_name VARCHAR NOT NULL, source VARCHAR NOT NULL, region VARCHAR NOT NULL)")
     for table in LAYERED:
         con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} (\n{_columns(table)}\n)")
+    # a view reading another on read comes after it
+    for table in sorted(LAYERED, key=lambda t: any(c.on_read for c in CONTRACTS[t].columns)):
         if kinds.get(table) != "view":
             con.execute(view_sql(table))
 

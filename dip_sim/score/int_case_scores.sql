@@ -44,7 +44,6 @@ SELECT p.run.scenario, p.run.sim_year AS year, b.case_id, b.hospital_id, b.month
             WHEN b.cost_ratio > p.outliers.high_ratio THEN (b.cost_ratio - 1) * b.base_points
             ELSE b.base_points END * b.tcm_factor AS case_points,
        b.total_cost_yuan, b.fund_paid_yuan,
-       NULL::DOUBLE AS case_amount_yuan,  -- its share of the hospital's DIP amount: mart_case_scores
        b.pool,  -- the fund pool (int_year_cases)
        b.los_days, b.icu_days  -- for the 特例单议 candidates (int_special_candidates)
 FROM base b CROSS JOIN run_params p

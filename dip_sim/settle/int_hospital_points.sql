@@ -14,7 +14,7 @@
 -- (negative: the fund overspent).
 WITH cur AS (
     SELECT hospital_id, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points
-    FROM int_case_points GROUP BY hospital_id
+    FROM mart_case_scores GROUP BY hospital_id
 ), prev AS (  -- its points in the last history year, at the catalogue's rw
     SELECT g.hospital_id,
            CAST(sum(CAST(c.rw * l.coefficient AS DECIMAL(38, 10))) AS DOUBLE) AS points

@@ -2,4 +2,4 @@ SELECT b.pool, b.dip_fund_yuan, b.reserve_yuan, b.fund_ratio, t.points AS total_
        (b.dip_fund_yuan / b.fund_ratio) / t.points AS pv_floating
 FROM int_budget_pools b
 JOIN (SELECT pool, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points
-      FROM int_case_points GROUP BY pool) t USING (pool)
+      FROM mart_case_scores GROUP BY pool) t USING (pool)

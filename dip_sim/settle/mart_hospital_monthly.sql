@@ -10,7 +10,7 @@ WITH m AS (
            CAST(sum(CAST(s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
            CAST(sum(CAST(s.total_cost_yuan - s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
                AS patient_paid_yuan
-    FROM int_case_points s JOIN int_pools pl USING (pool)
+    FROM mart_case_scores s JOIN int_pools pl USING (pool)
     GROUP BY s.hospital_id, s.month
 ), d AS (
     SELECT hospital_id, month, sum(amount_yuan) AS deductions_yuan

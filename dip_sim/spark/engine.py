@@ -283,13 +283,14 @@ class SparkRunner:
             "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()]
 
     def _store(self, run: Run, models: Sequence[Model]) -> None:
-        """Write each stored table's rows of the scenario (its contract's columns and types)."""
+        """Write each stored table's rows of the scenario (its contract's stored columns and
+        types; a column computed on read is computed by the warehouse's view)."""
         for model in models:
             if not model.stores or (model.stage == "supervise" and model.name in run.skipped):
                 continue
             contract = CONTRACTS[model.stores]
             columns = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}"
-                                for c in contract.columns if c.name not in PARTITIONS)
+                                for c in contract.stored_columns if c.name not in PARTITIONS)
             select = spark_sql(f"SELECT {columns} FROM {model.name}", model.name, {}, {})
             self._write(self.spark.sql(select), model.stores, run.scenario)
 

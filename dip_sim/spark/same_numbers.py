@@ -127,7 +127,8 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
     a tied rank (:data:`TIED_RANKS`, one row per hospital and index) is compared row by row
     in order."""
     contract = CONTRACTS[table]
-    columns = [c.name for c in contract.columns]
+    # the stored columns (one computed on read comes from the compared ones of another table)
+    columns = [c.name for c in contract.stored_columns]
     folder = Path(out) / table
     spark_rows = (_rows_sql(_spark_source(folder), columns, scenario) if has_rows(folder)
                   else f"SELECT {', '.join(columns)} FROM {table} WHERE false")

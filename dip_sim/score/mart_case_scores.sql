@@ -1,7 +1,10 @@
--- The points each case is paid by: an approved 特例单议 case within the cap takes its special
--- points (int_special_decided; outlier band 'special'); with special_review.ungrouped_mode =
--- points, the ungrouped cases (eligible, no critical finding, no group) are added, scored
--- ungrouped_points_factor × cost ÷ 预算点值 inside the fund (dip_rules.md §5).
+-- The points each case is paid by (stored as case_scores): an approved 特例单议 case within the
+-- cap takes its special points (int_special_decided; outlier band 'special'); with
+-- special_review.ungrouped_mode = points, the ungrouped cases (eligible, no critical finding,
+-- no group) are added, scored ungrouped_points_factor × cost ÷ 预算点值 inside the fund
+-- (dip_rules.md §5). A case's DIP amount, its share of its hospital's (by points), is not
+-- stored: the case_scores view computes it from the hospital's settlement (its contract's
+-- on_read), so that a scenario changing only the budget rewrites no case.
 SELECT s.* REPLACE (
            CASE WHEN d.case_id IS NOT NULL THEN d.special_points ELSE s.case_points END
                AS case_points,
@@ -17,7 +20,7 @@ SELECT p.run.scenario, p.run.sim_year AS year, f.case_id, f.hospital_id, f.month
        p.special_review.ungrouped_points_factor * CAST(f.total_cost_yuan AS DOUBLE) / b.pv_budget_yuan
            AS case_points,
        f.total_cost_yuan,
-       f.fund_paid_yuan, NULL AS case_amount_yuan,
+       f.fund_paid_yuan,
        CASE WHEN p.budget.split_by_insurance THEN coalesce(f.insurance_type, 'unknown')
             ELSE 'all' END AS pool, f.los_days, f.icu_days
 FROM case_features f
