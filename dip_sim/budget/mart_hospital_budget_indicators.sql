@@ -1,5 +1,5 @@
 -- Each hospital's annual DIP budget indicator (医院年度支付预算指标), scaled to the DIP fund.
--- The base B_h by indicator.method (int_indicator_bases for E, P, F and T):
+-- The base B_h by indicator.method (mart_indicator_bases for E, P, F and T):
 --   expected_points  B_h = E_h × T_h × 预算点值 × 医保支付比例 R
 --   fund_share       B_h = F_h (weighted history fund payments)
 --   points_share     B_h = P_h × 预算点值 × R (the history points, valued like the first)
@@ -23,7 +23,7 @@ WITH f AS (
                WHEN 'points_share' THEN x.history_points * f.pv_budget_yuan * f.fund_ratio
                ELSE x.expected_points * x.trend_factor * f.pv_budget_yuan * f.fund_ratio
            END AS own_base_yuan
-    FROM int_indicator_bases x CROSS JOIN f CROSS JOIN run_params p
+    FROM mart_indicator_bases x CROSS JOIN f CROSS JOIN run_params p
 ), b AS (
     SELECT base.*,
            CASE WHEN has_history THEN 'history'

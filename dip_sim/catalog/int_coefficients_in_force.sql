@@ -4,7 +4,7 @@
 -- coefficient of the method in force (mart_level_coefficients). A 基层病种 takes none: the
 -- same points at every level (1.0, and no bonus: its readers add run_bonus to the others).
 -- Read by scoring (int_case_scores) and by the hospitals' budget indicators
--- (int_indicator_bases), so both take a case's coefficient by the same rule.
+-- (mart_indicator_bases), so both take a case's coefficient by the same rule.
 SELECT l.level, c.group_code, c.primary_group,
        CASE WHEN c.primary_group THEN 1.0
             WHEN p.coefficients.method = 'per_group' THEN coalesce(gc.coefficient, l.coefficient)

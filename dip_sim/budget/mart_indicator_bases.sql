@@ -1,5 +1,6 @@
 -- Each hospital's base for its annual DIP budget indicator (医院年度支付预算指标), from its
--- grouped history cases (阳政发〔2021〕3号: 根据医院各病种医疗费用情况和占比，确定医院的年度支付
+-- grouped history cases (stored as indicator_bases: a scenario changing only the budget reads
+-- them from its base) (阳政发〔2021〕3号: 根据医院各病种医疗费用情况和占比，确定医院的年度支付
 -- 预算指标). The history years are weighted as the budget weights them (catalog.history_weights,
 -- 1:2:7 [2020, 3.0]) and averaged: a year's case counts as w_y / Σw of a case, so a hospital's
 -- weighted annual cases in group g are n̄_hg = Σ_y w_y·n_hgy / Σ_y w_y (a year without cases
@@ -60,7 +61,7 @@ WITH w AS (
                 ELSE 0 END AS growth_rate
     FROM per_year y JOIN hosp h USING (hospital_id) CROSS JOIN w
 )
-SELECT hs.hospital_id, hs.level, g.hospital_id IS NOT NULL AS has_history,
+SELECT p.run.scenario, hs.hospital_id, hs.level, g.hospital_id IS NOT NULL AS has_history,
        coalesce(g.cases_w, 0) AS history_cases, coalesce(g.n_last, 0) AS cases_last_year,
        coalesce(g.growth_rate, 0) AS growth_rate,
        coalesce(g.expected_points, 0) AS expected_points,
