@@ -18,6 +18,7 @@ a report or page computes (not stored) have their labels in :mod:`dip_sim.labels
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -371,11 +372,20 @@ def _stored(con: Any) -> set[str]:
 
 
 def _test_sql(contract: TableContract, test: DataTest, scenarios: list[str] | None = None) -> str:
-    """The SELECT of the rows failing ``test``; a generated test on a scenario-keyed table reads
-    only the rows of ``scenarios`` when given (a view of several scenarios is not read whole)."""
+    """The SELECT of the rows failing ``test``; with ``scenarios``, a test reads only their rows
+    of the scenario-keyed tables (a view of several scenarios is not read whole): a generated
+    test its table's, a written one (``sql``) every scenario-keyed table it names, each
+    shadowed by a CTE of the same name over those rows."""
     t = contract.table
+    names = ", ".join("'" + s.replace("'", "''") + "'" for s in scenarios or ()) or "NULL"
+    if scenarios is not None and test.kind == "sql":
+        read = [c.table for c in CONTRACTS.values()
+                if c.scenario_keyed and re.search(rf"\b{c.table}\b", test.sql)]
+        if read:
+            shadows = ", ".join(f"{r} AS (SELECT * FROM main.{r} WHERE scenario IN ({names}))"
+                                for r in read)
+            return f"WITH {shadows} SELECT * FROM (\n{test.sql}\n) AS failing"
     if scenarios is not None and contract.scenario_keyed and test.kind != "sql":
-        names = ", ".join("'" + s.replace("'", "''") + "'" for s in scenarios) or "NULL"
         t = f"(SELECT * FROM {contract.table} WHERE scenario IN ({names})) AS {contract.table}"
     if test.kind == "not_null":
         return f"SELECT * FROM {t} WHERE " + " OR ".join(f"{c} IS NULL" for c in test.columns)

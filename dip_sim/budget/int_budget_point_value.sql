@@ -1,6 +1,6 @@
 -- The budget point value (预算点值) and the last history year's cost per point, from the
 -- grouped history cases: what scoring reads of the budget (the fund itself is int_budget's).
-WITH hist AS (SELECT * FROM int_history_costs)
+WITH hist AS (SELECT * FROM mart_history_costs)
 SELECT
     -- 预算点值 = Σ_y w_y·cost_y / Σ_y w_y·points_y (1:2:7) [2020, 3.0], or as refined by
     -- point_value.budget_refinement

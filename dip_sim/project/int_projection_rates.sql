@@ -10,7 +10,7 @@
 WITH first_last AS (
     SELECT min(year) AS first_year, max(year) AS last_year FROM run_history
 ), cpp AS (
-    SELECT year, total_cost_yuan / total_rw AS cost_per_point FROM int_history_costs
+    SELECT year, total_cost_yuan / total_rw AS cost_per_point FROM mart_history_costs
 ), mix AS (
     SELECT (SELECT CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) / count(*)
             FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)

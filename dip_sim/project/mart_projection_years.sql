@@ -27,7 +27,7 @@ WITH years AS (
                AS dip_fund_yuan
     FROM years y CROSS JOIN mart_point_values v
 ), costs AS (
-    SELECT year, total_cost_yuan, total_rw FROM int_history_costs
+    SELECT year, total_cost_yuan, total_rw FROM mart_history_costs
     WHERE year < getvariable('run.sim_year')
     UNION ALL
     SELECT year, total_cost_yuan, total_rw FROM years
