@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import hashlib
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -59,6 +61,23 @@ class Reuse:
     base_stamp: str = ""  # the base run they came from (its run time and inputs)
     full: set[str] = field(default_factory=set)  # models whose tables hold their rows
     shape: set[str] = field(default_factory=set)  # models made as empty views only
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+              ) -> dict[str, Any]:
+    """The first row of ``sql`` by column name, as a data frame's row would give it: numbers
+    as floats or ints, a missing number as NaN (read without loading pandas, which would
+    double a budget scenario's start-up)."""
+    cur = con.execute(sql, list(params))
+    values = cur.fetchone()
+    out: dict[str, Any] = {}
+    for (name, kind, *_), value in zip(cur.description, values, strict=True):
+        numeric = str(kind).startswith(("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT",
+                                        "SMALLINT", "TINYINT", "HUGEINT", "NUMBER"))
+        if isinstance(value, decimal.Decimal):
+            value = float(value)
+        out[name] = math.nan if value is None and numeric else value
+    return out
 
 
 def default_history(year: int, n_years: int = 3) -> list[int]:
@@ -205,7 +224,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         raise SimulationError(f"情景 {scenario.name}: 上一年度 {year - 1} 没有入组病例，"
                               "无法按增长率法测算 DIP 基金")
     params_json, params_sha = params_fingerprint(values)
-    row = con.execute("SELECT * FROM mart_point_values").fetchdf().iloc[0].to_dict()
+    row = first_row(con, "SELECT * FROM mart_point_values")
     row.update(region=region.code, region_name=region.name)
     if not persist:
         row.update({mart: con.execute(f"SELECT * FROM {mart}").df() for mart in keep})
@@ -325,9 +344,9 @@ def simulate(con: duckdb.DuckDBPyConnection, year: int, history: Sequence[int] |
                         and current_run(con, scenario, params, year, history, region.code)):
                     progress(f"情景 {scenario.name}：数据、模型与参数自上次模拟以来未变，沿用其结果"
                              "（--force 重新运行）")
-                    row = con.execute("SELECT * EXCLUDE (region) FROM point_values "
-                                      "WHERE scenario = ? AND region = ?",
-                                      [scenario.name, region.code]).fetchdf().iloc[0].to_dict()
+                    row = first_row(con, "SELECT * EXCLUDE (region) FROM point_values "
+                                    "WHERE scenario = ? AND region = ?",
+                                    [scenario.name, region.code])
                     results.append({**row, "region": region.code, "region_name": region.name})
                     continue
                 results.append(run_scenario(con, scenario, params, year, history, progress,

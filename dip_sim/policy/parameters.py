@@ -24,6 +24,7 @@ read by the simulation driver and are not among a run's parameters.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,13 +206,22 @@ def _regional(param: Parameter, spec: Any) -> dict[str, dict[dt.date, Any]]:
 def load_baseline(policy_dir: Path = POLICY_DIR, settings: bool = False
                   ) -> dict[str, Parameter]:
     """Read every ``*.yaml`` in ``policy_dir`` into parameters named ``file_stem.key`` (with
-    ``settings``, those of :data:`SETTINGS_SECTIONS` too)."""
-    params: dict[str, Parameter] = {}
+    ``settings``, those of :data:`SETTINGS_SECTIONS` too). The files are read again only when
+    one of them changed (a command reads the parameters several times)."""
     files = sorted(p for p in policy_dir.glob("*.yaml")
                    if settings or p.stem not in SETTINGS_SECTIONS)
     if not files:
         raise PolicyError(f"政策参数目录 {policy_dir} 中没有 *.yaml 文件")
-    for path in files:
+    stamps = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return dict(_read_parameters(stamps))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_parameters(stamps: tuple[tuple[str, int, int], ...]) -> dict[str, Parameter]:
+    """The parameters of the files named in ``stamps`` (path, modification time, size: a
+    changed file is another key)."""
+    params: dict[str, Parameter] = {}
+    for path in (Path(s[0]) for s in stamps):
         content = read_yaml(path) or {}
         for key, spec in content.items():
             name = f"{path.stem}.{key}"
