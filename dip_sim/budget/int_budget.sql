@@ -12,11 +12,11 @@ WITH prev AS (
     FROM case_features WHERE year = getvariable('run.sim_year') - 1
 ), sim AS (
     -- the grouped cases of the simulation year, read from their scores (one per grouped case:
-    -- the data test every_grouped_case_scored), which a budget does not change
+    -- the data test every_grouped_case_scored) summed by cell, which a budget does not change
     SELECT CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
            CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan,
-           count(*) AS n_cases
-    FROM mart_case_scores WHERE group_type <> 'ungrouped'
+           CAST(coalesce(sum(n_cases), 0) AS BIGINT) AS n_cases
+    FROM mart_case_score_cells WHERE grouped
 ), base AS (
     -- the fund before the reserve, by budget.method [3.0]:
     --   growth: last year's DIP fund payments × (1 + g); fixed: the given amount;

@@ -14,7 +14,7 @@ WITH prev AS (
 ), sim AS (  -- the grouped cases of the simulation year (as int_budget reads them)
     SELECT pool, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan,
            CAST(sum(total_cost_yuan) AS DOUBLE) AS total_cost_yuan
-    FROM mart_case_scores WHERE group_type <> 'ungrouped' GROUP BY pool
+    FROM mart_case_score_cells WHERE grouped GROUP BY pool
 )
 SELECT s.pool,
        CASE WHEN NOT p.budget.split_by_insurance THEN b.dip_fund_yuan

@@ -13,8 +13,8 @@
 -- elastic within its bounds, pay out exactly F; otherwise budget_balance_yuan = F − Σ amounts
 -- (negative: the fund overspent).
 WITH cur AS (
-    SELECT hospital_id, CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points
-    FROM mart_case_scores GROUP BY hospital_id
+    SELECT hospital_id, CAST(sum(points) AS DOUBLE) AS points
+    FROM mart_case_score_cells GROUP BY hospital_id
 ), prev AS (  -- its points in the last history year, at the catalogue's rw
     SELECT g.hospital_id,
            CAST(sum(CAST(c.rw * l.coefficient AS DECIMAL(38, 10))) AS DOUBLE) AS points

@@ -1,7 +1,6 @@
 WITH t AS (
     -- exact sums (see catalog/int_keyed.sql): the same inputs give the same bits
-    SELECT CAST(sum(CAST(case_points AS DECIMAL(38, 10))) AS DOUBLE) AS total_points
-    FROM mart_case_scores
+    SELECT CAST(sum(points) AS DOUBLE) AS total_points FROM mart_case_score_cells
 ), hp AS (
     SELECT CAST(sum(CAST(base_points AS DECIMAL(38, 10))) AS DOUBLE) AS base_points,
            CAST(sum(CAST(excess_points AS DECIMAL(38, 10))) AS DOUBLE) AS excess_points

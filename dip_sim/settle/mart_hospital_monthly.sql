@@ -3,14 +3,14 @@
 -- cases); the quality deposit withheld = gross × withhold rate; the month's review deductions;
 -- prepaid (net) = gross − withheld − deductions; and the running total.
 WITH m AS (
-    SELECT s.hospital_id, s.month, count(*) AS n_cases,
-           CAST(sum(CAST(s.case_points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           -- the month's points valued at the budget point value × R of each case's pool
-           sum(s.case_points * pl.fund_ratio) AS points_r,
-           CAST(sum(CAST(s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS ffs_fund_paid_yuan,
-           CAST(sum(CAST(s.total_cost_yuan - s.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-               AS patient_paid_yuan
-    FROM mart_case_scores s JOIN int_pools pl USING (pool)
+    SELECT s.hospital_id, s.month, CAST(sum(s.n_cases) AS BIGINT) AS n_cases,
+           CAST(sum(s.points) AS DOUBLE) AS points,
+           -- the month's points valued at the budget point value × R of each pool (exact sum)
+           CAST(sum(CAST(CAST(s.points AS DOUBLE) * pl.fund_ratio AS DECIMAL(38, 10))) AS DOUBLE)
+               AS points_r,
+           CAST(sum(s.fund_paid_yuan) AS DOUBLE) AS ffs_fund_paid_yuan,
+           CAST(sum(s.total_cost_yuan - s.fund_paid_yuan) AS DOUBLE) AS patient_paid_yuan
+    FROM mart_case_score_cells s JOIN int_pools pl USING (pool)
     GROUP BY s.hospital_id, s.month
 ), d AS (
     SELECT hospital_id, month, sum(amount_yuan) AS deductions_yuan
