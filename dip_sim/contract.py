@@ -419,26 +419,38 @@ def run_data_tests(con: Any, scenarios: Iterable[str] | None = None,
 
     chosen = None if scenarios is None else list(scenarios)
     there = _stored(con)
-    failures = []
     wanted = None if tables is None else set(tables)
+    checks: list[tuple[TableContract, DataTest, str, list[Any]]] = []
     for contract in CONTRACTS.values():
         if contract.table not in there or (wanted is not None and contract.table not in wanted):
             continue
         for test in contract.tests:
-            sql = _test_sql(contract, test, chosen)
             params: list[Any] = []
             where = ""
             if chosen is not None and (contract.scenario_keyed or test.kind == "sql"):
                 where = f" WHERE scenario IN ({', '.join('?' for _ in chosen) or 'NULL'})"
-                params = chosen
+                params = list(chosen)
+            checks.append((contract, test, f"SELECT count(*) FROM ({_test_sql(contract, test, chosen)}) "
+                                              f"AS offending{where}", params))
+    counts: list[int | None]
+    try:  # as one query (each test alone costs a few milliseconds more to plan and run)
+        union = "\nUNION ALL\n".join(f"SELECT {i} AS i, n FROM ({sql}) AS c(n)"
+                                      for i, (_, _, sql, _) in enumerate(checks))
+        found = dict(con.execute(union, [v for *_, params in checks for v in params]).fetchall()
+                     if checks else [])
+        counts = [found[i] for i in range(len(checks))]
+    except duckdb.CatalogException:  # a table some test reconciles with is not there
+        counts = []
+        for _, _, sql, params in checks:
             try:
-                n = con.execute(f"SELECT count(*) FROM ({sql}) AS offending{where}",
-                                params).fetchall()[0][0]
+                counts.append(con.execute(sql, params).fetchall()[0][0])
             except duckdb.CatalogException:
-                continue  # a table it reconciles with is not there
-            if n:
-                about = f"（{test.description}）" if test.description else ""
-                failures.append(f"{contract.table}：检验 {test.name} 未通过，{n} 行违反{about}")
+                counts.append(None)  # that test is passed over
+    failures = []
+    for (contract, test, _, _), n in zip(checks, counts, strict=True):
+        if n:
+            about = f"（{test.description}）" if test.description else ""
+            failures.append(f"{contract.table}：检验 {test.name} 未通过，{n} 行违反{about}")
     return failures
 
 

@@ -189,7 +189,6 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     scoped to ``region``)."""
     values = resolve(params, scenario, year, region.code)
     check_rules(values, {"run.n_history_years": len(history)})
-    check_inputs(con, year, history)
     if persist:
         scenario_tables.ensure(con)
         for table in CONTRACTS:  # the other stored tables, as their contracts declare them
@@ -203,6 +202,10 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     wanted = ("int_budget", "mart_point_values", *keep)
     chosen, stamp = (_plan(con, scenario, params, run, wanted, persist, progress)
                      if incremental_run else (None, ""))
+    # a base whose results stand in was simulated on these very inputs, year and history years,
+    # and passed this check then
+    if chosen is None:
+        check_inputs(con, year, history)
     if reuse is not None and (chosen is None or stamp != reuse.base_stamp):
         _drop_reused(con, reuse)
         reuse.base_stamp = stamp
@@ -250,7 +253,9 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
                           stages_run, inputs_sha256, stale, region, region_name)
         SELECT ?, ?, ?, ?, ?, ?, ?,
                (SELECT count(*) FROM case_status WHERE year = ?),
-               (SELECT count(*) FROM case_scores WHERE scenario = ? AND region = ?),
+               -- the scored cases (one row of case_scores each), summed by cell
+               (SELECT coalesce(sum(n_cases), 0) FROM case_score_cells
+                WHERE scenario = ? AND region = ?),
                ?, ?, ?, ?, false, ?, ?""",
         [scenario.name, scenario.description, year, ",".join(map(str, history)),
          dt.datetime.now(), params_json, params_sha, year, scenario.name, region.code,

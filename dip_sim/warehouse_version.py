@@ -21,7 +21,7 @@ from dip_sim.meta import get_meta, set_meta
 # Raise by one whenever a stored table's columns change (an input, quality or output table,
 # load_batches, runs, the supervision tables …): warehouses made before are then refused and
 # rebuilt with ``dip-sim rebuild``, never altered in place.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 META_NAME = "schema_version"
 

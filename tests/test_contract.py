@@ -194,6 +194,12 @@ def test_the_simulated_warehouse_passes_every_data_test(city):
      "case_groups：检验 unique(scenario, region, case_id) 未通过，2 行违反"),
     ("DELETE FROM stored.case_groups WHERE case_id = (SELECT min(case_id) FROM case_groups) "
      "AND scenario = 'baseline'", "case_groups：检验 every_input_case 未通过，2 行违反"),
+    # a cell that does not add up to its cases (seen by both scenarios: g10 reads the
+    # baseline's cases and cells)
+    ("UPDATE stored.case_score_cells SET n_cases = n_cases + 1 WHERE hospital_id = "
+     "(SELECT min(hospital_id) FROM case_score_cells) AND month = (SELECT min(month) FROM "
+     "case_score_cells) AND grouped AND scenario = 'baseline'",
+     "case_score_cells：检验 cells_add_up_to_the_cases 未通过，2 行违反"),
     ("UPDATE stored.case_scores SET outlier = 'odd' WHERE case_id = (SELECT min(case_id) FROM case_scores)",
      "case_scores：检验 accepted_values(group_type, outlier) 未通过，2 行违反"),
 ])

@@ -1,11 +1,12 @@
 -- The year's DIP fund (区域总额预算) by budget.method, the reserve, the fund ratio R, and the
 -- budget point value beside them (int_budget_point_value).
 WITH prev AS (
-    -- fund payments of the grouped cases of the year before the simulation year
-    SELECT CAST(coalesce(sum(h.fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan,
-           count(*) AS n_cases
-    FROM int_history_grouped h
-    WHERE h.year = getvariable('run.sim_year') - 1
+    -- fund payments of the grouped cases of the year before the simulation year (none when it
+    -- is no history year)
+    SELECT coalesce(sum(fund_paid_yuan), 0) AS fund_paid_yuan,
+           CAST(coalesce(sum(n_cases), 0) AS BIGINT) AS n_cases
+    FROM mart_history_costs
+    WHERE year = getvariable('run.sim_year') - 1
 ), prev_all AS (
     -- every inpatient fund payment of that year, grouped or not (for the proportion method)
     SELECT CAST(coalesce(sum(fund_paid_yuan), 0) AS DOUBLE) AS fund_paid_yuan

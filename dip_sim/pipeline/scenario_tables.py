@@ -129,9 +129,14 @@ def set_sources(con: duckdb.DuckDBPyConnection, scenario: str, region: str, made
 def drop_unreferenced(con: duckdb.DuckDBPyConnection, scenario: str, region: str) -> None:
     """Delete ``scenario``'s stored rows in ``region`` of the tables no scenario reads from it
     any more."""
-    for table in LAYERED:
-        used = con.execute(f"SELECT count(*) FROM {SOURCES} WHERE table_name = ? AND source = ? "
-                           "AND region = ?", [table, scenario, region]).fetchall()[0][0]
-        if not used:
-            con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ? AND region = ?",
-                        [scenario, region])
+    # the tables holding rows of the scenario that no scenario reads, found in one query
+    quoted = "'" + scenario.replace("'", "''") + "'"
+    in_region = "'" + region.replace("'", "''") + "'"
+    found = con.execute("\nUNION ALL\n".join(
+        f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {SCHEMA}.{table} WHERE scenario = {quoted} "
+        f"AND region = {in_region}) AND NOT EXISTS (SELECT 1 FROM {SOURCES} WHERE table_name = "
+        f"'{table}' AND source = {quoted} AND region = {in_region})" for table in LAYERED)
+    ).fetchall()
+    for (table,) in found:
+        con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ? AND region = ?",
+                    [scenario, region])
