@@ -153,6 +153,8 @@ def test_labels_are_per_table_column():
     assert column_label("year_end_amount_wan") == "年终结算额（万元）"  # computed by a report
     assert column_label("no_such_column") == "no_such_column"
     assert code_label("group_type", "core") == "核心病种"
+    # a column of several tables, read without naming one, keeps its Chinese values
+    assert code_label("pool", "employee") == "职工医保"
     assert code_label("outlier", "extreme", "case_scores") == "极端异常"
     assert code_label("paid_as_special", False) == "否"
     assert code_label("level", 3.0) == "三级"
