@@ -307,6 +307,17 @@ def test_openapi_has_chinese_field_descriptions(client):
             "/v1/health"} <= set(paths)
 
 
+def test_a_key_id_never_reads_as_a_command_line_option(tmp_path, monkeypatch):
+    """A key's id is its token's prefix, typed after ``dip-sim users revoke-key``: a token
+    beginning with '-' (one in 64) is drawn again."""
+    from dip_sim.api import keys
+
+    drawn = iter(["-" + "a" * 42, "b" * 43])
+    monkeypatch.setattr(keys.secrets, "token_urlsafe", lambda n: next(drawn))
+    token, key = keys.add_key("H9", tmp_path / "keys.json")
+    assert token == "b" * 43 and not key.key_id.startswith("-")
+
+
 def test_users_command_manages_keys(tmp_path, monkeypatch, capsys):
     from dip_sim.cli import main
 

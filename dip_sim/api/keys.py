@@ -72,6 +72,8 @@ def add_key(hospital_id: str, path: Path | None = None) -> tuple[str, ApiKey]:
         raise ApiKeyError("请用 --hospital 指定密钥所属的医院编码")
     entries = _load(path)
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):  # its prefix is the key's id, typed after revoke-key
+        token = secrets.token_urlsafe(32)
     entry = {"key_id": token[:PREFIX_CHARS], "sha256": _digest(token),
              "hospital_id": hospital_id.strip(),
              "created_at": dt.datetime.now().isoformat(timespec="seconds"), "revoked_at": None}
