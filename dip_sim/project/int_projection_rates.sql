@@ -12,9 +12,9 @@ WITH first_last AS (
 ), cpp AS (
     SELECT year, total_cost_yuan / total_rw AS cost_per_point FROM mart_history_costs
 ), mix AS (
-    SELECT (SELECT CAST(sum(CAST(c.rw AS DECIMAL(38, 10))) AS DOUBLE) / count(*)
-            FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
-            WHERE h.year = (SELECT first_year FROM first_last)) AS first_mean_rw,
+    -- the mean rw per grouped case of the first history year: its Σ rw ÷ its cases
+    SELECT (SELECT total_rw / n_cases FROM mart_history_costs
+            WHERE year = (SELECT first_year FROM first_last)) AS first_mean_rw,
            (SELECT CAST(sum(CAST(rw_sum AS DECIMAL(38, 10))) AS DOUBLE) / sum(n_cases)
             FROM mart_projection_cells WHERE group_code IS NOT NULL) AS sim_mean_rw
 )
