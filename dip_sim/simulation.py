@@ -63,17 +63,21 @@ class Reuse:
     shape: set[str] = field(default_factory=set)  # models made as empty views only
 
 
+# the DuckDB types a data frame holds as numbers (DECIMAL(p, s) besides)
+_NUMBER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                           "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE"})
+
+
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
               ) -> dict[str, Any]:
-    """The first row of ``sql`` by column name, as a data frame's row would give it: numbers
-    as floats or ints, a missing number as NaN (read without loading pandas, which would
+    """The first row of ``sql`` by column name, as a data frame's row would give it: a
+    decimal as a float, a missing number as NaN (read without loading pandas, which would
     double a budget scenario's start-up)."""
     cur = con.execute(sql, list(params))
     values = cur.fetchone()
     out: dict[str, Any] = {}
     for (name, kind, *_), value in zip(cur.description, values, strict=True):
-        numeric = str(kind).startswith(("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT",
-                                        "SMALLINT", "TINYINT", "HUGEINT", "NUMBER"))
+        numeric = str(kind) in _NUMBER_TYPES or str(kind).startswith("DECIMAL")
         if isinstance(value, decimal.Decimal):
             value = float(value)
         out[name] = math.nan if value is None and numeric else value

@@ -211,6 +211,10 @@ def test_data_tests_catch_a_broken_warehouse(city, breakage, expected):
         city.execute(breakage)
         failures = run_data_tests(city)
         assert any(expected in f for f in failures), failures
+        # read as a run reads them, restricted to its scenarios (a written test's tables
+        # shadowed by their rows of those scenarios): the same failure
+        restricted = run_data_tests(city, ["baseline", "g10"])
+        assert any(expected in f for f in restricted), restricted
         assert run_data_tests(city, ["no_such_scenario"]) == []
     finally:
         city.execute("ROLLBACK")

@@ -361,3 +361,21 @@ def test_a_projection_change_reruns_only_the_projection():
     assert {m.stage for m in chosen.rerun} == {"project"}
     assert {"mart_point_values", "mart_projection_cells"} <= {m.name for m in chosen.from_base}
     assert not {m.name for m in chosen.replay} & {"mart_case_scores", "int_case_scores"}
+
+
+def test_a_stand_in_view_and_the_model_table_replace_each_other():
+    """A what-if reusing its connection makes a model as a stand-in view (its base's rows), and
+    in a later what-if as its own table, and back: each replaces the other."""
+    from dip_sim.pipeline.run import _create
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stored_rows AS SELECT 1 AS x")
+    _create(con, "VIEW", "m", "SELECT x FROM stored_rows")
+    _create(con, "TABLE", "m", "SELECT 2 AS x")
+    assert con.execute("SELECT x FROM m").fetchall() == [(2,)]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'm' "
+                       "AND temporary").fetchall() == [(1,)]
+    _create(con, "VIEW", "m", "SELECT x FROM stored_rows")
+    assert con.execute("SELECT x FROM m").fetchall() == [(1,)]
+    with pytest.raises(duckdb.CatalogException):  # any other catalog error is raised
+        _create(con, "TABLE", "m2", "SELECT y FROM no_such_table")

@@ -135,3 +135,21 @@ def test_split_by_insurance_reconciles_to_the_fund(pv):
     unsplit = {r[0] for r in pv.execute("SELECT pool FROM point_values_by_insurance "
                                         "WHERE scenario = 'floating'").fetchall()}
     assert unsplit == {"all"}
+
+
+def test_a_row_of_point_values_reads_as_a_data_frame_row_would():
+    """first_row: a decimal comes as a float, a missing number as NaN, a missing text as None,
+    integers and text as they are."""
+    import math
+
+    import duckdb
+
+    from dip_sim.simulation import first_row
+
+    row = first_row(duckdb.connect(), "SELECT 12.34::DECIMAL(18, 2) AS fund, 3 AS n, "
+                    "5::UBIGINT AS u, NULL::DOUBLE AS pv, NULL::UINTEGER AS m, "
+                    "NULL::VARCHAR AS name, 'R1' AS region WHERE ? > 0", [1])
+    assert row["fund"] == 12.34 and isinstance(row["fund"], float)
+    assert (row["n"], row["u"], row["region"]) == (3, 5, "R1")
+    assert math.isnan(row["pv"]) and math.isnan(row["m"])
+    assert row["name"] is None

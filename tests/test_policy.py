@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,22 @@ def test_the_access_settings_are_read_by_their_names():
     settings = access_settings()
     assert settings.suppression_min_hospitals == 3
     assert settings.api_batch_max == 10_000
+
+
+def test_a_changed_policy_file_is_read_again(tmp_path):
+    """The parameters are parsed once per set of files; a file written since is read anew."""
+    from dip_sim.paths import POLICY_DIR
+
+    for path in POLICY_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    assert load_baseline(tmp_path)["budget.growth_rate"].values == \
+        load_baseline(POLICY_DIR)["budget.growth_rate"].values
+    budget = tmp_path / "budget.yaml"
+    text = budget.read_text(encoding="utf-8")
+    start = text.index("growth_rate:")
+    budget.write_text(text[:start] + text[start:].replace("0.05", "0.075", 1), encoding="utf-8")
+    assert list(load_baseline(tmp_path)["budget.growth_rate"].values.values()) == [0.075]
+    # each call hands out its own dict: changing one leaves the next alone
+    params = load_baseline(tmp_path)
+    params.pop("budget.growth_rate")
+    assert "budget.growth_rate" in load_baseline(tmp_path)

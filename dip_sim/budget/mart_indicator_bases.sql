@@ -1,8 +1,8 @@
 -- Each hospital's base for its annual DIP budget indicator (医院年度支付预算指标), from its
--- grouped history cases (stored as indicator_bases: a scenario changing only the budget reads
--- them from its base) (阳政发〔2021〕3号: 根据医院各病种医疗费用情况和占比，确定医院的年度支付
--- 预算指标). The history years are weighted as the budget weights them (catalog.history_weights,
--- 1:2:7 [2020, 3.0]) and averaged: a year's case counts as w_y / Σw of a case, so a hospital's
+-- grouped history cases (阳政发〔2021〕3号: 根据医院各病种医疗费用情况和占比，确定医院的年度支付
+-- 预算指标). Stored as indicator_bases: a scenario changing only the budget reads its base's.
+-- The history years are weighted as the budget weights them (catalog.history_weights, 1:2:7
+-- [2020, 3.0]) and averaged: a year's case counts as w_y / Σw of a case, so a hospital's
 -- weighted annual cases in group g are n̄_hg = Σ_y w_y·n_hgy / Σ_y w_y (a year without cases
 -- counts as zero).
 --   expected points  E_h = Σ_g n̄_hg × rw_g × c_hg, c_hg the hospital coefficient as scoring

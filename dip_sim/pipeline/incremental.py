@@ -140,8 +140,8 @@ def stand_ins(con: duckdb.DuckDBPyConnection, chosen: Plan, region: str
     empty table of its columns.
 
     The base's rows are a view, not a copy: the stored table holds every column the model
-    passes on (its contract lists them in the model's order), and a scan keeps the order the
-    rows were stored in, so later sums add in the same order as in a full run. The empty
+    passes on (``carries`` is empty), and a scan keeps the order the rows were stored in, so
+    later sums add in the same order as in a full run. The empty
     stand-ins are tables: a view of a view … would be bound again by every model reading it."""
     out = {m.name: ("TABLE", f"SELECT * FROM (\n{m.sql_text()}\n) LIMIT 0")
            for m in chosen.shape}
