@@ -202,7 +202,7 @@ def _run_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
     set_run_params(con, params, values, run_facts(
         scenario.name, year, history, catalog_version(con, values, adjustments, region.code)))
     run = Run(scenario.name, year, list(history), values, region=region.code,
-              adjustment_actions=Counter(a.action for a in adjustments.items))
+              adjustment_actions=Counter(a.action for a in adjustments.items), persist=persist)
     wanted = ("int_budget", "mart_point_values", *keep)
     chosen, stamp = (_plan(con, scenario, params, run, wanted, persist, progress)
                      if incremental_run else (None, ""))

@@ -379,3 +379,50 @@ def test_a_stand_in_view_and_the_model_table_replace_each_other():
     assert con.execute("SELECT x FROM m").fetchall() == [(1,)]
     with pytest.raises(duckdb.CatalogException):  # any other catalog error is raised
         _create(con, "TABLE", "m2", "SELECT y FROM no_such_table")
+
+
+def test_a_model_written_in_place_replaces_only_its_runs_rows_and_is_read_there():
+    """A persisting run writes an ``in_place`` model's rows straight into its stored table
+    (its scenario and region only), its name is then a view of them, and storing skips it; a
+    model whose columns differ from the stored table's is refused before anything is written."""
+    from dip_sim.pipeline.graph import Model
+    from dip_sim.pipeline.run import Run, execute, store
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA stored")
+    con.execute("CREATE TABLE stored.case_groups (scenario VARCHAR, region VARCHAR, "
+                "case_id VARCHAR, n INTEGER)")
+    con.execute("INSERT INTO stored.case_groups VALUES ('s', 'r', 'old', 1), "
+                "('s', 'other', 'kept', 2), ('t', 'r', 'kept too', 3)")
+    model = Model("mart_case_groups", "catalog", "病例入组", "case", reads=(), params=(),
+                  sql="catalog/mart_case_groups.sql", stores="case_groups", in_place=True)
+    run = Run("s", 2020, [2019], {}, region="r", persist=True)
+
+    class Select(Model):  # the model's SELECT, given here instead of read from its file
+        def sql_text(self) -> str:
+            return "SELECT 's' AS scenario, 'new' AS case_id, 10 AS n " \
+                   "UNION ALL SELECT 's', 'newer', 20"
+
+    written = Select(**{f: getattr(model, f) for f in model.__dataclass_fields__})
+    execute(con, written, run)
+    assert run.written == {"mart_case_groups"}
+    assert con.execute("SELECT * FROM mart_case_groups").fetchall() == [
+        ("s", "new", 10), ("s", "newer", 20)]
+    assert con.execute("SELECT table_type FROM information_schema.tables "
+                       "WHERE table_name = 'mart_case_groups'").fetchall() == [("VIEW",)]
+    store(con, run, [written])  # stored already: not written twice
+    assert sorted(con.execute("SELECT region, case_id FROM stored.case_groups").fetchall()) == [
+        ("other", "kept"), ("r", "kept too"), ("r", "new"), ("r", "newer")]
+
+    class Reordered(Select):
+        def sql_text(self) -> str:
+            return "SELECT 's' AS scenario, 30 AS n, 'x' AS case_id"
+
+    wrong = Reordered(**{f: getattr(model, f) for f in model.__dataclass_fields__})
+    with pytest.raises(RuntimeError, match="顺序"):
+        execute(con, wrong, Run("s", 2020, [2019], {}, region="r", persist=True))
+    assert con.execute("SELECT count(*) FROM stored.case_groups").fetchall() == [(4,)]
+    # a run that does not persist (a what-if) makes the model's own table
+    execute(con, written, Run("s", 2020, [2019], {}, region="r"))
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                       "'mart_case_groups' AND temporary").fetchall() == [(1,)]

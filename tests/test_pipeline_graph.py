@@ -170,3 +170,18 @@ def test_each_stored_table_has_its_contract_beside_the_model_that_makes_it():
         model = stored[table]
         assert contract.path.parent.name == model.stage, (table, model.name)
     assert set(stored) <= set(CONTRACTS)
+
+
+@pytest.mark.parametrize("spec", [
+    {"in_place": True},  # nothing stored
+    {"in_place": True, "stores": "case_groups", "carries": ["x"]},
+    {"in_place": True, "stores": "case_groups", "materialized": "view"},
+])
+def test_a_model_written_in_place_must_be_a_stored_sql_table(spec):
+    from dip_sim.pipeline.graph import _model
+
+    base = {"stage": "catalog", "label": "病例入组", "grain": "case", "reads": [], "params": [],
+            "sql": "catalog/mart_case_groups.sql"}
+    with pytest.raises(ManifestError, match="in_place"):
+        _model("mart_case_groups", {**base, **spec})
+    assert _model("mart_case_groups", {**base, "stores": "case_groups", "in_place": True}).in_place

@@ -36,7 +36,10 @@ def stages_markdown() -> str:
         "model that passes more columns to later models than it stores lists them (*carries*): "
         "a scenario that reruns only later models makes it again, where a model that stores "
         "all it passes on is read from the base scenario's stored rows "
-        "([rules.md](rules.md#what-a-scenario-run-recomputes)).",
+        "([rules.md](rules.md#what-a-scenario-run-recomputes)). A model marked *in place* "
+        "(one row per case) is written by a run that stores its results straight into its "
+        "stored table, and the later models read it there: one write of every case's row "
+        "instead of a temp table and a copy of it.",
         "",
         "**Adding a model**: write `dip_sim/<stage>/<model>.sql`, one SELECT named like the "
         "table it makes; declare it in `manifest.yaml` (stage, label, grain, reads, params, "
@@ -85,6 +88,8 @@ def stages_markdown() -> str:
             stores = m.stores or ""
             if m.carries:
                 stores += f" (carries {', '.join(m.carries)})"
+            if m.in_place:
+                stores += " (in place)"
             lines.append(f"| {position} | `{m.name}` | {_cell(m.label)} | {_cell(m.grain)} | "
                          f"{made} | {reads} | {params} | {skip} | {stores} |")
         lines.append("")

@@ -50,6 +50,9 @@ class Model:
     runs_in: str | None = None
     # the columns a stored model passes to later models beyond its stored table's
     carries: tuple[str, ...] = ()
+    # a persisting run writes its rows straight into the stored table, which later models
+    # then read (one write of every case's row instead of two)
+    in_place: bool = False
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -134,7 +137,7 @@ def _model(name: str, spec: dict[str, Any]) -> Model:
         return spec[key]
 
     known = {"stage", "label", "grain", "reads", "params", "sql", "python", "writes",
-             "materialized", "skip_when", "stores", "runs_in", "carries"}
+             "materialized", "skip_when", "stores", "runs_in", "carries", "in_place"}
     unknown = set(spec) - known
     if unknown:
         raise ManifestError(f"manifest.yaml: 模型 {name} 含未知字段 {sorted(unknown)}")
@@ -159,12 +162,17 @@ def _model(name: str, spec: dict[str, Any]) -> Model:
         names(spec["skip_when"])  # refused here when it is no valid condition
     if spec.get("carries") and not spec.get("stores"):
         raise ManifestError(f"manifest.yaml: 模型 {name} 不存储结果，不能有 carries")
+    if spec.get("in_place") and (not spec.get("stores") or "sql" not in spec
+                                 or spec.get("carries") or spec.get("materialized") == "view"):
+        raise ManifestError(f"manifest.yaml: 模型 {name} 的 in_place 只用于存储结果、"
+                            "不带 carries 的 SQL 表模型")
     return Model(name=name, stage=stage, label=need("label"), grain=need("grain"),
                  reads=tuple(need("reads")), params=tuple(need("params")), sql=spec.get("sql"),
                  python=spec.get("python"), writes=writes,
                  materialized=spec.get("materialized", "table"),
                  skip_when=spec.get("skip_when"), stores=spec.get("stores"),
-                 runs_in=spec.get("runs_in"), carries=tuple(spec.get("carries") or ()))
+                 runs_in=spec.get("runs_in"), carries=tuple(spec.get("carries") or ()),
+                 in_place=bool(spec.get("in_place")))
 
 
 def order(models: list[Model], sources: dict[str, str]) -> tuple[Model, ...]:

@@ -42,6 +42,8 @@ class Run:
     # model → (TABLE or VIEW, its SELECT) standing in for it: its base scenario's stored rows,
     # or no rows (dip_sim.pipeline.incremental.stand_ins)
     stand_ins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    persist: bool = False  # the run stores its results (in_place models write there directly)
+    written: set[str] = field(default_factory=set)  # the models written in place
 
     def facts(self) -> dict[str, Any]:
         """The names a skip condition or a parameter rule may read."""
@@ -85,12 +87,50 @@ def _create(con: duckdb.DuckDBPyConnection, kind: str, name: str, select: str) -
         con.execute(sql)
 
 
+def _stored_table(model: Model) -> str:
+    """The warehouse table the model's rows are stored in (``stored.T`` for a layered one)."""
+    return f"{SCHEMA}.{model.stores}" if model.stores in LAYERED else model.stores
+
+
+def _quoted(value: str) -> str:
+    """``value`` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def write_in_place(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
+    """Replace the run's rows of the model's stored table (its scenario, its region) by the
+    model's rows, and make the model's name a view of them for the later models.
+
+    The stored table has the model's columns in the model's order (its contract lists them
+    so), which is checked; a scan of the view gives the rows in the order they were made, so
+    the later sums add as they would over a table of the model's own.
+    """
+    table = _stored_table(model)
+    stored = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
+    select = model.sql_text()
+    made = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM (\n{select}\n)").fetchall()]
+    if made != stored:
+        raise RuntimeError(f"模型 {model.name} 的列 {made} 与存储表 {table} 的列 {stored} "
+                           "不一致（顺序亦须相同），不能直接写入")
+    con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
+                [run.scenario, run.region])
+    con.execute(f"INSERT INTO {table} BY NAME SELECT *, ? AS region FROM (\n{select}\n)",
+                [run.region])
+    _create(con, "VIEW", model.name,
+            f"SELECT * EXCLUDE (region) FROM {table} "
+            f"WHERE scenario = {_quoted(run.scenario)} AND region = {_quoted(run.region)}")
+    run.written.add(model.name)
+
+
 def execute(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
     """Make the model's table(s) from what is in place, or its stand-in when the run has one
-    (a view of its base's rows, or an empty table)."""
+    (a view of its base's rows, or an empty table); a model stored ``in_place`` by a run that
+    persists is written into its stored table (:func:`write_in_place`)."""
     if model.name in run.stand_ins:
         kind, select = run.stand_ins[model.name]
         _create(con, kind, model.name, select)
+    elif model.in_place and run.persist:
+        write_in_place(con, model, run)
     elif model.python:
         model.function()(con, run)
     else:
@@ -146,14 +186,15 @@ def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> 
 
     Only the output table's columns are copied: a model may carry more for later models. In a
     simulation, the supervision tables are stored only when this run computed them (the
-    assessment scheme); otherwise they keep what ``dip-sim supervise`` stored.
+    assessment scheme); otherwise they keep what ``dip-sim supervise`` stored. A model the run
+    wrote in place (:func:`write_in_place`) is stored already.
     """
     for model in models:
-        if not model.stores:
+        if not model.stores or model.name in run.written:
             continue
         if model.stage == "supervise" and model.name in run.skipped:
             continue
-        table = f"{SCHEMA}.{model.stores}" if model.stores in LAYERED else model.stores
+        table = _stored_table(model)
         columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
         con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
                     [run.scenario, run.region])
