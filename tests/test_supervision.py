@@ -60,14 +60,14 @@ def con():
                  patient_paid_yuan DECIMAL(18, 2), eligible BOOLEAN)""")
     c.execute("CREATE TABLE cases (case_id VARCHAR, other_dx VARCHAR)")
     c.execute("""CREATE TABLE sv_groups_t (case_id VARCHAR, year INTEGER, hospital_id VARCHAR,
-                 group_code VARCHAR, grouped BOOLEAN)""")
+                 eligible BOOLEAN, group_code VARCHAR, grouped BOOLEAN)""")
     for (case, hosp, patient, admit, discharge, disp, dx, group, cost, other) in CASES:
         c.execute("INSERT INTO case_features VALUES (?, 2020, ?, ?, 3, ?, ?, ?, '', ?, ?, ?, ?, "
                   "?, ?, 0, ?, TRUE)",
                   [case, discharge.month, hosp, dx[:5], dx[:3], (discharge - admit).days, cost,
                    patient, admit, discharge, disp, cost * 0.3, cost * 0.2])
         c.execute("INSERT INTO cases VALUES (?, ?)", [case, other])
-        c.execute("INSERT INTO sv_groups_t VALUES (?, 2020, ?, ?, TRUE)", [case, hosp, group])
+        c.execute("INSERT INTO sv_groups_t VALUES (?, 2020, ?, TRUE, ?, TRUE)", [case, hosp, group])
     c.execute("CREATE TEMP VIEW sv_groups AS SELECT * FROM sv_groups_t")
     c.execute("CREATE TABLE sv_catalog_t (group_code VARCHAR, rw DOUBLE, mean_cost_yuan DOUBLE, "
               "mean_los_days DOUBLE)")

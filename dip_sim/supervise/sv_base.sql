@@ -16,4 +16,6 @@ FROM case_features f
 JOIN sv_groups g USING (case_id)
 LEFT JOIN sv_severity_cases s USING (case_id)
 LEFT JOIN sv_catalog k ON k.group_code = g.group_code
-WHERE f.eligible AND g.grouped
+-- eligibility as the case groups carry it (case_features.eligible): filtering the features
+-- in the join would make the optimiser build its hash table on them, every column with them
+WHERE g.eligible AND g.grouped
