@@ -37,7 +37,7 @@ def test_docs_tables_is_up_to_date():
     assert text == contract.tables_markdown(), "docs/tables.md 已过期：运行 python -m dip_sim.contract"
 
 
-def test_every_stored_table_has_a_contract_and_its_ddl():
+def test_every_stored_table_has_a_contract_and_its_ddl(tmp_path):
     assert set(OUTPUT_DDL) | set(SUPERVISION_DDL) == set(CONTRACTS)
     assert {"runs", "case_scores", "hospital_settlement"} <= set(SCENARIO_TABLES)
     assert not set(SUPERVISION_DDL) & set(SCENARIO_TABLES)  # replaced by supervise, as before
@@ -50,6 +50,10 @@ def test_every_stored_table_has_a_contract_and_its_ddl():
         assert all(col.label for col in c.columns), table
         con = duckdb.connect()
         con.execute(contract.create_sql(table))  # valid DuckDB
+    # a column given its compression is created with it (the case numbers of 10M rows)
+    assert "    case_id VARCHAR USING COMPRESSION zstd," in contract.create_sql("case_scores")
+    zstd = _parse(tmp_path, {**GOOD, "columns": [{**GOOD["columns"][0], "compression": "zstd"}]})
+    assert zstd.columns[0].ddl == "scenario VARCHAR USING COMPRESSION zstd"
 
 
 def _parse(tmp_path, doc, name="t"):
@@ -86,6 +90,13 @@ GOOD = {"table": "t", "description": "d", "grain": "one row per scenario", "key"
       "columns": [*GOOD["columns"], {"name": "x", "type": "DOUBLE", "unit": "", "label": "x",
                                      "on_read": {"expression": "1", "join": "t"}}]},
      "columns"),
+    # a compression DuckDB is told to use: one of COMPRESSIONS, for a stored column
+    ({"columns": [{**GOOD["columns"][0], "compression": "gzip"}]},
+     "columns[0] (scenario).compression"),
+    ({"columns": [*GOOD["columns"], {"name": "x", "type": "DOUBLE", "unit": "", "label": "x",
+                                     "on_read": {"expression": "1", "join": "t"},
+                                     "compression": "zstd"}]},
+     "columns[1] (x).compression"),
 ])
 def test_a_malformed_contract_is_refused_naming_file_and_field(tmp_path, change, field):
     _parse(tmp_path, GOOD)

@@ -175,6 +175,23 @@ def test_orphans_are_kept_with_a_status(tmp_path):
     assert "settlements.csv 第 5 行" in status["nocase"][2]
 
 
+def test_case_features_store_their_nearly_unique_texts_with_zstd(tmp_path):
+    """case_features keeps the case number and the pseudonym as quality declares
+    (FEATURES_COMPRESSION), the other texts as DuckDB chooses."""
+    from dip_sim.quality.status import FEATURES_COMPRESSION
+
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", *_good(9)), db, progress=QUIET)
+    con = duckdb.connect(str(db))
+    con.execute("CHECKPOINT")
+    stored = dict(con.execute(
+        "SELECT DISTINCT column_name, lower(compression) FROM pragma_storage_info('case_features') "
+        "WHERE column_name IN ('case_id', 'patient_id', 'dx5') AND segment_type = 'VARCHAR'"
+    ).fetchall())
+    assert stored["case_id"] == FEATURES_COMPRESSION["case_id"] == "zstd"
+    assert stored["patient_id"] == "zstd" and stored["dx5"] != "zstd"
+
+
 def test_codes_standardised_and_mapped(tmp_path):
     cases, settlements = _good(5)
     cases[0].update(main_dx=" k35.800X001 ", main_proc="47.0901 ", other_procs="bad.99;88.7600")

@@ -38,7 +38,7 @@ class LayoutError(RuntimeError):
 
 
 def _columns(table: str) -> str:
-    return ",\n".join(f"    {c.name} {c.type}" for c in CONTRACTS[table].stored_columns)
+    return ",\n".join(f"    {c.ddl}" for c in CONTRACTS[table].stored_columns)
 
 
 def view_sql(table: str) -> str:

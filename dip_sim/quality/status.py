@@ -26,6 +26,9 @@ from dip_sim.quality.checks import load_checks
 from dip_sim.transaction import transaction
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1}
+# how case_features stores its nearly unique texts (see dip_sim.contract.COMPRESSIONS: written
+# in less than half the time, a scan or a join as fast)
+FEATURES_COMPRESSION = {"case_id": "zstd", "patient_id": "zstd"}
 
 
 def _write_rules(con: duckdb.DuckDBPyConnection) -> None:
@@ -208,9 +211,15 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     con.execute(f"CREATE OR REPLACE TABLE quality_findings AS {findings_sql()}")
     # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
     # run's transaction cost several seconds more at commit
+    con.execute(f"CREATE OR REPLACE TEMP TABLE worst AS {worst_sql('quality_findings')}")
+    verdicts = verdicts_sql("features_base", "worst")
+    columns = ", ".join(
+        f"{name} {type_}" + (f" USING COMPRESSION {FEATURES_COMPRESSION[name]}"
+                             if name in FEATURES_COMPRESSION else "")
+        for name, type_, *_ in con.execute(f"DESCRIBE {verdicts}").fetchall())
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE worst AS {worst_sql("quality_findings")};
-        CREATE OR REPLACE TABLE case_features AS {verdicts_sql("features_base", "worst")};
+        CREATE OR REPLACE TABLE case_features ({columns});
+        INSERT INTO case_features {verdicts};
         DROP TABLE worst;
         DROP TABLE features_base;
         CREATE VIEW case_status AS
