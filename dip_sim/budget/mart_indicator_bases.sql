@@ -23,13 +23,20 @@
 WITH w AS (
     SELECT sum(weight) AS total_weight, min(year) AS first_year, max(year) AS last_year
     FROM run_history
+), cells AS (
+    -- the history cases read once, summed by hospital, group and year (exact sums: the sums
+    -- below add these as they would add the cases)
+    SELECT hospital_id, group_code, year, count(*) AS n_cases,
+           sum(CAST(weight AS DECIMAL(38, 10))) AS weight_sum,
+           sum(CAST(weight * fund_paid_yuan AS DECIMAL(38, 10))) AS fund_w_sum
+    FROM int_history_grouped GROUP BY hospital_id, group_code, year
 ), cases AS (
-    SELECT h.hospital_id, h.group_code, h.year, h.weight, h.fund_paid_yuan, c.rw, c.primary_group
-    FROM int_history_grouped h JOIN mart_catalog_groups c USING (group_code)
+    SELECT h.*, c.rw, c.primary_group
+    FROM cells h JOIN mart_catalog_groups c USING (group_code)
 ), mix AS (
     -- per hospital and group: weighted annual cases and the coefficient scoring would give
     SELECT x.hospital_id, x.group_code,
-           CAST(sum(CAST(x.weight AS DECIMAL(38, 10))) AS DOUBLE) / w.total_weight AS cases_w,
+           CAST(sum(x.weight_sum) AS DOUBLE) / w.total_weight AS cases_w,
            any_value(x.rw) AS rw,
            CASE WHEN any_value(k.primary_group) THEN any_value(k.coefficient)
                 ELSE any_value(k.coefficient) + coalesce(any_value(bn.bonus), 0) END
@@ -42,10 +49,11 @@ WITH w AS (
     GROUP BY x.hospital_id, x.group_code, w.total_weight
 ), per_year AS (
     SELECT hospital_id,
-           count(*) FILTER (WHERE year = (SELECT first_year FROM w)) AS n_first,
-           count(*) FILTER (WHERE year = (SELECT last_year FROM w)) AS n_last,
-           CAST(sum(CAST(weight * fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-               / any_value(w.total_weight) AS fund_w
+           coalesce(CAST(sum(n_cases) FILTER (WHERE year = (SELECT first_year FROM w)) AS BIGINT),
+                    0) AS n_first,
+           coalesce(CAST(sum(n_cases) FILTER (WHERE year = (SELECT last_year FROM w)) AS BIGINT),
+                    0) AS n_last,
+           CAST(sum(fund_w_sum) AS DOUBLE) / any_value(w.total_weight) AS fund_w
     FROM cases CROSS JOIN w GROUP BY hospital_id
 ), hosp AS (
     SELECT hospital_id,
