@@ -48,7 +48,13 @@ from dip_sim.pipeline.regions import RegionError, regions, scoped
 from dip_sim.pipeline.run import Run, run_models
 from dip_sim.policy import Scenario, load_baseline, load_scenario, resolve
 from dip_sim.policy.scenarios import params_fingerprint
-from dip_sim.quality.status import features_sql, findings_sql, verdicts_sql, worst_sql
+from dip_sim.quality.status import (
+    features_select_sql,
+    findings_sql,
+    unmatched_keys_sql,
+    verdicts_sql,
+    worst_sql,
+)
 from dip_sim.schema import INPUT_TABLES
 from dip_sim.simulation import catalog_version
 
@@ -304,10 +310,10 @@ class Grouper:
             SELECT case_id FROM cases GROUP BY case_id HAVING count(*) > 1;
             CREATE OR REPLACE TEMP TABLE dup_settlements AS
             SELECT case_id FROM settlements GROUP BY case_id HAVING count(*) > 1;
-            {features_sql()};
+            {unmatched_keys_sql()};
             CREATE OR REPLACE TEMP TABLE api_findings AS {findings_sql()};
             CREATE OR REPLACE TEMP TABLE api_features AS
-            {verdicts_sql("features_base", f"({worst_sql('api_findings')})")};""")
+            {verdicts_sql(f"({features_select_sql()})", f"({worst_sql('api_findings')})")};""")
         errors = con.execute(
             "SELECT row_number, field, value, reason FROM load_errors ORDER BY row_number, field"
         ).fetchall()

@@ -10,7 +10,7 @@ Each query below yields ``(case_id, value, detail)`` rows: the offending value a
 naming the file, the row and the field, so the hospital can fix the record at the source.
 
 The queries read: ``cases`` and ``settlements`` (one row per distinct content),
-``features_base`` (the case features being built, every case ``ok``: ``has_case``,
+``unmatched_keys`` (the case numbers found in only one of the two, with ``has_case`` and
 ``has_settlement``; a temp table of ``status.run_quality``),
 ``hospitals``, ``load_errors``, ``ref_dx``, ``ref_dx_rules``, ``ref_main_dx_excluded``;
 ``dup_cases`` / ``dup_settlements`` (the keys with more than one content); the parameters
@@ -54,7 +54,7 @@ SQL: dict[str, str] = {
     "no_case_record": f"""
         SELECT s.case_id, s.case_id, '仅有结算记录（' || {_AT_S} || '），无对应病案首页'
         FROM settlements s
-        SEMI JOIN (SELECT case_id FROM features_base WHERE NOT has_case) f USING (case_id)""",
+        SEMI JOIN (SELECT case_id FROM unmatched_keys WHERE NOT has_case) f USING (case_id)""",
     "duplicate_case": f"""
         SELECT c.case_id, c.case_id, '同一 case_id 有 ' || count(*) || ' 条内容不同的病案记录: '
                || string_agg({_AT}, '; ' ORDER BY c.source_file, c.source_row)
@@ -83,7 +83,7 @@ SQL: dict[str, str] = {
     "no_settlement": f"""
         SELECT c.case_id, NULL, '病案（' || {_AT} || '）无对应结算记录'
         FROM cases c
-        SEMI JOIN (SELECT case_id FROM features_base WHERE NOT has_settlement) f
+        SEMI JOIN (SELECT case_id FROM unmatched_keys WHERE NOT has_settlement) f
              USING (case_id)""",
     "dates_invalid": f"""
         SELECT c.case_id, NULL, '入院日期 admit_date 或出院日期 discharge_date 缺失或无法识别（'

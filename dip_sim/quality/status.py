@@ -77,19 +77,28 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def features_sql() -> str:
-    """Temp table ``features_base``: ``case_features`` with no issue yet (status NULL = ok),
-    one row per input case_id, which the checks read (:func:`features_select_sql`)."""
-    return f"CREATE OR REPLACE TEMP TABLE features_base AS {features_select_sql()}"
+def unmatched_keys_sql() -> str:
+    """Temp table ``unmatched_keys``: each case number found in only one of ``cases`` and
+    ``settlements``, with ``has_case`` and ``has_settlement`` (what the checks for a record
+    without the other read). The join matches the stored key fingerprint with the number
+    itself: exact, and faster than on the number alone."""
+    return """
+        CREATE OR REPLACE TEMP TABLE unmatched_keys AS
+        SELECT coalesce(c.case_id, s.case_id) AS case_id, c.case_id IS NOT NULL AS has_case,
+               s.case_id IS NOT NULL AS has_settlement
+        FROM (SELECT case_id, key_hash FROM cases) c
+        FULL OUTER JOIN (SELECT case_id, key_hash FROM settlements) s
+          ON s.key_hash = c.key_hash AND s.case_id = c.case_id
+        WHERE c.case_id IS NULL OR s.case_id IS NULL"""
 
 
 def features_select_sql() -> str:
-    """SELECT of ``features_base`` from ``cases``, ``settlements``, ``dup_cases``,
+    """SELECT of the case features before their verdicts (every case ok: ``status`` NULL)
+    from ``cases``, ``settlements``, ``dup_cases``,
     ``dup_settlements`` and ``hospitals``.
 
-    One full outer join of cases and settlements gives both the cases without a settlement
-    and the settlements without a case, which the checks then read from this table instead
-    of joining the two large tables again.
+    One full outer join of cases and settlements keeps both the cases without a settlement
+    and the settlements without a case (each one row, not grouped: its verdict says why).
     """
     return """
         WITH c AS (
@@ -163,8 +172,9 @@ def worst_sql(findings: str) -> str:
 
 
 def verdicts_sql(base: str, worst: str) -> str:
-    """SELECT of ``case_features``: the features (table ``base``) with each case's verdict
-    (table ``worst``, :func:`worst_sql`); a case with a critical finding is not eligible."""
+    """SELECT of ``case_features``: the features (``base``, a table or a parenthesised SELECT:
+    :func:`features_select_sql`) with each case's verdict (table ``worst``, :func:`worst_sql`);
+    a case with a critical finding is not eligible."""
     return f"""
         SELECT b.* REPLACE (w.status AS status, w.severity AS severity, w.reason AS reason,
                             b.eligible AND w.severity IS DISTINCT FROM 'critical' AS eligible)
@@ -176,9 +186,10 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     """Run every check and rebuild the quality tables; return the count of cases by severity.
 
     With ``recode``, the group-key parts of every case are first derived again
-    (:func:`recode_cases`). The features are built first with every case ``ok``; the
-    checks read them (and the loaded tables); then ``case_features`` is written once, each
-    case with its verdict.
+    (:func:`recode_cases`). The checks read the loaded tables (and the case numbers found in
+    only one of them, :func:`unmatched_keys_sql`); then ``case_features`` is written once,
+    straight from the join of cases and settlements, each case with its verdict: no table of
+    every case's features is kept in between (at 40M cases it would not fit in memory).
     ``case_status`` is a view of ``case_features``: one table of 10M rows written, not two.
     Everything is written in one transaction: a failed or interrupted run leaves the previous
     quality tables (and the loaded cases, for ``recode``) as they were.
@@ -205,14 +216,14 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';
     """)
     con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
-    con.execute(features_sql())
+    con.execute(unmatched_keys_sql())
     _write_rules(con)
     con.execute("DROP TABLE IF EXISTS case_issues; DROP TABLE IF EXISTS issue_types")
     con.execute(f"CREATE OR REPLACE TABLE quality_findings AS {findings_sql()}")
     # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
     # run's transaction cost several seconds more at commit
     con.execute(f"CREATE OR REPLACE TEMP TABLE worst AS {worst_sql('quality_findings')}")
-    verdicts = verdicts_sql("features_base", "worst")
+    verdicts = verdicts_sql(f"({features_select_sql()})", "worst")
     columns = ", ".join(
         f"{name} {type_}" + (f" USING COMPRESSION {FEATURES_COMPRESSION[name]}"
                              if name in FEATURES_COMPRESSION else "")
@@ -221,7 +232,7 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         CREATE OR REPLACE TABLE case_features ({columns});
         INSERT INTO case_features {verdicts};
         DROP TABLE worst;
-        DROP TABLE features_base;
+        DROP TABLE unmatched_keys;
         CREATE VIEW case_status AS
         SELECT case_id, year, hospital_id, coalesce(status, 'ok') AS status,
                coalesce(severity, 'ok') AS severity, coalesce(reason, '') AS reason
