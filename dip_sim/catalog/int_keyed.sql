@@ -7,9 +7,9 @@
 -- Every case's keys under this scenario's procedure rule.
 -- Core key = diagnosis subcategory (亚目, 5 chars) + procedure combination;
 -- comprehensive key = diagnosis category (类目, 3 chars) × highest procedure class [3.0].
--- A view: each of its readers (the history's key statistics, the comprehensive groups, the
--- case groups) computes only the columns it reads, which costs less than writing 10M rows of
--- every column once.
+-- A view: each of its readers (the history cases, the choice of a core group by part of a
+-- key, the case groups) computes only the columns it reads, which costs less than writing
+-- 10M rows of every column once.
 SELECT f.case_id, f.year, f.month, f.hospital_id, f.level, f.eligible, f.total_cost_yuan,
        f.fund_paid_yuan, f.los_days, f.dx5, f.dx3, f.proc_key_all, f.proc_key_main,
        f.proc_class_max, f.key_adjustments,
