@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from dip_sim.sql_text import quoted
 from dip_sim.yaml_files import read_yaml
 
 PACKAGE = Path(__file__).resolve().parent
@@ -398,7 +399,7 @@ def _test_sql(contract: TableContract, test: DataTest, scenarios: list[str] | No
     test its table's, a written one (``sql``) every scenario-keyed table it names, each
     shadowed by a CTE of the same name over those rows."""
     t = contract.table
-    names = ", ".join("'" + s.replace("'", "''") + "'" for s in scenarios or ()) or "NULL"
+    names = ", ".join(quoted(s) for s in scenarios or ()) or "NULL"
     if scenarios is not None and test.kind == "sql":
         read = [c.table for c in CONTRACTS.values()
                 if c.scenario_keyed and re.search(rf"\b{c.table}\b", test.sql)]
@@ -420,7 +421,7 @@ def _test_sql(contract: TableContract, test: DataTest, scenarios: list[str] | No
         parts = []
         for c in test.columns:
             codes = contract.column(c).codes  # type: ignore[union-attr]
-            values = ", ".join("'" + v.replace("'", "''") + "'" for v in codes)
+            values = ", ".join(quoted(v) for v in codes)
             parts.append(f"({c} IS NOT NULL AND CAST({c} AS VARCHAR) NOT IN ({values}))")
         return f"SELECT * FROM {t} WHERE " + " OR ".join(parts)
     return test.sql

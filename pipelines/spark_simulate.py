@@ -36,6 +36,7 @@ from dip_sim.simulation import (
 from dip_sim.spark.engine import RUNS, at, is_uri, parquet_glob, start_session
 from dip_sim.spark.export import UNATTACHED, export_parquet
 from dip_sim.spark.regions import run_regions
+from dip_sim.sql_text import quoted
 from dip_sim.transaction import transaction
 from pipelines.simulate import recorded_files, with_bases
 from pipelines.warehouse import connect
@@ -51,18 +52,13 @@ def _leaf(out: Path | str, table: str, scenario: str, region: str) -> str:
     return at(out, table, f"scenario={scenario}", f"region={region}")
 
 
-def _text(value: str) -> str:
-    """A SQL string literal of ``value``."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def written_rows(con: duckdb.DuckDBPyConnection, out: Path | str, table: str, scenario: str,
              region: str, spark: Any) -> str | None:
     """A SELECT of the rows the Spark run wrote for ``table``, ``scenario`` and ``region``
     (with those two columns), or None when it wrote none. A local folder is read by DuckDB;
     a URI through Spark (Arrow) into a temp table."""
     leaf = _leaf(out, table, scenario, region)
-    keys = f"{_text(scenario)} AS scenario, {_text(region)} AS region"
+    keys = f"{quoted(scenario)} AS scenario, {quoted(region)} AS region"
     if not is_uri(leaf):
         if not any(Path(leaf).glob("*.parquet")):
             return None

@@ -265,3 +265,11 @@ def test_data_tests_can_be_limited_to_the_tables_a_run_wrote(city):
         assert run_data_tests(city, tables=["supervision_cases", "runs"]) == []
     finally:
         city.execute("ROLLBACK")
+
+
+def test_a_text_written_into_sql_reads_back_as_itself():
+    from dip_sim.sql_text import quoted
+
+    assert quoted("O'Brien") == "'O''Brien'"
+    for text in ("O'Brien", "", "''", "情景 'a'"):
+        assert duckdb.connect().execute(f"SELECT {quoted(text)}").fetchone()[0] == text

@@ -18,6 +18,7 @@ import duckdb
 
 from dip_sim.paths import REFERENCE_DIR
 from dip_sim.schema import INPUT_KEYS, INPUT_TABLES, InputColumn
+from dip_sim.sql_text import quoted
 
 _REASONS = {
     "INTEGER": "不是整数",
@@ -58,10 +59,6 @@ def value_maps() -> dict[str, dict[str, str]]:
         for row in csv.DictReader(handle):
             out.setdefault(row["field"], {})[row["value"].strip()] = row["code"].strip()
     return out
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def dhm_hours_expr(text: str) -> str:
@@ -115,7 +112,7 @@ def date_expr(text: str) -> str:
     Fast paths first (coalesce stops at the first that reads): ISO (a time may follow),
     ``/`` or ``.`` separators, YYYYMMDD; try_strptime over every layout is slow, so last.
     """
-    formats = ", ".join(_sql_text(f) for f in DATE_FORMATS)
+    formats = ", ".join(quoted(f) for f in DATE_FORMATS)
     return (f"coalesce(TRY_CAST({text} AS DATE), "
             f"TRY_CAST(replace(replace(split_part({text}, ' ', 1), '/', '-'), '.', '-') AS DATE), "
             f"CASE WHEN length({text}) = 8 THEN TRY_CAST(substr({text}, 1, 4) || '-' "
@@ -129,7 +126,7 @@ def _clean_text_expr(col: InputColumn, source: str) -> str:
     codes = value_maps().get(col.name)
     if not codes:
         return raw
-    cases = " ".join(f"WHEN {_sql_text(v)} THEN {_sql_text(c) if c else 'NULL'}"
+    cases = " ".join(f"WHEN {quoted(v)} THEN {quoted(c) if c else 'NULL'}"
                      for v, c in codes.items())
     return f"(CASE {raw} {cases} ELSE {raw} END)"
 
@@ -179,7 +176,7 @@ def combined_value_sql(col: InputColumn, parts: list[Part]) -> tuple[str, str]:
     texts = []
     for p in parts:
         text = text_expr(p.source if p.source_type == "VARCHAR" else f"CAST({p.source} AS VARCHAR)")
-        texts.append(f"{_sql_text(p.label + '=')} || {text}" if len(parts) > 1 else text)
+        texts.append(f"{quoted(p.label + '=')} || {text}" if len(parts) > 1 else text)
     return value, f"NULLIF(concat_ws('; ', {', '.join(texts)}), '')"
 
 

@@ -25,6 +25,7 @@ import duckdb
 
 from dip_sim.paths import POLICY_DIR
 from dip_sim.policy.parameters import SETTINGS_SECTIONS, load_baseline
+from dip_sim.sql_text import quoted
 
 # the input tables a region's run reads only its own rows of, and how a row is tied to a
 # hospital: directly (hospital_id) or through its case (case_id, via case_features)
@@ -175,13 +176,12 @@ def results_in_region(con: duckdb.DuckDBPyConnection, region: str | None) -> Ite
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
         "UNION SELECT view_name FROM duckdb_views() WHERE database_name = ? "
         "AND schema_name = 'main'", [db, db]).fetchall()}
-    quoted = region.replace("'", "''")
     made = []
     try:
         for table, contract in CONTRACTS.items():
             if contract.scenario_keyed and table in stored:
                 con.execute(f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * '
-                            f'FROM "{db}".main.{table} WHERE region = \'{quoted}\'')
+                            f'FROM "{db}".main.{table} WHERE region = {quoted(region)}')
                 made.append(table)
         yield region
     finally:

@@ -23,6 +23,7 @@ from dip_sim.pipeline.graph import Model, graph
 from dip_sim.pipeline.params import run_facts, set_run_params
 from dip_sim.pipeline.scenario_tables import LAYERED, SCHEMA
 from dip_sim.policy.parameters import Parameter
+from dip_sim.sql_text import quoted
 
 Progress = Callable[[str], None]
 
@@ -92,9 +93,18 @@ def _stored_table(model: Model) -> str:
     return f"{SCHEMA}.{model.stores}" if model.stores in LAYERED else model.stores
 
 
-def _quoted(value: str) -> str:
-    """``value`` as an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+def _columns_but_region(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The stored ``table``'s columns in order, without ``region`` (which the models lack)."""
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, run: Run, select: str) -> None:
+    """Replace the run's rows (its scenario, its region) of the stored ``table`` by the rows of
+    ``select``, which has the table's columns but the region, by name."""
+    con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
+                [run.scenario, run.region])
+    con.execute(f"INSERT INTO {table} BY NAME SELECT *, ? AS region FROM (\n{select}\n)",
+                [run.region])
 
 
 def write_in_place(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> None:
@@ -106,19 +116,16 @@ def write_in_place(con: duckdb.DuckDBPyConnection, model: Model, run: Run) -> No
     the later sums add as they would over a table of the model's own.
     """
     table = _stored_table(model)
-    stored = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
+    stored = _columns_but_region(con, table)
     select = model.sql_text()
     made = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM (\n{select}\n)").fetchall()]
     if made != stored:
         raise RuntimeError(f"模型 {model.name} 的列 {made} 与存储表 {table} 的列 {stored} "
                            "不一致（顺序亦须相同），不能直接写入")
-    con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
-                [run.scenario, run.region])
-    con.execute(f"INSERT INTO {table} BY NAME SELECT *, ? AS region FROM (\n{select}\n)",
-                [run.region])
+    _replace_rows(con, table, run, select)
     _create(con, "VIEW", model.name,
             f"SELECT * EXCLUDE (region) FROM {table} "
-            f"WHERE scenario = {_quoted(run.scenario)} AND region = {_quoted(run.region)}")
+            f"WHERE scenario = {quoted(run.scenario)} AND region = {quoted(run.region)}")
     run.written.add(model.name)
 
 
@@ -195,11 +202,8 @@ def store(con: duckdb.DuckDBPyConnection, run: Run, models: Sequence[Model]) -> 
         if model.stage == "supervise" and model.name in run.skipped:
             continue
         table = _stored_table(model)
-        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "region"]
-        con.execute(f"DELETE FROM {table} WHERE scenario = ? AND region = ?",
-                    [run.scenario, run.region])
-        con.execute(f"INSERT INTO {table} BY NAME SELECT {', '.join(columns)}, ? AS region "
-                    f"FROM {model.name}", [run.region])
+        columns = _columns_but_region(con, table)
+        _replace_rows(con, table, run, f"SELECT {', '.join(columns)} FROM {model.name}")
 
 
 def drop_run_tables(con: duckdb.DuckDBPyConnection, models: Sequence[Model],

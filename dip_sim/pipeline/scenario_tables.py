@@ -26,6 +26,7 @@ import duckdb
 
 from dip_sim.contract import CONTRACTS, join_key
 from dip_sim.schema import SCENARIO_TABLES
+from dip_sim.sql_text import quoted
 
 SCHEMA = "stored"
 SOURCES = "scenario_sources"
@@ -93,17 +94,16 @@ def rows_sql(con: duckdb.DuckDBPyConnection, table: str, scenario: str, region: 
     rows of its source (in the order they were stored, as the view would give them
     relabelled), without the ``region`` column (the models' own tables have none), with
     ``scenario`` set to ``label`` (an SQL expression; default: the scenario's name)."""
-    quoted = scenario.replace("'", "''")
-    in_region = "region = '" + region.replace("'", "''") + "'"
+    in_region = f"region = {quoted(region)}"
     if table not in LAYERED:
         return (f"SELECT * EXCLUDE (region) FROM main.{table} "
-                f"WHERE scenario = '{quoted}' AND {in_region}")
-    label = label or f"'{quoted}'"
+                f"WHERE scenario = {quoted(scenario)} AND {in_region}")
+    label = label or quoted(scenario)
     found = con.execute(f"SELECT source FROM main.{SOURCES} WHERE scenario = ? AND "
                         "table_name = ? AND region = ?", [scenario, table, region]).fetchall()
-    source = (found[0][0] if found else scenario).replace("'", "''")
+    source = found[0][0] if found else scenario
     return (f"SELECT * EXCLUDE (region) REPLACE ({label} AS scenario) "
-            f"FROM {SCHEMA}.{table} WHERE scenario = '{source}' AND {in_region}")
+            f"FROM {SCHEMA}.{table} WHERE scenario = {quoted(source)} AND {in_region}")
 
 
 def set_sources(con: duckdb.DuckDBPyConnection, scenario: str, region: str, made: Iterable[str],
@@ -130,12 +130,11 @@ def drop_unreferenced(con: duckdb.DuckDBPyConnection, scenario: str, region: str
     """Delete ``scenario``'s stored rows in ``region`` of the tables no scenario reads from it
     any more."""
     # the tables holding rows of the scenario that no scenario reads, found in one query
-    quoted = "'" + scenario.replace("'", "''") + "'"
-    in_region = "'" + region.replace("'", "''") + "'"
+    name, in_region = quoted(scenario), quoted(region)
     found = con.execute("\nUNION ALL\n".join(
-        f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {SCHEMA}.{table} WHERE scenario = {quoted} "
+        f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {SCHEMA}.{table} WHERE scenario = {name} "
         f"AND region = {in_region}) AND NOT EXISTS (SELECT 1 FROM {SOURCES} WHERE table_name = "
-        f"'{table}' AND source = {quoted} AND region = {in_region})" for table in LAYERED)
+        f"'{table}' AND source = {name} AND region = {in_region})" for table in LAYERED)
     ).fetchall()
     for (table,) in found:
         con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE scenario = ? AND region = ?",

@@ -25,6 +25,7 @@ import duckdb
 
 from dip_sim.contract import CONTRACTS
 from dip_sim.spark.engine import has_rows, parquet_glob
+from dip_sim.sql_text import quoted
 
 AMOUNT_TOLERANCE_YUAN = 0.01
 # the tolerance of an amount by its unit: 0.01 yuan, i.e. one fen (a cent); a few units in the
@@ -88,8 +89,7 @@ def _tolerance(contract, column: str) -> float:
 
 
 def _rows_sql(con_table: str, columns: list[str], scenario: str) -> str:
-    quoted = scenario.replace("'", "''")
-    return f"SELECT {', '.join(columns)} FROM {con_table} WHERE scenario = '{quoted}'"
+    return f"SELECT {', '.join(columns)} FROM {con_table} WHERE scenario = {quoted(scenario)}"
 
 
 def _spark_source(out: Path) -> str:
