@@ -1,22 +1,24 @@
 """The Spark engine gives DuckDB's numbers: the same models, transpiled, on ``local[2]``.
 
 A small province of two pooling regions (two cities of about 600 discharges a year each,
-2017–2020; one scenario sets a parameter for one region only) is simulated by DuckDB for the
-baseline and the golden record's two scenarios that switch on most optional paths between them (auxiliary
-typing, insurance pools, related procedures, quantile and optimal-interval budget point
-values, floating and elastic point values, growth and fixed funds, primary and TCM groups, new
-technology, ungrouped cases, sharing, the panel's adjustments, the assessment scheme with the
-supervision models it runs); ``dip-sim simulate --engine spark``'s pipeline then runs those two
-scenarios on a copy of the warehouse (the baseline is current: not run again), from the
-inputs it exports as Parquet (partitioned by region), both regions side by side, in one Spark
-session for the module (each Spark scenario costs seconds of fixed overhead: two cover more
-paths than the baseline would). Every stored table of each scenario and region must match:
-row counts exactly, amounts to 0.01 yuan, points and point values to 1e-9 relative
-(:mod:`dip_sim.spark.same_numbers`).
+2017–2020) is simulated by DuckDB for the baseline and one scenario whose values differ by
+region: one city takes the golden record's first scenario and the other its second, which
+between them switch on most optional paths (auxiliary typing, insurance pools, related
+procedures, quantile and optimal-interval budget point values, floating and elastic point
+values, growth and fixed funds, primary and TCM groups, new technology, ungrouped cases,
+sharing, the panel's adjustments, the assessment scheme with the supervision models it runs).
+``dip-sim simulate --engine spark``'s pipeline then runs that scenario on a copy of the
+warehouse (the baseline is current: not run again), from the inputs it exports as Parquet
+(partitioned by region), both regions side by side, in one Spark session for the module: one
+Spark scenario over the two regions covers the paths of two (each scenario costs Spark about
+a minute of planning and small jobs here, whatever the city's size). Every stored table of
+the scenario and of each region must match: row counts exactly, amounts to 0.01 yuan, points
+and point values to 1e-9 relative (:mod:`dip_sim.spark.same_numbers`).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -38,8 +40,9 @@ if shutil.which("java") is None:
 YEAR = 2020
 HISTORY = [2017, 2018, 2019]
 REGIONS = ("140100", "140200")  # the province's two cities (dip_sim.synth.province)
-# a value for one region only: its budget grows faster than the other's
-REGION_CHANGE = {"140200": {"budget.growth_rate": 0.09}}
+# the scenario: the golden record's two scenarios, one per region (every value is a region's)
+SCENARIO = "wide"
+REGION_CHANGES = dict(zip(REGIONS, SCENARIOS.values(), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +62,11 @@ def city(tmp_path_factory) -> dict:
 
     folder = tmp_path_factory.mktemp("spark_city")
     db = ingest_generated_city(folder, 600, seed=11, regions=len(REGIONS))
-    files = []
-    for i, (name, changes) in enumerate(SCENARIOS.items()):
-        path = folder / f"{name}.yaml"
-        spec = {"name": name, "description": name, "changes": changes}
-        if i == 0:
-            spec["regions"] = REGION_CHANGE
-        path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-        files.append(path)
+    path = folder / f"{SCENARIO}.yaml"
+    spec = {"name": SCENARIO, "description": "每个统筹区一组参数", "changes": {},
+            "regions": REGION_CHANGES}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    files = [path]
     run_simulate(db, YEAR, scenario_files=files, progress=lambda m: None)
     return {"db": db, "files": files, "folder": folder}
 
@@ -90,14 +90,10 @@ def spark_out(spark_run) -> Path:
     return spark_run["out"]
 
 
-def _scenarios() -> list[str]:
-    return list(SCENARIOS)
-
-
-@pytest.mark.parametrize("scenario", _scenarios())
-def test_every_stored_table_has_duckdbs_numbers(city, spark_out, scenario):
+def test_every_stored_table_has_duckdbs_numbers(city, spark_out):
     from dip_sim.spark.same_numbers import differences
 
+    scenario = SCENARIO
     con = duckdb.connect(str(city["db"]), read_only=True)
     try:
         # the tables the DuckDB run stored for this scenario (supervision: only under the
@@ -114,18 +110,23 @@ def test_every_stored_table_has_duckdbs_numbers(city, spark_out, scenario):
     assert spark_regions == [f"region={r}" for r in REGIONS]
 
 
-def test_a_region_parameter_reaches_only_its_region(spark_run):
-    """The scenario's value for one region: that region's fund grows by it, the other's by
-    the file's."""
+def test_each_region_runs_with_its_own_values(spark_run):
+    """The scenario's values are each region's own: the run Spark recorded for a region holds
+    that region's values and not the other's (the budget point value refined by quantiles in
+    one city, by the optimal interval in the other; a fixed fund only in the second)."""
     con = duckdb.connect(str(spark_run["db"]), read_only=True)
     try:
-        funds = dict(con.execute("SELECT region, v.dip_fund_yuan / b.dip_fund_yuan FROM point_values v "
-                                 "JOIN (SELECT region, dip_fund_yuan FROM point_values WHERE "
-                                 "scenario = 'baseline') b USING (region) "
-                                 "WHERE scenario = 'wide_a'").fetchall())
+        runs = {region: json.loads(params) for region, params in con.execute(
+            "SELECT region, params_json FROM runs WHERE scenario = ?", [SCENARIO]).fetchall()}
     finally:
         con.close()
-    assert funds["140200"] != pytest.approx(funds["140100"], rel=1e-6)
+    assert sorted(runs) == list(REGIONS)
+    for region, changes in REGION_CHANGES.items():
+        for name, value in changes.items():
+            assert runs[region][name] == value, (region, name)
+    refinement = "point_value.budget_refinement"
+    assert {runs[r][refinement] for r in REGIONS} == {"quantile", "optimal_interval"}
+    assert runs[REGIONS[0]]["budget.method"] != "fixed" == runs[REGIONS[1]]["budget.method"]
 
 
 def test_export_is_partitioned_by_region(city, spark_run, tmp_path):
@@ -151,7 +152,7 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
 
     copy = tmp_path / "out"
     shutil.copytree(spark_out / "case_scores", copy / "case_scores")
-    files = sorted((copy / "case_scores" / "scenario=wide_a" / f"region={REGIONS[0]}"
+    files = sorted((copy / "case_scores" / f"scenario={SCENARIO}" / f"region={REGIONS[0]}"
                     ).glob("*.parquet"))
     edit = duckdb.connect()
     edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE (CASE WHEN row_number() OVER "
@@ -163,7 +164,7 @@ def test_a_different_number_is_found(city, spark_out, tmp_path):
     edit.close()
     con = duckdb.connect(str(city["db"]), read_only=True)
     try:
-        found = table_differences(con, copy, "case_scores", "wide_a")
+        found = table_differences(con, copy, "case_scores", SCENARIO)
     finally:
         con.close()
     assert len(found) == 1 and "case_points" in found[0]
@@ -185,15 +186,15 @@ def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_run)
         sources = con.execute("SELECT count(*) FROM scenario_sources WHERE scenario <> source"
                               ).fetchall()[0][0]
         with results_in_region(con, REGIONS[1]):
-            tables = compare_tables(con, ["baseline", *_scenarios()])
+            tables = compare_tables(con, ["baseline", SCENARIO])
     finally:
         con.close()
         duck.close()
-    assert loaded == original and len(loaded) == 3 * len(REGIONS)
-    assert [r[0] for r in runs] == ["baseline", "wide_a", "wide_b"] * len(REGIONS)
+    assert loaded == original and len(loaded) == 2 * len(REGIONS)
+    assert [r[0] for r in runs] == ["baseline", SCENARIO] * len(REGIONS)
     assert runs[1][1] is None and "settle" in runs[1][2]  # a full run on Spark
     assert sources == 0  # every scenario's rows are its own
-    assert list(tables["医院年终结算额"].columns[-2:]) == ["wide_a − baseline", "wide_b − baseline"]
+    assert tables["医院年终结算额"].columns[-1] == f"{SCENARIO} − baseline"
 
 
 def test_the_sql_is_translated_not_copied():
@@ -266,14 +267,14 @@ def test_inputs_and_results_at_a_uri(city, spark_run, spark):
     con = duckdb.connect()
     try:
         out = spark_run["out"].resolve().as_uri()
-        rows = written_rows(con, out, "point_values", "wide_b", REGIONS[1], spark)
+        rows = written_rows(con, out, "point_values", SCENARIO, REGIONS[1], spark)
         got = con.execute(f"SELECT scenario, region, count(*) FROM ({rows}) GROUP BY ALL"
                           ).fetchall()
         none = written_rows(con, out, "point_values", "no_such_scenario", REGIONS[1], spark)
     finally:
         con.close()
     assert side == own > 0
-    assert got == [("wide_b", REGIONS[1], 1)] and none is None
+    assert got == [(SCENARIO, REGIONS[1], 1)] and none is None
 
 
 def test_rows_of_no_region_are_counted_not_exported(city, tmp_path):

@@ -215,7 +215,12 @@ class SparkRunner:
         text = spark_sql(sql, model.name, variables, self.schema if needs_schema(sql) else {})
         try:
             df = self.spark.sql(text)
-            if model.materialized != "view" and not empty:
+            if empty:
+                # no rows and no plan: a later join of this table with one it was made from
+                # would otherwise meet the same columns on both sides, which Spark's analyser
+                # cannot always tell apart (int_keyed's lateral join with int_combo_keys)
+                df = self.spark.createDataFrame([], df.schema)
+            elif model.materialized != "view":
                 # its rows, not its plan; columns under new ids (a later join of this table
                 # with one it was made from must tell their columns apart)
                 df = df.localCheckpoint(eager=False)
