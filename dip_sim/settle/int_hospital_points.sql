@@ -16,12 +16,15 @@ WITH cur AS (
     SELECT hospital_id, CAST(sum(points) AS DOUBLE) AS points
     FROM mart_case_score_cells GROUP BY hospital_id
 ), prev AS (  -- its points in the last history year, at the catalogue's rw
+    -- (only the elastic mode has a base volume: under the others a constant FALSE filter,
+    -- and the history year's case groups are not read)
     SELECT g.hospital_id,
            CAST(sum(CAST(c.rw * l.coefficient AS DECIMAL(38, 10))) AS DOUBLE) AS points
     FROM mart_case_groups g
     JOIN mart_catalog_groups c USING (group_code)
     JOIN run_levels l ON l.level = g.level
-    WHERE g.grouped AND g.eligible AND g.year = (SELECT max(year) FROM run_history)
+    WHERE getvariable('point_value.mode') = 'elastic'
+      AND g.grouped AND g.eligible AND g.year = (SELECT max(year) FROM run_history)
     GROUP BY g.hospital_id
 )
 SELECT cur.hospital_id, cur.points,

@@ -1,10 +1,16 @@
 -- the reserve: what it holds at year end and the share of the requested overspend it pays
 WITH flows AS (
-    SELECT sum(y.dip_amount_yuan - y.dip_amount_yuan * y.assessment_coefficient)
-               + sum(y.deductions_yuan) + sum(y.withhold_kept_yuan) + sum(s.clawback_yuan)
-               AS inflow_yuan,
-           sum(s.overspend_requested_yuan) AS requested_yuan,
-           sum(s.surplus_yuan) AS surplus_yuan, sum(s.surplus_retained_yuan) AS retained_yuan
+    -- exact sums over the hospitals (see catalog/int_keyed.sql): the same bits whatever order
+    -- the hospitals' rows arrive in
+    SELECT CAST(sum(CAST(y.dip_amount_yuan - y.dip_amount_yuan * y.assessment_coefficient
+                         AS DECIMAL(38, 10)))
+                + sum(CAST(y.deductions_yuan AS DECIMAL(38, 10)))
+                + sum(CAST(y.withhold_kept_yuan AS DECIMAL(38, 10)))
+                + sum(CAST(s.clawback_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS inflow_yuan,
+           CAST(sum(CAST(s.overspend_requested_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+               AS requested_yuan,
+           CAST(sum(CAST(s.surplus_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS surplus_yuan,
+           CAST(sum(CAST(s.surplus_retained_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS retained_yuan
     FROM int_year_end y JOIN int_sharing s USING (hospital_id)
 )
 SELECT b.reserve_yuan, f.inflow_yuan, f.requested_yuan, f.surplus_yuan, f.retained_yuan,

@@ -21,10 +21,11 @@ WITH h AS (
            CAST(sum(CAST(withheld_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS withheld_yuan,
            CAST(sum(CAST(deductions_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS deductions_yuan
     FROM mart_hospital_monthly GROUP BY hospital_id
-), prev AS (
+), prev AS (  -- the last history year's fund payments, for the advance (none: not read)
     SELECT hospital_id, CAST(sum(fund_paid_yuan) AS DOUBLE) AS fund_paid_yuan
     FROM mart_case_groups
-    WHERE grouped AND eligible AND year = (SELECT max(year) FROM run_history)
+    WHERE getvariable('settlement.advance_months') > 0
+      AND grouped AND eligible AND year = (SELECT max(year) FROM run_history)
     GROUP BY hospital_id
 ), pooled AS (  -- floating and fixed: Σ over its pools of points × value × R of the pool
     SELECT pp.hospital_id,
