@@ -93,17 +93,16 @@ def spark_out(spark_run) -> Path:
 def test_every_stored_table_has_duckdbs_numbers(city, spark_out):
     from dip_sim.spark.same_numbers import differences
 
-    scenario = SCENARIO
     con = duckdb.connect(str(city["db"]), read_only=True)
     try:
-        # the tables the DuckDB run stored for this scenario (supervision: only under the
+        # the tables the DuckDB run stored for the scenario (supervision: only under the
         # assessment scheme)
         tables = [t for t in CONTRACTS if t != "runs" and con.execute(
-            f"SELECT count(*) FROM {t} WHERE scenario = ?", [scenario]).fetchall()[0][0]]
+            f"SELECT count(*) FROM {t} WHERE scenario = ?", [SCENARIO]).fetchall()[0][0]]
         assert "case_scores" in tables and "point_values" in tables
-        found = differences(con, spark_out, scenario, tables)
+        found = differences(con, spark_out, SCENARIO, tables)
         spark_regions = sorted(p.name for p in (spark_out / "case_scores" /
-                                                f"scenario={scenario}").iterdir())
+                                                f"scenario={SCENARIO}").iterdir())
     finally:
         con.close()
     assert not found, "\n".join(found)

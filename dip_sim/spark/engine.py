@@ -210,8 +210,8 @@ class SparkRunner:
 
     def _sql_model(self, model: Model, sql: str, variables: dict[str, Any],
                    empty: bool = False) -> None:
-        """Make a SQL model's temp view (materialised when it is a table with rows to
-        keep)."""
+        """Make a SQL model's temp view: materialised when it is a table with rows to keep,
+        an empty table of its columns when it is skipped (``empty``)."""
         text = spark_sql(sql, model.name, variables, self.schema if needs_schema(sql) else {})
         try:
             df = self.spark.sql(text)
