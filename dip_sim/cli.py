@@ -391,13 +391,30 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    """List the policy parameters with their values in force for a year."""
+    """List the policy parameters with their values in force for a year: the city's, each
+    followed by the pooling regions' own values (``regions`` in the parameter file); with
+    ``--region``, the values in force in that region, its own ones marked."""
+    import datetime as dt
+
     from dip_sim.policy import load_baseline, parameters_for_year
+    from dip_sim.policy.parameters import Parameter, regions_named
 
     params = load_baseline()
-    values = parameters_for_year(params, args.year)
+    region = (args.region or "").strip() or None
+    values = parameters_for_year(params, args.year, region)
+    day = dt.date(args.year, 1, 1)
+    if region and region not in regions_named(params):
+        print(f"统筹区 {region} 在政策参数中没有自己的取值：以下均为全市取值", file=sys.stderr)
+
+    def own(p: Parameter, code: str) -> bool:  # the region's own value in force that year
+        return any(start <= day for start in p.regional.get(code, {}))
+
     for name, p in params.items():
-        print(f"{name} = {values[name]!r}  [{p.unit}]  {p.description}  ({p.reference})")
+        mark = f"  （统筹区 {region} 自定）" if region and own(p, region) else ""
+        print(f"{name} = {values[name]!r}{mark}  [{p.unit}]  {p.description}  ({p.reference})")
+        if region is None:
+            for code in sorted(c for c in p.regional if own(p, c)):
+                print(f"    统筹区 {code}: {p.value_on(day, code)!r}")
     return 0
 
 
@@ -734,6 +751,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("params", help="列出政策参数及其取值", description="列出 data/policy 中的参数")
     p.add_argument("--year", type=int, default=2020, help="取值所在年度")
+    p.add_argument("--region", default="",
+                   help="统筹区编码：列出该统筹区适用的取值（其自定的取值标出）")
     p.set_defaults(func=cmd_params)
     return parser
 

@@ -99,3 +99,60 @@ def test_stages_prints_the_graph_in_run_order(capsys):
     assert {line.split()[1] for line in capsys.readouterr().out.splitlines()} == {"budget"}
     assert main(["stages", "--dot"]) == 0
     assert capsys.readouterr().out.startswith("digraph dip_sim {")
+
+
+@pytest.fixture
+def regional_policy(monkeypatch):
+    """The baseline with one region's own growth rate from 2019 and another's from 2021."""
+    import dataclasses
+    import datetime as dt
+
+    import dip_sim.policy as policy
+
+    params = dict(policy.load_baseline())
+    growth = params["budget.growth_rate"]
+    params["budget.growth_rate"] = dataclasses.replace(growth, regional={
+        "140100": {dt.date(2019, 1, 1): 0.031}, "140200": {dt.date(2021, 1, 1): 0.045}})
+    monkeypatch.setattr(policy, "load_baseline", lambda: params)
+    return growth.value_on(dt.date(2020, 1, 1))
+
+
+def _line(out: str, name: str) -> tuple[str, list[str]]:
+    """The parameter's line and the indented lines under it."""
+    lines = out.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith(f"{name} = "))
+    under = []
+    for line in lines[i + 1:]:
+        if not line.startswith("    "):
+            break
+        under.append(line.strip())
+    return lines[i], under
+
+
+def test_params_lists_each_regions_own_value_in_force(regional_policy, capsys):
+    assert main(["params", "--year", "2020"]) == 0
+    line, under = _line(capsys.readouterr().out, "budget.growth_rate")
+    assert line.startswith(f"budget.growth_rate = {regional_policy!r}  [")
+    assert under == ["统筹区 140100: 0.031"]  # 140200's own value starts in 2021
+    assert main(["params", "--year", "2021"]) == 0
+    assert _line(capsys.readouterr().out, "budget.growth_rate")[1] == [
+        "统筹区 140100: 0.031", "统筹区 140200: 0.045"]
+
+
+def test_params_of_a_region_marks_its_own_values(regional_policy, capsys):
+    assert main(["params", "--year", "2020", "--region", "140100"]) == 0
+    out = capsys.readouterr().out
+    line, under = _line(out, "budget.growth_rate")
+    assert line.startswith("budget.growth_rate = 0.031  （统筹区 140100 自定）  [")
+    assert under == []
+    assert "自定" not in _line(out, "budget.method")[0]  # the city's value, not marked
+    assert main(["params", "--year", "2020", "--region", "140200"]) == 0
+    assert _line(capsys.readouterr().out, "budget.growth_rate")[0].startswith(
+        f"budget.growth_rate = {regional_policy!r}  [")
+
+
+def test_params_of_a_region_no_policy_names_says_so(regional_policy, capsys):
+    assert main(["params", "--region", "999999"]) == 0
+    captured = capsys.readouterr()
+    assert "统筹区 999999 在政策参数中没有自己的取值" in captured.err
+    assert "自定" not in captured.out
