@@ -49,10 +49,12 @@ def pdf(size: int = 100) -> bytes:
 
 
 def xlsx() -> bytes:
+    """A minimal workbook, the same bytes at every call (each member dated, not stamped with
+    the time it is written: two calls a second apart would differ)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", "<workbook/>")
+        for name, text in (("[Content_Types].xml", "<Types/>"), ("xl/workbook.xml", "<workbook/>")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 
