@@ -70,6 +70,8 @@ PARTITIONS: tuple[str, ...] = ("scenario", "region")
 RUNS = "runs"
 # the folder of the output where a table bound for a Python model is handed to DuckDB
 SIDE_FOLDER = "_side"
+# Spark's own log configuration for the sessions dip-sim starts (errors only)
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 class SparkEngineError(SimulationError):
@@ -361,6 +363,7 @@ def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int 
     except ImportError as exc:
         raise SparkEngineError("未安装 pyspark：请运行 pip install -e .（pyspark 是 dip-sim 的依赖）"
                                ) from exc
+    _quiet_pyspark()
     local = master.startswith("local")
     builder = (SparkSession.builder.master(master).appName(app)
                .config("spark.sql.ansi.enabled", "false")
@@ -369,7 +372,9 @@ def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int 
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
-               .config("spark.sql.sources.partitionOverwriteMode", "dynamic"))
+               .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+               .config("spark.driver.extraJavaOptions",
+                       f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"))
     if local:  # one machine: a partition per core of each region running, no re-planning
         # between stages, no code generation to wait for (each model is a small query)
         partitions = max(1, local_cores(master) // max(1, parallel))
@@ -383,6 +388,19 @@ def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int 
                                "请检查 --master 地址与集群是否在运行") from exc
     spark.sparkContext.setLogLevel("OFF")
     return spark
+
+
+def _quiet_pyspark() -> None:
+    """Keep PySpark's own notices off the terminal: its warning that it has not been tested with
+    this pandas (the results are checked against DuckDB's, table by table, in the test suite)
+    and its log of each failed query (the failure reaches dip-sim as an exception, which says
+    what went wrong in Chinese)."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                            category=FutureWarning)
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 def _first_line(exc: BaseException) -> str:
