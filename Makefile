@@ -27,10 +27,11 @@ pipelines: $(STAMP)
 	$(BIN)/python -m pipelines.run_all --demo $(DEMO) --db $(DB) --year $(YEAR)
 
 ## make test: install with the test extras (Playwright among them), the browser, PostgreSQL and Java, run the whole suite
-## (one worker per core, each test file in one worker: its module fixtures are built once)
+## (one worker per core, each test file in one worker: its module fixtures are built once;
+## the longest files first, tests/conftest.py)
 test: $(STAMP) browser postgres java
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 ## browser: Debian's chromium and fonts-noto-cjk for the browser tests, when missing (needs root)
 browser:
