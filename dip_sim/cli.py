@@ -397,7 +397,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from dip_sim.policy import load_baseline, parameters_for_year
-    from dip_sim.policy.parameters import Parameter, regions_named
+    from dip_sim.policy.parameters import regions_named
 
     params = load_baseline()
     region = (args.region or "").strip() or None
@@ -405,15 +405,12 @@ def cmd_params(args: argparse.Namespace) -> int:
     day = dt.date(args.year, 1, 1)
     if region and region not in regions_named(params):
         print(f"统筹区 {region} 在政策参数中没有自己的取值：以下均为全市取值", file=sys.stderr)
-
-    def own(p: Parameter, code: str) -> bool:  # the region's own value in force that year
-        return any(start <= day for start in p.regional.get(code, {}))
-
     for name, p in params.items():
-        mark = f"  （统筹区 {region} 自定）" if region and own(p, region) else ""
+        mine = region is not None and p.own_start(day, region) is not None
+        mark = f"  （统筹区 {region} 自定）" if mine else ""
         print(f"{name} = {values[name]!r}{mark}  [{p.unit}]  {p.description}  ({p.reference})")
         if region is None:
-            for code in sorted(c for c in p.regional if own(p, c)):
+            for code in sorted(c for c in p.regional if p.own_start(day, c) is not None):
                 print(f"    统筹区 {code}: {p.value_on(day, code)!r}")
     return 0
 

@@ -56,12 +56,18 @@ class Parameter:
     # region code → its own dated values (the ``regions`` field of the entry)
     regional: dict[str, dict[dt.date, Any]] = field(default_factory=dict)
 
+    def own_start(self, day: dt.date, region: str | None) -> dt.date | None:
+        """The start date of ``region``'s own value in force on ``day`` (None: the region
+        takes the city's value that day)."""
+        own = [d for d in self.regional.get(region or "", {}) if d <= day]
+        return max(own) if own else None
+
     def value_on(self, day: dt.date, region: str | None = None) -> Any:
         """The value in force on ``day``: the one with the latest start date not after it (in
         ``region``, that region's own value once one is in force)."""
-        own = [d for d in self.regional.get(region or "", {}) if d <= day]
-        if own:
-            return self.regional[region][max(own)]
+        start = self.own_start(day, region)
+        if start is not None:
+            return self.regional[region or ""][start]
         starts = [d for d in self.values if d <= day]
         if not starts:
             first = min(self.values)
