@@ -350,11 +350,18 @@ def local_cores(master: str) -> int:
     return os.cpu_count() or 1 if found.group(1) == "*" else int(found.group(1))
 
 
-def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int = 1) -> Any:
+def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int = 1,
+                  small_inputs: bool = False) -> Any:
     """A Spark session on ``master``, configured as DuckDB computes: NULL (not an error) on a
     division by zero, UTC; on a local master, a region's shuffles split over the cores left to
     each of the ``parallel`` regions running at once. A missing ``java`` or ``pyspark`` is
-    named with how to install it."""
+    named with how to install it.
+
+    ``small_inputs`` (a local master only; the tests' cities of a few thousand cases) trades
+    speed per row for a quicker start of each query: expressions are evaluated rather than
+    compiled to Java classes, and the driver's JVM compiles its own code with its quick
+    compiler only. On such inputs a model's time is planning and compiling, not rows.
+    """
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SparkEngineError("未找到 Java：Spark 需要 Java 17 或更高版本。Debian/Ubuntu 上运行 "
                                "sudo apt-get install -y default-jre-headless（或 sh scripts/ensure_java.sh）")
@@ -365,6 +372,9 @@ def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int 
                                ) from exc
     _quiet_pyspark()
     local = master.startswith("local")
+    java_options = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+    if local and small_inputs:  # C1 only: the JIT's C2 threads otherwise take a core
+        java_options += " -XX:TieredStopAtLevel=1"
     builder = (SparkSession.builder.master(master).appName(app)
                .config("spark.sql.ansi.enabled", "false")
                .config("spark.sql.session.timeZone", "UTC")
@@ -373,14 +383,15 @@ def start_session(master: str = "local[2]", app: str = "dip-sim", parallel: int 
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", os.environ.get("DIP_SIM_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-               .config("spark.driver.extraJavaOptions",
-                       f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"))
+               .config("spark.driver.extraJavaOptions", java_options))
     if local:  # one machine: a partition per core of each region running, no re-planning
         # between stages, no code generation to wait for (each model is a small query)
         partitions = max(1, local_cores(master) // max(1, parallel))
         builder = (builder.config("spark.sql.shuffle.partitions", str(partitions))
                    .config("spark.sql.adaptive.enabled", "false")
                    .config("spark.sql.codegen.wholeStage", "false"))
+        if small_inputs:  # expressions interpreted: no Janino compile of each projection
+            builder = builder.config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # py4j / JVM start-up errors carry their own text
