@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-# The test files that take longest, longest first (each file's time with --durations on this
-# 2-core machine: Spark 185 s, the browser files 76-91 s, the planted cities 64 s, the
-# national export 37 s, down to 15 s). make test runs the files on both cores
-# (--dist loadfile --no-loadscope-reorder), each worker taking the next file when it is
-# almost done: a long file started late would keep one worker busy while the other waits.
-# The order matters, not the figures; the other files follow in their own order.
+# The test files that take longest, longest first (each file's time with --durations=0 in
+# make test on this 2-core machine, 2026-12-07: Spark 117 s, the browser files 76-85 s, the
+# planted cities 57 s, the national export 47 s, the dashboard 36 s, down to 11 s). make test
+# runs the files on both cores (--dist loadfile --no-loadscope-reorder), each worker taking the
+# next file when it is almost done: a long file started late would keep one worker busy while
+# the other waits. The order matters, not the figures; the other files follow in their own order.
 LONGEST_FIRST = ("test_spark_engine.py", "test_browser_feedback.py", "test_browser_access.py",
                  "test_browser.py", "test_detection_added_procedure.py",
-                 "test_national_export.py", "test_feedback_concurrency.py", "test_regions.py",
-                 "test_api.py", "test_incremental.py", "test_outputs_unchanged.py",
-                 "test_interrupt.py")
+                 "test_national_export.py", "test_app.py", "test_ingest.py",
+                 "test_incremental.py", "test_rebuild.py", "test_feedback_concurrency.py",
+                 "test_api.py", "test_outputs_unchanged.py", "test_spark_log.py",
+                 "test_interrupt.py", "test_ingest_boundary.py", "test_regions.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
