@@ -43,22 +43,30 @@ COUNT_FEATURES = frozenset({"proc_rate", "severity_rate", "short_stay_rate", "de
 MAD_SCALE = 1.4826  # MAD × 1.4826 estimates the standard deviation of normal data
 
 
+def _exact_sum(expression: str) -> str:
+    """SQL of the sum of a DOUBLE ``expression`` taken exactly, as DECIMAL (the convention of
+    catalog/int_keyed.sql): the same cases in another order give the same bits."""
+    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 10))) AS DOUBLE)"
+
+
 def _monthly(con: duckdb.DuckDBPyConnection, min_cases: int) -> pd.DataFrame:
     flags = ", ".join(
         f"coalesce(count(DISTINCT f.case_id) FILTER (WHERE f.index_code = '{code}'), 0) "
         f"/ any_value(m.n_cases) AS {code}" for code in _FLAG_FEATURES)
+    cost = _exact_sum("b.total_cost_yuan")
     return con.execute(f"""
         WITH m AS (
             SELECT b.year, b.month, b.hospital_id, any_value(b.level) AS level,
-                   count(*) AS n_cases, avg(b.rw) AS cmi,
-                   sum(b.total_cost_yuan) / nullif(sum(b.group_mean_cost_yuan), 0) AS cost_index,
-                   sum(b.los_days) / nullif(sum(b.group_mean_los_days), 0) AS time_index,
+                   count(*) AS n_cases, {_exact_sum("b.rw")} / nullif(count(b.rw), 0) AS cmi,
+                   {cost} / nullif({_exact_sum("b.group_mean_cost_yuan")}, 0) AS cost_index,
+                   sum(b.los_days) / nullif({_exact_sum("b.group_mean_los_days")}, 0)
+                       AS time_index,
                    avg(b.has_proc::INTEGER) AS proc_rate,
                    avg(b.severity_coded::INTEGER) AS severity_rate,
                    avg((b.los_days <= 3)::INTEGER) AS short_stay_rate,
                    avg(b.died::INTEGER) AS death_rate,
-                   sum(b.drug_yuan) / nullif(sum(b.total_cost_yuan), 0) AS drug_share,
-                   coalesce(sum(b.patient_paid_yuan) / nullif(sum(b.total_cost_yuan), 0), 0)
+                   {_exact_sum("b.drug_yuan")} / nullif({cost}, 0) AS drug_share,
+                   coalesce({_exact_sum("b.patient_paid_yuan")} / nullif({cost}, 0), 0)
                        AS oop_share
             FROM sv_base b
             GROUP BY b.year, b.month, b.hospital_id

@@ -1,6 +1,10 @@
 WITH scores AS (
     SELECT scenario, year, hospital_id,
-           100 * sum(indicator_points) / nullif(sum(weight) FILTER (WHERE x IS NOT NULL), 0) AS score,
+           -- sums of doubles exact (DECIMAL, as in catalog/int_keyed.sql): the same in any
+           -- row order
+           100 * CAST(sum(CAST(indicator_points AS DECIMAL(38, 10))) AS DOUBLE)
+               / nullif(CAST(sum(CAST(weight AS DECIMAL(38, 10))) FILTER (WHERE x IS NOT NULL)
+                             AS DOUBLE), 0) AS score,
            count(*) FILTER (WHERE x IS NOT NULL) AS n_indicators
     FROM mart_assessment_indicators GROUP BY ALL
 )

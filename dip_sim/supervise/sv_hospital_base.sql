@@ -6,11 +6,16 @@
 -- hospital behaves as the region, and it does not blow up for a small hospital the way
 -- (flagged − expected) ÷ √expected does. Worked example: 30 flagged where 10.24 were
 -- expected gives 2(5.477 − 3.2) = 4.55.
+--
+-- Sums of doubles are exact (DECIMAL, as in catalog/int_keyed.sql): the same cases in another
+-- order give the same bits.
 SELECT b.year, b.hospital_id, count(*) AS n_cases,
        count(*) FILTER (WHERE m.low_risk) AS n_low_risk,
-       sum(b.total_cost_yuan) AS cost_yuan, sum(b.drug_yuan) AS drug_yuan,
-       sum(b.consumable_yuan) AS consumable_yuan,
-       sum(b.patient_paid_yuan) AS patient_paid_yuan,
-       sum(b.total_cost_yuan) FILTER (WHERE b.patient_paid_yuan IS NOT NULL) AS paid_base_yuan
+       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS cost_yuan,
+       CAST(sum(CAST(b.drug_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS drug_yuan,
+       CAST(sum(CAST(b.consumable_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS consumable_yuan,
+       CAST(sum(CAST(b.patient_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS patient_paid_yuan,
+       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10)))
+                FILTER (WHERE b.patient_paid_yuan IS NOT NULL) AS DOUBLE) AS paid_base_yuan
 FROM sv_base b LEFT JOIN sv_group_mortality m USING (group_code)
 GROUP BY ALL

@@ -1,16 +1,23 @@
 -- 编码高套: each hospital's cases of a diagnosis category against the category's regional
--- rates in the same year (grain: hospital × year × category)
+-- rates in the same year (grain: hospital × year × category). Sums of doubles are exact
+-- (DECIMAL, as in catalog/int_keyed.sql): the same cases in another order give the same bits.
 WITH region AS (
-    SELECT year, dx3, avg(rw) AS region_rw, avg(has_proc::INTEGER) AS region_proc_rate,
+    SELECT year, dx3,
+           CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE) / nullif(count(rw), 0) AS region_rw,
+           avg(has_proc::INTEGER) AS region_proc_rate,
            avg(severity_coded::INTEGER) AS region_severity_rate,
            -- the catalogue points a yuan of cost buys in the category, region-wide
-           sum(rw) / nullif(sum(total_cost_yuan), 0) AS region_rw_per_yuan
+           CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE)
+               / nullif(CAST(sum(CAST(total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE), 0)
+               AS region_rw_per_yuan
     FROM sv_base GROUP BY year, dx3
 )
-SELECT b.year, b.hospital_id, b.dx3, count(*) AS n_cases, sum(b.rw) AS sum_rw,
+SELECT b.year, b.hospital_id, b.dx3, count(*) AS n_cases,
+       CAST(sum(CAST(b.rw AS DECIMAL(38, 10))) AS DOUBLE) AS sum_rw,
        sum(b.has_proc::INTEGER) AS n_proc, sum(b.severity_coded::INTEGER) AS n_severity,
        any_value(r.region_rw) AS region_rw, any_value(r.region_proc_rate) AS region_proc_rate,
        any_value(r.region_severity_rate) AS region_severity_rate,
-       sum(b.total_cost_yuan) * any_value(r.region_rw_per_yuan) AS rw_for_cost
+       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+           * any_value(r.region_rw_per_yuan) AS rw_for_cost
 FROM sv_base b JOIN region r USING (year, dx3)
 GROUP BY b.year, b.hospital_id, b.dx3

@@ -22,22 +22,33 @@ WITH case_indices AS (
            (r.n_flagged / nullif(r.n_base, 0)) / nullif(g.region_rate, 0) AS ratio_to_region,
            r.n_base * g.region_rate AS expected
     FROM rates r JOIN region g USING (year, index_code)
-), upcode AS (
+), upcode_sums AS (
     -- per hospital-year: observed procedure / severity-coded cases and what the regional
-    -- rates of its diagnosis categories would give (category-standardised), and the CMI
-    -- standardised the same way (Σ rw ÷ Σ regional mean rw of the case's category)
-    SELECT year, hospital_id, sum(n_cases) AS n_cases,
-           sum(n_proc) AS n_proc, sum(n_cases * region_proc_rate) AS e_proc,
-           sum(n_severity) AS n_severity, sum(n_cases * region_severity_rate) AS e_severity,
-           sum(sum_rw) / nullif(sum(n_cases * region_rw), 0) AS cmi_index,
-           -- points for cost: its catalogue points and what its costs buy at the region's
-           -- points per yuan of each category, both in cases of the region's mean rw
-           sum(sum_rw) / any_value(m.mean_rw) AS o_points,
-           sum(rw_for_cost) / any_value(m.mean_rw) AS e_points
+    -- rates of its diagnosis categories would give (category-standardised), Σ rw and Σ the
+    -- regional mean rw of each case's category, and what its costs buy at the region's points
+    -- per yuan of each category; sums of doubles exact (DECIMAL, as in catalog/int_keyed.sql),
+    -- whatever order the rows come in
+    SELECT year, hospital_id, sum(n_cases) AS n_cases, sum(n_proc) AS n_proc,
+           sum(n_severity) AS n_severity,
+           CAST(sum(CAST(n_cases * region_proc_rate AS DECIMAL(38, 10))) AS DOUBLE) AS e_proc,
+           CAST(sum(CAST(n_cases * region_severity_rate AS DECIMAL(38, 10))) AS DOUBLE)
+               AS e_severity,
+           CAST(sum(CAST(sum_rw AS DECIMAL(38, 10))) AS DOUBLE) AS sum_rw,
+           CAST(sum(CAST(n_cases * region_rw AS DECIMAL(38, 10))) AS DOUBLE) AS e_rw,
+           CAST(sum(CAST(rw_for_cost AS DECIMAL(38, 10))) AS DOUBLE) AS rw_for_cost
     FROM sv_hospital_categories
-    JOIN (SELECT year, sum(sum_rw) / sum(n_cases) AS mean_rw FROM sv_hospital_categories
-          GROUP BY year) m USING (year)
-    GROUP BY ALL
+    GROUP BY year, hospital_id
+), upcode AS (
+    -- the CMI standardised by category (Σ rw ÷ Σ regional mean rw of the case's category);
+    -- points for cost: its catalogue points and what its costs buy, both in cases of the
+    -- region's mean rw
+    SELECT u.year, u.hospital_id, u.n_cases, u.n_proc, u.e_proc, u.n_severity, u.e_severity,
+           u.sum_rw / nullif(u.e_rw, 0) AS cmi_index,
+           u.sum_rw / m.mean_rw AS o_points, u.rw_for_cost / m.mean_rw AS e_points
+    FROM upcode_sums u
+    JOIN (SELECT year,
+                 CAST(sum(CAST(sum_rw AS DECIMAL(38, 10))) AS DOUBLE) / sum(n_cases) AS mean_rw
+          FROM sv_hospital_categories GROUP BY year) m USING (year)
 ), upcode_hist AS (
     -- against its own history: last year's observed ÷ expected ratio carried into this year's
     -- expectation (the region's alone in the first year)
@@ -77,14 +88,25 @@ WITH case_indices AS (
            o_points / nullif(e_points, 0), 1.0, o_points / nullif(e_points, 0), e_points_own,
            2 * (sqrt(o_points) - sqrt(e_points_own))
     FROM upcode_hist
-), cost AS (
+), cost_sums AS (
+    -- the region's sums exact (DECIMAL), as the hospitals' are in sv_hospital_base
     SELECT h.*, h.cost_yuan / h.n_cases AS cost_per_case,
-           sum(h.cost_yuan) OVER y / sum(h.n_cases) OVER y AS region_cost_per_case,
-           sum(h.drug_yuan) OVER y / sum(h.cost_yuan) OVER y AS region_drug_share,
-           sum(h.consumable_yuan) OVER y / sum(h.cost_yuan) OVER y AS region_consumable_share,
-           sum(h.patient_paid_yuan) OVER y / nullif(sum(h.paid_base_yuan) OVER y, 0)
-               AS region_oop_share
+           sum(h.n_cases) OVER y AS region_cases,
+           CAST(sum(CAST(h.cost_yuan AS DECIMAL(38, 10))) OVER y AS DOUBLE) AS region_cost_yuan,
+           CAST(sum(CAST(h.drug_yuan AS DECIMAL(38, 10))) OVER y AS DOUBLE) AS region_drug_yuan,
+           CAST(sum(CAST(h.consumable_yuan AS DECIMAL(38, 10))) OVER y AS DOUBLE)
+               AS region_consumable_yuan,
+           CAST(sum(CAST(h.patient_paid_yuan AS DECIMAL(38, 10))) OVER y AS DOUBLE)
+               AS region_patient_paid_yuan,
+           CAST(sum(CAST(h.paid_base_yuan AS DECIMAL(38, 10))) OVER y AS DOUBLE)
+               AS region_paid_base_yuan
     FROM sv_hospital_base h WINDOW y AS (PARTITION BY year)
+), cost AS (
+    SELECT *, region_cost_yuan / region_cases AS region_cost_per_case,
+           region_drug_yuan / region_cost_yuan AS region_drug_share,
+           region_consumable_yuan / region_cost_yuan AS region_consumable_share,
+           region_patient_paid_yuan / nullif(region_paid_base_yuan, 0) AS region_oop_share
+    FROM cost_sums
 ), cost_hist AS (
     SELECT *,
            CASE WHEN lag(year) OVER w = year - 1
