@@ -228,37 +228,6 @@ def test_the_scheme_sets_the_settlements_assessment(planted_city, tmp_path):
     assert inflow > 0 and total == pytest.approx(fund - inflow, abs=0.01)
 
 
-def test_supervision_does_not_depend_on_the_order_of_its_input_rows(planted_city, tmp_path):
-    """The same cases stored in another order give every supervision and assessment table to
-    the last bit: sums of doubles are taken exactly (a parallel floating-point sum depends on
-    the order its rows arrive in, as on a larger city with more threads)."""
-    import shutil
-
-    from dip_sim.supervise.tables import SUPERVISION_DDL
-    from pipelines.supervise import run_supervise
-
-    def tables(db) -> dict[str, list[tuple]]:
-        with duckdb.connect(str(db), read_only=True) as con:
-            return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-                    for t in SUPERVISION_DDL}
-
-    db = tmp_path / "w.duckdb"
-    shutil.copy(planted_city["db"], db)
-    before = tables(db)
-    with duckdb.connect(str(db)) as con:
-        for table in ("case_features", "stored.case_groups"):  # rewritten in another order
-            con.execute(f"""
-                CREATE TEMP TABLE reordered AS FROM {table};
-                DELETE FROM {table};
-                INSERT INTO {table} FROM reordered ORDER BY hash(case_id);
-                DROP TABLE reordered""")
-    run_supervise(db, progress=lambda message: None)
-    after = tables(db)
-    assert all(before[t] for t in ("supervision_hospitals", "assessment_indicators"))
-    for table in SUPERVISION_DDL:
-        assert after[table] == before[table], table
-
-
 def test_a_scheme_indicator_that_is_no_index_is_refused(planted_city, tmp_path):
     """A typo in the scheme (or a window the parameters do not compute) is named, not scored 0."""
     from dip_sim.supervise.run import compute_supervision

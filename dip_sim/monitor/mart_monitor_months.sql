@@ -12,11 +12,14 @@ WITH t AS (
     GROUP BY year, month
 ), history_share AS (
     SELECT year, month, rw,
-           sum(rw) OVER (PARTITION BY year ORDER BY month) / sum(rw) OVER (PARTITION BY year)
+           CAST(sum(CAST(rw AS DECIMAL(38, 10))) OVER (PARTITION BY year ORDER BY month)
+                AS DOUBLE)
+           / CAST(sum(CAST(rw AS DECIMAL(38, 10))) OVER (PARTITION BY year) AS DOUBLE)
                AS cum_share
     FROM history
 ), history_month AS (
-    SELECT month, avg(rw) AS history_rw, avg(cum_share) AS history_cum_share
+    SELECT month, CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE) / count(rw) AS history_rw,
+           CAST(sum(CAST(cum_share AS DECIMAL(38, 10))) AS DOUBLE) / count(cum_share) AS history_cum_share
     FROM history_share GROUP BY month
 ), sim AS (
     SELECT c.month, sum(c.n_cases) AS n_cases,
