@@ -53,7 +53,7 @@ def _monthly(con: duckdb.DuckDBPyConnection, min_cases: int) -> pd.DataFrame:
     flags = ", ".join(
         f"coalesce(count(DISTINCT f.case_id) FILTER (WHERE f.index_code = '{code}'), 0) "
         f"/ any_value(m.n_cases) AS {code}" for code in _FLAG_FEATURES)
-    cost = _exact_sum("b.total_cost_yuan")
+    cost = "CAST(sum(b.total_cost_yuan) AS DOUBLE)"  # DECIMAL in sv_base: exact
     return con.execute(f"""
         WITH m AS (
             SELECT b.year, b.month, b.hospital_id, any_value(b.level) AS level,
@@ -65,8 +65,8 @@ def _monthly(con: duckdb.DuckDBPyConnection, min_cases: int) -> pd.DataFrame:
                    avg(b.severity_coded::INTEGER) AS severity_rate,
                    avg((b.los_days <= 3)::INTEGER) AS short_stay_rate,
                    avg(b.died::INTEGER) AS death_rate,
-                   {_exact_sum("b.drug_yuan")} / nullif({cost}, 0) AS drug_share,
-                   coalesce({_exact_sum("b.patient_paid_yuan")} / nullif({cost}, 0), 0)
+                   CAST(sum(b.drug_yuan) AS DOUBLE) / nullif({cost}, 0) AS drug_share,
+                   coalesce(CAST(sum(b.patient_paid_yuan) AS DOUBLE) / nullif({cost}, 0), 0)
                        AS oop_share
             FROM sv_base b
             GROUP BY b.year, b.month, b.hospital_id

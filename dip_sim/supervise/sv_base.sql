@@ -8,10 +8,11 @@ SELECT f.case_id, f.year, f.month, f.hospital_id, f.level, f.dx3, f.dx5, f.patie
        s.case_id IS NOT NULL AS severity_coded,
        g.group_code, k.rw, k.mean_cost_yuan AS group_mean_cost_yuan,
        k.mean_los_days AS group_mean_los_days,
-       CAST(f.total_cost_yuan AS DOUBLE) AS total_cost_yuan,
-       CAST(coalesce(f.drug_yuan, 0) AS DOUBLE) AS drug_yuan,
-       CAST(coalesce(f.consumable_yuan, 0) AS DOUBLE) AS consumable_yuan,
-       CAST(f.patient_paid_yuan AS DOUBLE) AS patient_paid_yuan
+       -- money as loaded, DECIMAL(18, 2): its sums are exact, whatever order the rows come in
+       f.total_cost_yuan,
+       coalesce(f.drug_yuan, 0::DECIMAL(18, 2)) AS drug_yuan,
+       coalesce(f.consumable_yuan, 0::DECIMAL(18, 2)) AS consumable_yuan,
+       f.patient_paid_yuan
 FROM case_features f
 JOIN sv_groups g USING (case_id)
 LEFT JOIN sv_severity_cases s USING (case_id)

@@ -7,15 +7,15 @@
 -- (flagged − expected) ÷ √expected does. Worked example: 30 flagged where 10.24 were
 -- expected gives 2(5.477 − 3.2) = 4.55.
 --
--- Sums of doubles are exact (DECIMAL, as in catalog/int_keyed.sql): the same cases in another
--- order give the same bits.
+-- The money of sv_base is DECIMAL, so its sums are exact (the same cases in another order
+-- give the same bits); they are doubles from here on, as the ratios below are.
 SELECT b.year, b.hospital_id, count(*) AS n_cases,
        count(*) FILTER (WHERE m.low_risk) AS n_low_risk,
-       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS cost_yuan,
-       CAST(sum(CAST(b.drug_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS drug_yuan,
-       CAST(sum(CAST(b.consumable_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS consumable_yuan,
-       CAST(sum(CAST(b.patient_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS patient_paid_yuan,
-       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10)))
-                FILTER (WHERE b.patient_paid_yuan IS NOT NULL) AS DOUBLE) AS paid_base_yuan
+       CAST(sum(b.total_cost_yuan) AS DOUBLE) AS cost_yuan,
+       CAST(sum(b.drug_yuan) AS DOUBLE) AS drug_yuan,
+       CAST(sum(b.consumable_yuan) AS DOUBLE) AS consumable_yuan,
+       CAST(sum(b.patient_paid_yuan) AS DOUBLE) AS patient_paid_yuan,
+       CAST(sum(b.total_cost_yuan) FILTER (WHERE b.patient_paid_yuan IS NOT NULL) AS DOUBLE)
+           AS paid_base_yuan
 FROM sv_base b LEFT JOIN sv_group_mortality m USING (group_code)
 GROUP BY ALL

@@ -1,6 +1,7 @@
 -- 编码高套: each hospital's cases of a diagnosis category against the category's regional
--- rates in the same year (grain: hospital × year × category). Sums of doubles are exact
--- (DECIMAL, as in catalog/int_keyed.sql): the same cases in another order give the same bits.
+-- rates in the same year (grain: hospital × year × category). Sums are exact (costs are
+-- DECIMAL; rw is summed as DECIMAL, as in catalog/int_keyed.sql): the same cases in another
+-- order give the same bits.
 WITH region AS (
     SELECT year, dx3,
            CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE) / nullif(count(rw), 0) AS region_rw,
@@ -8,7 +9,7 @@ WITH region AS (
            avg(severity_coded::INTEGER) AS region_severity_rate,
            -- the catalogue points a yuan of cost buys in the category, region-wide
            CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE)
-               / nullif(CAST(sum(CAST(total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE), 0)
+               / nullif(CAST(sum(total_cost_yuan) AS DOUBLE), 0)
                AS region_rw_per_yuan
     FROM sv_base GROUP BY year, dx3
 )
@@ -17,7 +18,6 @@ SELECT b.year, b.hospital_id, b.dx3, count(*) AS n_cases,
        sum(b.has_proc::INTEGER) AS n_proc, sum(b.severity_coded::INTEGER) AS n_severity,
        any_value(r.region_rw) AS region_rw, any_value(r.region_proc_rate) AS region_proc_rate,
        any_value(r.region_severity_rate) AS region_severity_rate,
-       CAST(sum(CAST(b.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-           * any_value(r.region_rw_per_yuan) AS rw_for_cost
+       CAST(sum(b.total_cost_yuan) AS DOUBLE) * any_value(r.region_rw_per_yuan) AS rw_for_cost
 FROM sv_base b JOIN region r USING (year, dx3)
 GROUP BY b.year, b.hospital_id, b.dx3
