@@ -2,8 +2,9 @@ WITH g AS (  -- each group's weighted mean cost
     SELECT group_code, sum(wc) / sum(w) AS mean_cost FROM int_group_level GROUP BY group_code
 ), l AS (
     -- sums of doubles exact (DECIMAL, as in catalog/int_keyed.sql)
-    SELECT x.level, CAST(sum(x.wc) AS DOUBLE) / CAST(sum(CAST(x.w * g.mean_cost AS DECIMAL(38, 10))) AS DOUBLE)
-               AS cost_ratio,
+    SELECT x.level,
+           CAST(sum(x.wc) AS DOUBLE)
+           / CAST(sum(CAST(x.w * g.mean_cost AS DECIMAL(38, 10))) AS DOUBLE) AS cost_ratio,
            sum(x.n) AS n_cases
     FROM int_group_level x JOIN g USING (group_code)
     GROUP BY x.level

@@ -19,7 +19,8 @@ WITH hist AS (
            count(*) FILTER (WHERE group_type = 'comprehensive') AS n_comprehensive,
            -- sums of doubles exact (DECIMAL, as in catalog/int_keyed.sql)
            CAST(sum(CAST(cv AS DECIMAL(38, 10))) AS DOUBLE) / count(cv) AS mean_cv,
-           CAST(sum(CAST(cv * n_cases AS DECIMAL(38, 10))) AS DOUBLE) / sum(n_cases) AS case_weighted_cv,
+           CAST(sum(CAST(cv * n_cases AS DECIMAL(38, 10))) AS DOUBLE) / sum(n_cases)
+               AS case_weighted_cv,
            count(*) FILTER (WHERE cv < 0.5) AS n_cv_below_05,
            count(*) FILTER (WHERE cv >= 0.5 AND cv <= 1) AS n_cv_05_to_1,
            count(*) FILTER (WHERE cv > 1) AS n_cv_above_1,

@@ -11,8 +11,8 @@ WITH t AS (
 ), to_date AS (
     SELECT sum(c.n_cases) AS n_cases,
            CAST(sum(CAST(c.points AS DECIMAL(38, 10))) AS DOUBLE) AS points,
-           CAST(sum(CAST(c.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE) / CAST(sum(CAST(c.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE)
-               AS fund_ratio
+           CAST(sum(CAST(c.fund_paid_yuan AS DECIMAL(38, 10))) AS DOUBLE)
+           / CAST(sum(CAST(c.total_cost_yuan AS DECIMAL(38, 10))) AS DOUBLE) AS fund_ratio
     FROM mart_monitor_cells c CROSS JOIN t
     WHERE c.year = getvariable('run.sim_year') AND c.month <= t.through_month
 ), shares AS (
@@ -23,7 +23,8 @@ WITH t AS (
     FROM mart_monitor_cells c JOIN run_history h USING (year) CROSS JOIN t
     GROUP BY c.year
 ), gross AS (
-    SELECT CAST(sum(CAST(weight * share AS DECIMAL(38, 10))) AS DOUBLE) / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS share,
+    SELECT CAST(sum(CAST(weight * share AS DECIMAL(38, 10))) AS DOUBLE)
+           / CAST(sum(CAST(weight AS DECIMAL(38, 10))) AS DOUBLE) AS share,
            min(share) AS share_min,
            max(share) AS share_max
     FROM shares

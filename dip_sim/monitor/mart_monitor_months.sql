@@ -19,7 +19,8 @@ WITH t AS (
     FROM history
 ), history_month AS (
     SELECT month, CAST(sum(CAST(rw AS DECIMAL(38, 10))) AS DOUBLE) / count(rw) AS history_rw,
-           CAST(sum(CAST(cum_share AS DECIMAL(38, 10))) AS DOUBLE) / count(cum_share) AS history_cum_share
+           CAST(sum(CAST(cum_share AS DECIMAL(38, 10))) AS DOUBLE) / count(cum_share)
+               AS history_cum_share
     FROM history_share GROUP BY month
 ), sim AS (
     SELECT c.month, sum(c.n_cases) AS n_cases,
