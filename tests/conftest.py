@@ -15,7 +15,7 @@ LONGEST_FIRST = ("test_spark_engine.py", "test_browser_feedback.py", "test_brows
                  "test_national_export.py", "test_app.py", "test_ingest.py",
                  "test_incremental.py", "test_rebuild.py", "test_feedback_concurrency.py",
                  "test_api.py", "test_outputs_unchanged.py", "test_spark_log.py",
-                 "test_interrupt.py", "test_ingest_boundary.py", "test_regions.py")
+                 "test_row_order.py", "test_interrupt.py", "test_ingest_boundary.py", "test_regions.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

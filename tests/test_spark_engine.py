@@ -9,9 +9,9 @@ values, growth and fixed funds, primary and TCM groups, new technology, ungroupe
 sharing, the panel's adjustments, the assessment scheme with the supervision models it runs).
 ``dip-sim simulate --engine spark``'s pipeline then runs that scenario on a copy of the
 warehouse (the baseline is current: not run again), from the inputs it exports as Parquet
-(partitioned by region), both regions side by side, in one Spark session for the module
-(``small_inputs``: expressions interpreted, the JVM's quick compiler only; one
-Spark scenario over the two regions covers the paths of two: each scenario costs Spark about
+(partitioned by region), both regions side by side, in one Spark session for the module,
+started with ``small_inputs`` (expressions interpreted, the JVM's quick compiler only). One
+Spark scenario over the two regions covers the paths of two (each scenario costs Spark about
 a minute of planning and small jobs here, whatever the city's size). Every stored table of
 the scenario and of each region must match: row counts exactly, amounts to 0.01 yuan, points
 and point values to 1e-9 relative (:mod:`dip_sim.spark.same_numbers`).
