@@ -175,6 +175,68 @@ def test_orphans_are_kept_with_a_status(tmp_path):
     assert "settlements.csv 第 5 行" in status["nocase"][2]
 
 
+def test_cases_meet_their_settlements_whatever_the_years(tmp_path):
+    """case_features is joined a year at a time (quality.status.feature_parts); a case settled
+    in another year, a settlement without a date and a key with two contents meet their other
+    half in the last part: the table is the one join of every case with every settlement."""
+    from dip_sim.quality.status import (
+        features_select_sql,
+        find_unmatched_keys,
+        unmatched_keys_sql,
+        verdicts_sql,
+        worst_sql,
+    )
+
+    cases = [case_row("cross", "H1", "2019-12-30", "K35.300", ("47.0901",)),
+             case_row("same", "H1", "2019-03-01", "K35.300", ("47.0901",)),
+             case_row("caseonly", "H1", "2019-05-01", "K35.300"),
+             case_row("nodate", "H1", "2020-02-01", "K35.300"),
+             case_row("twice", "H1", "2019-06-01", "K35.300"),
+             case_row("twice", "H1", "2019-06-01", "J18.000")]
+    settlements = [settlement_row("cross", "2020-01-03", 1000, 800),
+                   settlement_row("same", "2019-03-02", 2000, 1500),
+                   settlement_row("setonly", "2020-04-01", 500, 400),
+                   settlement_row("nodate", "", 700, 600),
+                   settlement_row("setonly_nodate", "", 300, 200),
+                   settlement_row("twice", "2020-01-05", 900, 700)]
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    con = duckdb.connect(str(db))
+    try:
+        stored = con.execute(
+            "SELECT case_id, year, has_case, has_settlement, total_cost_yuan, status "
+            "FROM case_features ORDER BY case_id").fetchall()
+        # the whole join at once, with the verdicts quality found
+        con.execute("""
+            CREATE TEMP TABLE dup_cases AS
+            SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'cases';
+            CREATE TEMP TABLE dup_settlements AS
+            SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';""")
+        whole = verdicts_sql(f"({features_select_sql()})", f"({worst_sql('quality_findings')})")
+        assert con.execute(f"SELECT * FROM case_features EXCEPT ALL {whole}").fetchall() == []
+        assert con.execute(f"{whole} EXCEPT ALL SELECT * FROM case_features").fetchall() == []
+        # the records without their other half: the same a year at a time as all at once
+        find_unmatched_keys(con)
+        by_year = con.execute("SELECT * FROM unmatched_keys ORDER BY ALL").fetchall()
+        cross = con.execute("SELECT case_id FROM cross_year_keys ORDER BY 1").fetchall()
+        con.execute(unmatched_keys_sql())
+        assert by_year == con.execute("SELECT * FROM unmatched_keys ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert stored == [
+        ("caseonly", 2019, True, False, None, "no_settlement"),
+        ("cross", 2019, True, True, 1000, None),
+        ("nodate", 2020, True, True, 700, None),
+        ("same", 2019, True, True, 2000, None),
+        ("setonly", 2020, False, True, 500, "no_case_record"),
+        ("setonly_nodate", None, False, True, 300, "no_case_record"),
+        ("twice", 2019, True, True, 900, "duplicate_case"),
+    ]
+    assert by_year == [("caseonly", True, False), ("setonly", False, True),
+                       ("setonly_nodate", False, True)]
+    assert cross == [("cross",), ("nodate",), ("setonly_nodate",), ("twice",)]
+
+
 def test_case_features_store_their_nearly_unique_texts_with_zstd(tmp_path):
     """case_features keeps the case number and the pseudonym as quality declares
     (FEATURES_COMPRESSION), the other texts as DuckDB chooses."""

@@ -77,11 +77,31 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _years(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The years the loaded cases were discharged and their settlements settled in."""
+    return [r[0] for r in con.execute("""
+        SELECT year FROM cases WHERE year IS NOT NULL
+        UNION SELECT CAST(year(settle_date) AS INTEGER) FROM settlements
+        WHERE settle_date IS NOT NULL
+        ORDER BY 1""").fetchall()]
+
+
+def _year_rows(table: str, year: int | None, keep: str = "") -> str:
+    """The rows of ``cases`` (by discharge year) or ``settlements`` (by settlement date) of
+    ``year`` (None: the rows without one); ``keep``: a join clause applied first."""
+    if table == "cases":
+        where = "year IS NULL" if year is None else f"year = {year}"
+    elif year is None:
+        where = "settle_date IS NULL"
+    else:  # a date range, which the scan skips blocks by
+        where = f"settle_date >= DATE '{year}-01-01' AND settle_date < DATE '{year + 1}-01-01'"
+    return f"(SELECT * FROM {table} {keep} WHERE {where})"
+
+
 def unmatched_keys_sql() -> str:
-    """Temp table ``unmatched_keys``: each case number found in only one of ``cases`` and
-    ``settlements``, with ``has_case`` and ``has_settlement`` (what the checks for a record
-    without the other read). The join matches the stored key fingerprint with the number
-    itself: exact, and faster than on the number alone."""
+    """Temp table ``unmatched_keys`` (as :func:`find_unmatched_keys` makes it) from one join of
+    every key: for a few rows (a request to the API), where one statement costs less than
+    the year parts' several."""
     return """
         CREATE OR REPLACE TEMP TABLE unmatched_keys AS
         SELECT coalesce(c.case_id, s.case_id) AS case_id, c.case_id IS NOT NULL AS has_case,
@@ -92,35 +112,107 @@ def unmatched_keys_sql() -> str:
         WHERE c.case_id IS NULL OR s.case_id IS NULL"""
 
 
-def features_select_sql() -> str:
+def find_unmatched_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables ``unmatched_keys``: each case number found in only one of ``cases`` and
+    ``settlements``, with ``has_case`` and ``has_settlement`` (what the checks for a record
+    without the other read; one row per such record, as the one join of the two tables
+    gives); and ``cross_year_keys``: the case numbers :func:`feature_parts` leaves to its
+    last part (a case and its settlement in different years, a year unknown, or several
+    contents: ``dup_cases``, ``dup_settlements``).
+
+    The keys are matched a year at a time (the join of 40M keys at once spills), the
+    stored key fingerprint with the number itself (exact, and faster than on the number
+    alone). A record left without its other half in its year (or without a year) is then
+    looked for among all the records of the other table.
+    """
+    # each year's records left without their other half; every record without a year
+    strays = [
+        f"""SELECT coalesce(c.case_id, s.case_id) AS case_id,
+                   coalesce(c.key_hash, s.key_hash) AS key_hash,
+                   c.case_id IS NOT NULL AS has_case, true AS dated
+            FROM {_year_rows('cases', y)} c
+            FULL OUTER JOIN {_year_rows('settlements', y)} s
+              ON s.key_hash = c.key_hash AND s.case_id = c.case_id
+            WHERE c.case_id IS NULL OR s.case_id IS NULL"""
+        for y in _years(con)]
+    strays += [f"SELECT case_id, key_hash, {table == 'cases'} AS has_case, false AS dated "
+               f"FROM {_year_rows(table, None)}" for table in ("cases", "settlements")]
+    # one statement a part: a UNION ALL of the parts would hold all their joins at once
+    con.execute("CREATE OR REPLACE TEMP TABLE key_strays "
+                "(case_id VARCHAR, key_hash UBIGINT, has_case BOOLEAN, dated BOOLEAN)")
+    for part in strays:
+        con.execute(f"INSERT INTO key_strays {part}")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE key_sides AS
+        SELECT k.case_id, k.has_case, k.dated,
+               (CASE WHEN k.has_case THEN s.case_id ELSE c.case_id END) IS NOT NULL AS elsewhere
+        FROM key_strays k
+        LEFT JOIN (SELECT DISTINCT case_id, key_hash FROM settlements
+                   SEMI JOIN key_strays USING (key_hash)) s
+               ON k.has_case AND s.key_hash = k.key_hash AND s.case_id = k.case_id
+        LEFT JOIN (SELECT DISTINCT case_id, key_hash FROM cases
+                   SEMI JOIN key_strays USING (key_hash)) c
+               ON NOT k.has_case AND c.key_hash = k.key_hash AND c.case_id = k.case_id;
+        CREATE OR REPLACE TEMP TABLE unmatched_keys AS
+        SELECT case_id, has_case, NOT has_case AS has_settlement FROM key_sides
+        WHERE NOT elsewhere;
+        CREATE OR REPLACE TEMP TABLE cross_year_keys AS
+        SELECT case_id FROM key_sides WHERE elsewhere OR NOT dated
+        UNION SELECT case_id FROM dup_cases
+        UNION SELECT case_id FROM dup_settlements;
+        DROP TABLE key_strays;
+        DROP TABLE key_sides""")
+
+
+def feature_parts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The parts :func:`features_select_sql` is computed in, as (cases, settlements) relations:
+    one per year, each the cases of that year and the settlements settled in it, then one of
+    the case numbers in ``cross_year_keys`` (:func:`find_unmatched_keys`). Every case number
+    falls in one part with all its rows, so the parts together are the whole join.
+
+    Why: the join of every case with its settlement holds one side in memory. At 40M cases
+    it no longer fits the memory cap and spills (ten times the time of a quarter of the
+    cases); a year of cases fits. The cases and settlements are loaded a file, often a year,
+    at a time, so a year's part mostly reads its own blocks.
+    """
+    skip = "ANTI JOIN cross_year_keys USING (case_id)"
+    parts = [(_year_rows("cases", y, skip), _year_rows("settlements", y, skip))
+             for y in _years(con)]
+    parts.append(("(SELECT * FROM cases SEMI JOIN cross_year_keys USING (case_id))",
+                  "(SELECT * FROM settlements SEMI JOIN cross_year_keys USING (case_id))"))
+    return parts
+
+
+def features_select_sql(cases: str = "cases", settlements: str = "settlements") -> str:
     """SELECT of the case features before their verdicts (every case ok: ``status`` NULL)
-    from ``cases``, ``settlements``, ``dup_cases``,
-    ``dup_settlements`` and ``hospitals``.
+    from ``cases``, ``settlements`` (or relations of some of their rows: :func:`feature_parts`),
+    ``dup_cases``, ``dup_settlements`` and ``hospitals``.
 
     One full outer join of cases and settlements keeps both the cases without a settlement
     and the settlements without a case (each one row, not grouped: its verdict says why).
     """
-    return """
+    return f"""
         WITH c AS (
             SELECT case_id, year, discharge_date, hospital_id, insurance_type, main_dx,
                    proc_key_all, proc_key_main, proc_class_max, los_days,
                    -- ICU days as given, else the 结算清单's 重症监护合计时长 in days begun
                    coalesce(icu_days, CAST(ceil(icu_hours / 24) AS INTEGER)) AS icu_days,
                    patient_id, admit_date, discharge_disposition
-            FROM cases ANTI JOIN dup_cases USING (case_id)
+            FROM {cases} cases ANTI JOIN dup_cases USING (case_id)
             UNION ALL
             -- a key with two contents: one row, not grouped (its status says why)
             SELECT case_id, min(year), NULL, min(hospital_id), NULL, NULL, NULL, NULL, NULL,
                    NULL, NULL, NULL, NULL, NULL
-            FROM cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
+            FROM {cases} cases SEMI JOIN dup_cases USING (case_id) GROUP BY case_id
         ), s AS (
             SELECT case_id, total_cost_yuan, fund_paid_yuan,
                    CAST(year(settle_date) AS INTEGER) AS settle_year,
                    drug_yuan, consumable_yuan, patient_paid_yuan
-            FROM settlements ANTI JOIN dup_settlements USING (case_id)
+            FROM {settlements} settlements ANTI JOIN dup_settlements USING (case_id)
             UNION ALL
             SELECT case_id, NULL, NULL, min(CAST(year(settle_date) AS INTEGER)), NULL, NULL, NULL
-            FROM settlements SEMI JOIN dup_settlements USING (case_id) GROUP BY case_id
+            FROM {settlements} settlements SEMI JOIN dup_settlements USING (case_id)
+            GROUP BY case_id
         )
         SELECT coalesce(c.case_id, s.case_id) AS case_id,
                coalesce(c.year, s.settle_year) AS year,
@@ -187,10 +279,11 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
 
     With ``recode``, the group-key parts of every case are first derived again
     (:func:`recode_cases`). The checks read the loaded tables (and the case numbers found in
-    only one of them, :func:`unmatched_keys_sql`); then ``case_features`` is written once,
-    straight from the join of cases and settlements, each case with its verdict: no table of
-    every case's features is kept in between (at 40M cases it would not fit in memory).
-    ``case_status`` is a view of ``case_features``: one table of 10M rows written, not two.
+    only one of them, :func:`find_unmatched_keys`); then ``case_features`` is written once,
+    straight from the join of cases and settlements, a year at a time (:func:`feature_parts`),
+    each case with its verdict: no table of every case's features is kept in between (at 40M
+    cases it would not fit in memory). ``case_status`` is a view of ``case_features``: one
+    table of 10M rows written, not two.
     Everything is written in one transaction: a failed or interrupted run leaves the previous
     quality tables (and the loaded cases, for ``recode``) as they were.
     """
@@ -216,23 +309,26 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
         SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';
     """)
     con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
-    con.execute(unmatched_keys_sql())
+    find_unmatched_keys(con)
     _write_rules(con)
     con.execute("DROP TABLE IF EXISTS case_issues; DROP TABLE IF EXISTS issue_types")
     con.execute(f"CREATE OR REPLACE TABLE quality_findings AS {findings_sql()}")
     # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
     # run's transaction cost several seconds more at commit
     con.execute(f"CREATE OR REPLACE TEMP TABLE worst AS {worst_sql('quality_findings')}")
-    verdicts = verdicts_sql(f"({features_select_sql()})", "worst")
+    parts = [verdicts_sql(f"({features_select_sql(cases, settlements)})", "worst")
+             for cases, settlements in feature_parts(con)]
     columns = ", ".join(
         f"{name} {type_}" + (f" USING COMPRESSION {FEATURES_COMPRESSION[name]}"
                              if name in FEATURES_COMPRESSION else "")
-        for name, type_, *_ in con.execute(f"DESCRIBE {verdicts}").fetchall())
-    con.execute(f"""
-        CREATE OR REPLACE TABLE case_features ({columns});
-        INSERT INTO case_features {verdicts};
+        for name, type_, *_ in con.execute(f"DESCRIBE {parts[-1]}").fetchall())
+    con.execute(f"CREATE OR REPLACE TABLE case_features ({columns})")
+    for part in parts:
+        con.execute(f"INSERT INTO case_features {part}")
+    con.execute("""
         DROP TABLE worst;
         DROP TABLE unmatched_keys;
+        DROP TABLE cross_year_keys;
         CREATE VIEW case_status AS
         SELECT case_id, year, hospital_id, coalesce(status, 'ok') AS status,
                coalesce(severity, 'ok') AS severity, coalesce(reason, '') AS reason
