@@ -32,7 +32,7 @@ def run_quality_stage(con, progress=print, recode: bool = False) -> dict[str, in
     today = dt.date.today()
     counts = run_quality(con, params["quality.cost_breakdown_tolerance_yuan"].value_on(today),
                          params["quality.payment_split_tolerance_yuan"].value_on(today),
-                         recode=recode)
+                         recode=recode, progress=progress)
     progress(f"质控完成 ({time.perf_counter() - started:.1f} 秒): "
              f"正常 {counts.get('ok', 0):,}，警告 {counts.get('warning', 0):,}，"
              f"严重（不入组） {counts.get('critical', 0):,}")

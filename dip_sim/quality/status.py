@@ -19,6 +19,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import duckdb
 
 from dip_sim.meta import get_meta, set_meta
@@ -164,11 +167,12 @@ def find_unmatched_keys(con: duckdb.DuckDBPyConnection) -> None:
         DROP TABLE key_sides""")
 
 
-def feature_parts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """The parts :func:`features_select_sql` is computed in, as (cases, settlements) relations:
-    one per year, each the cases of that year and the settlements settled in it, then one of
-    the case numbers in ``cross_year_keys`` (:func:`find_unmatched_keys`). Every case number
-    falls in one part with all its rows, so the parts together are the whole join.
+def feature_parts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """The parts :func:`features_select_sql` is computed in, as (label, cases, settlements):
+    the part's name for the progress lines and its two relations. One part per year, each
+    the cases of that year and the settlements settled in it, then one of the case numbers in
+    ``cross_year_keys`` (:func:`find_unmatched_keys`). Every case number falls in one part
+    with all its rows, so the parts together are the whole join.
 
     Why: the join of every case with its settlement holds one side in memory. At 40M cases
     it no longer fits the memory cap and spills (ten times the time of a quarter of the
@@ -176,9 +180,10 @@ def feature_parts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     at a time, so a year's part mostly reads its own blocks.
     """
     skip = "ANTI JOIN cross_year_keys USING (case_id)"
-    parts = [(_year_rows("cases", y, skip), _year_rows("settlements", y, skip))
+    parts = [(f"{y} 年", _year_rows("cases", y, skip), _year_rows("settlements", y, skip))
              for y in _years(con)]
-    parts.append(("(SELECT * FROM cases SEMI JOIN cross_year_keys USING (case_id))",
+    parts.append(("跨年度、无年度或多版本的病例",
+                  "(SELECT * FROM cases SEMI JOIN cross_year_keys USING (case_id))",
                   "(SELECT * FROM settlements SEMI JOIN cross_year_keys USING (case_id))"))
     return parts
 
@@ -274,7 +279,8 @@ def verdicts_sql(base: str, worst: str) -> str:
 
 
 def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
-                payment_tolerance_yuan: float, recode: bool = False) -> dict[str, int]:
+                payment_tolerance_yuan: float, recode: bool = False,
+                progress: Callable[[str], None] = lambda _line: None) -> dict[str, int]:
     """Run every check and rebuild the quality tables; return the count of cases by severity.
 
     With ``recode``, the group-key parts of every case are first derived again
@@ -285,15 +291,18 @@ def run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     cases it would not fit in memory). ``case_status`` is a view of ``case_features``: one
     table of 10M rows written, not two.
     Everything is written in one transaction: a failed or interrupted run leaves the previous
-    quality tables (and the loaded cases, for ``recode``) as they were.
+    quality tables (and the loaded cases, for ``recode``) as they were. ``progress`` is told
+    each step's time as it ends.
     """
     with transaction(con):
-        return _run_quality(con, cost_tolerance_yuan, payment_tolerance_yuan, recode)
+        return _run_quality(con, cost_tolerance_yuan, payment_tolerance_yuan, recode, progress)
 
 
 def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
-                 payment_tolerance_yuan: float, recode: bool) -> dict[str, int]:
+                 payment_tolerance_yuan: float, recode: bool,
+                 progress: Callable[[str], None]) -> dict[str, int]:
     """The body of :func:`run_quality`, in its transaction."""
+    started = time.perf_counter()
     if recode:
         recode_cases(con)
     # the checks read the parameters by their own names (as the simulation's SQL does)
@@ -316,15 +325,18 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
     # the table is written once, with its verdicts: an UPDATE of 10M fresh rows inside the
     # run's transaction cost several seconds more at commit
     con.execute(f"CREATE OR REPLACE TEMP TABLE worst AS {worst_sql('quality_findings')}")
-    parts = [verdicts_sql(f"({features_select_sql(cases, settlements)})", "worst")
-             for cases, settlements in feature_parts(con)]
+    progress(f"  规则检查 ({time.perf_counter() - started:.1f} 秒)")
+    parts = [(label, verdicts_sql(f"({features_select_sql(cases, settlements)})", "worst"))
+             for label, cases, settlements in feature_parts(con)]
     columns = ", ".join(
         f"{name} {type_}" + (f" USING COMPRESSION {FEATURES_COMPRESSION[name]}"
                              if name in FEATURES_COMPRESSION else "")
-        for name, type_, *_ in con.execute(f"DESCRIBE {parts[-1]}").fetchall())
+        for name, type_, *_ in con.execute(f"DESCRIBE {parts[-1][1]}").fetchall())
     con.execute(f"CREATE OR REPLACE TABLE case_features ({columns})")
-    for part in parts:
+    for label, part in parts:
+        started = time.perf_counter()
         con.execute(f"INSERT INTO case_features {part}")
+        progress(f"  病例特征：{label} ({time.perf_counter() - started:.1f} 秒)")
     con.execute("""
         DROP TABLE worst;
         DROP TABLE unmatched_keys;
