@@ -200,7 +200,11 @@ def test_cases_meet_their_settlements_whatever_the_years(tmp_path):
                    settlement_row("setonly_nodate", "", 300, 200),
                    settlement_row("twice", "2020-01-05", 900, 700)]
     db = tmp_path / "w.duckdb"
-    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    lines: list[str] = []
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=lines.append)
+    # each part is told as it ends
+    parts = [line.split(" (")[0].strip() for line in lines if "病例特征" in line]
+    assert parts == ["病例特征：2019 年", "病例特征：2020 年", "病例特征：跨年度、无年度或多版本的病例"]
     con = duckdb.connect(str(db))
     try:
         stored = con.execute(
