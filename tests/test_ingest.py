@@ -180,6 +180,7 @@ def test_cases_meet_their_settlements_whatever_the_years(tmp_path):
     in another year, a settlement without a date and a key with two contents meet their other
     half in the last part: the table is the one join of every case with every settlement."""
     from dip_sim.quality.status import (
+        dup_keys_sql,
         features_select_sql,
         find_unmatched_keys,
         unmatched_keys_sql,
@@ -211,11 +212,7 @@ def test_cases_meet_their_settlements_whatever_the_years(tmp_path):
             "SELECT case_id, year, has_case, has_settlement, total_cost_yuan, status "
             "FROM case_features ORDER BY case_id").fetchall()
         # the whole join at once, with the verdicts quality found
-        con.execute("""
-            CREATE TEMP TABLE dup_cases AS
-            SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'cases';
-            CREATE TEMP TABLE dup_settlements AS
-            SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';""")
+        con.execute(dup_keys_sql())
         whole = verdicts_sql(f"({features_select_sql()})", f"({worst_sql('quality_findings')})")
         assert con.execute(f"SELECT * FROM case_features EXCEPT ALL {whole}").fetchall() == []
         assert con.execute(f"{whole} EXCEPT ALL SELECT * FROM case_features").fetchall() == []

@@ -80,6 +80,16 @@ def recode_cases(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def dup_keys_sql() -> str:
+    """Temp tables ``dup_cases`` and ``dup_settlements``: the keys with several contents, as
+    each ingest recorded them (``duplicate_keys``); few, so they are treated apart."""
+    return """
+        CREATE OR REPLACE TEMP TABLE dup_cases AS
+        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'cases';
+        CREATE OR REPLACE TEMP TABLE dup_settlements AS
+        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements'"""
+
+
 def _years(con: duckdb.DuckDBPyConnection) -> list[int]:
     """The years the loaded cases were discharged and their settlements settled in."""
     return [r[0] for r in con.execute("""
@@ -138,8 +148,9 @@ def find_unmatched_keys(con: duckdb.DuckDBPyConnection) -> None:
               ON s.key_hash = c.key_hash AND s.case_id = c.case_id
             WHERE c.case_id IS NULL OR s.case_id IS NULL"""
         for y in _years(con)]
-    strays += [f"SELECT case_id, key_hash, {table == 'cases'} AS has_case, false AS dated "
-               f"FROM {_year_rows(table, None)}" for table in ("cases", "settlements")]
+    strays += [f"SELECT case_id, key_hash, {has_case} AS has_case, false AS dated "
+               f"FROM {_year_rows(table, None)}"
+               for table, has_case in (("cases", "true"), ("settlements", "false"))]
     # one statement a part: a UNION ALL of the parts would hold all their joins at once
     con.execute("CREATE OR REPLACE TEMP TABLE key_strays "
                 "(case_id VARCHAR, key_hash UBIGINT, has_case BOOLEAN, dated BOOLEAN)")
@@ -310,13 +321,7 @@ def _run_quality(con: duckdb.DuckDBPyConnection, cost_tolerance_yuan: float,
                 [float(cost_tolerance_yuan)])
     con.execute('SET VARIABLE "quality.payment_split_tolerance_yuan" = ?::DOUBLE',
                 [float(payment_tolerance_yuan)])
-    # keys with several contents (recorded by each ingest): few, so they are treated apart
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE dup_cases AS
-        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'cases';
-        CREATE OR REPLACE TEMP TABLE dup_settlements AS
-        SELECT DISTINCT case_id FROM duplicate_keys WHERE kind = 'settlements';
-    """)
+    con.execute(dup_keys_sql())
     con.execute("DROP VIEW IF EXISTS case_status; DROP TABLE IF EXISTS case_status")
     find_unmatched_keys(con)
     _write_rules(con)
