@@ -506,3 +506,13 @@ def test_code_changes_are_recorded_with_their_rule(tmp_path):
     ]
     run_ingest(src, db, progress=QUIET, force=True)  # read again: nothing new
     assert _query(db, "SELECT count(*) FROM code_changes") == [(4,)]
+
+
+def test_code_changes_come_in_the_order_the_codes_are_written(tmp_path):
+    cases, settlements = _good(1)
+    cases[0].update(main_dx="k35.300", other_dx="k29.700;e11.900;i10.x00")
+    db = tmp_path / "w.duckdb"
+    run_ingest(write_inputs(tmp_path / "in", cases, settlements), db, progress=QUIET)
+    assert _query(db, "SELECT other_dx, [(c.field, c.given) FOR c IN code_changes] FROM cases") \
+        == [("K29.700;E11.900;I10.x00", [("main_dx", "k35.300"), ("other_dx", "k29.700"),
+                                          ("other_dx", "e11.900"), ("other_dx", "i10.x00")])]

@@ -105,9 +105,12 @@ def proc_lists_sql(src: Source) -> str:
                    max(code) FILTER (WHERE role = 'main_proc'
                                      AND proc_class <> 'conservative') AS proc_key_main,
                    max(class_rank) AS class_rank_max,
-                   list(struct_pack(field := role, given := given, code := code,
-                                    rule := {change_rule_sql("given", "rule")}))
-                       FILTER (WHERE code <> given) AS changes
+                   -- in the order written (the main procedure first), whatever the threads
+                   list_transform(list_sort(list(struct_pack(
+                       seq := seq, change := struct_pack(
+                           field := role, given := given, code := code,
+                           rule := {change_rule_sql("given", "rule")})))
+                       FILTER (WHERE code <> given)), lambda x: x.change) AS changes
             FROM mapped GROUP BY lid
         )
         SELECT l.main_proc_raw, l.other_procs_raw, i.main_proc,
@@ -157,9 +160,11 @@ def dx_lists_sql(src: Source) -> str:
                    list(struct_pack(seq := seq, given := given))
                        FILTER (WHERE code IS NULL AND given <> '')),
                    lambda x: 'other_dx:' || x.given), ';'), '') AS invalid_codes,
-               list(struct_pack(field := 'other_dx', given := given, code := code,
-                                rule := {change_rule_sql("given", "rule")}))
-                   FILTER (WHERE code <> given) AS changes
+               list_transform(list_sort(list(struct_pack(
+                   seq := seq, change := struct_pack(
+                       field := 'other_dx', given := given, code := code,
+                       rule := {change_rule_sql("given", "rule")})))
+                   FILTER (WHERE code <> given)), lambda x: x.change) AS changes
         FROM mapped GROUP BY other_dx"""
 
 
