@@ -1,10 +1,10 @@
 """Loading a directory of extracts into the warehouse as one atomic, repeatable batch.
 
-Flow per table: opened as a relation (``readers``: headers mapped, CSV and Excel text typed as
-it is staged), each value that does not parse recorded (``parsing``), codes standardised to
-their canonical 医保版 2.0 form and patient identifiers pseudonymised (``standardise``), and
-the rows inserted unless the same content is already there. Parquet files load one by one;
-CSV and Excel tables of the same fields are gathered and loaded together (``_TextGroups``).
+Flow per table: opened as a relation (``readers``: headers mapped; CSV and Excel read as
+text), each value that does not parse recorded (``parsing``), codes standardised to their
+canonical 医保版 2.0 form and patient identifiers pseudonymised (``standardise``), and the
+rows inserted unless the same content is already there. Parquet files load one by one; CSV
+and Excel tables of the same fields are gathered, typed and loaded together (``_TextGroups``).
 The whole batch runs in one transaction: if anything fails, the warehouse is as before.
 
 Idempotence: a file whose bytes were loaded before is skipped (``unchanged``); a row whose
@@ -17,19 +17,30 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from dip_sim.ingest.errors import IngestError, PseudonymMethodChanged
 from dip_sim.ingest.files import find_input_files
 from dip_sim.ingest.headers import KIND_ZH, header_map
 from dip_sim.ingest.parsing import record_parse_errors, typed_columns_sql
 from dip_sim.ingest.pseudonym import key_fingerprint, set_pseudonym_key
-from dip_sim.ingest.readers import Opened, Source, describe_unmapped, file_sha256, open_tables
+from dip_sim.ingest.readers import (
+    Opened,
+    Recognised,
+    Source,
+    describe_unmapped,
+    file_sha256,
+    open_tables,
+    text_sources,
+    typing_sql,
+)
 from dip_sim.ingest.standardise import (
     code_lists_sql,
     insert_cases_sql,
@@ -226,40 +237,77 @@ def _finish_table(con: duckdb.DuckDBPyConnection, kind: str, label: str, info: d
                            if info["rows_replaced"] else "同名文件的新版本")
 
 
+# rows of text a group gathers before they are typed into its table: the text frames wait in
+# memory (polars), while DuckDB's tables spill to disk when they must
+_TYPE_ROWS = 500_000
+
+
 @dataclass
 class _TextGroups:
-    """CSV and Excel tables of the same fields, gathered to be loaded by one set of statements.
+    """CSV and Excel tables of the same fields, typed and loaded together.
 
-    Hospitals send many small files (a hospital, a year, a kind); each load costs a fixed set
-    of statements, so tables with the same fields (hence the same kinds) are appended into
-    one temp table, each row with its own ``source_file``, and loaded together at the end of
-    the batch. Row numbers, labels, repeats and replacements stay per table.
+    Hospitals send many small files (a hospital, a year, a kind), and each statement costs a
+    fixed time to plan and run, so the tables typed by the same SQL (the same fields, written
+    alike: ``readers.typing_sql``) form a group. Their text frames are gathered, then typed
+    into the group's temp table by one statement per :data:`_TYPE_ROWS` rows or so, each row
+    with its own ``source_file``; at the end of the batch each group is loaded by one set of
+    statements per kind. Row numbers, labels, repeats and replacements stay per table.
     """
 
-    tables: dict[tuple, str] = field(default_factory=dict)  # signature → temp table
-    members: dict[tuple, list[tuple[Source, dict, bool]]] = field(default_factory=dict)
+    typing: dict[str, str] = field(default_factory=dict)  # temp table → its typing SQL
+    made: set[str] = field(default_factory=set)  # temp tables holding typed rows
+    waiting: dict[str, list[tuple[str, pl.DataFrame]]] = field(default_factory=dict)
+    members: dict[str, list[tuple[Source, dict, bool]]] = field(default_factory=dict)
+    typing_seconds: dict[str, float] = field(default_factory=dict)  # table label → seconds
 
-    def add(self, con: duckdb.DuckDBPyConnection, src: Source, info: dict,
-            replaces: bool) -> None:
-        """Append ``src``'s staged rows to its group (once per staged table and group)."""
-        key = (tuple(sorted(src.sources.items())), tuple(sorted(src.raw.items())))
-        members = self.members.setdefault(key, [])
-        if not any(m[0].relation == src.relation and m[0].label == src.label for m in members):
-            if key not in self.tables:
-                self.tables[key] = f"text_group_{len(self.tables)}"
-                con.execute(f"CREATE TEMP TABLE {self.tables[key]} AS "
-                            f"SELECT ?::VARCHAR AS source_file, * FROM {src.relation}",
-                            [src.label])
-            else:
-                con.execute(f"INSERT INTO {self.tables[key]} BY NAME "
-                            f"SELECT ?::VARCHAR AS source_file, * FROM {src.relation}",
-                            [src.label])
-        members.append((src, info, replaces))
+    def stage(self, table: Recognised, label: str, encoding: str) -> list[Source]:
+        """Gather a recognised table's text in its group; its Sources read the group's table."""
+        sql, raw = typing_sql(table, "text_frames", carried=("source_file", "source_row"))
+        name = next((t for t, known in self.typing.items() if known == sql),
+                    f"text_group_{len(self.typing)}")
+        self.typing[name] = sql
+        self.waiting.setdefault(name, []).append((label, table.frame))
+        return text_sources(table, name, label, encoding, raw, file_expr="source_file")
+
+    def add(self, src: Source, info: dict, replaces: bool) -> None:
+        """Count ``src`` (a kind of a gathered table) among its group's tables to load."""
+        self.members.setdefault(src.relation, []).append((src, info, replaces))
+
+    def type_waiting(self, con: duckdb.DuckDBPyConnection, progress: Progress,
+                     at_least: int = 0) -> None:
+        """Type the gathered text of each group holding at least ``at_least`` rows (a table
+        of no rows too, when 0); share each statement's time among its tables by rows."""
+        for name, frames in self.waiting.items():
+            rows = sum(frame.height for _, frame in frames)
+            if not frames or rows < at_least:
+                continue
+            started = time.perf_counter()
+            text = pl.concat([frame.with_columns(source_file=pl.lit(label))
+                              for label, frame in frames], how="diagonal_relaxed")
+            con.register("text_frames", text.to_arrow())
+            try:
+                into = (f"INSERT INTO {name} BY NAME" if name in self.made
+                        else f"CREATE TEMP TABLE {name} AS")
+                con.execute(f"{into} {self.typing[name]}")
+            finally:
+                con.unregister("text_frames")
+            self.made.add(name)
+            seconds = time.perf_counter() - started
+            for label, frame in frames:
+                self.typing_seconds[label] = (self.typing_seconds.get(label, 0.0)
+                                              + seconds * frame.height / max(rows, 1))
+            progress(f"  类型转换 {len(frames)} 个表格（同一列结构）: {rows:,} 行 ({seconds:.1f} 秒)")
+            frames.clear()
 
     def load(self, con: duckdb.DuckDBPyConnection, progress: Progress) -> None:
-        """Load every group, kind by kind; share each load's time among its tables by rows."""
-        for key, table in self.tables.items():
-            members = self.members[key]
+        """Type what is left, then load every group, kind by kind; share each load's time
+        among its tables by rows."""
+        self.type_waiting(con, progress)
+        for table, members in self.members.items():
+            per_label = Counter(src.label for src, _, _ in members)
+            for src, info, _ in members:
+                # a table of several kinds (a 结算清单) shares its typing among them
+                info["seconds"] += self.typing_seconds.get(src.label, 0.0) / per_label[src.label]
             for kind in dict.fromkeys(src.kind for src, _, _ in members):
                 of_kind = [(src, info, rep) for src, info, rep in members if src.kind == kind]
                 first = of_kind[0][0]
@@ -276,6 +324,7 @@ class _TextGroups:
                     info["seconds"] += seconds * src.rows / rows
                 progress(f"  载入 {len(of_kind)} 个{KIND_ZH[kind]}（同一列结构）: "
                          f"{rows:,} 行 ({seconds:.1f} 秒)")
+        for table in self.made:
             con.execute(f"DROP TABLE {table}")
 
 
@@ -363,7 +412,8 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                 continue
             started_file = time.perf_counter()
             try:
-                opened = open_tables(con, path, label, mapping, sheets, allow_unmapped)
+                opened = open_tables(con, path, label, mapping, groups.stage, sheets,
+                                     allow_unmapped)
             except IngestError as exc:
                 opened = Opened(refused=[(label, str(exc), exc.unmapped)])
             for table_label, message, unmapped in opened.refused:
@@ -390,7 +440,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                 replaces = src.kind != "hospitals" and src.label in earlier_versions \
                     and sha not in earlier_versions[src.label]
                 if src.staged:
-                    groups.add(con, src, info, replaces)
+                    groups.add(src, info, replaces)
                     continue
                 started = time.perf_counter()
                 _load_table(con, src)
@@ -398,8 +448,7 @@ def ingest_directory(con: duckdb.DuckDBPyConnection, directory: Path, pseudonym_
                 info["seconds"] += time.perf_counter() - started
                 progress(f"  载入 {src.label} [{KIND_ZH[src.kind]}，{src.encoding}]: "
                          f"{src.rows:,} 行 ({info['seconds']:.1f} 秒)")
-            for staged in {src.relation for src in sources if src.staged}:
-                con.execute(f"DROP TABLE {staged}")
+            groups.type_waiting(con, progress, at_least=_TYPE_ROWS)
         groups.load(con, progress)
         summary.files = tables
 

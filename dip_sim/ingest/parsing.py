@@ -181,8 +181,10 @@ def combined_value_sql(col: InputColumn, parts: list[Part]) -> tuple[str, str]:
 
 
 def staged_typing_sql(columns: list[InputColumn], relation: str,
-                      combined: dict[str, list[Part]] | None = None) -> str:
-    """SELECT typing the text ``columns`` of ``relation`` (which has ``source_row``) once.
+                      combined: dict[str, list[Part]] | None = None,
+                      carried: tuple[str, ...] = ("source_row",)) -> str:
+    """SELECT typing the text ``columns`` of ``relation`` once; its ``carried`` columns
+    (``source_row``, and ``source_file`` when it holds several tables) come as they are.
 
     Each non-text column comes with ``<name>__raw``, its text as written (trimmed), for the
     report of values that do not parse. Three layers, so that no expression is evaluated
@@ -194,7 +196,7 @@ def staged_typing_sql(columns: list[InputColumn], relation: str,
     """
     combined = combined or {}
     plain = [c for c in columns if c.name not in combined]
-    clean = ", ".join(["source_row"] + [f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in plain]
+    clean = ", ".join([*carried] + [f"{_clean_text_expr(c, c.name)} AS {c.name}" for c in plain]
                       + [p.source for c in columns if c.name in combined for p in combined[c.name]])
     numbers = "".join(f", {_amount(c.name)} AS {c.name}__num"
                       for c in plain if c.sql_type in ("INTEGER", "DOUBLE"))
@@ -215,7 +217,7 @@ def staged_typing_sql(columns: list[InputColumn], relation: str,
             typed.append(c.name)
         if c.sql_type != "VARCHAR":
             typed.append(f"{c.name} AS {c.name}__raw")
-    return (f"SELECT source_row, {', '.join(typed)} "
+    return (f"SELECT {', '.join(carried)}, {', '.join(typed)} "
             f"FROM (SELECT *{numbers} FROM (SELECT {clean} FROM {relation}))")
 
 

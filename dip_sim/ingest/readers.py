@@ -3,8 +3,9 @@
 - CSV (any delimiter of ``,`` tab ``|``): the encoding is found without being told (a UTF-8
   BOM, else valid UTF-8, else GB18030, which covers GBK and GB2312); the header row(s) found
   among the first rows (``layout``); the rows below read by polars as text, keeping the
-  file's row order, so row numbers are line numbers. The text is typed once, as it is staged
-  into DuckDB, each value kept as written beside it for the error report.
+  file's row order, so row numbers are line numbers. The text is typed once, as it goes into
+  DuckDB (``typing_sql``; the loader types a batch's tables of the same fields together),
+  each value kept as written beside it for the error report.
 - Excel (``.xlsx``/``.xlsm``/``.xlsb``/``.xls``): every visible sheet, read as text by
   fastexcel: the header found among its first rows, the rows below it read in one pass; row
   numbers are the sheet's rows. A table is labelled ``file.xlsx#sheet``.
@@ -25,6 +26,7 @@ import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,12 +70,16 @@ class Source:
     label: str = ""  # how the table is named in the warehouse: path[#sheet]
     mapping: str = ""  # field←header pairs, recorded in load_batches
     encoding: str = ""
-    staged: bool = False  # the relation is a temp table holding the file's rows
+    staged: bool = False  # the relation is a temp table of typed text rows (``file_expr``: whose)
     raw: dict[str, str] = field(default_factory=dict)  # typed at staging → its text column
     file_expr: str = "getvariable('source_file')"  # the table label of each row, in SQL
     unmapped: tuple[str, ...] = ()  # the columns mapped to no field
     ignored: str = ""  # the columns recognised and not stored, and the redundant ones
     derived: bool = False  # hospitals named on the rows of a 结算清单, not a hospital table
+
+
+# takes a recognised CSV or Excel table, its label and encoding; gives its Sources
+Stager = Callable[["Recognised", str, str], list[Source]]
 
 
 @dataclass
@@ -250,7 +256,8 @@ def _combined_parts(mapped: MappedHeader, types: dict[str, str] | None = None
 
 
 def staging_sql(columns: list[InputColumn], relation: str,
-                combined: dict[str, list[Part]] | None = None) -> tuple[str, dict[str, str]]:
+                combined: dict[str, list[Part]] | None = None,
+                carried: tuple[str, ...] = ("source_row",)) -> tuple[str, dict[str, str]]:
     """(SELECT typing the text ``columns`` of ``relation`` once, ``field → its text column``).
 
     Each non-text field (and each combined one) comes with ``<field>__raw``, its text as
@@ -259,23 +266,26 @@ def staging_sql(columns: list[InputColumn], relation: str,
     combined = combined or {}
     raw = {c.name: f"{c.name}__raw" for c in columns
            if c.sql_type != "VARCHAR" or c.name in combined}
-    return staged_typing_sql(columns, relation, combined), raw
+    return staged_typing_sql(columns, relation, combined, carried), raw
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-           mapped: MappedHeader) -> dict[str, str]:
-    """Temp table ``table``: the frame's fields typed once, each non-text one beside its text.
+def typing_sql(table: Recognised, relation: str, carried: tuple[str, ...] = ("source_row",)
+               ) -> tuple[str, dict[str, str]]:
+    """:func:`staging_sql` of a recognised table's fields, in the contract's order: tables
+    with the same fields written alike (whatever the order of their columns) are typed by the
+    same SQL, so the loader can type them together."""
+    order = list(INPUT_COLUMNS)
+    columns = [INPUT_COLUMNS[name] for name in sorted(table.mapped.fields, key=order.index)]
+    return staging_sql(columns, relation, _combined_parts(table.mapped), carried)
 
-    Returns ``field → its text column`` (``<field>__raw``), for the unparseable-value checks.
-    """
-    sql, raw = staging_sql([INPUT_COLUMNS[name] for name in mapped.fields], "staged_arrow",
-                           _combined_parts(mapped))
-    con.register("staged_arrow", frame.to_arrow())
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
-    finally:
-        con.unregister("staged_arrow")
-    return raw
+
+def text_sources(table: Recognised, relation: str, label: str, encoding: str,
+                 raw: dict[str, str], file_expr: str = "getvariable('source_file')"
+                 ) -> list[Source]:
+    """The Sources (one per kind) of a recognised table typed into ``relation``."""
+    fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in table.mapped.fields}
+    return _sources(relation, fields, table.frame.height, table.kinds, label, table.mapped,
+                    encoding, table.unmapped, staged=True, raw=raw, file_expr=file_expr)
 
 
 def describe_unmapped(headers: list[str]) -> str:
@@ -388,14 +398,16 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, label: str,
 
 
 def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
-                mapping: dict[str, MapEntry], sheets: list[str] | None = None,
+                mapping: dict[str, MapEntry], stage: Stager, sheets: list[str] | None = None,
                 allow_unmapped: bool = False) -> Opened:
     """Open every table ``path`` holds: one Source per (table, kind), notes, refused tables.
 
     ``label`` names the file in the warehouse (its path relative to the input directory);
-    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`; ``sheets`` names the sheets of
-    a workbook to read (default: every visible sheet). Raises :class:`IngestError` for a file
-    that cannot be read at all; a table that cannot be placed is listed in ``refused``.
+    ``mapping`` is :func:`dip_sim.ingest.headers.header_map`; ``stage`` takes each CSV or
+    Excel table once recognised (with its label and encoding) and gives its Sources, the
+    table to be typed where they say; ``sheets`` names the sheets of a workbook to read
+    (default: every visible sheet). Raises :class:`IngestError` for a file that cannot be
+    read at all; a table that cannot be placed is listed in ``refused``.
     """
     opened = Opened()
     if path.suffix.lower() == ".parquet":
@@ -406,7 +418,7 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
     else:
         table, encoding = _read_csv_table(path, label, mapping)
         tables = [table]
-    for number, table in enumerate(tables):
+    for table in tables:
         where = table_label = f"{label}#{table.sheet}" if table.sheet else label
         if table.frame is None:
             opened.refused.append((table_label, f"{where}: 前 {HEADER_SEARCH_ROWS} 行中找不到可识别的"
@@ -414,9 +426,8 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
                                    f"可用 --mapping 文件补充列名映射", ()))
             continue
         try:
-            sources, notes = stage_frame(con, table.frame, where, (table.sheet or path.name).lower(),
-                                         mapping, f"text_source_{number}", allow_unmapped,
-                                         table_label, encoding)
+            recognised = recognise_frame(table.frame, where, (table.sheet or path.name).lower(),
+                                         mapping, allow_unmapped)
         except IngestError as exc:
             opened.refused.append((table_label, str(exc), exc.unmapped))
             continue
@@ -424,8 +435,8 @@ def open_tables(con: duckdb.DuckDBPyConnection, path: Path, label: str,
         opened.layouts[table_label] = (f"表头第 {layout.header_index + 1} 行" if layout.depth == 1
                                        else f"表头第 {layout.header_index + 1}–"
                                             f"{layout.header_index + 2} 行（两行表头）")
-        opened.notes += notes
-        opened.sources += sources
+        opened.notes += recognised.notes
+        opened.sources += stage(recognised, table_label, encoding)
     return opened
 
 
@@ -464,25 +475,16 @@ def recognise_frame(frame: pl.DataFrame, where: str, name_hint: str,
     return Recognised(_staged_frame(frame, mapped), mapped, kinds, unmapped, notes)
 
 
-def stage_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, where: str, name_hint: str,
-                mapping: dict[str, MapEntry], staged_table: str, allow_unmapped: bool = False,
-                label: str = "", encoding: str = "") -> tuple[list[Source], list[str]]:
-    """A table of text cells under its headers (and ``source_row``) → its Sources, one per kind.
-
-    The table is recognised (:func:`recognise_frame`) and its fields typed into temp table
-    ``staged_table``; a file's table and the 预分组 API's request rows go through the same
-    steps. Returns the Sources and notes on the rows left out; raises :class:`IngestError`
-    for a table that cannot be placed (its message names the columns).
-    """
-    table = recognise_frame(frame, where, name_hint, mapping, allow_unmapped)
-    return stage_recognised(con, table, staged_table, label or where, encoding), table.notes
-
-
 def stage_recognised(con: duckdb.DuckDBPyConnection, table: Recognised, staged_table: str,
                      label: str, encoding: str = "") -> list[Source]:
     """A recognised table's fields typed into temp table ``staged_table``: its Sources, one
-    per kind."""
-    raw = _stage(con, staged_table, table.frame, table.mapped)
-    fields = {name: (name, INPUT_COLUMNS[name].sql_type) for name in table.mapped.fields}
-    return _sources(staged_table, fields, table.frame.height, table.kinds, label, table.mapped,
-                    encoding, table.unmapped, staged=True, raw=raw)
+    per kind (each non-text field beside its text, ``<field>__raw``, for the
+    unparseable-value checks). The 预分组 API's request rows are staged so; the loader types
+    a batch's tables together (``load._TextGroups``)."""
+    sql, raw = typing_sql(table, "staged_arrow")
+    con.register("staged_arrow", table.frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged_table} AS {sql}")
+    finally:
+        con.unregister("staged_arrow")
+    return text_sources(table, staged_table, label, encoding, raw)
