@@ -141,9 +141,13 @@ def compared(db: Path, out: Path, scenarios: list[str]) -> tuple[int, list[str],
 
 def province(args: argparse.Namespace, env: dict[str, str]) -> bool:
     """The 20-region province: DuckDB and Spark side by side; True when the numbers agree."""
-    if not (args.input / "hospitals.parquet").exists():
+    # generated once; a generation that did not finish (no marker) is made again
+    marker = args.input / f".complete-{CASES_PER_YEAR}"
+    if not marker.exists():
+        shutil.rmtree(args.input, ignore_errors=True)
         timed("synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
                         "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env)
+        marker.touch()
     work = args.work / "province"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

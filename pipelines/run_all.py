@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,9 +32,20 @@ PLANT_SEED = 20200101
 
 
 def prepare_demo(directory: Path, cases_per_year: int, progress=print) -> None:
-    """Generate the demo city into ``directory`` and plant the example gaming plan in it."""
-    generate(directory, cases_per_year=cases_per_year, progress=progress)
-    truth = plant_gaming(directory, load_plan(EXAMPLE_PLAN, directory), seed=PLANT_SEED)
+    """Generate the demo city into ``directory`` (missing or empty) and plant the example
+    gaming plan in it.
+
+    The city is made in ``<directory>.partial`` and moved into place once whole: an
+    interrupted generation leaves no half city for the next run to load (the next one starts
+    the partial folder again).
+    """
+    partial = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    generate(partial, cases_per_year=cases_per_year, progress=progress)
+    truth = plant_gaming(partial, load_plan(EXAMPLE_PLAN, partial), seed=PLANT_SEED)
+    if directory.exists():
+        directory.rmdir()  # empty: a folder holding anything is never replaced
+    partial.rename(directory)
     progress(f"植入违规行为（{EXAMPLE_PLAN.name}）: {len(truth):,} 例，答案见 "
              f"{directory / 'gaming_truth.csv'}")
 

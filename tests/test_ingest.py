@@ -386,6 +386,23 @@ def test_warehouse_of_the_earlier_pseudonym_method_is_refused(tmp_path, monkeypa
     assert _query(db, "SELECT count(*) FROM cases") == [(len(cases),)]
 
 
+def test_an_interrupted_demo_generation_leaves_no_half_city(tmp_path, monkeypatch):
+    demo = tmp_path / "demo"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_all, "plant_gaming", interrupted)  # after the files are written
+    with pytest.raises(KeyboardInterrupt):
+        run_all.prepare_demo(demo, 4_000, progress=QUIET)
+    assert not demo.exists()  # the next make run generates it again, rather than load a part
+    monkeypatch.undo()
+    demo.mkdir()  # an empty folder is filled
+    run_all.prepare_demo(demo, 4_000, progress=QUIET)
+    assert (demo / "hospitals.csv").exists() and (demo / "gaming_truth.csv").exists()
+    assert not demo.with_name("demo.partial").exists()
+
+
 def test_parquet_input(tmp_path):
     cases, settlements = _good()
     src = write_inputs(tmp_path / "in", cases, settlements)
