@@ -52,7 +52,7 @@ from dip_sim.ingest.layout import (
 )
 from dip_sim.ingest.parsing import Part, combined_value_sql, staged_typing_sql
 from dip_sim.ingest.unmapped import REFUSING_LOOKS, column_look, look_zh, suggest_field
-from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS, InputColumn
+from dip_sim.schema import INPUT_COLUMNS, INPUT_KEYS
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls")
@@ -255,28 +255,23 @@ def _combined_parts(mapped: MappedHeader, types: dict[str, str] | None = None
     return out
 
 
-def staging_sql(columns: list[InputColumn], relation: str,
-                combined: dict[str, list[Part]] | None = None,
-                carried: tuple[str, ...] = ("source_row",)) -> tuple[str, dict[str, str]]:
-    """(SELECT typing the text ``columns`` of ``relation`` once, ``field → its text column``).
+def typing_sql(table: Recognised, relation: str, carried: tuple[str, ...] = ("source_row",)
+               ) -> tuple[str, dict[str, str]]:
+    """(SELECT typing a recognised table's text fields in ``relation`` once, ``field → its
+    text column``).
 
     Each non-text field (and each combined one) comes with ``<field>__raw``, its text as
     written, for the unparseable-value checks (:func:`dip_sim.ingest.parsing.staged_typing_sql`).
+    The fields come in the contract's order: tables with the same fields written alike
+    (whatever the order of their columns) are typed by the same SQL, so the loader can type
+    them together.
     """
-    combined = combined or {}
+    order = list(INPUT_COLUMNS)
+    columns = [INPUT_COLUMNS[name] for name in sorted(table.mapped.fields, key=order.index)]
+    combined = _combined_parts(table.mapped)
     raw = {c.name: f"{c.name}__raw" for c in columns
            if c.sql_type != "VARCHAR" or c.name in combined}
     return staged_typing_sql(columns, relation, combined, carried), raw
-
-
-def typing_sql(table: Recognised, relation: str, carried: tuple[str, ...] = ("source_row",)
-               ) -> tuple[str, dict[str, str]]:
-    """:func:`staging_sql` of a recognised table's fields, in the contract's order: tables
-    with the same fields written alike (whatever the order of their columns) are typed by the
-    same SQL, so the loader can type them together."""
-    order = list(INPUT_COLUMNS)
-    columns = [INPUT_COLUMNS[name] for name in sorted(table.mapped.fields, key=order.index)]
-    return staging_sql(columns, relation, _combined_parts(table.mapped), carried)
 
 
 def text_sources(table: Recognised, relation: str, label: str, encoding: str,
