@@ -167,6 +167,42 @@ def test_title_rows_two_row_headers_spacers_and_totals(tmp_path, capsys):
                      "--sheet", "清单"]) == 0
 
 
+def test_which_rows_are_spacers_and_which_are_totals():
+    from dip_sim.ingest.layout import drop_spacers_and_totals
+
+    frame = pl.DataFrame({
+        "source_row": [2, 3, 4, 5, 6, 7, 8],
+        "病案号": ["c1", " \u3000", None, "合 计", "c2", None, "小计"],
+        "备注": ["合计", None, "总计", None, "x", "费用", None],
+        "金额": ["10", "\t", "30", "40", None, "7", "8"],
+    })
+    kept, spacers, totals = drop_spacers_and_totals(frame, ["病案号", "金额"], "病案号")
+    # row 3 holds only spaces (a full-width one too); row 4 says 总计 and has no key; row 5's
+    # key is the word itself; row 7 has no key but a figure: not a total, kept (and refused
+    # later for its missing key); row 8 says 小计 where its key would be
+    assert (spacers, totals) == (1, [4, 5, 8])
+    assert kept["source_row"].to_list() == [2, 6, 7]
+    # no key column: every row is looked at, and 合计 in a first cell is enough
+    kept, spacers, totals = drop_spacers_and_totals(frame, ["病案号", "金额"], None)
+    assert (spacers, totals, kept["source_row"].to_list()) == (1, [2, 4, 5, 8], [6, 7])
+
+
+def test_a_row_without_its_key_is_refused_and_reported(tmp_path):
+    cases, settlements = _good(3)
+    src = write_inputs(tmp_path / "in", [], settlements)
+    (src / "cases.csv").unlink()
+    columns = [c.name for c in CASE_COLUMNS]
+    rows = [columns] + [[row.get(c) or None for c in columns] for row in cases]
+    rows[2][0] = None  # a discharge whose case number was left out (an empty cell): row 3
+    _workbook(src / "首页.xlsx", {"首页": rows})
+    db = tmp_path / "w.duckdb"
+    assert cli_main(["ingest", str(src), "--db", str(db), "--skip-quality"]) == 0
+    assert query(db, "SELECT file_path, row_number, field, outcome FROM load_errors") == \
+        [("首页.xlsx#首页", 3, "case_id", "row_rejected")]
+    assert query(db, "SELECT rows_read, rows_loaded, rows_rejected FROM load_batches "
+                     "WHERE file_kind = 'cases'") == [(3, 2, 1)]
+
+
 def test_a_csv_with_a_title_row_and_a_totals_row(tmp_path):
     cases, settlements = _good(2)
     src = write_inputs(tmp_path / "in", [], settlements)

@@ -127,22 +127,27 @@ def drop_spacers_and_totals(frame: pl.DataFrame, columns: list[str], key: str | 
     ``columns`` are the recognised columns (a row with none of them filled is a spacer);
     ``key`` the column holding the table's key. A totals row has 合计/总计 … in one of its
     first three cells and, in its key column, nothing or that word. Needs ``source_row``.
+    Both kinds of row lack a key of their own, so only the rows whose key cell is empty or
+    such a word are examined (most tables have none), not every cell of the table.
     """
     if frame.is_empty() or not columns:
         return frame, 0, []
+    rows = frame
+    if key is not None:
+        key_text = pl.col(key).str.replace_all(r"\s", "")
+        rows = frame.filter(key_text.is_null() | (key_text == "")
+                            | key_text.is_in(list(TOTAL_WORDS)))
+        if rows.is_empty():
+            return frame, 0, []
     filled = [pl.col(c).str.strip_chars().replace("", None).is_not_null() for c in columns]
     blank = ~pl.any_horizontal(filled)
     first = [c for c in frame.columns if c != "source_row"][:3]
     says_total = pl.any_horizontal(
         pl.col(c).str.replace_all(r"\s", "").is_in(list(TOTAL_WORDS)) for c in first)
-    if key is not None:
-        key_text = pl.col(key).str.replace_all(r"\s", "")
-        says_total = says_total & (key_text.is_null() | (key_text == "")
-                                   | key_text.is_in(list(TOTAL_WORDS)))
-    marked = frame.with_columns(blank.alias("__blank"), (says_total & ~blank).alias("__total"))
-    totals = marked.filter(pl.col("__total"))["source_row"].to_list()
-    spacers = int(marked["__blank"].sum())
+    marked = rows.select("source_row", blank.alias("blank"), (says_total & ~blank).alias("total"))
+    totals = marked.filter(pl.col("total"))["source_row"].to_list()
+    spacers = marked.filter(pl.col("blank"))["source_row"].to_list()
     if not totals and not spacers:
         return frame, 0, []
-    kept = marked.filter(~pl.col("__blank") & ~pl.col("__total")).drop("__blank", "__total")
-    return kept, spacers, totals
+    kept = frame.filter(~pl.col("source_row").is_in(totals + spacers))
+    return kept, len(spacers), totals
