@@ -53,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,6 +245,22 @@ def run_stage(name: str, args: list[str], env: dict[str, str],
     return seconds, peak_gb, code
 
 
+def complete_marker(directory: Path, cases_per_year: int) -> Path:
+    """The file that marks ``directory``'s generated city as whole."""
+    return directory / f".complete-{cases_per_year}"
+
+
+def generate_once(directory: Path, cases_per_year: int, generate: Callable[[], object]) -> None:
+    """Make ``directory`` by ``generate`` unless a whole generation is marked in it; one that
+    did not finish (no marker) is removed and made again."""
+    marker = complete_marker(directory, cases_per_year)
+    if marker.exists():
+        return
+    shutil.rmtree(directory, ignore_errors=True)
+    generate()
+    marker.touch()
+
+
 def _size(path: Path) -> int:
     """Bytes of a file, or of every file below a folder."""
     if path.is_file():
@@ -298,16 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     db = args.dir / f"warehouse-{args.scale}.duckdb"
     env = dict(os.environ)
     env.setdefault("DIP_SIM_PSEUDONYM_KEY", "bench-key")
-    marker = source / f".complete-{cases_per_year}"
-    if not marker.exists():
-        if args.input:
-            parser.error(f"{source} 中没有 {args.scale} 的完整数据（缺少 {marker.name}）")
-        shutil.rmtree(source, ignore_errors=True)
-        first = args.year - N_YEARS + 1
-        run_stage("synth", ["synth", "--out", str(source), "--years", f"{first}-{args.year}",
-                            "--cases-per-year", str(cases_per_year), "--format", "parquet"],
-                  env)
-        marker.touch()
+    marker = complete_marker(source, cases_per_year)
+    if args.input and not marker.exists():
+        parser.error(f"{source} 中没有 {args.scale} 的完整数据（缺少 {marker.name}）")
+    first = args.year - N_YEARS + 1
+    generate_once(source, cases_per_year, lambda: run_stage(
+        "synth", ["synth", "--out", str(source), "--years", f"{first}-{args.year}",
+                  "--cases-per-year", str(cases_per_year), "--format", "parquet"], env))
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     year = str(args.year)
@@ -384,13 +398,9 @@ def extract_bench(directory: Path, cases_per_year: int, env: dict[str, str],
 
     source = directory / "extract"
     db = directory / "extract.duckdb"
-    marker = source / f".complete-{cases_per_year}"
-    if not marker.exists():
-        shutil.rmtree(source, ignore_errors=True)
-        run_stage("synth extract", ["synth", "--out", str(source), "--years", "2017-2020",
-                                    "--cases-per-year", str(cases_per_year),
-                                    "--format", "extract"], env)
-        marker.touch()
+    generate_once(source, cases_per_year, lambda: run_stage(
+        "synth extract", ["synth", "--out", str(source), "--years", "2017-2020",
+                          "--cases-per-year", str(cases_per_year), "--format", "extract"], env))
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     seconds, peak, code = run_stage("extract ingest", ["ingest", str(source), "--db", str(db),

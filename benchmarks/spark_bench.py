@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.run_bench import MARKER, PAGE, _load, _sections, machine_info
+from benchmarks.run_bench import MARKER, PAGE, _load, _sections, generate_once, machine_info
 
 N_REGIONS = 20
 CASES_PER_YEAR = 125_000  # per city on average: 2.5M a year, 10M over 4 years
@@ -141,13 +141,9 @@ def compared(db: Path, out: Path, scenarios: list[str]) -> tuple[int, list[str],
 
 def province(args: argparse.Namespace, env: dict[str, str]) -> bool:
     """The 20-region province: DuckDB and Spark side by side; True when the numbers agree."""
-    # generated once; a generation that did not finish (no marker) is made again
-    marker = args.input / f".complete-{CASES_PER_YEAR}"
-    if not marker.exists():
-        shutil.rmtree(args.input, ignore_errors=True)
-        timed("synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
-                        "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env)
-        marker.touch()
+    generate_once(args.input, CASES_PER_YEAR, lambda: timed(
+        "synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
+                  "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env))
     work = args.work / "province"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -254,7 +254,7 @@ class _TextGroups:
     statements per kind. Row numbers, labels, repeats and replacements stay per table.
     """
 
-    typing: dict[str, str] = field(default_factory=dict)  # temp table → its typing SQL
+    tables: dict[str, str] = field(default_factory=dict)  # typing SQL → its temp table
     made: set[str] = field(default_factory=set)  # temp tables holding typed rows
     waiting: dict[str, list[tuple[str, pl.DataFrame]]] = field(default_factory=dict)
     members: dict[str, list[tuple[Source, dict, bool]]] = field(default_factory=dict)
@@ -263,9 +263,7 @@ class _TextGroups:
     def stage(self, table: Recognised, label: str, encoding: str) -> list[Source]:
         """Gather a recognised table's text in its group; its Sources read the group's table."""
         sql, raw = typing_sql(table, "text_frames", carried=("source_file", "source_row"))
-        name = next((t for t, known in self.typing.items() if known == sql),
-                    f"text_group_{len(self.typing)}")
-        self.typing[name] = sql
+        name = self.tables.setdefault(sql, f"text_group_{len(self.tables)}")
         self.waiting.setdefault(name, []).append((label, table.frame))
         return text_sources(table, name, label, encoding, raw, file_expr="source_file")
 
@@ -277,7 +275,8 @@ class _TextGroups:
                      at_least: int = 0) -> None:
         """Type the gathered text of each group holding at least ``at_least`` rows (a table
         of no rows too, when 0); share each statement's time among its tables by rows."""
-        for name, frames in self.waiting.items():
+        for sql, name in self.tables.items():
+            frames = self.waiting[name]
             rows = sum(frame.height for _, frame in frames)
             if not frames or rows < at_least:
                 continue
@@ -288,7 +287,7 @@ class _TextGroups:
             try:
                 into = (f"INSERT INTO {name} BY NAME" if name in self.made
                         else f"CREATE TEMP TABLE {name} AS")
-                con.execute(f"{into} {self.typing[name]}")
+                con.execute(f"{into} {sql}")
             finally:
                 con.unregister("text_frames")
             self.made.add(name)
