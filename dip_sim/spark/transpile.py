@@ -15,6 +15,10 @@ turned into Spark SQL here with sqlglot:
 - DuckDB's ``quantile_cont(x, q)`` becomes Spark's exact ``percentile(x, q)`` (both
   interpolate linearly between the two nearest values; sqlglot would write a form Spark
   refuses);
+- a cast of a DOUBLE to ``DECIMAL(p, s)`` is written out as DuckDB computes it
+  (:func:`duckdb_decimal_cast`): the engines round it differently, and an exact sum of such
+  casts (``sum(CAST(points AS DECIMAL(38, 10)))``) must come out the same on both, digit for
+  digit, for the data tests that recompute it on the warehouse;
 - the rest is sqlglot's DuckDB → Spark translation (``x -> …`` lambdas, ``split``,
   ``array_*`` functions, ``QUALIFY`` as a filtered subquery, explicit ``NULLS LAST`` …).
 """
@@ -89,6 +93,68 @@ def _positional_unions(tree: exp.Expression, model: str) -> exp.Expression:
     return tree
 
 
+# 2**32: an integral DOUBLE is split into two parts below 2**53, each converted exactly
+_WORD = 4294967296
+
+
+def duckdb_decimal_cast(value: exp.Expression, precision: int, scale: int) -> exp.Expression:
+    """``CAST(value AS DECIMAL(precision, scale))`` in Spark SQL with DuckDB's result.
+
+    DuckDB casts a DOUBLE ``x`` to the integer nearest ``x · 10^scale`` in binary floating
+    point, a tie away from zero (``round``), over ``10^scale``. Spark rounds the shortest
+    decimal that reads back as ``x``, half up: at a tie in the digit after ``scale`` the two
+    disagree (1.66347592685 is 1.6634759269 on Spark, 1.6634759268 on DuckDB, whose double
+    lies just below the tie), and beyond 2^53 they disagree in the last digits (a double of
+    10^7 points at scale 10). So, for a DOUBLE (or FLOAT) operand, the product is rounded by
+    Spark's ``round(·, 0)``, which equals C's ``round`` on every double (below 2^52 the shortest
+    decimal lies on the same side of the half as the binary value; above, the double is whole);
+    that whole number is cast exactly (as two 32-bit parts, each below 2^53, where Spark's
+    conversion is exact) and its decimal point put in place by the decimal text ``N E-scale``.
+    Another operand (DECIMAL, integer, text) is cast as it is: Spark and DuckDB agree there.
+    Whether it is a DOUBLE is asked of Spark (``typeof``, folded to a constant when the query
+    is planned): the SQL text does not say.
+    """
+    def copy() -> exp.Expression:
+        return exp.Paren(this=value.copy())
+    double = exp.DataType.build("DOUBLE")
+    power = exp.Cast(this=exp.Literal.number(10 ** scale), to=double)
+    word = exp.Cast(this=exp.Literal.number(_WORD), to=double)
+
+    def whole() -> exp.Expression:  # round(x · 10^scale, 0): a whole DOUBLE
+        return exp.Round(this=exp.Mul(this=copy(), expression=power.copy()),
+                         decimals=exp.Literal.number(0))
+
+    def high() -> exp.Expression:  # the whole number's part above 2^32 (floor: a BIGINT)
+        return exp.Floor(this=exp.Div(this=whole(), expression=word.copy()))
+    low = exp.Sub(this=whole(), expression=exp.Mul(this=high(), expression=word.copy()))
+    integer = exp.DataType.build("DECIMAL(38, 0)")
+    number = exp.Add(this=exp.Mul(this=exp.Cast(this=high(), to=integer),
+                                  expression=exp.Literal.number(_WORD)),
+                     expression=exp.Cast(this=exp.Paren(this=low), to=integer.copy()))
+    text = exp.Concat(expressions=[exp.Cast(this=exp.Paren(this=number),
+                                            to=exp.DataType.build("STRING")),
+                                   exp.Literal.string(f"E-{scale}")])
+    target = exp.DataType.build(f"DECIMAL({precision}, {scale})")
+    is_double = exp.In(this=exp.Anonymous(this="typeof", expressions=[copy()]),
+                       expressions=[exp.Literal.string("double"), exp.Literal.string("float")])
+    return exp.Case(ifs=[exp.If(this=is_double, true=exp.Cast(this=text, to=target))],
+                    default=exp.Cast(this=copy(), to=target.copy()))
+
+
+def _duckdb_decimal_casts(tree: exp.Expression) -> exp.Expression:
+    # innermost first (deepest in the breadth-first order), so that a cast inside another's
+    # operand is rewritten before that operand is copied into the rewritten outer cast
+    for cast in reversed(list(tree.find_all(exp.Cast))):
+        if not cast.to.is_type("decimal") or len(cast.to.expressions) != 2:
+            continue
+        precision, scale = (int(p.this.this) for p in cast.to.expressions)
+        replacement = duckdb_decimal_cast(cast.this, precision, scale)
+        if cast is tree:
+            return replacement
+        cast.replace(replacement)
+    return tree
+
+
 def _needs_schema(tree: exp.Expression) -> bool:
     stars = any(s.args.get("except_") or s.args.get("except") or s.args.get("replace")
                 for s in tree.find_all(exp.Star))
@@ -116,6 +182,7 @@ def spark_sql(sql: str, model: str, variables: Mapping[str, exp.Expression],
                            validate_qualify_columns=False, quote_identifiers=False,
                            identify=False)
             tree = _positional_unions(tree, model)
+        tree = _duckdb_decimal_casts(tree)
         return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except TranspileError:
         raise
