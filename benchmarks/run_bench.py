@@ -250,14 +250,16 @@ def complete_marker(directory: Path, cases_per_year: int) -> Path:
     return directory / f".complete-{cases_per_year}"
 
 
-def generate_once(directory: Path, cases_per_year: int, generate: Callable[[], object]) -> None:
-    """Make ``directory`` by ``generate`` unless a whole generation is marked in it; one that
-    did not finish (no marker) is removed and made again."""
+def generate_once(directory: Path, cases_per_year: int, generate: Callable[[], bool]) -> None:
+    """Make ``directory`` by ``generate`` (True when it finished) unless a whole generation is
+    marked in it; one that did not finish (no marker) is removed and made again. A generation
+    that fails is not marked, and the bench stops."""
     marker = complete_marker(directory, cases_per_year)
     if marker.exists():
         return
     shutil.rmtree(directory, ignore_errors=True)
-    generate()
+    if not generate():
+        sys.exit(f"[bench] 生成 {directory} 失败（见上面的输出），未标记为完整数据；下次运行将重新生成")
     marker.touch()
 
 
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     first = args.year - N_YEARS + 1
     generate_once(source, cases_per_year, lambda: run_stage(
         "synth", ["synth", "--out", str(source), "--years", f"{first}-{args.year}",
-                  "--cases-per-year", str(cases_per_year), "--format", "parquet"], env))
+                  "--cases-per-year", str(cases_per_year), "--format", "parquet"], env)[2] == 0)
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     year = str(args.year)
@@ -400,7 +402,8 @@ def extract_bench(directory: Path, cases_per_year: int, env: dict[str, str],
     db = directory / "extract.duckdb"
     generate_once(source, cases_per_year, lambda: run_stage(
         "synth extract", ["synth", "--out", str(source), "--years", "2017-2020",
-                          "--cases-per-year", str(cases_per_year), "--format", "extract"], env))
+                          "--cases-per-year", str(cases_per_year), "--format", "extract"],
+        env)[2] == 0)
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     seconds, peak, code = run_stage("extract ingest", ["ingest", str(source), "--db", str(db),

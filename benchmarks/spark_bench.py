@@ -141,9 +141,12 @@ def compared(db: Path, out: Path, scenarios: list[str]) -> tuple[int, list[str],
 
 def province(args: argparse.Namespace, env: dict[str, str]) -> bool:
     """The 20-region province: DuckDB and Spark side by side; True when the numbers agree."""
-    generate_once(args.input, CASES_PER_YEAR, lambda: timed(
-        "synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
-                  "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env))
+    def synth() -> bool:  # a failure ends the bench (timed)
+        timed("synth", ["synth", "--out", str(args.input), "--regions", str(N_REGIONS),
+                        "--cases-per-year", str(CASES_PER_YEAR), "--format", "parquet"], env)
+        return True
+
+    generate_once(args.input, CASES_PER_YEAR, synth)
     work = args.work / "province"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
