@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.run_bench import MARKER, PAGE, _load, _sections, generate_once, machine_info
+from pipelines.warehouse import MEMORY_LIMIT
 
 N_REGIONS = 20
 CASES_PER_YEAR = 125_000  # per city on average: 2.5M a year, 10M over 4 years
@@ -127,6 +128,11 @@ def compared(db: Path, out: Path, scenarios: list[str]) -> tuple[int, list[str],
     from dip_sim.spark.same_numbers import differences
 
     con = duckdb.connect(str(db), read_only=True)
+    # the stages' memory cap, spilling beside the warehouse: the province's case tables (10M
+    # rows a side) are joined whole
+    con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    con.execute("SET temp_directory = ?", [f"{db}.compare.tmp"])
+    con.execute("SET enable_progress_bar = false")
     try:
         started, n, found = time.perf_counter(), 0, []
         for scenario in scenarios:

@@ -147,28 +147,41 @@ def test_export_is_partitioned_by_region(city, spark_run, tmp_path):
     assert sorted(p.name for p in (out / "ref_dx").iterdir()) == [f"region={r}" for r in REGIONS]
 
 
-def test_a_different_number_is_found(city, spark_out, tmp_path):
-    """The comparison can fail: one case's points changed by 1e-6 relative in a copy."""
-    from dip_sim.spark.same_numbers import table_differences
-
-    copy = tmp_path / "out"
+def _edited_copy(spark_out: Path, copy: Path, replace: str) -> None:
+    """A copy of the Spark run's case_scores of the first region with its first case (by
+    ``case_id``) edited: ``replace`` is a ``* REPLACE`` list given ``first``, true on it."""
     shutil.copytree(spark_out / "case_scores", copy / "case_scores")
     files = sorted((copy / "case_scores" / f"scenario={SCENARIO}" / f"region={REGIONS[0]}"
                     ).glob("*.parquet"))
     edit = duckdb.connect()
-    edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE (CASE WHEN row_number() OVER "
-                 f"(ORDER BY case_id) = 1 THEN case_points * (1 + 1e-6) ELSE case_points END "
-                 f"AS case_points) FROM read_parquet({[str(f) for f in files]})")
+    edit.execute(f"CREATE TABLE changed AS SELECT * REPLACE ({replace}) FROM (SELECT *, "
+                 f"row_number() OVER (ORDER BY case_id) = 1 AS first "
+                 f"FROM read_parquet({[str(f) for f in files]}))")
     for f in files:
         f.unlink()
-    edit.execute(f"COPY changed TO '{files[0].parent / 'changed.parquet'}' (FORMAT parquet)")
+    edit.execute(f"COPY (SELECT * EXCLUDE (first) FROM changed) TO "
+                 f"'{files[0].parent / 'changed.parquet'}' (FORMAT parquet)")
     edit.close()
+
+
+def test_a_different_number_is_found(city, spark_out, tmp_path):
+    """The comparison can fail: one case's points changed by 1e-6 relative in a copy; one
+    case's number changed in another (a row of each engine without its match)."""
+    from dip_sim.spark.same_numbers import table_differences
+
+    _edited_copy(spark_out, tmp_path / "points", "CASE WHEN first THEN case_points * (1 + 1e-6) "
+                                                 "ELSE case_points END AS case_points")
+    _edited_copy(spark_out, tmp_path / "key", "CASE WHEN first THEN case_id || '-x' "
+                                              "ELSE case_id END AS case_id")
     con = duckdb.connect(str(city["db"]), read_only=True)
     try:
-        found = table_differences(con, copy, "case_scores", SCENARIO)
+        points = table_differences(con, tmp_path / "points", "case_scores", SCENARIO)
+        key = table_differences(con, tmp_path / "key", "case_scores", SCENARIO)
     finally:
         con.close()
-    assert len(found) == 1 and "case_points" in found[0]
+    assert len(points) == 1 and "case_points" in points[0]
+    assert sorted(k.split("}: ")[1] for k in key) == [
+        "DuckDB 'missing'，Spark 'present'", "DuckDB 'present'，Spark 'missing'"], key
 
 
 def test_results_load_into_the_warehouse_and_compare_reads_them(city, spark_run):

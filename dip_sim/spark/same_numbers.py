@@ -102,13 +102,14 @@ def _differs_sql(column: str, kind: str, scale: str | None = None,
     """The SQL condition under which the two engines' values of ``column`` differ (``kind``:
     amount, number or other), as :func:`_close` judges them; ``scale``: the column of the
     values a difference is judged relative to (:data:`SCALE_OF`); ``tolerance``: an amount's,
-    in its unit."""
-    a, b = f"d_{column}", f"s_{column}"
+    in its unit. The two sides are the joined rows ``d`` (DuckDB) and ``s`` (Spark); NULL
+    when a value is missing on one side only and the other is NaN."""
+    a, b = f"d.{column}", f"s.{column}"
     if kind == "other":
         return f"{a} IS DISTINCT FROM {b}"
     x, y = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
-    sizes = f"abs({x}), abs({y})" + (f", abs(CAST(d_{scale} AS DOUBLE)), "
-                                     f"abs(CAST(s_{scale} AS DOUBLE))" if scale else "")
+    sizes = f"abs({x}), abs({y})" + (f", abs(CAST(d.{scale} AS DOUBLE)), "
+                                     f"abs(CAST(s.{scale} AS DOUBLE))" if scale else "")
     if kind == "amount":
         close = (f"abs({x} - {y}) <= {tolerance} + {ULPS} * greatest(abs({x}), abs({y})) "
                  f"+ 1e-12")
@@ -141,25 +142,39 @@ def table_differences(con: duckdb.DuckDBPyConnection, out: Path, table: str,
         return _ordered_differences(con, table, columns, duck_rows, spark_rows, limit)
     kinds = {c.name: _kind(c) for c in contract.columns}
     compared = [c for c in columns if c not in contract.key]
-    keys = ", ".join(contract.key)
-    joined = ", ".join([*(f"coalesce(d.{k}, s.{k}) AS {k}" for k in contract.key),
-                        *(f"d.{c} AS d_{c}, s.{c} AS s_{c}" for c in compared)])
     on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in contract.key)
-    cells = " UNION ALL ".join(
-        f"SELECT '{c}' AS name, struct_pack({keys}) AS key, CAST(d_{c} AS VARCHAR) AS a, "
-        f"CAST(s_{c} AS VARCHAR) AS b FROM j "
-        f"WHERE {_differs_sql(c, kinds[c], SCALE_OF.get((table, c)), _tolerance(contract, c))}"
-        for c in compared)
-    found = con.execute(f"""
-        WITH d AS (SELECT *, true AS here FROM ({duck_rows})),
-        s AS (SELECT *, true AS here FROM ({spark_rows})),
-        j AS (SELECT {joined}, d.here IS NULL OR s.here IS NULL AS unmatched
-              FROM d FULL JOIN s ON {on})
-        SELECT '(key)' AS name, struct_pack({keys}) AS key, 'present' AS a, 'missing' AS b
-        FROM j WHERE unmatched
-        UNION ALL {cells}
+    key = ", ".join(f"{k} := coalesce(d.{k}, s.{k})" for k in contract.key)
+    # one pass over the join: each column's verdict beside its two values as text, and only
+    # the rows with a difference kept (the join of two tables of millions of cases is never
+    # held whole)
+    verdicts = {c: _differs_sql(c, kinds[c], SCALE_OF.get((table, c)), _tolerance(contract, c))
+                for c in compared}
+    cells = ", ".join(f"CAST(d.{c} AS VARCHAR) AS d_{c}, CAST(s.{c} AS VARCHAR) AS s_{c}, "
+                      f"coalesce({verdicts[c]}, true) AS x_{c}" for c in compared)
+    differing = " OR ".join(["NOT (in_duck AND in_spark)", *(f"x_{c}" for c in compared)])
+    rows = con.execute(f"""
+        SELECT * FROM (
+            SELECT struct_pack({key}) AS key, d.here IS NOT NULL AS in_duck,
+                   s.here IS NOT NULL AS in_spark{", " + cells if cells else ""}
+            FROM (SELECT *, true AS here FROM ({duck_rows})) d
+            FULL JOIN (SELECT *, true AS here FROM ({spark_rows})) s ON {on})
+        WHERE {differing}
         LIMIT {int(limit)}""").fetchall()
-    return [f"{table}.{name} {key}: DuckDB {a!r}，Spark {b!r}" for name, key, a, b in found]
+    found = []
+    for where, in_duck, in_spark, *values in rows:
+        if not (in_duck and in_spark):  # a row of one engine only
+            found.append(f"{table}.(key) {where}: DuckDB {_present(in_duck)!r}，"
+                         f"Spark {_present(in_spark)!r}")
+            continue
+        for i, name in enumerate(compared):
+            a, b, differs = values[3 * i:3 * i + 3]
+            if differs:
+                found.append(f"{table}.{name} {where}: DuckDB {a!r}，Spark {b!r}")
+    return found[:limit]
+
+
+def _present(here: bool) -> str:
+    return "present" if here else "missing"
 
 
 def _ordered_differences(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
