@@ -245,6 +245,11 @@ def run_stage(name: str, args: list[str], env: dict[str, str],
     return seconds, peak_gb, code
 
 
+def ran(name: str, args: list[str], env: dict[str, str]) -> bool:
+    """Run the stage as :func:`run_stage` does; whether it exited 0."""
+    return run_stage(name, args, env)[2] == 0
+
+
 def complete_marker(directory: Path, cases_per_year: int) -> Path:
     """The file that marks ``directory``'s generated city as whole."""
     return directory / f".complete-{cases_per_year}"
@@ -321,9 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.input and not marker.exists():
         parser.error(f"{source} 中没有 {args.scale} 的完整数据（缺少 {marker.name}）")
     first = args.year - N_YEARS + 1
-    generate_once(source, cases_per_year, lambda: run_stage(
+    generate_once(source, cases_per_year, lambda: ran(
         "synth", ["synth", "--out", str(source), "--years", f"{first}-{args.year}",
-                  "--cases-per-year", str(cases_per_year), "--format", "parquet"], env)[2] == 0)
+                  "--cases-per-year", str(cases_per_year), "--format", "parquet"], env))
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     year = str(args.year)
@@ -400,10 +405,9 @@ def extract_bench(directory: Path, cases_per_year: int, env: dict[str, str],
 
     source = directory / "extract"
     db = directory / "extract.duckdb"
-    generate_once(source, cases_per_year, lambda: run_stage(
+    generate_once(source, cases_per_year, lambda: ran(
         "synth extract", ["synth", "--out", str(source), "--years", "2017-2020",
-                          "--cases-per-year", str(cases_per_year), "--format", "extract"],
-        env)[2] == 0)
+                          "--cases-per-year", str(cases_per_year), "--format", "extract"], env))
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     seconds, peak, code = run_stage("extract ingest", ["ingest", str(source), "--db", str(db),
