@@ -224,19 +224,21 @@ def test_the_sql_is_translated_not_copied():
     assert "GETVARIABLE" not in out.upper() and "BY NAME" not in out.upper()
 
 
-# doubles where Spark's own cast to a DECIMAL and DuckDB's disagree: a tie in the digit after
-# the scale, written in decimal (1.66347592685) but stored just below it in binary, and doubles
-# beyond 2^53 at the scale (10^7 points at 10 decimals, 10^10 yuan at 6)
+# doubles where Spark's own cast to a DECIMAL or an integer and DuckDB's disagree: a tie in
+# the digit after the scale, written in decimal (1.66347592685) but stored just below it in
+# binary; doubles beyond 2^53 at the scale (10^7 points at 10 decimals, 10^10 yuan at 6);
+# halves and fractions cast to a whole number
 CAST_VALUES = (1.66347592685, -1.66347592685, 0.285, 2.675, 334001415.405, 9876543.21098765,
                -9876543.21098765, 2.0 ** 60 / 1e10, 12345678901.234567, 5e-11, -5e-11, 0.0,
-               None)
+               2.5, 3.5, -2.5, 2.7, -2.7, None)
 
 
-def test_a_double_cast_to_a_decimal_has_duckdbs_digits(spark):
+def test_a_double_rounded_or_cast_has_duckdbs_digits(spark):
     """An exact sum is a sum of casts to DECIMAL, and the data tests recompute it on the
     warehouse from the Spark run's doubles: the translated cast gives DuckDB's digits for a
     DOUBLE operand, at each scale and precision, inside another cast, and for a DECIMAL or an
-    integer operand (cast as it is)."""
+    integer operand (cast as it is). A cast to an integer gives DuckDB's whole number too, of a
+    DOUBLE and of a DECIMAL; a DECIMAL rounds alike on both."""
     from dip_sim.spark.transpile import spark_sql
 
     values = [*CAST_VALUES, *(float(f"{k}5e-11") for k in range(166347592680, 166347592880))]
@@ -252,11 +254,16 @@ def test_a_double_cast_to_a_decimal_has_duckdbs_digits(spark):
            "CAST(x AS DECIMAL(18, 2)) AS c, "
            "CAST(round(CAST(x AS DECIMAL(38, 6)), 2) AS DECIMAL(18, 2)) AS e, "
            "CAST(d AS DECIMAL(18, 2)) AS f, CAST(n AS DECIMAL(38, 10)) AS g, "
-           "CAST(x * 3 AS DECIMAL(38, 10)) AS h FROM t ORDER BY i")
+           "CAST(x * 3 AS DECIMAL(38, 10)) AS h, CAST(x AS BIGINT) AS k, "
+           "CAST(d AS BIGINT) AS l, CAST(n / 1000 AS INTEGER) AS m, "
+           "CAST(round(CAST(x AS DECIMAL(38, 6)), 2) AS DOUBLE) AS o, round(d, 2) AS q, "
+           "round(x) AS r FROM t ORDER BY i")
     duck = con.execute(sql).fetchall()
     ours = [tuple(r) for r in spark.sql(spark_sql(sql, "casts", {}, {})).collect()]
     assert ours == duck
-    assert [tuple(r) for r in spark.sql(sql).collect()] != duck  # Spark's own cast differs
+    theirs = [tuple(r) for r in spark.sql(sql).collect()]
+    for column in (1, 8, 9, 10):  # Spark's own casts to a DECIMAL and to integers
+        assert [r[column] for r in theirs] != [r[column] for r in duck]
 
 
 def test_spark_options_are_checked_before_spark_starts(tmp_path, capsys):

@@ -18,7 +18,9 @@ turned into Spark SQL here with sqlglot:
 - a cast of a DOUBLE to ``DECIMAL(p, s)`` is written out as DuckDB computes it
   (:func:`duckdb_decimal_cast`): the engines round it differently, and an exact sum of such
   casts (``sum(CAST(points AS DECIMAL(38, 10)))``) must come out the same on both, digit for
-  digit, for the data tests that recompute it on the warehouse;
+  digit, for the data tests that recompute it on the warehouse; so is a cast of a DOUBLE or
+  a DECIMAL to an integer, which DuckDB rounds and Spark truncates
+  (:func:`_duckdb_integer_casts`);
 - the rest is sqlglot's DuckDB → Spark translation (``x -> …`` lambdas, ``split``,
   ``array_*`` functions, ``QUALIFY`` as a filtered subquery, explicit ``NULLS LAST`` …).
 """
@@ -135,10 +137,51 @@ def duckdb_decimal_cast(value: exp.Expression, precision: int, scale: int) -> ex
                                             to=exp.DataType.build("STRING")),
                                    exp.Literal.string(f"E-{scale}")])
     target = exp.DataType.build(f"DECIMAL({precision}, {scale})")
-    is_double = exp.In(this=exp.Anonymous(this="typeof", expressions=[copy()]),
-                       expressions=[exp.Literal.string("double"), exp.Literal.string("float")])
-    return exp.Case(ifs=[exp.If(this=is_double, true=exp.Cast(this=text, to=target))],
+    return exp.Case(ifs=[exp.If(this=_is(value, "double", "float"),
+                                true=exp.Cast(this=text, to=target))],
                     default=exp.Cast(this=copy(), to=target.copy()))
+
+
+def _is(value: exp.Expression, *types: str) -> exp.Expression:
+    """Spark's ``typeof(value) IN (types)``: a constant once the query is planned."""
+    return exp.In(this=exp.Anonymous(this="typeof", expressions=[exp.Paren(this=value.copy())]),
+                  expressions=[exp.Literal.string(t) for t in types])
+
+
+def _duckdb_integer_casts(tree: exp.Expression) -> exp.Expression:
+    """``CAST(x AS <integer>)`` as DuckDB computes it: DuckDB rounds a DOUBLE half to even
+    (2.5 → 2, 3.5 → 4), as Spark's ``rint`` does, and a DECIMAL half away from zero (2.5 → 3),
+    as Spark does a decimal text cast to ``DECIMAL(38, 0)``; Spark's own cast truncates both
+    (2.7 → 2).
+    Every branch is cast to the same type, so the result's type is the cast's.
+
+    ``round(x, n)`` of a DOUBLE is not translated: DuckDB's and Spark's differ at a half
+    (0.285, 2.675), and a branch by type would make the result a DOUBLE for a DECIMAL ``x``
+    too. The models round decimals (``round(CAST(x AS DECIMAL(18, 6)), 1)``), which both
+    engines round alike.
+    """
+    for cast in reversed(list(tree.find_all(exp.Cast))):
+        if not cast.to.is_type(*exp.DataType.INTEGER_TYPES):
+            continue
+        value, to = cast.this, cast.to
+        # each branch must pass Spark's analysis whatever the operand's type (a BOOLEAN's
+        # cast reaches the first two as well): the DOUBLE rounded by rint, the DECIMAL by its
+        # text cast to DECIMAL(38, 0), which Spark rounds half up (away from zero)
+        whole = exp.Anonymous(this="rint", expressions=[
+            exp.Cast(this=exp.Paren(this=value.copy()), to=exp.DataType.build("DOUBLE"))])
+        rounded = exp.Cast(this=exp.Cast(this=exp.Paren(this=value.copy()),
+                                         to=exp.DataType.build("STRING")),
+                           to=exp.DataType.build("DECIMAL(38, 0)"))
+        is_decimal = exp.Like(this=exp.Anonymous(this="typeof", expressions=[
+            exp.Paren(this=value.copy())]), expression=exp.Literal.string("decimal%"))
+        replacement = exp.Case(
+            ifs=[exp.If(this=_is(value, "double", "float"), true=exp.Cast(this=whole, to=to.copy())),
+                 exp.If(this=is_decimal, true=exp.Cast(this=rounded, to=to.copy()))],
+            default=exp.Cast(this=exp.Paren(this=value.copy()), to=to.copy()))
+        if cast is tree:
+            return replacement
+        cast.replace(replacement)
+    return tree
 
 
 def _duckdb_decimal_casts(tree: exp.Expression) -> exp.Expression:
@@ -182,7 +225,7 @@ def spark_sql(sql: str, model: str, variables: Mapping[str, exp.Expression],
                            validate_qualify_columns=False, quote_identifiers=False,
                            identify=False)
             tree = _positional_unions(tree, model)
-        tree = _duckdb_decimal_casts(tree)
+        tree = _duckdb_decimal_casts(_duckdb_integer_casts(tree))
         return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except TranspileError:
         raise
