@@ -20,7 +20,7 @@ turned into Spark SQL here with sqlglot:
   casts (``sum(CAST(points AS DECIMAL(38, 10)))``) must come out the same on both, digit for
   digit, for the data tests that recompute it on the warehouse; so is a cast of a DOUBLE or
   a DECIMAL to an integer, which DuckDB rounds and Spark truncates
-  (:func:`_duckdb_integer_casts`);
+  (:func:`duckdb_integer_cast`);
 - the rest is sqlglot's DuckDB → Spark translation (``x -> …`` lambdas, ``split``,
   ``array_*`` functions, ``QUALIFY`` as a filtered subquery, explicit ``NULLS LAST`` …).
 """
@@ -99,6 +99,21 @@ def _positional_unions(tree: exp.Expression, model: str) -> exp.Expression:
 _WORD = 4294967296
 
 
+def _operand(value: exp.Expression) -> exp.Expression:
+    """A copy of a cast's operand, in parentheses, for one more place it is read."""
+    return exp.Paren(this=value.copy())
+
+
+def _typeof(value: exp.Expression) -> exp.Expression:
+    """Spark's ``typeof(value)``: a constant once the query is planned."""
+    return exp.Anonymous(this="typeof", expressions=[_operand(value)])
+
+
+def _is_double(value: exp.Expression) -> exp.Expression:
+    return exp.In(this=_typeof(value), expressions=[exp.Literal.string("double"),
+                                                    exp.Literal.string("float")])
+
+
 def duckdb_decimal_cast(value: exp.Expression, precision: int, scale: int) -> exp.Expression:
     """``CAST(value AS DECIMAL(precision, scale))`` in Spark SQL with DuckDB's result.
 
@@ -113,17 +128,14 @@ def duckdb_decimal_cast(value: exp.Expression, precision: int, scale: int) -> ex
     that whole number is cast exactly (as two 32-bit parts, each below 2^53, where Spark's
     conversion is exact) and its decimal point put in place by the decimal text ``N E-scale``.
     Another operand (DECIMAL, integer, text) is cast as it is: Spark and DuckDB agree there.
-    Whether it is a DOUBLE is asked of Spark (``typeof``, folded to a constant when the query
-    is planned): the SQL text does not say.
+    Whether it is a DOUBLE is asked of Spark (``typeof``): the SQL text does not say.
     """
-    def copy() -> exp.Expression:
-        return exp.Paren(this=value.copy())
     double = exp.DataType.build("DOUBLE")
     power = exp.Cast(this=exp.Literal.number(10 ** scale), to=double)
     word = exp.Cast(this=exp.Literal.number(_WORD), to=double)
 
     def whole() -> exp.Expression:  # round(x · 10^scale, 0): a whole DOUBLE
-        return exp.Round(this=exp.Mul(this=copy(), expression=power.copy()),
+        return exp.Round(this=exp.Mul(this=_operand(value), expression=power.copy()),
                          decimals=exp.Literal.number(0))
 
     def high() -> exp.Expression:  # the whole number's part above 2^32 (floor: a BIGINT)
@@ -137,61 +149,47 @@ def duckdb_decimal_cast(value: exp.Expression, precision: int, scale: int) -> ex
                                             to=exp.DataType.build("STRING")),
                                    exp.Literal.string(f"E-{scale}")])
     target = exp.DataType.build(f"DECIMAL({precision}, {scale})")
-    return exp.Case(ifs=[exp.If(this=_is(value, "double", "float"),
-                                true=exp.Cast(this=text, to=target))],
-                    default=exp.Cast(this=copy(), to=target.copy()))
+    return exp.Case(ifs=[exp.If(this=_is_double(value), true=exp.Cast(this=text, to=target))],
+                    default=exp.Cast(this=_operand(value), to=target.copy()))
 
 
-def _is(value: exp.Expression, *types: str) -> exp.Expression:
-    """Spark's ``typeof(value) IN (types)``: a constant once the query is planned."""
-    return exp.In(this=exp.Anonymous(this="typeof", expressions=[exp.Paren(this=value.copy())]),
-                  expressions=[exp.Literal.string(t) for t in types])
-
-
-def _duckdb_integer_casts(tree: exp.Expression) -> exp.Expression:
-    """``CAST(x AS <integer>)`` as DuckDB computes it: DuckDB rounds a DOUBLE half to even
-    (2.5 → 2, 3.5 → 4), as Spark's ``rint`` does, and a DECIMAL half away from zero (2.5 → 3),
-    as Spark does a decimal text cast to ``DECIMAL(38, 0)``; Spark's own cast truncates both
-    (2.7 → 2).
-    Every branch is cast to the same type, so the result's type is the cast's.
+def duckdb_integer_cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
+    """``CAST(value AS <integer type>)`` in Spark SQL with DuckDB's result: DuckDB rounds a
+    DOUBLE half to even (2.5 → 2, 3.5 → 4), as Spark's ``rint`` does, and a DECIMAL half away
+    from zero (2.5 → 3), as Spark does a decimal text cast to ``DECIMAL(38, 0)``; Spark's own
+    cast truncates both (2.7 → 2). Every branch is cast to ``to``, so the result's type is the
+    cast's, and each passes Spark's analysis whatever the operand's type (a BOOLEAN's cast
+    reaches the first two as well).
 
     ``round(x, n)`` of a DOUBLE is not translated: DuckDB's and Spark's differ at a half
     (0.285, 2.675), and a branch by type would make the result a DOUBLE for a DECIMAL ``x``
     too. The models round decimals (``round(CAST(x AS DECIMAL(18, 6)), 1)``), which both
     engines round alike.
     """
-    for cast in reversed(list(tree.find_all(exp.Cast))):
-        if not cast.to.is_type(*exp.DataType.INTEGER_TYPES):
-            continue
-        value, to = cast.this, cast.to
-        # each branch must pass Spark's analysis whatever the operand's type (a BOOLEAN's
-        # cast reaches the first two as well): the DOUBLE rounded by rint, the DECIMAL by its
-        # text cast to DECIMAL(38, 0), which Spark rounds half up (away from zero)
-        whole = exp.Anonymous(this="rint", expressions=[
-            exp.Cast(this=exp.Paren(this=value.copy()), to=exp.DataType.build("DOUBLE"))])
-        rounded = exp.Cast(this=exp.Cast(this=exp.Paren(this=value.copy()),
-                                         to=exp.DataType.build("STRING")),
-                           to=exp.DataType.build("DECIMAL(38, 0)"))
-        is_decimal = exp.Like(this=exp.Anonymous(this="typeof", expressions=[
-            exp.Paren(this=value.copy())]), expression=exp.Literal.string("decimal%"))
-        replacement = exp.Case(
-            ifs=[exp.If(this=_is(value, "double", "float"), true=exp.Cast(this=whole, to=to.copy())),
-                 exp.If(this=is_decimal, true=exp.Cast(this=rounded, to=to.copy()))],
-            default=exp.Cast(this=exp.Paren(this=value.copy()), to=to.copy()))
-        if cast is tree:
-            return replacement
-        cast.replace(replacement)
-    return tree
+    whole = exp.Anonymous(this="rint", expressions=[
+        exp.Cast(this=_operand(value), to=exp.DataType.build("DOUBLE"))])
+    rounded = exp.Cast(this=exp.Cast(this=_operand(value), to=exp.DataType.build("STRING")),
+                       to=exp.DataType.build("DECIMAL(38, 0)"))
+    is_decimal = exp.Like(this=_typeof(value), expression=exp.Literal.string("decimal%"))
+    return exp.Case(ifs=[exp.If(this=_is_double(value), true=exp.Cast(this=whole, to=to.copy())),
+                         exp.If(this=is_decimal, true=exp.Cast(this=rounded, to=to.copy()))],
+                    default=exp.Cast(this=_operand(value), to=to.copy()))
 
 
-def _duckdb_decimal_casts(tree: exp.Expression) -> exp.Expression:
+def _duckdb_casts(tree: exp.Expression) -> exp.Expression:
+    """Each cast of the model's SQL to a DECIMAL or an integer type, as DuckDB computes it
+    (:func:`duckdb_decimal_cast`, :func:`duckdb_integer_cast`)."""
     # innermost first (deepest in the breadth-first order), so that a cast inside another's
-    # operand is rewritten before that operand is copied into the rewritten outer cast
+    # operand is rewritten before that operand is copied into the rewritten outer cast; the
+    # casts the rewriting writes are not in the list
     for cast in reversed(list(tree.find_all(exp.Cast))):
-        if not cast.to.is_type("decimal") or len(cast.to.expressions) != 2:
+        if cast.to.is_type("decimal") and len(cast.to.expressions) == 2:
+            precision, scale = (int(p.this.this) for p in cast.to.expressions)
+            replacement = duckdb_decimal_cast(cast.this, precision, scale)
+        elif cast.to.is_type(*exp.DataType.INTEGER_TYPES):
+            replacement = duckdb_integer_cast(cast.this, cast.to)
+        else:
             continue
-        precision, scale = (int(p.this.this) for p in cast.to.expressions)
-        replacement = duckdb_decimal_cast(cast.this, precision, scale)
         if cast is tree:
             return replacement
         cast.replace(replacement)
@@ -225,7 +223,7 @@ def spark_sql(sql: str, model: str, variables: Mapping[str, exp.Expression],
                            validate_qualify_columns=False, quote_identifiers=False,
                            identify=False)
             tree = _positional_unions(tree, model)
-        tree = _duckdb_decimal_casts(_duckdb_integer_casts(tree))
+        tree = _duckdb_casts(tree)
         return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except TranspileError:
         raise
